@@ -1,0 +1,33 @@
+"""The data model: typed SQLAlchemy 2 models, one module per aggregate.
+
+`db` lives here so that models import nothing else of ours; the app binds it in create_app().
+"""
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Deterministic constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+from models.catalog import Course, Lesson, Major  # noqa: E402
+from models.classes import ClassMember, TrainingClass  # noqa: E402
+from models.trainee import Enrollment, Trainee  # noqa: E402
+from models.wechat import WechatUser  # noqa: E402
+
+__all__ = [
+    "db", "Base", "Major", "Course", "Lesson", "TrainingClass", "ClassMember",
+    "Trainee", "Enrollment", "WechatUser",
+]

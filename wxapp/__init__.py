@@ -1,0 +1,70 @@
+"""The Flask application: create_app() reads like the list of what the service is made of."""
+from __future__ import annotations
+
+import os
+import sys
+
+from flask import Flask
+
+from wxapp.config import ConfigError, load_config
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app. `test_config` holds environment-style settings that win over os.environ."""
+    environ = {**os.environ, **(test_config or {})}
+    app = Flask(__name__, instance_path=environ.get("WXAPP_INSTANCE") or None)
+    configure(app, environ)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, environ: dict) -> None:
+    try:
+        app.config.update(load_config(app.instance_path, environ))
+    except ConfigError as exc:
+        # One clear line, no traceback: this is an operator's mistake, not a bug.
+        print(f"wxapp: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def configure_logging(app: Flask) -> None:
+    from wxapp.logs import setup_logging
+
+    setup_logging(app)
+
+
+def register_extensions(app: Flask) -> None:
+    from wxapp.extensions import csrf, db, init_clients, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    init_clients(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from wxapp.health import bp as health_bp
+    from wxapp.wechat import bp as wechat_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(wechat_bp)
+    if app.config["WXAPP_ENV"] != "production":
+        from wxapp.sandbox import bp as sandbox_bp
+
+        app.register_blueprint(sandbox_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from wxapp.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from wxapp.cli import register
+
+    register(app)

@@ -1,0 +1,132 @@
+"""Settings from the environment (CONTRACT §2), checked once at start-up.
+
+`load_config()` returns a plain dict that `create_app()` puts into `app.config`.
+Development fills in safe local defaults (secrets generated once into `instance/`);
+production refuses to start with a missing or unsafe setting and names it in one line.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ENVIRONMENTS = ("development", "testing", "production")
+SANDBOX_API_PATH = "/dev/api/"
+PII_KEY_MIN_LEN = 32
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message names it in one line."""
+
+
+def _env(name: str, environ, default: str | None = None) -> str | None:
+    value = environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _instance_secret(instance_path: Path, filename: str) -> str:
+    """A random secret generated once and kept in `instance/` (development only)."""
+    path = instance_path / filename
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def _int(name: str, environ, default: int) -> int:
+    raw = _env(name, environ)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def load_config(instance_path: str | Path, environ=None) -> dict:
+    environ = os.environ if environ is None else environ
+    instance_path = Path(instance_path)
+    env = _env("WXAPP_ENV", environ, "development")
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"WXAPP_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    production = env == "production"
+
+    public_base = _env("PUBLIC_BASE_URL", environ, "http://127.0.0.1:5000").rstrip("/")
+    cfg = {
+        "WXAPP_ENV": env,
+        "TESTING": env == "testing",
+        "SECRET_KEY": _env("SECRET_KEY", environ),
+        "PII_KEY": _env("PII_KEY", environ),
+        "SQLALCHEMY_DATABASE_URI": _env("DATABASE_URL", environ),
+        "REDIS_URL": _env("REDIS_URL", environ, "redis://127.0.0.1:6379/0"),
+        "PUBLIC_BASE_URL": public_base,
+        "WECHAT_APPID": _env("WECHAT_APPID", environ),
+        "WECHAT_SECRET": _env("WECHAT_SECRET", environ),
+        "WECHAT_TOKEN": _env("WECHAT_TOKEN", environ, "dev-token"),
+        "WECHAT_AES_KEY": _env("WECHAT_AES_KEY", environ),
+        "WECHAT_API_BASE": _env("WECHAT_API_BASE", environ, public_base + SANDBOX_API_PATH),
+        "WECHAT_TEMPLATE_CLASS_OPEN": _env("WECHAT_TEMPLATE_CLASS_OPEN", environ),
+        "WECHAT_TIMEOUT_S": _int("WECHAT_TIMEOUT_S", environ, 5),
+        "SMS_BACKEND": _env("SMS_BACKEND", environ, "console"),
+        "ATTENDANCE_INTERVAL_MIN_S": _int("ATTENDANCE_INTERVAL_MIN_S", environ, 600),
+        "ATTENDANCE_INTERVAL_MAX_S": _int("ATTENDANCE_INTERVAL_MAX_S", environ, 1800),
+        "ATTENDANCE_TTL_S": _int("ATTENDANCE_TTL_S", environ, 180),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        # WeChat bodies are small; anything larger is refused before parsing.
+        "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+        "WECHAT_MAX_BODY": 64 * 1024,
+    }
+    if not cfg["WECHAT_API_BASE"].endswith("/"):
+        cfg["WECHAT_API_BASE"] += "/"
+    cfg["WECHAT_SANDBOX"] = cfg["WECHAT_APPID"] is None
+    if cfg["WECHAT_SANDBOX"]:
+        cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"] = "wxsandbox0000000", "sandbox-secret"
+
+    if production:
+        _check_production(cfg)
+    else:
+        _fill_development_defaults(cfg, instance_path)
+    if len(cfg["PII_KEY"]) < PII_KEY_MIN_LEN:
+        raise ConfigError(f"PII_KEY must be at least {PII_KEY_MIN_LEN} characters")
+    return cfg
+
+
+def _fill_development_defaults(cfg: dict, instance_path: Path) -> None:
+    if not cfg["SECRET_KEY"]:
+        cfg["SECRET_KEY"] = _instance_secret(instance_path, "secret_key")
+    if not cfg["PII_KEY"]:
+        cfg["PII_KEY"] = _instance_secret(instance_path, "pii_key")
+    if not cfg["SQLALCHEMY_DATABASE_URI"]:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        cfg["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'wxapp.sqlite3'}"
+
+
+def _check_production(cfg: dict) -> None:
+    if not cfg["SECRET_KEY"] or len(cfg["SECRET_KEY"]) < 32:
+        raise ConfigError("SECRET_KEY is missing or shorter than 32 characters")
+    if not cfg["PII_KEY"]:
+        raise ConfigError("PII_KEY is missing")
+    if cfg["WECHAT_SANDBOX"] or not cfg["WECHAT_SECRET"]:
+        raise ConfigError("WECHAT_APPID and WECHAT_SECRET are required in production")
+    if cfg["WECHAT_TOKEN"] in (None, "dev-token"):
+        raise ConfigError("WECHAT_TOKEN is missing or still the development token")
+    if cfg["WECHAT_AES_KEY"] is not None and len(cfg["WECHAT_AES_KEY"]) != 43:
+        raise ConfigError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
+    uri = cfg["SQLALCHEMY_DATABASE_URI"]
+    if not uri:
+        raise ConfigError("DATABASE_URL is missing")
+    if uri.startswith("sqlite"):
+        raise ConfigError("DATABASE_URL is SQLite; production needs PostgreSQL")
+    if SANDBOX_API_PATH in cfg["WECHAT_API_BASE"]:
+        raise ConfigError("WECHAT_API_BASE points at the development sandbox")
+    if urlsplit(cfg["PUBLIC_BASE_URL"]).scheme != "https":
+        raise ConfigError("PUBLIC_BASE_URL must be an https:// origin in production")

@@ -1,0 +1,28 @@
+"""`GET /healthz`: is the database reachable, is Redis reachable (CONTRACT §2)."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+
+from wxapp.extensions import db, redis_client
+
+bp = Blueprint("health", __name__)
+
+
+def _check(probe) -> str:
+    try:
+        probe()
+        return "ok"
+    except Exception as exc:  # any failure of a dependency is "down", named in the answer
+        return f"down: {type(exc).__name__}"
+
+
+@bp.get("/healthz")
+def healthz():
+    database = _check(lambda: db.session.execute(text("SELECT 1")))
+    db.session.rollback()
+    redis_state = _check(lambda: redis_client().ping())
+    healthy = database == "ok" and redis_state == "ok"
+    return jsonify(status="ok" if healthy else "degraded", database=database, redis=redis_state), (
+        200 if healthy else 503
+    )

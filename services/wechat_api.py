@@ -1,6 +1,221 @@
-"""Placeholder until the API client lands (being written now)."""
+"""The server-to-WeChat API client: every call through `api_base`, one shared token, bounded retry.
+
+Built on wechatpy's `WeChatClient`, with what it lacks for several processes:
+- the access token lives in Redis for every process, fetched from `cgi-bin/stable_token` under a
+  Redis lock so that N processes asking at once fetch once (each fetch may invalidate the last);
+- on 40001/40014/42001 a call is retried once only, after invalidating the stored token if it is
+  still the one that failed (WxJava's rule); wechatpy's own `auto_retry` recurses without limit;
+- a timeout on every call, the token fetch and the OAuth code exchange included;
+- errors come out as `WeChatApiError`, whose `transient` tells a dispatcher retry from fallback.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis as redis_lib
+import requests
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session.redisstorage import RedisStorage
+
+from services import keys
+
+log = logging.getLogger(__name__)
+
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+# System busy, frequency limits, and a token still refused after one refresh: worth retrying later.
+TRANSIENT_ERRORS = frozenset({-1, 45009, 45011}) | TOKEN_ERRORS
+TOKEN_MARGIN_S = 300  # WeChat keeps an old token valid ~5 min after a refresh; renew before that.
+QR_MAX_EXPIRE_S = 30 * 24 * 3600
 
 
-class WeChatApi:
-    def __init__(self, appid, secret, api_base, redis, timeout):
-        self.appid, self.secret, self.api_base, self.redis, self.timeout = appid, secret, api_base, redis, timeout
+class WeChatApiError(Exception):
+    """WeChat refused a call (`errcode`, `errmsg`); `transient` says whether a retry may succeed."""
+
+    def __init__(self, errcode: int | None, errmsg: str, transient: bool | None = None):
+        super().__init__(f"WeChat API error {errcode}: {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.transient = errcode in TRANSIENT_ERRORS if transient is None else transient
+
+
+class WeChatUnavailable(WeChatApiError):
+    """WeChat could not be reached or answered garbage: timeout, refused connection, HTTP error."""
+
+    def __init__(self, errmsg: str, transient: bool = True):
+        super().__init__(None, errmsg, transient)
+
+
+@dataclass(frozen=True)
+class OAuthResult:
+    openid: str
+    # A "snapshot page" virtual user (is_snapshotuser=1): never bind it.
+    is_snapshot: bool
+
+
+class WeChatApi(WeChatClient):
+    """One instance per app; safe to share between threads, and between processes through Redis."""
+
+    def __init__(self, appid: str, secret: str, api_base: str, redis: redis_lib.Redis, timeout: float):
+        super().__init__(
+            appid, secret, session=RedisStorage(redis, prefix=keys.wechatpy_session_prefix()),
+            timeout=timeout, auto_retry=False,
+        )
+        self.api_base = api_base if api_base.endswith("/") else api_base + "/"
+        # Instance attribute: wechatpy's sub-APIs (menu, message, qrcode) build their URLs from it.
+        self.API_BASE_URL = self.api_base + "cgi-bin/"
+        self.redis = redis
+
+    # -- public API ---------------------------------------------------------------------------
+
+    def access_token(self) -> str:  # type: ignore[override]
+        """The shared token, fetched if none is stored.
+
+        A method where wechatpy has a property: the few wechatpy sub-APIs that read the property
+        (customservice, media.get_url) also ignore `api_base`, so they are not to be used here.
+        """
+        return self._token(failed=None)
+
+    def create_menu(self, menu: dict) -> None:
+        self.post("menu/create", data=menu)
+
+    def send_template(self, openid: str, template_id: str, data: dict, url: str | None = None) -> int:
+        result = self.message.send_template(openid, template_id, data, url=url)
+        return int(result["msgid"])
+
+    def send_text(self, openid: str, text: str) -> None:
+        """A customer-service text message (allowed for a while after the user wrote or scanned)."""
+        self.message.send_text(openid, text)
+
+    def create_temp_qrcode(self, scene_str: str, expire_seconds: int) -> tuple[str, str]:
+        """A temporary parametric QR code: (ticket, url the QR image encodes)."""
+        if not 1 <= len(scene_str) <= 64:
+            raise ValueError("scene_str must be 1 to 64 characters")
+        result = self.qrcode.create({
+            "expire_seconds": min(int(expire_seconds), QR_MAX_EXPIRE_S),
+            "action_name": "QR_STR_SCENE",
+            "action_info": {"scene": {"scene_str": scene_str}},
+        })
+        return result["ticket"], result["url"]
+
+    def oauth_openid(self, code: str) -> OAuthResult:
+        """Exchanges a one-time OAuth2 (snsapi_base) code for the visitor's OpenID."""
+        result = self._plain_call("GET", "sns/oauth2/access_token", params={
+            "appid": self.appid, "secret": self.secret, "code": code,
+            "grant_type": "authorization_code",
+        })
+        if not result.get("openid"):
+            raise WeChatUnavailable("OAuth answer without openid", transient=False)
+        return OAuthResult(openid=result["openid"], is_snapshot=int(result.get("is_snapshotuser") or 0) == 1)
+
+    # -- token --------------------------------------------------------------------------------
+
+    def fetch_access_token(self, force_refresh: bool = False) -> dict:
+        """Fetches a token from `stable_token` through api_base and stores it for every process."""
+        result = self._plain_call("POST", "cgi-bin/stable_token", json={
+            "grant_type": "client_credential", "appid": self.appid, "secret": self.secret,
+            "force_refresh": force_refresh,
+        })
+        token = result.get("access_token")
+        if not token:
+            raise WeChatUnavailable("token answer without access_token")
+        expires_in = int(result.get("expires_in") or 7200)
+        ttl = expires_in - TOKEN_MARGIN_S if expires_in > 2 * TOKEN_MARGIN_S else max(expires_in // 2, 1)
+        self.redis.set(keys.access_token(self.appid), token, ex=ttl)
+        log.info("wechat_token_fetched force=%s ttl=%s", force_refresh, ttl)
+        return result
+
+    def _token(self, failed: str | None) -> str:
+        try:
+            if failed is None:
+                stored = self._stored_token()
+                if stored:
+                    return stored
+            return self._refresh_token(failed)
+        except redis_lib.RedisError as exc:
+            raise WeChatUnavailable(f"Redis: {type(exc).__name__}") from None
+
+    def _stored_token(self) -> str | None:
+        value = self.redis.get(keys.access_token(self.appid))
+        return value.decode() if value is not None else None
+
+    def _refresh_token(self, failed: str | None) -> str:
+        """Under the lock: re-check the store, so only the first of many waiting processes fetches.
+
+        `failed` is the token WeChat just refused: it is dropped only if it is still the stored
+        one (a newer token stored meanwhile by another process is used as is).
+        """
+        lock = self.redis.lock(
+            keys.access_token_lock(self.appid), timeout=3 * self.timeout + 5,
+            blocking_timeout=3 * self.timeout + 5,
+        )
+        if not lock.acquire():
+            raise WeChatUnavailable("timed out waiting for the access token lock")
+        try:
+            stored = self._stored_token()
+            if stored and stored != failed:
+                return stored
+            token = self.fetch_access_token()["access_token"]
+            if token == failed:
+                # stable_token hands back the same token while WeChat thinks it valid: force a new one.
+                token = self.fetch_access_token(force_refresh=True)["access_token"]
+            return token
+        finally:
+            try:
+                lock.release()
+            except redis_lib.exceptions.LockError:
+                log.warning("wechat_token_lock_expired appid=%s", self.appid)
+
+    # -- transport ----------------------------------------------------------------------------
+
+    def _request(self, method, url_or_endpoint, **kwargs):
+        """Every token-bearing call: our token, one retry on a refused token, our errors."""
+        params = dict(kwargs.pop("params", None) or {})
+        token = self.access_token()
+        for attempt in (1, 2):
+            try:
+                result = super()._request(method, url_or_endpoint, params={**params, "access_token": token}, **kwargs)
+            except WeChatClientException as exc:
+                if exc.errcode in TOKEN_ERRORS and attempt == 1:
+                    log.info("wechat_token_refused errcode=%s retrying=1", exc.errcode)
+                    token = self._token(failed=token)
+                    continue
+                raise self._error_from(exc) from None
+            except requests.RequestException as exc:
+                raise self._transport_error(exc) from None
+            if not isinstance(result, dict):  # wechatpy hands back the raw response when not JSON
+                raise WeChatUnavailable("answer is not a JSON object")
+            return result
+
+    def _plain_call(self, method: str, path: str, params: dict | None = None, json: dict | None = None) -> dict:
+        """A call that carries no access token (token fetch, OAuth code exchange)."""
+        try:
+            res = self._http.request(method, self.api_base + path, params=params, json=json, timeout=self.timeout)
+            res.raise_for_status()
+            result = res.json()
+        except requests.HTTPError as exc:
+            raise self._http_error(exc.response.status_code) from None
+        except (requests.RequestException, ValueError) as exc:
+            raise self._transport_error(exc) from None
+        if not isinstance(result, dict):
+            raise WeChatUnavailable("answer is not a JSON object")
+        if int(result.get("errcode") or 0) != 0:
+            raise WeChatApiError(int(result["errcode"]), str(result.get("errmsg", "")))
+        return result
+
+    def _error_from(self, exc: WeChatClientException) -> WeChatApiError:
+        if exc.errcode is None:  # wechatpy's wrapper of an HTTP error status
+            status = exc.response.status_code if exc.response is not None else 0
+            return self._http_error(status)
+        return WeChatApiError(int(exc.errcode), str(exc.errmsg))
+
+    def _transport_error(self, exc: Exception) -> WeChatUnavailable:
+        # Only the class name: requests' message holds the URL, whose query may carry the secret.
+        if isinstance(exc, requests.Timeout):
+            return WeChatUnavailable(f"no answer within {self.timeout} s ({type(exc).__name__})")
+        return WeChatUnavailable(type(exc).__name__)
+
+    @staticmethod
+    def _http_error(status: int) -> WeChatUnavailable:
+        return WeChatUnavailable(f"HTTP {status}", transient=status >= 500 or status == 429)

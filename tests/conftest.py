@@ -139,3 +139,13 @@ def runner(app):
 @pytest.fixture
 def redis(app):
     return app.extensions["redis"]
+
+
+@pytest.fixture
+def fake_wechat():
+    """A fake WeChat API on loopback; build apps with make_app(WECHAT_API_BASE=fake_wechat.base_url)."""
+    from tests.fakewechat import FakeWeChat
+
+    fake = FakeWeChat().start()
+    yield fake
+    fake.stop()

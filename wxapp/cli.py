@@ -21,3 +21,92 @@ def fail(message: str, code: int = 1):
     """Print one line to stderr and exit with `code`."""
     click.echo(message, err=True)
     raise SystemExit(code)
+
+
+def _echo_import_report(report) -> None:
+    click.echo(f"新增 {report.created}，更新 {report.updated}，未变 {report.unchanged}，拒绝 {len(report.rejected)}")
+    for number, reason in report.rejected:
+        click.echo(f"第{number}行：{reason}")
+
+
+@roster_cli.command("import")
+@click.argument("path", metavar="FILE.xlsx")
+def roster_import(path: str) -> None:
+    """Imports an enterprise enrollment roster (报名汇总表)."""
+    from services.imports import UnreadableFile, import_roster
+    from wxapp.extensions import db, pii
+
+    try:
+        _echo_import_report(import_roster(db.session, pii(), path))
+    except UnreadableFile as exc:
+        fail(exc.message)
+
+
+@catalog_cli.command("import")
+@click.argument("path", metavar="FILE.xlsx")
+def catalog_import(path: str) -> None:
+    """Imports courses and their video lessons."""
+    from services.imports import UnreadableFile, import_catalog
+    from wxapp.extensions import db
+
+    try:
+        _echo_import_report(import_catalog(db.session, path))
+    except UnreadableFile as exc:
+        fail(exc.message)
+
+
+@class_cli.command("create")
+@click.argument("code")
+@click.option("--major", required=True, help="专业，如 建筑工程")
+@click.option("--name", required=True, help="班级名称")
+@click.option("--starts", required=True, help="开班时间（北京时间），YYYY-MM-DD HH:MM")
+@click.option("--place", required=True, help="上课地点")
+def class_create(code: str, major: str, name: str, starts: str, place: str) -> None:
+    """Creates a class (班级)."""
+    from services import ServiceError
+    from services.classes import create_class, local_start
+    from wxapp.extensions import db
+
+    try:
+        training_class, created = create_class(db.session, code, major, name, starts, place)
+    except ServiceError as exc:
+        fail(exc.message)
+    state = "已创建班级 " if created else "班级已存在且内容相同，未做修改："
+    click.echo(f"{state}{training_class.code}（{training_class.major.name}，{training_class.name}，"
+               f"{local_start(training_class)}，{training_class.place}）")
+
+
+@demo_cli.command("load")
+def demo_load() -> None:
+    """Loads the development demo data (only what is missing)."""
+    from services.demo import load_demo
+    from wxapp.extensions import db, pii
+
+    added = load_demo(db.session, pii())
+    click.echo(f"演示数据已加载：新增 {added} 条记录" if added else "演示数据已存在，未做修改")
+
+
+@menu_cli.command("push")
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="菜单定义文件，默认为仓库根目录的 menu.json。")
+def menu_push(path: str | None) -> None:
+    """Creates the account's custom menu from the menu definition file."""
+    from flask import current_app
+
+    from services import menu
+    from services.wechat_api import WeChatApiError, WeChatUnavailable
+    from wxapp.config import SANDBOX_API_PATH
+    from wxapp.extensions import wechat_api
+
+    base = current_app.config["WECHAT_API_BASE"]
+    try:
+        sent = menu.push_menu(wechat_api(), path or menu.DEFAULT_PATH)
+    except menu.MenuError as exc:
+        fail(f"菜单定义有误：{exc.message}")
+    except WeChatUnavailable as exc:
+        if SANDBOX_API_PATH in base:
+            fail(f"本地沙箱 {base} 无应答：请先在另一个终端运行 make run，再推送菜单")
+        fail(f"无法连接微信接口 {base}：{exc.errmsg}")
+    except WeChatApiError as exc:
+        fail(f"微信拒绝了菜单：errcode={exc.errcode} {exc.errmsg}")
+    where = "本地沙箱" if SANDBOX_API_PATH in base else "微信"
+    click.echo(f"菜单已推送到{where}：{len(sent['button'])} 个一级菜单。")

@@ -70,14 +70,17 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         "WECHAT_SECRET": _env("WECHAT_SECRET", environ),
         "WECHAT_TOKEN": _env("WECHAT_TOKEN", environ, "dev-token"),
         "WECHAT_AES_KEY": _env("WECHAT_AES_KEY", environ),
+        "WECHAT_AES_KEY_PREVIOUS": _env("WECHAT_AES_KEY_PREVIOUS", environ),
         "WECHAT_API_BASE": _env("WECHAT_API_BASE", environ, public_base + SANDBOX_API_PATH),
         "WECHAT_TEMPLATE_CLASS_OPEN": _env("WECHAT_TEMPLATE_CLASS_OPEN", environ),
         "WECHAT_TIMEOUT_S": _int("WECHAT_TIMEOUT_S", environ, 5),
+        "SCHOOL_CONTACT": _env("SCHOOL_CONTACT", environ, "苏州市智信建设职业培训学校教务处（工作日 9:00–17:00）"),
         "SMS_BACKEND": _env("SMS_BACKEND", environ, "console"),
         "ATTENDANCE_INTERVAL_MIN_S": _int("ATTENDANCE_INTERVAL_MIN_S", environ, 600),
         "ATTENDANCE_INTERVAL_MAX_S": _int("ATTENDANCE_INTERVAL_MAX_S", environ, 1800),
         "ATTENDANCE_TTL_S": _int("ATTENDANCE_TTL_S", environ, 180),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # No pre-ping (a round trip per request): a dropped connection invalidates the pool once.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
@@ -97,6 +100,9 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         _fill_development_defaults(cfg, instance_path)
     if len(cfg["PII_KEY"]) < PII_KEY_MIN_LEN:
         raise ConfigError(f"PII_KEY must be at least {PII_KEY_MIN_LEN} characters")
+    for name in ("WECHAT_AES_KEY", "WECHAT_AES_KEY_PREVIOUS"):
+        if cfg[name] is not None and len(cfg[name]) != 43:
+            raise ConfigError(f"{name} must be the 43-character EncodingAESKey")
     return cfg
 
 
@@ -119,8 +125,6 @@ def _check_production(cfg: dict) -> None:
         raise ConfigError("WECHAT_APPID and WECHAT_SECRET are required in production")
     if cfg["WECHAT_TOKEN"] in (None, "dev-token"):
         raise ConfigError("WECHAT_TOKEN is missing or still the development token")
-    if cfg["WECHAT_AES_KEY"] is not None and len(cfg["WECHAT_AES_KEY"]) != 43:
-        raise ConfigError("WECHAT_AES_KEY must be the 43-character EncodingAESKey")
     uri = cfg["SQLALCHEMY_DATABASE_URI"]
     if not uri:
         raise ConfigError("DATABASE_URL is missing")

@@ -6,18 +6,20 @@ built once per app and kept in `app.extensions`; reach them through the accessor
 from __future__ import annotations
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
+from sqlalchemy.orm import Session
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 
 from models import db
+from services import overview
 from services.pii import PiiCipher
 from services.wechat_api import WeChatApi
 
 migrate = Migrate()
 csrf = CSRFProtect()
 
-__all__ = ["db", "migrate", "csrf", "init_clients", "redis_client", "wechat_api", "pii"]
+__all__ = ["db", "migrate", "csrf", "init_clients", "redis_client", "wechat_api", "pii", "read_only_session"]
 
 
 def init_clients(app: Flask) -> None:
@@ -32,6 +34,11 @@ def init_clients(app: Flask) -> None:
         redis=app.extensions["redis"],
         timeout=app.config["WECHAT_TIMEOUT_S"],
     )
+    overview.track_changes(_redis_if_app)
+
+
+def _redis_if_app() -> redis.Redis | None:
+    return current_app.extensions["redis"] if has_app_context() else None
 
 
 def redis_client() -> redis.Redis:
@@ -44,3 +51,16 @@ def wechat_api() -> WeChatApi:
 
 def pii() -> PiiCipher:
     return current_app.extensions["pii"]
+
+
+def read_only_session() -> Session:
+    """A session for answers that only read: autocommit, so no BEGIN/ROLLBACK round trips.
+
+    Connects lazily (an answer that reads nothing costs nothing); close it when done.
+    """
+    engine = current_app.extensions.get("read_only_engine")
+    if engine is None:
+        engine = current_app.extensions["read_only_engine"] = db.engine.execution_options(
+            isolation_level="AUTOCOMMIT"
+        )
+    return Session(engine)

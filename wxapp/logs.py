@@ -29,9 +29,9 @@ class ScrubFilter(logging.Filter):
         return True
 
 
-def kv(event: str, **fields) -> str:
+def kv(name: str, /, **fields) -> str:
     """`event a=1 b="x y"`: the shape of every log line we write."""
-    parts = [event]
+    parts = [name]
     for key, value in fields.items():
         value = "-" if value is None else str(value)
         if not value or any(c in value for c in ' "='):
@@ -48,6 +48,8 @@ def setup_logging(app: Flask) -> None:
         handler.addFilter(ScrubFilter())
         root.addHandler(handler)
     root.setLevel(logging.INFO if app.config["WXAPP_ENV"] != "testing" else logging.WARNING)
+    # alembic announces each of its plugins at INFO on every start: only its migrations matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     for handler in root.handlers:
         if not any(isinstance(f, ScrubFilter) for f in handler.filters):
             handler.addFilter(ScrubFilter())

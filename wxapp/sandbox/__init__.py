@@ -1,4 +1,15 @@
-"""Development-only stand-in for WeChat's HTTP API and the SMS gateway (never in production)."""
+"""Development-only stand-in for WeChat's HTTP API and the SMS gateway (never in production).
+
+`/dev/api/...` answers the calls `services.wechat_api` makes the way WeChat does and records
+them; `GET /dev/` lists what was "sent". create_app() registers this blueprint only when
+WXAPP_ENV is not production, and production refuses a WECHAT_API_BASE pointing here.
+"""
 from flask import Blueprint
 
-bp = Blueprint("sandbox", __name__, url_prefix="/dev")
+from wxapp.extensions import csrf
+
+bp = Blueprint("sandbox", __name__, url_prefix="/dev", template_folder="templates")
+# WeChat's API takes JSON from servers, not forms from browsers: there is no CSRF token to check.
+csrf.exempt(bp)
+
+from wxapp.sandbox import api, pages  # noqa: E402,F401  (routes register on bp)

@@ -1,0 +1,114 @@
+"""Benchmark of the WeChat callback (issue: foundation).
+
+Under gunicorn with production settings, a bound trainee's MY_COURSES click (PostgreSQL and
+Redis on the path) against a bare Flask app answering `success` under the same gunicorn
+settings, in the same run. Prints requests/s of both, their ratio, and p50/p90/p99 latency.
+Target: ratio >= 0.5 and p99 <= 50 ms at 16 concurrent connections.
+
+    .venv/bin/python bench/callback.py [--seconds 10] [--connections 16] [--trainees 200]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import ROOT, VENV_BIN, gunicorn, production_env, require_wrk, run_wrk, temporary_postgres  # noqa: E402
+
+REDIS_URL = os.environ.get("WXAPP_BENCH_REDIS", "redis://127.0.0.1:6379/7")
+TOKEN, TIMESTAMP, NONCE = "bench-token", "1700000000", "benchnonce"
+
+
+def seed(env: dict, trainees: int) -> list[str]:
+    """Migrates the database and binds `trainees` roster trainees; returns their OpenIDs."""
+    subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env,
+                   check=True, capture_output=True)
+    script = f"""
+import sys
+from datetime import datetime, timezone
+from models import ClassMember, Enrollment, Trainee, TrainingClass, WechatUser, db
+from services.majors import ensure_majors
+from services.pii import id_card_check_digit, mask_id_card
+from wxapp import create_app
+app = create_app()
+with app.app_context():
+    majors = ensure_majors(db.session)
+    klass = TrainingClass(code="BENCH-1", major=majors["建筑工程"], name="压测班", place="苏州",
+                          starts_at=datetime(2027, 3, 1, 1, tzinfo=timezone.utc))
+    db.session.add(klass)
+    cipher = app.extensions["pii"]
+    for i in range({trainees}):
+        first17 = "32050519800101" + f"{{i:03d}}"
+        id_card = first17 + id_card_check_digit(first17)
+        t = Trainee(name=f"学员{{i}}", phone=f"139{{i:08d}}", company="压测公司", id_card_hash=cipher.lookup_hash(id_card),
+                    id_card_enc=cipher.encrypt(id_card), id_card_mask=mask_id_card(id_card))
+        t.enrollments.append(Enrollment(major=majors["建筑工程"], kind="main", fee=615))
+        if i % 3 == 0:
+            t.enrollments.append(Enrollment(major=majors["市政公用工程"], kind="added", fee=293))
+        db.session.add(t)
+        db.session.flush()
+        db.session.add(ClassMember(class_id=klass.id, trainee_id=t.id))
+        db.session.add(WechatUser(openid=f"oBench{{i:022d}}", subscribed=True, trainee_id=t.id,
+                                  bound_at=datetime.now(timezone.utc)))
+    db.session.commit()
+"""
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True)
+    return [f"oBench{i:022d}" for i in range(trainees)]
+
+
+def signed_path() -> str:
+    signature = hashlib.sha1("".join(sorted([TOKEN, TIMESTAMP, NONCE])).encode()).hexdigest()
+    return f"/wechat?signature={signature}&timestamp={TIMESTAMP}&nonce={NONCE}&openid=x"
+
+
+def check_answer(port: int, openid: str) -> str:
+    body = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{openid}</FromUserName><CreateTime>1</CreateTime>"
+            "<MsgType>event</MsgType><Event>CLICK</Event><EventKey>MY_COURSES</EventKey></xml>").encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{signed_path()}", data=body, method="POST")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return resp.read().decode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--trainees", type=int, default=200)
+    args = parser.parse_args()
+    require_wrk()
+    script = Path(__file__).with_name("callback.lua")
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    with temporary_postgres() as database_url:
+        env = production_env(database_url, REDIS_URL)
+        openids = seed(env, args.trainees)
+        wrk_env = {**os.environ, "WXB_PATH": signed_path(), "WXB_OPENIDS": ",".join(openids)}
+        results = {}
+        for label, spec in (("bare Flask 'success'", "bench.bare_app:app"), ("wxapp MY_COURSES", "wsgi:app")):
+            with gunicorn(spec, env) as port:
+                if spec == "wsgi:app":
+                    answer = check_answer(port, openids[0])
+                    assert "专业课·建筑工程" in answer, answer
+                run_wrk(port, script, 2, args.connections, env=wrk_env)  # warm-up
+                results[label] = run_wrk(port, script, args.seconds, args.connections, env=wrk_env)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+    print(f"callback benchmark: {args.connections} connections, {args.seconds} s each, "
+          f"gunicorn.conf.py production settings, {os.cpu_count()} CPUs")
+    print(f"{'':24} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for label, r in results.items():
+        print(f"{label:24} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7d}")
+    bare, real = results["bare Flask 'success'"], results["wxapp MY_COURSES"]
+    ratio = real["rps"] / bare["rps"]
+    print(f"ratio wxapp/bare: {ratio:.2f} (target >= 0.5); wxapp p99 {real['p99_ms']:.1f} ms (target <= 50 ms)")
+
+
+if __name__ == "__main__":
+    main()

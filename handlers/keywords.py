@@ -1,0 +1,24 @@
+"""Text keywords a trainee may type instead of using the menu; anything else gets no reply."""
+from __future__ import annotations
+
+from handlers import menu, router, texts
+from handlers.replies import Text
+from services import overview
+
+
+@router.text("帮助", "help", "?", "？", pure=True)
+def help_keyword(message, ctx):
+    return menu.help_(message, ctx)
+
+
+@router.text("绑定", "认证", "认证登录", pure=True)
+def bind_keyword(message, ctx):
+    mine = overview.for_openid(ctx.session, ctx.redis, ctx.openid)
+    if mine is None:
+        return Text(texts.bind_prompt(ctx))
+    return Text(texts.already_bound(ctx, mine.name))
+
+
+@router.text("课程", "我的课程", pure=True)
+def courses_keyword(message, ctx):
+    return menu.my_courses(message, ctx)

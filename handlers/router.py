@@ -1,0 +1,75 @@
+"""A registry of WeChat message handlers, chosen by decorator (in the manner of WeRoBot).
+
+    @router.click("MY_COURSES")
+    def my_courses(message, ctx): ...
+
+Rules are tried in registration order; the first handler that matches answers. A handler
+returns a `handlers.replies` object, or None for "no reply" (WeChat then gets `success`).
+
+A handler registered with `pure=True` only reads: it changes nothing, so a retried delivery may
+simply be answered afresh, and the callback skips retry dedup for it.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+from sqlalchemy.orm import Session
+
+from handlers.replies import Reply
+
+Handler = Callable[[Any, "Context"], Reply | None]
+Predicate = Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Plain values a handler needs besides the message."""
+
+    openid: str
+    session: Session
+    redis: Redis
+    public_base_url: str
+    contact: str
+
+    def url(self, path: str) -> str:
+        return self.public_base_url + path
+
+
+@dataclass(frozen=True)
+class Rule:
+    predicate: Predicate
+    handler: Handler
+    pure: bool = False
+
+
+class Router:
+    def __init__(self) -> None:
+        self.rules: list[Rule] = []
+
+    def add(self, predicate: Predicate, pure: bool = False) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.rules.append(Rule(predicate, handler, pure))
+            return handler
+
+        return register
+
+    def event(self, *names: str, pure: bool = False):
+        wanted = {n.lower() for n in names}
+        return self.add(lambda m: m.type == "event" and getattr(m, "event", "").lower() in wanted, pure)
+
+    def click(self, *keys: str, pure: bool = False):
+        wanted = set(keys)
+        return self.add(
+            lambda m: m.type == "event" and getattr(m, "event", "") == "click" and m.key in wanted, pure
+        )
+
+    def text(self, *keywords: str, pure: bool = False):
+        """A text message equal to one of the keywords (spaces and case ignored)."""
+        wanted = {k.strip().lower() for k in keywords}
+        return self.add(lambda m: m.type == "text" and (m.content or "").strip().lower() in wanted, pure)
+
+    def match(self, message) -> Rule | None:
+        return next((rule for rule in self.rules if rule.predicate(message)), None)

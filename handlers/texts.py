@@ -1,0 +1,89 @@
+"""The Chinese texts trainees read in the chat, kept together so they read as one voice."""
+from __future__ import annotations
+
+from handlers.router import Context
+from services.learning import ClassLine, CourseLine, ExamState
+from services.timeutil import local_text
+
+BIND_PATH = "/h5/bind"
+LEARN_PATH = "/h5/learn"
+
+
+def _hours(value) -> str:
+    return f"{value.normalize():f}"
+
+
+def link(ctx: Context, path: str, words: str) -> str:
+    return f'<a href="{ctx.url(path)}">{words}</a>'
+
+
+def bind_prompt(ctx: Context) -> str:
+    return (
+        "您还没有完成认证，请先点击"
+        f"{link(ctx, BIND_PATH, '认证登录')}，"
+        "填写报名时预留的手机号和本人身份证号。"
+    )
+
+
+def welcome_new(ctx: Context) -> str:
+    return (
+        "欢迎关注苏州市智信建设职业培训学校！\n"
+        "二级注册建造师继续教育的学习、考试和通知都在这里完成。\n\n"
+        f"首次使用请先点击{link(ctx, BIND_PATH, '认证登录')}，"
+        "填写报名时预留的手机号（可询问公司经办人）和本人身份证号。"
+    )
+
+
+def welcome_back(ctx: Context, name: str) -> str:
+    return f"{name}，欢迎回来！\n点击{link(ctx, LEARN_PATH, '在线学习')}继续您的课程。"
+
+
+def learn_link(ctx: Context, name: str) -> str:
+    return f"{name}，您好！\n请点击进入{link(ctx, LEARN_PATH, '在线学习')}。"
+
+
+def course_list(ctx: Context, name: str, lines: list[CourseLine], exam: ExamState) -> str:
+    if not lines:
+        return f"{name}，您好！您名下暂无报名的专业，请联系公司经办人或学校核实报名信息。"
+    rows = [f"{name}，您的课程："]
+    for line in lines:
+        title = "公共课" if line.kind == "public" else f"专业课·{line.major}"
+        rows.append(f"· {title}（{line.name}）：已修 {_hours(line.hours_earned)} / {_hours(line.hours_required)} 学时")
+    rows.append(f"考试：{exam.label}")
+    rows.append(f"\n{link(ctx, LEARN_PATH, '进入在线学习')}")
+    return "\n".join(rows)
+
+
+def class_list(name: str, classes: list[ClassLine]) -> str:
+    if not classes:
+        return f"{name}，您暂未分配班级。开班前学校会通过微信或短信通知您开班时间和领取教材的地点。"
+    rows = [f"{name}，您的班级："]
+    for c in classes:
+        rows.append(f"· {c.name}（{c.major}）\n  开班时间：{local_text(c.starts_at)}\n  地点：{c.place}")
+    return "\n".join(rows)
+
+
+def exam_text(ctx: Context, name: str, exam: ExamState) -> str:
+    text = f"{name}，您的考试：{exam.label}"
+    if not exam.open and not exam.passed:
+        text += "\n考试为在线答题，60分合格，未合格可免费补考。"
+    return text + f"\n{link(ctx, LEARN_PATH, '进入在线学习')}"
+
+
+def help_text(ctx: Context) -> str:
+    return (
+        "【使用帮助】\n"
+        f"1. 首次使用：点击菜单“在线学习”，按提示{link(ctx, BIND_PATH, '认证登录')}"
+        "（手机号须为报名时预留的号码，可询问公司经办人）。\n"
+        "2. 学习：公共课16学时（多个专业只学一次），专业课每个专业40学时，考试4学时。"
+        "视频看完且课后练习全部答对才计学时；请勿多开页面播放。\n"
+        "3. 播放中会随机弹出考勤二维码，请用本人微信扫码确认。\n"
+        "4. 考试60分合格，未合格可免费补考。\n"
+        "5. 手机号变更、换了微信需重新绑定等问题，请联系学校。\n"
+        f"联系方式：{ctx.contact}\n"
+        "回复“课程”查看学习进度，回复“绑定”获取认证链接。"
+    )
+
+
+def already_bound(ctx: Context, name: str) -> str:
+    return f"您已认证为：{name}。如需更换绑定的微信，请联系学校。\n{link(ctx, LEARN_PATH, '进入在线学习')}"

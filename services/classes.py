@@ -1,0 +1,84 @@
+"""Classes (班级): staff create them by code; trainees join them through the roster.
+
+Start times are typed in Beijing time and stored in UTC. Creating a class again with the very
+same values is a no-op, so scripts may re-run; any difference is refused, since members may
+already have been told the old time and place.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import TrainingClass
+from services import ServiceError
+from services.imports import cells
+from services.majors import MAJOR_NAMES, ensure_majors
+from services.timeutil import SHANGHAI
+
+START_FORMAT = "%Y-%m-%d %H:%M"
+CODE_MAX, NAME_MAX, PLACE_MAX = 32, 100, 200
+
+
+class ClassError(ServiceError):
+    """A class can't be created as asked."""
+
+
+class ClassExists(ClassError):
+    """A class with this code exists with other values."""
+
+
+def parse_local_start(starts_local: str) -> datetime:
+    """`YYYY-MM-DD HH:MM` in Beijing time to an aware UTC datetime."""
+    try:
+        local = datetime.strptime(" ".join(starts_local.split()), START_FORMAT)
+    except ValueError:
+        raise ClassError(f"开班时间“{starts_local}”格式不对，应为 YYYY-MM-DD HH:MM（北京时间），如 2027-03-01 09:00") from None
+    return local.replace(tzinfo=SHANGHAI).astimezone(timezone.utc)
+
+
+def local_start(training_class: TrainingClass) -> str:
+    return training_class.starts_at.astimezone(SHANGHAI).strftime(START_FORMAT)
+
+
+def create_class(
+    session: Session, code: str, major_name: str, name: str, starts_local: str, place: str,
+) -> tuple[TrainingClass, bool]:
+    """Creates the class; returns it and whether it is new (False: it existed, identical)."""
+    try:
+        result = _create(session, cells.compact(code), major_name, cells.text(name), starts_local,
+                         cells.text(place))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return result
+
+
+def _create(session: Session, code: str, major_name: str, name: str, starts_local: str, place: str):
+    _check_lengths(code, name, place)
+    starts_at = parse_local_start(starts_local)
+    major = ensure_majors(session).get(cells.compact(major_name))
+    if major is None:
+        raise ClassError(f"专业“{major_name}”不存在，应为：{'、'.join(MAJOR_NAMES)}")
+    existing = session.scalar(select(TrainingClass).where(func.upper(TrainingClass.code) == code.upper()))
+    if existing is None:
+        training_class = TrainingClass(code=code, major=major, name=name, starts_at=starts_at, place=place)
+        session.add(training_class)
+        return training_class, True
+    if (existing.major_id, existing.name, existing.starts_at, existing.place) \
+            != (major.id, name, starts_at, place):
+        raise ClassExists(
+            f"班级 {existing.code} 已存在（{existing.major.name}，{existing.name}，"
+            f"{local_start(existing)}，{existing.place}），与本次填写的不同，未做修改"
+        )
+    return existing, False
+
+
+def _check_lengths(code: str, name: str, place: str) -> None:
+    for label, value, limit in (("班级编号", code, CODE_MAX), ("班级名称", name, NAME_MAX), ("上课地点", place, PLACE_MAX)):
+        if not value:
+            raise ClassError(f"{label}不能为空")
+        if len(value) > limit:
+            raise ClassError(f"{label}超过{limit}个字")

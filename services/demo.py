@@ -1,0 +1,131 @@
+"""Development demo data: a small catalog, one class and three fictitious trainees.
+
+`load_demo` only creates what is missing and never changes what exists, so `make run` can call
+it on every start. A course slot that already holds a course (say, from a real catalog import)
+gets no demo lessons. The ID cards are fictitious but carry a valid check digit, so the demo
+trainees can bind in the sandbox with the phone and ID card below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass
+from models.catalog import COURSE_PROFESSIONAL, COURSE_PUBLIC
+from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
+from services.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS, ensure_majors
+from services.pii import PiiCipher, mask_id_card
+from services.timeutil import SHANGHAI
+
+DEMO_CLASS_CODE = "DEMO-JZ"
+DEMO_MAJOR = "建筑工程"
+DEMO_ADDED_MAJOR = "市政公用工程"
+DEMO_COMPANY = "苏州演示建设有限公司"
+DEMO_PLACE = "苏州市姑苏区人民路100号智信培训楼3楼"
+DEMO_START_IN_DAYS = 3
+
+# (title, video URL, duration in seconds, hours); each course's hours add up to its requirement.
+PUBLIC_LESSONS = (
+    ("第1讲 建设工程法律法规新规解读", "https://media.w3.org/2010/05/sintel/trailer.mp4", 52, Decimal(6)),
+    ("第2讲 安全生产管理与事故案例", "https://media.w3.org/2010/05/bunny/trailer.mp4", 33, Decimal(5)),
+    ("第3讲 绿色施工与职业道德", "https://media.w3.org/2010/05/bunny/movie.mp4", 596, Decimal(5)),
+)
+BUILDING_LESSONS = (
+    ("第1讲 装配式建筑施工技术", "https://media.w3.org/2010/05/sintel/trailer.mp4", 52, Decimal(14)),
+    ("第2讲 深基坑支护与降水", "https://media.w3.org/2010/05/bunny/trailer.mp4", 33, Decimal(13)),
+    ("第3讲 建筑工程质量验收新规范", "https://media.w3.org/2010/05/bunny/movie.mp4", 596, Decimal(13)),
+)
+
+
+@dataclass(frozen=True)
+class DemoTrainee:
+    name: str
+    id_card: str
+    phone: str
+    added_major: str | None = None
+
+
+DEMO_TRAINEES = (
+    DemoTrainee("张三", "320508198503150019", "13800138001"),
+    DemoTrainee("李梅", "320508199007220027", "13800138002", added_major=DEMO_ADDED_MAJOR),
+    DemoTrainee("王五", "320508197809080039", "13800138003"),
+)
+
+
+def load_demo(session: Session, cipher: PiiCipher) -> int:
+    """Creates whatever demo data is missing, in one transaction; returns how many rows it added."""
+    try:
+        majors = ensure_majors(session)
+        added = _course(session, None, "公共课程", PUBLIC_LESSONS)
+        added += _course(session, majors[DEMO_MAJOR], f"{DEMO_MAJOR}专业课", BUILDING_LESSONS)
+        training_class, class_added = _demo_class(session, majors[DEMO_MAJOR])
+        added += class_added
+        for person in DEMO_TRAINEES:
+            added += _trainee(session, cipher, person, majors, training_class)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return added
+
+
+def _course(session: Session, major: Major | None, name: str, lessons) -> int:
+    public = major is None
+    slot = Course.kind == COURSE_PUBLIC if public else Course.major_id == major.id
+    if session.scalar(select(Course.id).where(slot)) is not None:
+        return 0
+    course = Course(kind=COURSE_PUBLIC if public else COURSE_PROFESSIONAL, major=major, name=name,
+                    hours_required=Decimal(PUBLIC_HOURS if public else PROFESSIONAL_HOURS))
+    for position, (title, url, duration, hours) in enumerate(lessons, start=1):
+        course.lessons.append(
+            Lesson(title=title, video_url=url, duration_s=duration, hours=hours, position=position))
+    session.add(course)
+    return 1 + len(lessons)
+
+
+def _demo_class(session: Session, major: Major) -> tuple[TrainingClass, int]:
+    training_class = session.scalar(select(TrainingClass).where(TrainingClass.code == DEMO_CLASS_CODE))
+    if training_class is not None:
+        return training_class, 0
+    day = datetime.now(SHANGHAI).date() + timedelta(days=DEMO_START_IN_DAYS)
+    training_class = TrainingClass(
+        code=DEMO_CLASS_CODE, major=major, name=f"{major.name}演示班", place=DEMO_PLACE,
+        starts_at=datetime.combine(day, time(9, 0), tzinfo=SHANGHAI),
+    )
+    session.add(training_class)
+    session.flush()
+    return training_class, 1
+
+
+def _trainee(session: Session, cipher: PiiCipher, person: DemoTrainee, majors: dict[str, Major],
+             training_class: TrainingClass) -> int:
+    """Creates the trainee, enrollments and class membership that are missing; returns how many."""
+    added = 0
+    id_hash = cipher.lookup_hash(person.id_card)
+    trainee = session.scalar(select(Trainee).where(Trainee.id_card_hash == id_hash))
+    if trainee is None:
+        added += 1
+        trainee = Trainee(
+            name=person.name, phone=person.phone, company=DEMO_COMPANY, id_card_hash=id_hash,
+            id_card_enc=cipher.encrypt(person.id_card), id_card_mask=mask_id_card(person.id_card), is_demo=True,
+        )
+        session.add(trainee)
+        session.flush()
+    enrolled = {e.major_id for e in trainee.enrollments}
+    wanted = [(majors[DEMO_MAJOR], ENROLLMENT_MAIN)]
+    if person.added_major:
+        wanted.append((majors[person.added_major], ENROLLMENT_ADDED))
+    for major, kind in wanted:
+        if major.id not in enrolled:
+            session.add(Enrollment(trainee=trainee, major=major, kind=kind, fee=major.fee_for(kind)))
+            added += 1
+    member = session.scalar(select(ClassMember.id).where(
+        ClassMember.class_id == training_class.id, ClassMember.trainee_id == trainee.id))
+    if member is None:
+        session.add(ClassMember(training_class=training_class, trainee=trainee))
+        added += 1
+    return added

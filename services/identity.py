@@ -1,0 +1,52 @@
+"""Who is behind an OpenID: followers of the account and the trainee each is bound to."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from models import Trainee, WechatUser
+
+
+@dataclass(frozen=True)
+class BoundTrainee:
+    """The little the chat needs of the trainee behind an OpenID."""
+
+    id: int
+    name: str
+
+
+def _wechat_user(session: Session, openid: str) -> WechatUser:
+    user = session.scalar(select(WechatUser).where(WechatUser.openid == openid))
+    if user is None:
+        user = WechatUser(openid=openid)
+        session.add(user)
+    return user
+
+
+def record_subscribe(session: Session, openid: str, at: datetime) -> BoundTrainee | None:
+    """Marks the OpenID as following; returns the trainee it is bound to, if any."""
+    user = _wechat_user(session, openid)
+    user.subscribed, user.subscribed_at = True, at
+    session.commit()
+    return BoundTrainee(user.trainee.id, user.trainee.name) if user.trainee else None
+
+
+def record_unsubscribe(session: Session, openid: str, at: datetime) -> None:
+    user = _wechat_user(session, openid)
+    user.subscribed, user.unsubscribed_at = False, at
+    session.commit()
+
+
+# Built once: this runs on every menu click, so no statement is rebuilt and no entity loaded.
+_BOUND = (
+    select(Trainee.id, Trainee.name).join(WechatUser, WechatUser.trainee_id == Trainee.id)
+    .where(WechatUser.openid == bindparam("openid"))
+)
+
+
+def bound_trainee(session: Session, openid: str) -> BoundTrainee | None:
+    row = session.execute(_BOUND, {"openid": openid}).first()
+    return BoundTrainee(row.id, row.name) if row else None

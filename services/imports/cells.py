@@ -1,0 +1,96 @@
+"""Cell values as people type them in Excel, turned into clean Python values.
+
+Each parser returns the value or raises CellError with the Chinese reason shown to staff.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from openpyxl.utils.datetime import from_excel
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_TEXT_DATE = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$"
+)
+# Excel serial numbers of 1950-01-01 and 2099-12-31: a bare number in a date column between
+# them is a date whose cell lost its date format.
+_SERIAL_RANGE = (18264, 73050)
+
+
+class CellError(ValueError):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def text(value: object) -> str:
+    """Text of a cell as typed, trimmed, runs of spaces made one; numbers without `.0`.
+
+    Full-width punctuation stays: it is how Chinese titles and company names are written.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return " ".join(str(value).split())
+
+
+def compact(value: object) -> str:
+    """Half-width text with every space removed, for codes, numbers and names from a fixed list."""
+    return unicodedata.normalize("NFKC", text(value)).replace(" ", "")
+
+
+def person_name(value: object) -> str:
+    """Chinese names lose the spaces typed to align them (张  三); others keep single spaces."""
+    name = text(value)
+    return name.replace(" ", "") if _CJK.search(name) else name
+
+
+def optional_date(value: object, column: str) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if _SERIAL_RANGE[0] <= value <= _SERIAL_RANGE[1]:
+            return from_excel(value).date()
+        raise CellError(f"{column}无法识别，应为日期，如 2027-03-01")
+    match = _TEXT_DATE.match(" ".join(unicodedata.normalize("NFKC", str(value)).split()))
+    if match is None:
+        raise CellError(f"{column}无法识别，应为日期，如 2027-03-01、2027/3/1 或 2027年3月1日")
+    try:
+        return date(*(int(part) for part in match.groups()))
+    except ValueError:
+        raise CellError(f"{column}不是一个存在的日期") from None
+
+
+def positive_int(value: object, column: str) -> int:
+    reason = f"{column}应为大于0的整数"
+    if isinstance(value, bool):
+        raise CellError(reason)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and compact(value).isdigit():
+        value = int(compact(value))
+    if not isinstance(value, int) or value <= 0:
+        raise CellError(reason)
+    return value
+
+
+def positive_decimal(value: object, column: str, places: int, below: int) -> Decimal:
+    """A number > 0 and < `below`, with at most `places` decimals (what the column can hold)."""
+    reason = f"{column}应为大于0、小于{below}的数字，最多{places}位小数"
+    if value is None or isinstance(value, bool):
+        raise CellError(reason)
+    try:
+        number = Decimal(compact(value))
+    except InvalidOperation:
+        raise CellError(reason) from None
+    if not number.is_finite() or not 0 < number < below or number.as_tuple().exponent < -places:
+        raise CellError(reason)
+    return number

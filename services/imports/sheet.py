@@ -1,0 +1,120 @@
+"""Reading the first sheet of an import workbook (CONTRACT §6) into numbered rows.
+
+The header is the first row, within the first ten, that names every expected column; title
+rows above it and blank rows anywhere are skipped. Workbooks saved by Excel often claim
+thousands of rows (formatted but empty), so the stored dimension is ignored and reading stops
+after a long run of blank rows.
+"""
+from __future__ import annotations
+
+import unicodedata
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from services import ServiceError
+
+HEADER_SEARCH_ROWS = 10
+# A gap this long between two data rows is not a roster any more: it is Excel's formatted void.
+BLANK_RUN_LIMIT = 200
+
+
+class UnreadableFile(ServiceError):
+    """The file itself can't be imported (missing, not an .xlsx, no header row)."""
+
+
+@dataclass
+class ImportReport:
+    """What an import did, counted per data row; `rejected` holds (Excel row number, reason)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def reject(self, number: int, reason: str) -> None:
+        self.rejected.append((number, reason))
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    number: int  # Excel's 1-based row number, as staff see it
+    cells: dict[str, object]
+
+    def __getitem__(self, column: str) -> object:
+        return self.cells[column]
+
+
+def header_key(value: object) -> str:
+    """Header cells compared without spaces and with full-width brackets made half-width."""
+    if value is None:
+        return ""
+    return "".join(unicodedata.normalize("NFKC", str(value)).split())
+
+
+def read_sheet(path: str | Path, columns: tuple[str, ...]) -> list[SheetRow]:
+    """The non-blank data rows below the header, each cell keyed by its column name."""
+    path = Path(path)
+    workbook = _open(path)
+    try:
+        sheet = workbook.worksheets[0]
+        sheet.reset_dimensions()
+        header_number, positions = _find_header(sheet, columns)
+        return _data_rows(sheet, header_number, positions)
+    except (IndexError, SyntaxError, zipfile.BadZipFile, EOFError):
+        # No worksheet at all, or XML / zip damage that only shows while reading the rows.
+        raise UnreadableFile(f"文件 {path.name} 已损坏或没有工作表，无法读取") from None
+    finally:
+        workbook.close()
+
+
+def _open(path: Path):
+    if not path.is_file():
+        raise UnreadableFile(f"找不到文件：{path}")
+    try:
+        return load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+        raise UnreadableFile(f"无法读取文件 {path.name}：请确认是 Excel 的 .xlsx 格式（不支持 .xls、.csv）") from None
+
+
+def _find_header(sheet, columns: tuple[str, ...]) -> tuple[int, dict[str, int]]:
+    wanted = {header_key(name): name for name in columns}
+    rows = sheet.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS, values_only=True)
+    for number, values in enumerate(rows, start=1):
+        found = {}
+        for index, value in enumerate(values):
+            name = wanted.get(header_key(value))
+            if name is not None and name not in found:
+                found[name] = index
+        if len(found) == len(columns):
+            return number, found
+    raise UnreadableFile(
+        f"第一个工作表的前{HEADER_SEARCH_ROWS}行中找不到表头，表头应包含以下各列：{'、'.join(columns)}"
+    )
+
+
+def _data_rows(sheet, header_number: int, positions: dict[str, int]) -> list[SheetRow]:
+    width = max(positions.values()) + 1
+    result: list[SheetRow] = []
+    blank_run = 0
+    rows = sheet.iter_rows(min_row=header_number + 1, max_col=width, values_only=True)
+    for number, values in enumerate(rows, start=header_number + 1):
+        cells = {name: _clean(values[index]) for name, index in positions.items()}
+        if all(value is None for value in cells.values()):
+            blank_run += 1
+            if blank_run >= BLANK_RUN_LIMIT:
+                break
+            continue
+        blank_run = 0
+        result.append(SheetRow(number, cells))
+    return result
+
+
+def _clean(value: object) -> object:
+    """Blank text counts as an empty cell."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value

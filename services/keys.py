@@ -1,0 +1,63 @@
+"""Every Redis key of the project, built in one place.
+
+All keys start with `wxapp:` so the project's data can be told apart from anything else in the
+same Redis database. Add a function here rather than writing a key string anywhere else.
+"""
+from __future__ import annotations
+
+PREFIX = "wxapp"
+
+
+def access_token(appid: str) -> str:
+    """The account's API access token, shared by every process."""
+    return f"{PREFIX}:wechat:access_token:{appid}"
+
+
+def access_token_lock(appid: str) -> str:
+    """Held while one process refreshes the access token, so the others wait instead of fetching."""
+    return f"{PREFIX}:wechat:access_token:{appid}:lock"
+
+
+def callback_dedup(kind: str, *parts: str) -> str:
+    """One WeChat delivery (`msg` or `event`), identified by its parts, for retry dedup."""
+    return f"{PREFIX}:wechat:seen:{kind}:" + ":".join(parts)
+
+
+def wechatpy_session_prefix() -> str:
+    """Prefix of what wechatpy itself caches (e.g. a JS-SDK ticket) in its RedisStorage."""
+    return f"{PREFIX}:wechatpy"
+
+
+def sandbox_log() -> str:
+    """The development sandbox's capped list of recorded outgoing calls (WeChat and SMS)."""
+    return f"{PREFIX}:sandbox:log"
+
+
+def sandbox_current_token(appid: str) -> str:
+    """The access token the development sandbox last issued to an appid (what stable_token returns)."""
+    return f"{PREFIX}:sandbox:current_token:{appid}"
+
+
+def sandbox_token(token: str) -> str:
+    """Present while an access token issued by the development sandbox is valid."""
+    return f"{PREFIX}:sandbox:token:{token}"
+
+
+def sandbox_counter() -> str:
+    """Counter behind the sandbox's msgids and tickets."""
+    return f"{PREFIX}:sandbox:counter"
+
+
+def overview(openid: str) -> str:
+    """The cached chat overview (binding, courses, classes, exam) of one OpenID."""
+    return f"{PREFIX}:overview:{openid}"
+
+
+def overview_version(openid: str) -> str:
+    """Bumped when what one OpenID's overview shows changes (binding, progress, exam)."""
+    return f"{PREFIX}:overview:{openid}:v"
+
+
+def overview_generation() -> str:
+    """Bumped when what every overview may show changes (roster, catalog or class changes)."""
+    return f"{PREFIX}:overview:gen"

@@ -1,0 +1,169 @@
+"""What the chat tells a trainee about themselves, read through a Redis cache.
+
+Menu clicks (我的课程, 我的班级, 考试成绩, 在线学习) come in bursts — everyone clicks on the
+morning a class opens — and each would cost three queries. The answer data is cached per
+OpenID for `TTL_S`, and kept honest by version numbers rather than by deletes, so that a
+rebuild racing with a change can never store stale data as fresh:
+
+- `forget(redis, openid)`: call after changing what one OpenID sees (binding, progress, exam);
+- `invalidate_all(redis)`: call after a roster, catalog or class change.
+
+A cached entry carries the versions it was built under and is used only while they are still
+current; one MGET reads both versions and the entry. Redis down: the database answers alone.
+
+`track_changes` makes this automatic: it watches every session's writes to the tables an
+overview is built from and, after the commit, bumps the generation (roster, catalog, classes)
+or the OpenID's version (WeChat users), so no writer can forget to.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from itertools import chain
+
+import redis as redis_lib
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from services import identity, keys, learning
+from services.learning import ClassLine, CourseLine, ExamState
+
+log = logging.getLogger(__name__)
+
+TTL_S = 600
+VERSION_TTL_S = 7 * 24 * 3600
+# Tables every overview may be built from; a write to one refreshes them all.
+SHARED_TABLES = frozenset({"majors", "courses", "lessons", "classes", "class_members", "trainees", "enrollments"})
+PERSONAL_TABLE = "wechat_users"
+
+
+@dataclass(frozen=True)
+class Overview:
+    trainee_id: int
+    name: str
+    courses: list[CourseLine]
+    classes: list[ClassLine]
+    exam: ExamState
+
+
+def build(session: Session, openid: str) -> Overview | None:
+    """From the database: None when the OpenID is bound to no trainee."""
+    trainee = identity.bound_trainee(session, openid)
+    if trainee is None:
+        return None
+    lines = learning.courses(session, trainee.id)
+    return Overview(trainee.id, trainee.name, lines, learning.classes(session, trainee.id),
+                    learning.exam_state(lines))
+
+
+def for_openid(session: Session, redis: redis_lib.Redis, openid: str) -> Overview | None:
+    try:
+        generation, version, cached = redis.mget(
+            keys.overview_generation(), keys.overview_version(openid), keys.overview(openid)
+        )
+    except redis_lib.RedisError as exc:
+        log.warning("overview_cache_unavailable error=%s", type(exc).__name__)
+        return build(session, openid)
+    stamp = [_text(generation), _text(version)]
+    if cached is not None:
+        entry = json.loads(cached)
+        if entry["stamp"] == stamp:
+            return _decode(entry["overview"])
+    result = build(session, openid)
+    try:
+        redis.set(keys.overview(openid), json.dumps({"stamp": stamp, "overview": _encode(result)}), ex=TTL_S)
+    except redis_lib.RedisError as exc:
+        log.warning("overview_cache_unavailable error=%s", type(exc).__name__)
+    return result
+
+
+def forget(redis: redis_lib.Redis, openid: str) -> None:
+    pipe = redis.pipeline()
+    pipe.incr(keys.overview_version(openid))
+    pipe.expire(keys.overview_version(openid), VERSION_TTL_S)
+    pipe.execute()
+
+
+def invalidate_all(redis: redis_lib.Redis) -> None:
+    redis.incr(keys.overview_generation())
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode() if value is not None else "0"
+
+
+def _encode(overview: Overview | None) -> dict | None:
+    if overview is None:
+        return None
+    data = asdict(overview)
+    for line in data["courses"]:
+        line["hours_earned"], line["hours_required"] = str(line["hours_earned"]), str(line["hours_required"])
+    for line in data["classes"]:
+        line["starts_at"] = line["starts_at"].isoformat()
+    return data
+
+
+def _decode(data: dict | None) -> Overview | None:
+    if data is None:
+        return None
+    courses = [CourseLine(**{**c, "hours_earned": Decimal(c["hours_earned"]),
+                             "hours_required": Decimal(c["hours_required"])}) for c in data["courses"]]
+    classes = [ClassLine(**{**c, "starts_at": datetime.fromisoformat(c["starts_at"])}) for c in data["classes"]]
+    return Overview(data["trainee_id"], data["name"], courses, classes, ExamState(**data["exam"]))
+
+
+_tracking: list[Callable[[], redis_lib.Redis | None]] = []
+
+
+def track_changes(get_redis: Callable[[], redis_lib.Redis | None]) -> None:
+    """Registers (once per process) the session hooks that keep cached overviews current."""
+    if _tracking:
+        _tracking[0] = get_redis
+        return
+    _tracking.append(get_redis)
+    event.listen(Session, "after_flush", _collect_flushed)
+    event.listen(Session, "do_orm_execute", _collect_statement)
+    event.listen(Session, "after_commit", _publish)
+    event.listen(Session, "after_rollback", lambda session: session.info.pop("overview_changes", None))
+
+
+def _changes(session: Session) -> dict:
+    return session.info.setdefault("overview_changes", {"all": False, "openids": set()})
+
+
+def _collect_flushed(session: Session, flush_context) -> None:
+    for obj in chain(session.new, session.dirty, session.deleted):
+        table = getattr(obj, "__tablename__", None)
+        if table in SHARED_TABLES:
+            _changes(session)["all"] = True
+        elif table == PERSONAL_TABLE:
+            _changes(session)["openids"].add(obj.openid)
+
+
+def _collect_statement(state: ORMExecuteState) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(getattr(state.statement, "table", None), "name", None)
+    if table in SHARED_TABLES or table == PERSONAL_TABLE:
+        _changes(state.session)["all"] = True  # a bulk statement: which OpenIDs is unknown
+
+
+def _publish(session: Session) -> None:
+    changes = session.info.pop("overview_changes", None)
+    if not changes or not (changes["all"] or changes["openids"]):
+        return
+    try:
+        redis = _tracking[0]()
+        if redis is None:
+            return
+        if changes["all"]:
+            invalidate_all(redis)
+        for openid in changes["openids"]:
+            forget(redis, openid)
+    except redis_lib.RedisError as exc:
+        # Cached entries then live out their TTL at most.
+        log.warning("overview_invalidation_failed error=%s", type(exc).__name__)

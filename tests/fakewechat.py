@@ -1,0 +1,127 @@
+"""A fake WeChat HTTP API on loopback: scriptable answers per path, every request recorded.
+
+    fake.script("cgi-bin/message/template/send", {"errcode": 42001, "errmsg": "expired"}, {...})
+    fake.script("cgi-bin/menu/create", Delay(3))      # answers after 3 s
+    fake.script("cgi-bin/qrcode/create", HttpError(502))
+
+Scripted answers are used first, in order; an empty queue falls back to a plausible WeChat
+answer (a new token on each token fetch, msgids, tickets, errcode 0). Paths are relative to
+`base_url`, e.g. `cgi-bin/stable_token`.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Answer `body` (default answer when None) after `seconds`."""
+
+    seconds: float
+    body: dict | None = None
+
+
+@dataclass(frozen=True)
+class HttpError:
+    status: int
+    body: str = "error"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict
+    json: object = None
+
+
+@dataclass
+class FakeWeChat:
+    requests: list[Request] = field(default_factory=list)
+    _queues: dict = field(default_factory=lambda: defaultdict(deque))
+    _serial: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> FakeWeChat:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}/"
+
+    def script(self, path: str, *answers) -> None:
+        """Queue answers for `path`: dicts (JSON bodies), `Delay`, `HttpError`."""
+        with self._lock:
+            self._queues[path].extend(answers)
+
+    def calls(self, path: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def _answer(self, request: Request):
+        with self._lock:
+            self.requests.append(request)
+            queue = self._queues[request.path]
+            scripted = queue.popleft() if queue else None
+        if isinstance(scripted, Delay):
+            time.sleep(scripted.seconds)
+            scripted = scripted.body
+        return scripted if scripted is not None else self._default(request.path)
+
+    def _default(self, path: str) -> dict:
+        n = next(self._serial)
+        if path in ("cgi-bin/token", "cgi-bin/stable_token"):
+            return {"access_token": f"fake-token-{n}", "expires_in": 7200}
+        if path == "cgi-bin/message/template/send":
+            return {"errcode": 0, "errmsg": "ok", "msgid": 1000 + n}
+        if path == "cgi-bin/qrcode/create":
+            return {"ticket": f"fake-ticket-{n}", "expire_seconds": 600, "url": f"http://weixin.qq.com/q/fake{n}"}
+        if path == "sns/oauth2/access_token":
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        return {"errcode": 0, "errmsg": "ok"}
+
+
+def _handler_for(fake: FakeWeChat):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self._serve()
+
+        def do_POST(self):
+            self._serve()
+
+        def _serve(self):
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else None
+            answer = fake._answer(Request(self.command, url.path.lstrip("/"), dict(parse_qsl(url.query)), body))
+            status, payload = (answer.status, answer.body.encode()) if isinstance(answer, HttpError) else (
+                200, json.dumps(answer, ensure_ascii=False).encode())
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout test): nothing to answer
+
+        def log_message(self, format, *args):
+            pass
+
+    return Handler

@@ -1,0 +1,60 @@
+"""Demo data: loaded once, valid enough to bind and study, untouched by a second run."""
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import func, select
+
+from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass, db
+from services.demo import DEMO_CLASS_CODE, DEMO_TRAINEES, load_demo
+from services.pii import normalize_phone, validate_id_card
+from services.timeutil import SHANGHAI
+
+TABLES = (Major, Course, Lesson, TrainingClass, Trainee, Enrollment, ClassMember)
+
+
+def counts(app):
+    with app.app_context():
+        return [db.session.scalar(select(func.count()).select_from(model)) for model in TABLES]
+
+
+def test_demo_data_loads_once(app):
+    with app.app_context():
+        added = load_demo(db.session, app.extensions["pii"])
+    first = counts(app)
+    assert added == sum(first) - 6  # everything but the majors
+    assert first == [6, 2, 6, 1, 3, 4, 3]
+    with app.app_context():
+        assert load_demo(db.session, app.extensions["pii"]) == 0
+    assert counts(app) == first
+
+
+def test_demo_trainees_can_bind_and_belong_to_the_demo_class(app):
+    cipher = app.extensions["pii"]
+    with app.app_context():
+        load_demo(db.session, cipher)
+        klass = db.session.scalar(select(TrainingClass).where(TrainingClass.code == DEMO_CLASS_CODE))
+        local = klass.starts_at.astimezone(SHANGHAI)
+        assert klass.major.name == "建筑工程" and local.time() == time(9, 0)
+        assert local > datetime.now(SHANGHAI)
+        for person in DEMO_TRAINEES:
+            assert validate_id_card(person.id_card) == person.id_card
+            assert normalize_phone(person.phone) == person.phone
+            trainee = db.session.scalar(
+                select(Trainee).where(Trainee.id_card_hash == cipher.lookup_hash(person.id_card)))
+            assert trainee.is_demo and trainee.phone == person.phone
+            assert cipher.decrypt(trainee.id_card_enc) == person.id_card
+            assert db.session.scalar(select(ClassMember.id).where(
+                ClassMember.trainee_id == trainee.id, ClassMember.class_id == klass.id)) is not None
+            kinds = {e.major.name: (e.kind, e.fee) for e in trainee.enrollments}
+            assert kinds["建筑工程"] == ("main", 615)
+            if person.added_major:
+                assert kinds[person.added_major] == ("added", 293)
+
+
+def test_demo_lessons_add_up_to_the_hours_each_course_requires(app):
+    with app.app_context():
+        load_demo(db.session, app.extensions["pii"])
+        for course in db.session.scalars(select(Course)):
+            assert sum(lesson.hours for lesson in course.lessons) == course.hours_required
+            assert all(lesson.video_url.startswith("https://") for lesson in course.lessons)

@@ -1,0 +1,69 @@
+"""Settings (CONTRACT §2): development defaults, and production refusing unsafe settings."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from wxapp.config import ConfigError, load_config
+
+SAFE_PRODUCTION = {
+    "WXAPP_ENV": "production",
+    "SECRET_KEY": "s" * 40,
+    "PII_KEY": "p" * 40,
+    "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1/test",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "PUBLIC_BASE_URL": "https://wx.school.example",
+    "WECHAT_APPID": "wx1234567890abcdef",
+    "WECHAT_SECRET": "a-real-secret",
+    "WECHAT_TOKEN": "a-real-token",
+    "WECHAT_API_BASE": "https://api.weixin.qq.com/",
+}
+
+
+def test_safe_production_settings_load(tmp_path):
+    cfg = load_config(tmp_path, SAFE_PRODUCTION)
+    assert cfg["SESSION_COOKIE_SECURE"] is True and cfg["WECHAT_SANDBOX"] is False
+    assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize("change,named", [
+    ({"SECRET_KEY": None}, "SECRET_KEY"),
+    ({"SECRET_KEY": "short"}, "SECRET_KEY"),
+    ({"PII_KEY": None}, "PII_KEY"),
+    ({"PII_KEY": "too-short"}, "PII_KEY"),
+    ({"WECHAT_APPID": None}, "WECHAT_APPID"),
+    ({"WECHAT_SECRET": None}, "WECHAT_SECRET"),
+    ({"WECHAT_TOKEN": "dev-token"}, "WECHAT_TOKEN"),
+    ({"WECHAT_AES_KEY": "short"}, "WECHAT_AES_KEY"),
+    ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "SQLite"),
+    ({"DATABASE_URL": None}, "DATABASE_URL"),
+    ({"PUBLIC_BASE_URL": "http://wx.school.example"}, "PUBLIC_BASE_URL"),
+    ({"WECHAT_API_BASE": "http://127.0.0.1:5000/dev/api/"}, "WECHAT_API_BASE"),
+    ({"WXAPP_ENV": "prod"}, "WXAPP_ENV"),
+])
+def test_unsafe_production_setting_is_refused_by_name(tmp_path, change, named):
+    environ = {k: v for k, v in {**SAFE_PRODUCTION, **change}.items() if v is not None}
+    with pytest.raises(ConfigError, match=named):
+        load_config(tmp_path, environ)
+
+
+def test_development_generates_secrets_once_into_instance(tmp_path):
+    first = load_config(tmp_path, {})
+    second = load_config(tmp_path, {})
+    assert first["SECRET_KEY"] == second["SECRET_KEY"] and len(first["PII_KEY"]) >= 32
+    assert first["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///") and "wxapp.sqlite3" in first["SQLALCHEMY_DATABASE_URI"]
+    assert first["WECHAT_API_BASE"] == "http://127.0.0.1:5000/dev/api/" and first["WECHAT_SANDBOX"]
+    assert first["WECHAT_TOKEN"] == "dev-token" and first["SMS_BACKEND"] == "console"
+    assert (first["ATTENDANCE_INTERVAL_MIN_S"], first["ATTENDANCE_INTERVAL_MAX_S"], first["ATTENDANCE_TTL_S"]) == (600, 1800, 180)
+
+
+def test_production_start_with_missing_setting_stops_with_one_line(tmp_path):
+    env = {k: v for k, v in SAFE_PRODUCTION.items() if k != "PII_KEY"}
+    env.update({"PATH": "/usr/bin:/bin", "WXAPP_INSTANCE": str(tmp_path)})
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], env=env, capture_output=True, text=True,
+                            cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == ["wxapp: configuration error: PII_KEY is missing"]

@@ -36,8 +36,10 @@ def _worker_index() -> int:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    # Databases 8..15 belong to the tests; 0 stays for development.
-    return f"{REDIS_BASE}/{8 + _worker_index() % 8}"
+    # Databases 8..15 belong to the tests; 0 stays for development. WXAPP_TEST_REDIS_DB pins one,
+    # so that two test runs on one machine (two developers' sessions) don't flush each other.
+    pinned = os.environ.get("WXAPP_TEST_REDIS_DB")
+    return f"{REDIS_BASE}/{pinned if pinned else 8 + _worker_index() % 8}"
 
 
 @pytest.fixture(scope="session")

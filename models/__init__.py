@@ -26,8 +26,9 @@ from models.catalog import Course, Lesson, Major  # noqa: E402
 from models.classes import ClassMember, TrainingClass  # noqa: E402
 from models.trainee import Enrollment, Trainee  # noqa: E402
 from models.wechat import WechatUser  # noqa: E402
+from models.binding import BindingLog  # noqa: E402
 
 __all__ = [
     "db", "Base", "Major", "Course", "Lesson", "TrainingClass", "ClassMember",
-    "Trainee", "Enrollment", "WechatUser",
+    "Trainee", "Enrollment", "WechatUser", "BindingLog",
 ]

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from models import Trainee, WechatUser
+from services.pii import mask_phone
 
 
 @dataclass(frozen=True)
@@ -50,3 +51,23 @@ _BOUND = (
 def bound_trainee(session: Session, openid: str) -> BoundTrainee | None:
     row = session.execute(_BOUND, {"openid": openid}).first()
     return BoundTrainee(row.id, row.name) if row else None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Who an OpenID is bound as, masked for display."""
+
+    trainee_id: int
+    name: str
+    company: str
+    phone_mask: str
+    id_card_mask: str
+
+
+def profile(session: Session, openid: str) -> Profile | None:
+    trainee = session.scalar(
+        select(Trainee).join(WechatUser, WechatUser.trainee_id == Trainee.id).where(WechatUser.openid == openid)
+    )
+    if trainee is None:
+        return None
+    return Profile(trainee.id, trainee.name, trainee.company, mask_phone(trainee.phone), trainee.id_card_mask)

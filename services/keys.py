@@ -61,3 +61,14 @@ def overview_version(openid: str) -> str:
 def overview_generation() -> str:
     """Bumped when what every overview may show changes (roster, catalog or class changes)."""
     return f"{PREFIX}:overview:gen"
+
+
+def bind_failures(scope: str, who: str) -> str:
+    """Refused 认证登录 tries in the current window, per `openid` or per `ip`."""
+    return f"{PREFIX}:bind:fail:{scope}:{who}"
+
+
+def bind_lock(scope: str, who: str) -> str:
+    """Present while an OpenID or IP may not try 认证登录."""
+    return f"{PREFIX}:bind:lock:{scope}:{who}"
+

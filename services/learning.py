@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, literal, null, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, literal, null, or_, select, union_all
+from sqlalchemy.orm import Session, selectinload
 
 from models import ClassMember, Course, Enrollment, Major, TrainingClass
 from models.catalog import COURSE_PUBLIC
@@ -29,6 +29,30 @@ class CourseLine:
     @property
     def complete(self) -> bool:
         return self.hours_earned >= self.hours_required
+
+
+@dataclass(frozen=True)
+class LessonLine:
+    id: int
+    title: str
+    duration_s: int
+    hours: Decimal
+    completed: bool
+
+
+@dataclass(frozen=True)
+class CourseDetail:
+    id: int
+    name: str
+    kind: str
+    major: str | None
+    hours_required: Decimal
+    hours_earned: Decimal
+    lessons: list[LessonLine]
+
+    @property
+    def percent(self) -> int:
+        return min(100, int(self.hours_earned * 100 / self.hours_required)) if self.hours_required else 0
 
 
 @dataclass(frozen=True)
@@ -84,6 +108,24 @@ def courses(session: Session, trainee_id: int) -> list[CourseLine]:
         hours_earned=Decimal(0), hours_required=Decimal(row.hours or PROFESSIONAL_HOURS),
     ) for row in majors]
     return lines
+
+
+def course_details(session: Session, trainee_id: int) -> list[CourseDetail]:
+    """The catalog courses a trainee studies (公共课 once, then each enrolled major's), with lessons."""
+    enrolled = select(Enrollment.major_id).where(Enrollment.trainee_id == trainee_id)
+    found = session.scalars(
+        select(Course).options(selectinload(Course.lessons), selectinload(Course.major))
+        .where(or_(Course.major_id.in_(enrolled), (Course.kind == COURSE_PUBLIC) & exists(enrolled)))
+    ).all()
+    found = sorted(found, key=lambda c: (c.kind != COURSE_PUBLIC, c.major.position if c.major else 0))
+    return [
+        CourseDetail(
+            id=c.id, name=c.name, kind=c.kind, major=c.major.name if c.major else None,
+            hours_required=c.hours_required, hours_earned=Decimal(0),
+            lessons=[LessonLine(le.id, le.title, le.duration_s, le.hours, False) for le in c.lessons],
+        )
+        for c in found
+    ]
 
 
 def exam_state(lines: list[CourseLine]) -> ExamState:

@@ -48,6 +48,7 @@ class FakeWeChat:
     _queues: dict = field(default_factory=lambda: defaultdict(deque))
     _serial: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _codes: dict = field(default_factory=dict)
 
     def start(self) -> FakeWeChat:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -69,6 +70,14 @@ class FakeWeChat:
         with self._lock:
             self._queues[path].extend(answers)
 
+    def oauth_code(self, openid: str, snapshot: bool = False) -> str:
+        """A one-time OAuth code that the code exchange answers with `openid` (as WeChat does, once)."""
+        code = f"code-{next(self._serial)}"
+        with self._lock:
+            self._codes[code] = {"access_token": "web-token", "expires_in": 7200, "openid": openid,
+                                 "scope": "snsapi_base", **({"is_snapshotuser": 1} if snapshot else {})}
+        return code
+
     def calls(self, path: str) -> list[Request]:
         with self._lock:
             return [r for r in self.requests if r.path == path]
@@ -81,10 +90,13 @@ class FakeWeChat:
         if isinstance(scripted, Delay):
             time.sleep(scripted.seconds)
             scripted = scripted.body
-        return scripted if scripted is not None else self._default(request.path)
+        return scripted if scripted is not None else self._default(request.path, request.query)
 
-    def _default(self, path: str) -> dict:
+    def _default(self, path: str, query: dict) -> dict:
         n = next(self._serial)
+        if path == "sns/oauth2/access_token" and query.get("code") in self._codes:
+            with self._lock:
+                return self._codes.pop(query["code"])
         if path in ("cgi-bin/token", "cgi-bin/stable_token"):
             return {"access_token": f"fake-token-{n}", "expires_in": 7200}
         if path == "cgi-bin/message/template/send":

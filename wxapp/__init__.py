@@ -38,20 +38,40 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from wxapp.extensions import csrf, db, init_clients, migrate
+    from wxapp.extensions import csrf, db, init_clients, limiter, migrate
 
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
+    limiter.init_app(app)
     init_clients(app)
+    register_template_helpers(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from decimal import Decimal
+
+    @app.template_filter("hours")
+    def hours(value) -> str:
+        """学时 as people write them: 2, 2.5 (never 2.00)."""
+        return f"{Decimal(value).normalize():f}"
 
 
 def register_blueprints(app: Flask) -> None:
+    from wxapp.api import bp as api_bp
+    from wxapp.h5 import bp as h5_bp
     from wxapp.health import bp as health_bp
     from wxapp.wechat import bp as wechat_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(wechat_bp)
+    app.register_blueprint(h5_bp)
+    app.register_blueprint(api_bp)
     if app.config["WXAPP_ENV"] != "production":
         from wxapp.sandbox import bp as sandbox_bp
 

@@ -10,10 +10,11 @@ catalog_cli = AppGroup("catalog", help="课程与视频课时 (courses and lesso
 class_cli = AppGroup("class", help="班级 (classes).")
 menu_cli = AppGroup("menu", help="公众号自定义菜单 (the account's custom menu).")
 demo_cli = AppGroup("demo", help="Development demo data.")
+trainee_cli = AppGroup("trainee", help="学员 (trainees): binding and records.")
 
 
 def register(app: Flask) -> None:
-    for group in (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli):
+    for group in (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli, trainee_cli):
         app.cli.add_command(group)
 
 
@@ -110,3 +111,21 @@ def menu_push(path: str | None) -> None:
         fail(f"微信拒绝了菜单：errcode={exc.errcode} {exc.errmsg}")
     where = "本地沙箱" if SANDBOX_API_PATH in base else "微信"
     click.echo(f"菜单已推送到{where}：{len(sent['button'])} 个一级菜单。")
+
+
+@trainee_cli.command("unbind")
+@click.argument("phone_or_id")
+@click.option("--by", "actor", required=True, help="操作人（教务人员姓名）")
+@click.option("--reason", required=True, help="解绑原因，如：学员更换手机")
+def trainee_unbind(phone_or_id: str, actor: str, reason: str) -> None:
+    """Releases a trainee's WeChat binding so that they can bind again (recorded)."""
+    from services import binding
+    from services.pii import mask_phone
+    from wxapp.extensions import db, pii
+
+    try:
+        trainee, _ = binding.unbind(db.session, pii(), phone_or_id, actor, reason)
+    except binding.UnbindError as exc:
+        fail(exc.message)
+    click.echo(f"已解绑：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}），"
+               "学员可重新认证登录。")

@@ -82,12 +82,21 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         # No pre-ping (a round trip per request): a dropped connection invalidates the pool once.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
         "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_NAME": "wxapp_session",
+        "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        # The official JS-SDK (tests load no outside script; pages work without it).
+        "WECHAT_JSSDK_URL": _env("WECHAT_JSSDK_URL", environ,
+                                 "" if env == "testing" else "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"),
+        # Number of trusted proxies in front (X-Forwarded-For / -Proto); 0 when served directly.
+        "PROXY_COUNT": _int("PROXY_COUNT", environ, 0),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         # WeChat bodies are small; anything larger is refused before parsing.
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "WECHAT_MAX_BODY": 64 * 1024,
     }
+    cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"]
+    cfg["RATELIMIT_HEADERS_ENABLED"] = False
     if not cfg["WECHAT_API_BASE"].endswith("/"):
         cfg["WECHAT_API_BASE"] += "/"
     cfg["WECHAT_SANDBOX"] = cfg["WECHAT_APPID"] is None

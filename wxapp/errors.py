@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from wxapp.logs import kv
@@ -26,8 +27,8 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _render(code: int):
-    message = MESSAGES.get(code, "请求无法完成")
+def _render(code: int, message: str | None = None):
+    message = message or MESSAGES.get(code, "请求无法完成")
     if _wants_json():
         return jsonify(error=message), code
     if request.path.startswith("/wechat"):
@@ -41,6 +42,10 @@ def _render(code: int):
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return _render(400, "页面已过期，请返回刷新页面后重新提交。")
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return _render(exc.code or 500)

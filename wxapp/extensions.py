@@ -8,6 +8,8 @@ from __future__ import annotations
 import redis
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 
@@ -18,8 +20,11 @@ from services.wechat_api import WeChatApi
 
 migrate = Migrate()
 csrf = CSRFProtect()
+# Generic per-route limits, counted in Redis so that every worker shares them; no default limit:
+# routes opt in. Business lockouts (wrong binding tries) live in services.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
 
-__all__ = ["db", "migrate", "csrf", "init_clients", "redis_client", "wechat_api", "pii", "read_only_session"]
+__all__ = ["db", "migrate", "csrf", "limiter", "init_clients", "redis_client", "wechat_api", "pii", "read_only_session"]
 
 
 def init_clients(app: Flask) -> None:

@@ -33,3 +33,18 @@ def index():
 def clear():
     sandbox_log.clear(redis_client())
     return redirect(url_for("sandbox.index"), code=303)
+
+
+@bp.get("/oauth")
+def oauth():
+    """Stands in for WeChat's authorize page: opens an H5 page as the OpenID typed in, through
+    the real OAuth return and code exchange (the code `sandbox-<openid>` is answered by /dev/api)."""
+    from flask import request
+
+    from wxapp.h5.auth import begin_oauth
+
+    openid = (request.args.get("openid") or "").strip()
+    if not openid:
+        return render_template("sandbox/oauth.html")
+    state = begin_oauth(request.args.get("next"))
+    return redirect(url_for("h5.oauth_return", code=f"sandbox-{openid}", state=state), code=302)

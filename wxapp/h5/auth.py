@@ -1,0 +1,117 @@
+"""Who is on an H5 page: WeChat OAuth2 `snsapi_base`, then the OpenID in the signed session cookie.
+
+A page without a session sends the browser to WeChat's authorize URL with a random state kept
+in the cookie (so it is tied to this browser and used once); WeChat sends it back to `/h5/oauth`
+with a code, which is exchanged through WECHAT_API_BASE for the OpenID.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from functools import wraps
+from urllib.parse import quote, urlsplit
+
+from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
+
+from services import identity
+from services.pii import short_openid
+from services.wechat_api import WeChatApiError
+from wxapp.extensions import db, wechat_api
+from wxapp.h5 import bp
+from wxapp.logs import kv
+
+log = logging.getLogger(__name__)
+
+AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
+DEFAULT_NEXT = "/h5/learn"
+
+
+def safe_next(path: str | None) -> str:
+    """Only a path of this site: no scheme, no host, no `//evil` or `/\\evil`."""
+    if not path or not path.startswith("/") or path.startswith(("//", "/\\")):
+        return DEFAULT_NEXT
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or "\\" in path or any(ord(c) < 32 for c in path):
+        return DEFAULT_NEXT
+    return path
+
+
+def begin_oauth(next_path: str | None) -> str:
+    """Remembers where to go back to under a fresh state, in this browser's session; returns the state."""
+    state = secrets.token_urlsafe(24)
+    session["oauth"] = {"state": state, "next": safe_next(next_path)}
+    return state
+
+
+def authorize_url(state: str) -> str:
+    redirect_uri = current_app.config["PUBLIC_BASE_URL"] + url_for("h5.oauth_return")
+    return (f"{AUTHORIZE_URL}?appid={current_app.config['WECHAT_APPID']}"
+            f"&redirect_uri={quote(redirect_uri, safe='')}&response_type=code&scope=snsapi_base"
+            f"&state={state}#wechat_redirect")
+
+
+def current_openid() -> str | None:
+    return session.get("openid")
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def openid_required(view):
+    """Any WeChat user: pages start the OAuth dance, the JSON API answers 401."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_openid() is None:
+            if _wants_json():
+                return jsonify(error="登录已失效，请从公众号菜单重新进入"), 401
+            path = request.full_path if request.query_string else request.path
+            return redirect(authorize_url(begin_oauth(path)), 302)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def trainee_required(view):
+    """A bound trainee, in `g.trainee`; others are sent to 认证登录 first."""
+
+    @wraps(view)
+    @openid_required
+    def wrapper(*args, **kwargs):
+        g.trainee = identity.bound_trainee(db.session, current_openid())
+        if g.trainee is None:
+            if _wants_json():
+                return jsonify(error="请先完成认证登录"), 403
+            return redirect(url_for("h5.bind"), 302)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def error_page(message: str, status: int = 400):
+    return render_template("h5/error.html", message=message), status
+
+
+@bp.get("/oauth")
+def oauth_return():
+    pending = session.pop("oauth", None)
+    state, code = request.args.get("state", ""), request.args.get("code", "")
+    if not pending or not code or not hmac.compare_digest(state.encode(), pending["state"].encode()):
+        session.clear()
+        return error_page("登录链接已失效，请返回公众号，从菜单重新进入。")
+    try:
+        result = wechat_api().oauth_openid(code)
+    except WeChatApiError as exc:
+        session.clear()
+        log.warning(kv("oauth_refused", errcode=exc.errcode))
+        return error_page("微信授权没有成功，请返回公众号，从菜单重新进入。")
+    if result.is_snapshot:
+        session.clear()
+        return error_page("当前是预览页面，请点击页面下方的“使用完整服务”后再继续。")
+    session.clear()  # a fresh session for a fresh identity: no fixation
+    session.permanent = True
+    session["openid"] = result.openid
+    log.info(kv("oauth_login", openid=short_openid(result.openid)))
+    return redirect(pending["next"], 302)

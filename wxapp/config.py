@@ -74,6 +74,7 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         "WECHAT_API_BASE": _env("WECHAT_API_BASE", environ, public_base + SANDBOX_API_PATH),
         "WECHAT_TEMPLATE_CLASS_OPEN": _env("WECHAT_TEMPLATE_CLASS_OPEN", environ),
         "WECHAT_TIMEOUT_S": _int("WECHAT_TIMEOUT_S", environ, 5),
+        "LOG_LEVEL": (_env("LOG_LEVEL", environ) or "").upper() or None,
         "SCHOOL_CONTACT": _env("SCHOOL_CONTACT", environ, "苏州市智信建设职业培训学校教务处（工作日 9:00–17:00）"),
         "SMS_BACKEND": _env("SMS_BACKEND", environ, "console"),
         "ATTENDANCE_INTERVAL_MIN_S": _int("ATTENDANCE_INTERVAL_MIN_S", environ, 600),

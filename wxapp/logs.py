@@ -47,7 +47,8 @@ def setup_logging(app: Flask) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         handler.addFilter(ScrubFilter())
         root.addHandler(handler)
-    root.setLevel(logging.INFO if app.config["WXAPP_ENV"] != "testing" else logging.WARNING)
+    default = "WARNING" if app.config["WXAPP_ENV"] == "testing" else "INFO"
+    root.setLevel(app.config.get("LOG_LEVEL") or default)
     # alembic announces each of its plugins at INFO on every start: only its migrations matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     for handler in root.handlers:

@@ -10,7 +10,7 @@ from flask import Response, abort, current_app, request
 
 import handlers
 from services.pii import short_openid
-from wxapp.extensions import csrf, db, read_only_session, redis_client
+from wxapp.extensions import csrf, db, limiter, read_only_session, redis_client
 from wxapp.logs import kv
 from wxapp.wechat import bp, dedup
 from wxapp.wechat.render import render
@@ -18,6 +18,11 @@ from wxapp.wechat.security import BadPayload, BadSignature, Cryptor, parse_field
 
 log = logging.getLogger(__name__)
 NO_REPLY = "success"
+
+
+# WeChat's servers call from a handful of addresses: a per-address limit would throttle every
+# trainee at once. Exempt, which also skips the limiter's per-request work.
+limiter.exempt(bp)
 
 
 @bp.record_once

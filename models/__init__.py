@@ -27,8 +27,9 @@ from models.classes import ClassMember, TrainingClass  # noqa: E402
 from models.trainee import Enrollment, Trainee  # noqa: E402
 from models.wechat import WechatUser  # noqa: E402
 from models.binding import BindingLog  # noqa: E402
+from models.notices import Notice, OutboxMessage  # noqa: E402
 
 __all__ = [
     "db", "Base", "Major", "Course", "Lesson", "TrainingClass", "ClassMember",
-    "Trainee", "Enrollment", "WechatUser", "BindingLog",
+    "Trainee", "Enrollment", "WechatUser", "BindingLog", "Notice", "OutboxMessage",
 ]

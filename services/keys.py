@@ -72,3 +72,13 @@ def bind_lock(scope: str, who: str) -> str:
     """Present while an OpenID or IP may not try 认证登录."""
     return f"{PREFIX}:bind:lock:{scope}:{who}"
 
+
+def outbox_rate(channel: str) -> str:
+    """The shared send-rate bucket of one outbox channel (`wechat`, `sms`)."""
+    return f"{PREFIX}:outbox:rate:{channel}"
+
+
+def scheduler_leader() -> str:
+    """Held by the one scheduler process that runs jobs; the others wait for it to expire."""
+    return f"{PREFIX}:scheduler:leader"
+

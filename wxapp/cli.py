@@ -11,10 +11,12 @@ class_cli = AppGroup("class", help="班级 (classes).")
 menu_cli = AppGroup("menu", help="公众号自定义菜单 (the account's custom menu).")
 demo_cli = AppGroup("demo", help="Development demo data.")
 trainee_cli = AppGroup("trainee", help="学员 (trainees): binding and records.")
+notify_cli = AppGroup("notify", help="通知 (notices to trainees by WeChat template message or SMS).")
+scheduler_cli = AppGroup("scheduler", help="定时任务进程 (the scheduler process).")
 
 
 def register(app: Flask) -> None:
-    for group in (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli, trainee_cli):
+    for group in (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli, trainee_cli, notify_cli, scheduler_cli):
         app.cli.add_command(group)
 
 
@@ -129,3 +131,48 @@ def trainee_unbind(phone_or_id: str, actor: str, reason: str) -> None:
         fail(exc.message)
     click.echo(f"已解绑：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}），"
                "学员可重新认证登录。")
+
+
+CHANNEL_LABELS = {"wechat": "微信模板消息", "sms": "短信"}
+STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未知（请人工核实）", "pending": "待重试", "sending": "发送中"}
+
+
+@notify_cli.command("class-open")
+@click.argument("code")
+def notify_class_open(code: str) -> None:
+    """Sends the class-open notice to every trainee of the class, once (re-running sends nothing twice)."""
+    import getpass
+
+    from services import ServiceError
+    from wxapp.extensions import notifier
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name in a bare container
+        user = "?"
+    tools = notifier()
+    try:
+        notice = tools.class_open(code, f"cli:{user}")
+    except ServiceError as exc:
+        fail(exc.message)
+    if not tools.templates["class_open"].wechat.template_id:
+        click.echo("未配置微信模板 WECHAT_TEMPLATE_CLASS_OPEN：全部以短信发送。")
+    click.echo(f"班级 {code} 开班通知：学员 {notice.recipients} 人，发送中…")
+    tools.dispatcher().run(notice_id=notice.id, wait=True)
+    counts = tools.counts(notice.id)
+    for channel, states in sorted(counts.items(), key=lambda item: item[0] != "wechat"):
+        parts = [f"{label} {states[state]}" for state, label in STATE_LABELS.items() if states.get(state)]
+        click.echo(f"{CHANNEL_LABELS[channel]}：{'，'.join(parts)}")
+    if "sms" in counts and tools.sms.name == "console":
+        click.echo("注：SMS_BACKEND=console，短信只记录（开发沙箱 /dev/ 可见），未真正发出。")
+
+
+@scheduler_cli.command("run")
+def scheduler_run() -> None:
+    """Runs the scheduler (scheduled pushes, outbox dispatch) in the foreground; one process leads."""
+    from flask import current_app
+
+    import scheduler
+
+    click.echo("定时任务进程已启动（Ctrl-C 退出）；另一进程在运行时本进程待命。")
+    scheduler.run(current_app._get_current_object(), scheduler.stop_on_signals())

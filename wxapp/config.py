@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 ENVIRONMENTS = ("development", "testing", "production")
 SANDBOX_API_PATH = "/dev/api/"
 PII_KEY_MIN_LEN = 32
+SMS_BACKENDS = ("console", "aliyun", "tencent")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class ConfigError(RuntimeError):
@@ -49,6 +51,16 @@ def _int(name: str, environ, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float(name: str, environ, default: float) -> float:
+    raw = _env(name, environ)
+    if raw is None:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
 def load_config(instance_path: str | Path, environ=None) -> dict:
     environ = os.environ if environ is None else environ
     instance_path = Path(instance_path)
@@ -77,6 +89,24 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         "LOG_LEVEL": (_env("LOG_LEVEL", environ) or "").upper() or None,
         "SCHOOL_CONTACT": _env("SCHOOL_CONTACT", environ, "苏州市智信建设职业培训学校教务处（工作日 9:00–17:00）"),
         "SMS_BACKEND": _env("SMS_BACKEND", environ, "console"),
+        # Aliyun AccessKey ID/secret or Tencent Cloud SecretId/SecretKey, by SMS_BACKEND.
+        "SMS_ACCESS_KEY_ID": _env("SMS_ACCESS_KEY_ID", environ),
+        "SMS_ACCESS_KEY_SECRET": _env("SMS_ACCESS_KEY_SECRET", environ),
+        "SMS_SDK_APP_ID": _env("SMS_SDK_APP_ID", environ),  # Tencent Cloud only
+        "SMS_SIGN_NAME": _env("SMS_SIGN_NAME", environ, "苏州市智信建设职业培训学校"),
+        "SMS_REGION": _env("SMS_REGION", environ),
+        "SMS_ENDPOINT": _env("SMS_ENDPOINT", environ),  # e.g. http://127.0.0.1:PORT for a stand-in
+        "SMS_TIMEOUT_S": _int("SMS_TIMEOUT_S", environ, 5),
+        "WECHAT_TEMPLATE_CLASS_REMINDER": _env("WECHAT_TEMPLATE_CLASS_REMINDER", environ),
+        "WECHAT_TEMPLATE_REGISTRATION_EXPIRY": _env("WECHAT_TEMPLATE_REGISTRATION_EXPIRY", environ),
+        "NOTICE_TEMPLATES_FILE": _env("NOTICE_TEMPLATES_FILE", environ, str(REPO_ROOT / "notice_templates.json")),
+        # The outbox dispatcher: concurrent sends, sends per second per channel (0: no limit),
+        # how long a claimed row may stay `sending`, and the retry schedule of transient errors.
+        "OUTBOX_POOL_SIZE": _int("OUTBOX_POOL_SIZE", environ, 16),
+        "OUTBOX_RATE_PER_S": _float("OUTBOX_RATE_PER_S", environ, 20.0),
+        "OUTBOX_LEASE_S": _int("OUTBOX_LEASE_S", environ, 300),
+        "OUTBOX_MAX_ATTEMPTS": _int("OUTBOX_MAX_ATTEMPTS", environ, 6),
+        "OUTBOX_RETRY_BASE_S": _float("OUTBOX_RETRY_BASE_S", environ, 10.0),
         "ATTENDANCE_INTERVAL_MIN_S": _int("ATTENDANCE_INTERVAL_MIN_S", environ, 600),
         "ATTENDANCE_INTERVAL_MAX_S": _int("ATTENDANCE_INTERVAL_MAX_S", environ, 1800),
         "ATTENDANCE_TTL_S": _int("ATTENDANCE_TTL_S", environ, 180),
@@ -110,6 +140,10 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         _fill_development_defaults(cfg, instance_path)
     if len(cfg["PII_KEY"]) < PII_KEY_MIN_LEN:
         raise ConfigError(f"PII_KEY must be at least {PII_KEY_MIN_LEN} characters")
+    if not 0 < cfg["ATTENDANCE_INTERVAL_MIN_S"] <= cfg["ATTENDANCE_INTERVAL_MAX_S"]:
+        raise ConfigError("ATTENDANCE_INTERVAL_MIN_S must be > 0 and <= ATTENDANCE_INTERVAL_MAX_S")
+    if cfg["SMS_BACKEND"] not in SMS_BACKENDS:
+        raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, got {cfg['SMS_BACKEND']!r}")
     for name in ("WECHAT_AES_KEY", "WECHAT_AES_KEY_PREVIOUS"):
         if cfg[name] is not None and len(cfg[name]) != 43:
             raise ConfigError(f"{name} must be the 43-character EncodingAESKey")
@@ -144,3 +178,14 @@ def _check_production(cfg: dict) -> None:
         raise ConfigError("WECHAT_API_BASE points at the development sandbox")
     if urlsplit(cfg["PUBLIC_BASE_URL"]).scheme != "https":
         raise ConfigError("PUBLIC_BASE_URL must be an https:// origin in production")
+    _check_sms_credentials(cfg)
+
+
+def _check_sms_credentials(cfg: dict) -> None:
+    backend = cfg["SMS_BACKEND"]
+    if backend == "console":
+        return
+    needed = ["SMS_ACCESS_KEY_ID", "SMS_ACCESS_KEY_SECRET"] + (["SMS_SDK_APP_ID"] if backend == "tencent" else [])
+    missing = [name for name in needed if not cfg[name]]
+    if missing:
+        raise ConfigError(f"SMS_BACKEND={backend} needs {', '.join(missing)}")

@@ -15,6 +15,7 @@ from flask_wtf import CSRFProtect
 
 from models import db
 from services import overview
+from services.notify import Notifier
 from services.pii import PiiCipher
 from services.wechat_api import WeChatApi
 
@@ -24,7 +25,8 @@ csrf = CSRFProtect()
 # routes opt in. Business lockouts (wrong binding tries) live in services.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
 
-__all__ = ["db", "migrate", "csrf", "limiter", "init_clients", "redis_client", "wechat_api", "pii", "read_only_session"]
+__all__ = ["db", "migrate", "csrf", "limiter", "init_clients", "redis_client", "wechat_api", "pii", "read_only_session",
+           "notifier"]
 
 
 def init_clients(app: Flask) -> None:
@@ -39,6 +41,8 @@ def init_clients(app: Flask) -> None:
         redis=app.extensions["redis"],
         timeout=app.config["WECHAT_TIMEOUT_S"],
     )
+    app.extensions["notifier"] = Notifier(
+        app.config, db.session, app.extensions["wechat_api"], app.extensions["redis"])
     overview.track_changes(_redis_if_app)
 
 
@@ -69,3 +73,8 @@ def read_only_session() -> Session:
             isolation_level="AUTOCOMMIT"
         )
     return Session(engine)
+
+
+def notifier() -> Notifier:
+    """Notices and the outbox: templates, SMS backend and dispatchers over this app's clients."""
+    return current_app.extensions["notifier"]

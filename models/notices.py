@@ -1,0 +1,92 @@
+"""Notices (通知) and their outbox: one row per (notice, trainee, channel), each sent at most once.
+
+A notice records what was asked (kind, class, who, when, how many trainees); its outbox rows
+carry the delivery: state, attempts, next try, lease, last error and the provider's message id.
+The unique constraint on (notice, trainee, channel) is what makes a second run send nothing.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models import db
+from models.classes import TrainingClass
+from models.trainee import Trainee
+from models.types import UTCDateTime, utcnow
+
+NOTICE_CLASS_OPEN = "class_open"
+NOTICE_CLASS_REMINDER = "class_reminder"
+NOTICE_REGISTRATION_EXPIRY = "registration_expiry"
+NOTICE_KINDS = (NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY)
+
+CHANNEL_WECHAT = "wechat"
+CHANNEL_SMS = "sms"
+CHANNELS = (CHANNEL_WECHAT, CHANNEL_SMS)
+
+PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
+STATES = (PENDING, SENDING, SENT, FAILED, UNKNOWN)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Notice(db.Model):
+    """One push asked for once: `key` names it (e.g. `class_open:7`) so asking again finds it."""
+
+    __tablename__ = "notices"
+    __table_args__ = (CheckConstraint(_in("kind", NOTICE_KINDS), name="kind_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id", ondelete="SET NULL"), index=True)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    # Values shared by every message of the notice (class name, start time, place, link).
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    recipients: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    training_class: Mapped[TrainingClass | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Notice {self.key}>"
+
+
+class OutboxMessage(db.Model):
+    """One message to one trainee by one channel, and where its delivery stands."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("notice_id", "trainee_id", "channel"),
+        CheckConstraint(_in("channel", CHANNELS), name="channel_known"),
+        CheckConstraint(_in("state", STATES), name="state_known"),
+        Index("ix_outbox_due", "state", "next_try_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(8), default=PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set while a dispatcher holds the row (`sending`); past `lease_until` the row becomes `unknown`.
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    provider_message_id: Mapped[str | None] = mapped_column(String(64))
+    # Values for this trainee only (e.g. the registration expiry date).
+    params: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    notice: Mapped[Notice] = relationship()
+    trainee: Mapped[Trainee] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<OutboxMessage {self.id} {self.channel} {self.state}>"

@@ -1,0 +1,70 @@
+"""The scheduler's jobs: importable functions (APScheduler stores them by name), each a thin call
+into services inside the app's context.
+
+Each takes an optional `now` so tests can drive the clock; APScheduler calls them with nothing.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from datetime import datetime
+
+from flask import Flask, current_app, has_app_context
+
+from services.notify import Notifier
+from services.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Runs every DISPATCH_INTERVAL_S and stops claiming before the next is due, so runs never overlap;
+# a bigger backlog simply goes on at the next run.
+DISPATCH_INTERVAL_S = 10
+DISPATCH_MAX_S = 8
+
+_app: Flask | None = None
+
+
+def bind(app: Flask) -> None:
+    """The scheduler process has exactly one app; its job threads enter its context."""
+    global _app
+    _app = app
+
+
+@contextmanager
+def app_context():
+    if has_app_context():
+        yield
+        return
+    if _app is None:
+        raise RuntimeError("scheduler jobs need scheduler.jobs.bind(app) first")
+    with _app.app_context():
+        yield
+
+
+def notifier() -> Notifier:
+    return current_app.extensions["notifier"]
+
+
+def dispatch_outbox(now: datetime | None = None) -> None:
+    """Sends the outbox rows that are due (new notices, retries, SMS fallbacks)."""
+    with app_context():
+        clock = utcnow if now is None else (lambda: now)
+        report = notifier().dispatcher(clock).run(max_seconds=DISPATCH_MAX_S)
+        if report.sent or report.failed or report.retried or report.expired_leases:
+            log.info("outbox_dispatched sent=%s retried=%s failed=%s fallbacks=%s expired_leases=%s",
+                     report.sent, report.retried, report.failed, report.fallbacks, report.expired_leases)
+
+
+def remind_class_starts(now: datetime | None = None) -> None:
+    """Writes the reminders of classes starting from now to the end of tomorrow (once each)."""
+    with app_context():
+        for notice in notifier().class_reminders(now or utcnow()):
+            log.info("class_reminder_written notice=%s recipients=%s", notice.key, notice.recipients)
+
+
+def remind_registration_expiry(now: datetime | None = None) -> None:
+    """Writes this week's reminder to trainees whose registration ends within 3 months."""
+    with app_context():
+        notice = notifier().registration_expiry(now or utcnow())
+        if notice is not None:
+            log.info("registration_expiry_written notice=%s recipients=%s", notice.key, notice.recipients)

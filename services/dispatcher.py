@@ -1,0 +1,217 @@
+"""The outbox dispatcher: claims due rows, sends them concurrently, records each outcome.
+
+One thread (the caller's) talks to the database; a bounded pool of threads talks to WeChat and
+the SMS provider, each send first taking a slot of the shared rate limit. Outcomes are written
+in small batches, so the database sees one transaction per batch, not per message. Memory stays
+flat in the number of rows: at most two pools' worth of rows are held at any time.
+
+Transient failures (WeChat busy -1, 45009, timeouts, connection errors, a token still refused
+after the client's one refresh; SMS flow control) come back `pending` with exponential backoff
+and jitter, up to `max_attempts`; a WeChat failure for good falls back to SMS (see outbox.record).
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Mapping
+
+from sqlalchemy.orm import Session
+
+from models.notices import CHANNEL_WECHAT
+from services import outbox
+from services.notice_templates import KindTemplates
+from services.outbox import Claimed, Outcome, RetryPolicy
+from services.pii import mask_phone, short_openid
+from services.ratelimit import RateLimiter
+from services.sms import SmsBackend, SmsError
+from services.timeutil import utcnow
+from services.wechat_api import WeChatApi, WeChatApiError
+
+log = logging.getLogger(__name__)
+
+BATCH_WINDOW_S = 0.02   # gather outcomes this long before writing them in one transaction
+IDLE_CLAIM_S = 0.5      # with nothing claimable, look again this often
+MIN_SLEEP_S, MAX_SLEEP_S = 0.1, 1.0  # waiting for retries or other dispatchers' rows: look again
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    pool_size: int
+    rate_per_s: float      # per channel, all processes together; 0: no limit
+    lease_s: float
+    max_attempts: int
+    retry_base_s: float
+
+    @classmethod
+    def from_config(cls, cfg: Mapping) -> DispatchSettings:
+        return cls(pool_size=max(int(cfg["OUTBOX_POOL_SIZE"]), 1), rate_per_s=float(cfg["OUTBOX_RATE_PER_S"]),
+                   lease_s=float(cfg["OUTBOX_LEASE_S"]), max_attempts=max(int(cfg["OUTBOX_MAX_ATTEMPTS"]), 1),
+                   retry_base_s=float(cfg["OUTBOX_RETRY_BASE_S"]))
+
+
+@dataclass
+class DispatchReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    fallbacks: int = 0
+    expired_leases: int = 0
+
+
+class Dispatcher:
+    def __init__(self, session: Session, wechat: WeChatApi, sms: SmsBackend, templates: dict[str, KindTemplates],
+                 settings: DispatchSettings, limiter: RateLimiter | None = None,
+                 clock: Callable[[], datetime] = utcnow):
+        self.session = session
+        self.wechat = wechat
+        self.sms = sms
+        self.templates = templates
+        self.settings = settings
+        self.limiter = limiter if settings.rate_per_s > 0 else None
+        self.policy = RetryPolicy(settings.max_attempts, settings.retry_base_s)
+        self.clock = clock
+        self.token = uuid.uuid4().hex
+        self._rng = random.Random()
+
+    def run(self, notice_id: int | None = None, wait: bool = False, max_seconds: float | None = None) -> DispatchReport:
+        """Sends what is due (of one notice, or all); with `wait`, also waits out retries and
+        rows other dispatchers hold, until everything is settled or `max_seconds` pass."""
+        report = DispatchReport(expired_leases=outbox.expire_leases(self.session, self.clock()))
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        done: queue.Queue[Outcome] = queue.Queue()
+        inflight: dict[int, tuple[Future, Claimed]] = {}
+        next_claim = 0.0  # monotonic time of the next claim; pushed back while nothing is claimable
+        with ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="outbox") as pool:
+            try:
+                while True:
+                    stopping = deadline is not None and time.monotonic() >= deadline
+                    if not stopping and len(inflight) <= self.settings.pool_size and time.monotonic() >= next_claim:
+                        claimed = self._top_up(pool, inflight, done, notice_id)
+                        next_claim = 0.0 if claimed else time.monotonic() + IDLE_CLAIM_S
+                    if inflight:
+                        if self._collect(inflight, done, report):
+                            next_claim = 0.0  # SMS fallbacks were just added: claim them now
+                        continue
+                    if stopping or not wait or not self._wait_for_more(notice_id, deadline, report):
+                        return report
+                    next_claim = 0.0
+            except BaseException:
+                self._abandon(inflight, done, report)
+                raise
+
+    # -- the caller's thread: the database ------------------------------------------------------
+
+    def _top_up(self, pool: ThreadPoolExecutor, inflight: dict, done: queue.Queue, notice_id: int | None) -> int:
+        """Claims enough rows to keep every pool thread busy with one waiting behind it."""
+        claimed = outbox.claim(self.session, self.token, 2 * self.settings.pool_size - len(inflight),
+                               self.settings.lease_s, self.clock(), notice_id)
+        for row in claimed:
+            inflight[row.id] = (pool.submit(self._send_into, row, done), row)
+        return len(claimed)
+
+    def _collect(self, inflight: dict, done: queue.Queue, report: DispatchReport) -> int:
+        """Waits for outcomes, records a batch of them; returns the SMS fallback rows added."""
+        outcomes = [done.get()]
+        until = time.monotonic() + BATCH_WINDOW_S
+        while (left := until - time.monotonic()) > 0:
+            try:
+                outcomes.append(done.get(timeout=left))
+            except queue.Empty:
+                break
+        for o in outcomes:
+            inflight.pop(o.id, None)
+        return self._record(outcomes, report)
+
+    def _abandon(self, inflight: dict, done: queue.Queue, report: DispatchReport) -> None:
+        """Interrupted (Ctrl-C, a database error): sends not yet started are cancelled and given
+        back; those under way finish and are recorded when possible, else their lease runs out."""
+        outcomes = [self._outcome(row, released=True) for future, row in inflight.values() if future.cancel()]
+        wait_futures([future for future, _ in inflight.values()])
+        while not done.empty():
+            outcomes.append(done.get())
+        try:
+            self._record(outcomes, report)
+        except Exception:
+            log.exception("outbox_abandon_unrecorded rows=%s", len(outcomes))
+
+    def _record(self, outcomes: list[Outcome], report: DispatchReport) -> int:
+        added = outbox.record(self.session, self.token, outcomes, self.policy, self.clock(), self._rng)
+        for o in outcomes:
+            if o.sent:
+                report.sent += 1
+            elif o.transient and o.attempts < self.policy.max_attempts or o.released:
+                report.retried += 1
+            else:
+                report.failed += 1
+        report.fallbacks += added
+        return added
+
+    def _wait_for_more(self, notice_id: int | None, deadline: float | None, report: DispatchReport) -> bool:
+        """Sleeps until the next row may be due; False when nothing is left to wait for."""
+        now = self.clock()
+        report.expired_leases += outbox.expire_leases(self.session, now)
+        due = outbox.next_due(self.session, notice_id, now)
+        if due is None:
+            return False
+        pause = min(max((due - now).total_seconds(), MIN_SLEEP_S), MAX_SLEEP_S)
+        if deadline is not None:
+            pause = min(pause, max(deadline - time.monotonic(), 0))
+        time.sleep(pause)
+        return True
+
+    # -- pool threads: the providers ------------------------------------------------------------
+
+    def _send_into(self, row: Claimed, done: queue.Queue) -> None:
+        try:
+            done.put(self._send(row))
+        except Exception as exc:  # a bug must not leave the row unrecorded: retry it later
+            log.exception("outbox_send_crashed id=%s", row.id)
+            done.put(self._outcome(row, error=f"内部错误 {type(exc).__name__}", transient=True))
+
+    def _send(self, row: Claimed) -> Outcome:
+        # Half the lease for waiting on the rate limit, half for the call itself.
+        deadline = time.monotonic() + self.settings.lease_s / 2
+        if self.limiter is not None and not self.limiter.wait(row.channel, deadline):
+            return self._outcome(row, released=True)
+        if row.channel == CHANNEL_WECHAT:
+            return self._send_wechat(row)
+        return self._send_sms(row)
+
+    def _send_wechat(self, row: Claimed) -> Outcome:
+        template = self.templates[row.kind].wechat
+        if not row.openid:
+            return self._outcome(row, error="学员未绑定微信或已取消关注", transient=False)
+        if not template.template_id:
+            return self._outcome(row, error="未配置微信模板", transient=False)
+        try:
+            msgid = self.wechat.send_template(row.openid, template.template_id, template.render(row.values),
+                                              url=row.link)
+        except WeChatApiError as exc:
+            log.info("outbox_wechat_error id=%s to=%s errcode=%s transient=%s", row.id, short_openid(row.openid),
+                     exc.errcode, exc.transient)
+            return self._outcome(row, error=f"微信 {exc.errcode}: {exc.errmsg}", transient=exc.transient)
+        log.info("outbox_sent id=%s channel=wechat to=%s", row.id, short_openid(row.openid))
+        return self._outcome(row, sent=True, message_id=str(msgid))
+
+    def _send_sms(self, row: Claimed) -> Outcome:
+        template = self.templates[row.kind].sms
+        try:
+            message_id = self.sms.send(row.phone, template.template_code, template.render(row.values))
+        except SmsError as exc:
+            log.info("outbox_sms_error id=%s to=%s code=%s transient=%s", row.id, mask_phone(row.phone),
+                     exc.code, exc.transient)
+            return self._outcome(row, error=f"短信 {exc.code}: {exc.message}", transient=exc.transient)
+        log.info("outbox_sent id=%s channel=sms to=%s", row.id, mask_phone(row.phone))
+        return self._outcome(row, sent=True, message_id=message_id)
+
+    @staticmethod
+    def _outcome(row: Claimed, **result) -> Outcome:
+        return Outcome(id=row.id, channel=row.channel, trainee_id=row.trainee_id, notice_id=row.notice_id,
+                       attempts=row.attempts, **result)

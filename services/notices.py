@@ -1,0 +1,186 @@
+"""Notices (通知): what to tell whom. Writes a notice and its outbox rows; the dispatcher sends them.
+
+- `class_open`: staff's `notify class-open CODE`, to every trainee of the class;
+- `class_reminders`: the day before a class starts (the scheduler asks hourly, from 09:00);
+- `registration_expiry`: weekly, trainees whose 注册有效期 ends within 3 months and who have not
+  finished their continuing education.
+
+A notice has a key that names it (`class_open:7`), so asking again finds the same notice, and
+rows are written only for trainees who have none for it yet: a second run writes nothing and so
+sends nothing, while a trainee added to the class since is reached. A trainee bound to a
+following WeChat, when the kind has a WeChat template, gets a template message; anyone else an SMS.
+"""
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from models import ClassMember, Enrollment, Major, Notice, OutboxMessage, TrainingClass, WechatUser
+from models.notices import (
+    CHANNEL_SMS, CHANNEL_WECHAT, NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, PENDING,
+)
+from services import ServiceError, learning
+from services.notice_templates import KindTemplates
+from services.outbox import insert_ignoring_conflicts
+from services.timeutil import SHANGHAI, local_text, utcnow
+
+LEARN_PATH = "/h5/learn"
+EXPIRY_HORIZON_MONTHS = 3
+INSERT_CHUNK = 1000
+
+
+class NoticeError(ServiceError):
+    """A notice can't be written as asked."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    trainee_id: int
+    follows: bool  # bound to a WeChat that follows the account
+    params: dict | None = None
+
+
+def class_open(session: Session, templates: dict[str, KindTemplates], class_code: str, requested_by: str,
+               base_url: str, now: datetime | None = None) -> Notice:
+    """The class-open notice of a class and a row for each of its trainees not yet reached."""
+    now = now or utcnow()
+    code = "".join(class_code.split()).upper()
+    klass = session.scalar(select(TrainingClass).where(func.upper(TrainingClass.code) == code))
+    if klass is None:
+        raise NoticeError(f"班级 {class_code} 不存在")
+    return _write(session, templates, f"{NOTICE_CLASS_OPEN}:{klass.id}", NOTICE_CLASS_OPEN, klass,
+                  requested_by, _class_params(session, klass, base_url), _members(session, klass.id), now)
+
+
+def class_reminders(session: Session, templates: dict[str, KindTemplates], base_url: str,
+                    now: datetime | None = None) -> list[Notice]:
+    """Reminders of the classes starting from now to the end of tomorrow (Beijing time).
+
+    Computed from the classes themselves, so a class created or moved needs nothing scheduled:
+    its reminder is keyed by its start time, and a moved class gets one for its new time.
+    """
+    now = now or utcnow()
+    tomorrow = now.astimezone(SHANGHAI).date() + timedelta(days=1)
+    horizon = datetime.combine(tomorrow + timedelta(days=1), time(0), SHANGHAI).astimezone(timezone.utc)
+    starting = session.scalars(
+        select(TrainingClass).where(TrainingClass.starts_at > now, TrainingClass.starts_at < horizon)
+        .order_by(TrainingClass.starts_at)
+    ).all()
+    return [
+        _write(session, templates, f"{NOTICE_CLASS_REMINDER}:{klass.id}:{klass.starts_at:%Y%m%dT%H%MZ}",
+               NOTICE_CLASS_REMINDER, klass, "scheduler", _class_params(session, klass, base_url),
+               _members(session, klass.id), now)
+        for klass in starting
+    ]
+
+
+def registration_expiry(session: Session, templates: dict[str, KindTemplates], base_url: str,
+                        now: datetime | None = None) -> Notice | None:
+    """This week's reminder to trainees whose registration ends within 3 months, not finished.
+
+    Keyed by the ISO week: however often it runs in a week, a trainee gets it at most once.
+    """
+    now = now or utcnow()
+    today = now.astimezone(SHANGHAI).date()
+    follows = func.count(WechatUser.id)
+    rows = session.execute(
+        select(Enrollment.trainee_id, func.min(Enrollment.registration_expires), follows)
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Enrollment.trainee_id, WechatUser.subscribed.is_(True)))
+        .where(Enrollment.registration_expires.between(today, add_months(today, EXPIRY_HORIZON_MONTHS)))
+        .group_by(Enrollment.trainee_id).order_by(Enrollment.trainee_id)
+    ).all()
+    recipients = [
+        Recipient(trainee_id, count > 0, {"expires_on": f"{expires.year}年{expires.month}月{expires.day}日"})
+        for trainee_id, expires, count in rows if not _finished(session, trainee_id)
+    ]
+    if not recipients:
+        return None
+    week = today.isocalendar()
+    return _write(session, templates, f"{NOTICE_REGISTRATION_EXPIRY}:{week.year}-W{week.week:02d}",
+                  NOTICE_REGISTRATION_EXPIRY, None, "scheduler", {"link": base_url + LEARN_PATH}, recipients, now)
+
+
+def counts(session: Session, notice_id: int) -> dict[str, dict[str, int]]:
+    """{channel: {state: rows}} of one notice."""
+    result: dict[str, dict[str, int]] = defaultdict(dict)
+    for channel, state, n in session.execute(
+        select(OutboxMessage.channel, OutboxMessage.state, func.count())
+        .where(OutboxMessage.notice_id == notice_id).group_by(OutboxMessage.channel, OutboxMessage.state)
+    ):
+        result[channel][state] = n
+    return dict(result)
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day (11-30 + 3 months = 02-28)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _finished(session: Session, trainee_id: int) -> bool:
+    # The exam issue decides what "finished" means: the exam passed.
+    return learning.exam_state(learning.courses(session, trainee_id)).passed
+
+
+def _class_params(session: Session, klass: TrainingClass, base_url: str) -> dict:
+    return {
+        "class_name": klass.name, "class_code": klass.code, "place": klass.place,
+        "major": session.get(Major, klass.major_id).name, "starts_at": local_text(klass.starts_at),
+        "link": base_url + LEARN_PATH,
+    }
+
+
+def _members(session: Session, class_id: int) -> list[Recipient]:
+    rows = session.execute(
+        select(ClassMember.trainee_id, WechatUser.id.is_not(None))
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, WechatUser.subscribed.is_(True)))
+        .where(ClassMember.class_id == class_id).order_by(ClassMember.trainee_id)
+    ).all()
+    return [Recipient(trainee_id, bool(follows)) for trainee_id, follows in rows]
+
+
+def _write(session: Session, templates: dict[str, KindTemplates], key: str, kind: str,
+           klass: TrainingClass | None, requested_by: str, params: dict, recipients: list[Recipient],
+           now: datetime) -> Notice:
+    """Finds or creates the notice, adds rows for trainees it has none for; one transaction."""
+    try:
+        notice = _notice(session, key, kind, klass, requested_by, params, now)
+        _add_rows(session, notice, recipients, bool(templates[kind].wechat.template_id), now)
+        notice.recipients = session.scalar(
+            select(func.count(func.distinct(OutboxMessage.trainee_id))).where(OutboxMessage.notice_id == notice.id))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return notice
+
+
+def _notice(session: Session, key: str, kind: str, klass: TrainingClass | None, requested_by: str,
+            params: dict, now: datetime) -> Notice:
+    # ON CONFLICT DO NOTHING: two staff running the same notify at once find one notice.
+    session.execute(insert_ignoring_conflicts(session, Notice).values(
+        key=key, kind=kind, class_id=klass.id if klass else None, requested_by=requested_by[:64],
+        params=params, recipients=0, created_at=now, updated_at=now,
+    ))
+    notice = session.scalars(select(Notice).where(Notice.key == key)).one()
+    notice.params = params  # rows not yet sent carry the class's current data
+    return notice
+
+
+def _add_rows(session: Session, notice: Notice, recipients: list[Recipient], wechat_ready: bool,
+              now: datetime) -> None:
+    reached = set(session.scalars(select(OutboxMessage.trainee_id).where(OutboxMessage.notice_id == notice.id)))
+    rows = [
+        {"notice_id": notice.id, "trainee_id": r.trainee_id, "params": r.params,
+         "channel": CHANNEL_WECHAT if wechat_ready and r.follows else CHANNEL_SMS,
+         "state": PENDING, "attempts": 0, "next_try_at": now, "created_at": now, "updated_at": now}
+        for r in recipients if r.trainee_id not in reached
+    ]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        session.execute(insert_ignoring_conflicts(session, OutboxMessage), rows[start:start + INSERT_CHUNK])

@@ -1,0 +1,73 @@
+"""Notices and their delivery wired once per app: the templates file, the SMS backend, dispatchers.
+
+The app builds one `Notifier` from its settings and shared clients; staff commands and the
+scheduler's jobs go through it. The templates file is read, and an SMS provider's SDK imported,
+only when first needed, so web workers that never send pay for neither.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from functools import cached_property
+from typing import Callable, Mapping
+
+import redis as redis_lib
+from requests.adapters import HTTPAdapter
+from sqlalchemy.orm import Session
+
+from models import Notice
+from models.notices import NOTICE_KINDS
+from services import keys, notice_templates, notices
+from services.dispatcher import Dispatcher, DispatchSettings
+from services.notice_templates import KindTemplates
+from services.ratelimit import RateLimiter
+from services.sms import SmsBackend, build_backend
+from services.timeutil import utcnow
+from services.wechat_api import WeChatApi
+
+
+class Notifier:
+    def __init__(self, settings: Mapping, session: Session, wechat: WeChatApi, redis: redis_lib.Redis):
+        self.settings = settings
+        self.session = session
+        self.wechat = wechat
+        self.redis = redis
+        self._http_pool = 0
+        self._lock = threading.Lock()
+
+    @cached_property
+    def templates(self) -> dict[str, KindTemplates]:
+        ids = {kind: self.settings.get(f"WECHAT_TEMPLATE_{kind.upper()}") for kind in NOTICE_KINDS}
+        return notice_templates.load(self.settings["NOTICE_TEMPLATES_FILE"], ids)
+
+    @cached_property
+    def sms(self) -> SmsBackend:
+        return build_backend(self.settings, self.redis)
+
+    def dispatcher(self, clock: Callable[[], datetime] = utcnow, **overrides) -> Dispatcher:
+        """A dispatcher over the shared clients; `overrides` replace OUTBOX_* settings."""
+        settings = DispatchSettings.from_config({**self.settings, **overrides})
+        self._size_http_pool(settings.pool_size)
+        limiter = RateLimiter(self.redis, keys.outbox_rate, settings.rate_per_s) if settings.rate_per_s > 0 else None
+        return Dispatcher(self.session, self.wechat, self.sms, self.templates, settings, limiter, clock)
+
+    def class_open(self, class_code: str, requested_by: str, now: datetime | None = None) -> Notice:
+        return notices.class_open(self.session, self.templates, class_code, requested_by,
+                                  self.settings["PUBLIC_BASE_URL"], now)
+
+    def class_reminders(self, now: datetime | None = None) -> list[Notice]:
+        return notices.class_reminders(self.session, self.templates, self.settings["PUBLIC_BASE_URL"], now)
+
+    def registration_expiry(self, now: datetime | None = None) -> Notice | None:
+        return notices.registration_expiry(self.session, self.templates, self.settings["PUBLIC_BASE_URL"], now)
+
+    def counts(self, notice_id: int) -> dict[str, dict[str, int]]:
+        return notices.counts(self.session, notice_id)
+
+    def _size_http_pool(self, size: int) -> None:
+        # requests keeps 10 connections per host: with more send threads the rest would reconnect
+        # for every message. wechatpy exposes its session only as `_http`.
+        with self._lock:
+            if size > max(self._http_pool, 10):
+                self.wechat._http.mount(self.wechat.api_base, HTTPAdapter(pool_connections=1, pool_maxsize=size))
+                self._http_pool = size

@@ -1,0 +1,206 @@
+"""The outbox's bookkeeping: claim due rows, record what became of them, expire lost leases.
+
+A row is claimed by marking it `sending` under a lease, in a transaction committed *before* the
+send: on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so dispatchers in any number of processes
+never claim a row twice (on SQLite the claim's UPDATE re-checks `state` under SQLite's single
+writer lock, which gives the same; the project runs one dispatcher there). A row whose
+dispatcher died stays `sending` until its lease ends, then becomes `unknown` for staff to look
+at: it may or may not have left, and a blind resend could send it twice.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from models import Notice, OutboxMessage, Trainee, WechatUser
+from models.notices import CHANNEL_SMS, CHANNEL_WECHAT, FAILED, PENDING, SENDING, SENT, UNKNOWN
+
+ERROR_MAX = 300
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed row with what its send needs. Holds a phone number: never log it as is."""
+
+    id: int
+    notice_id: int
+    trainee_id: int
+    kind: str
+    channel: str
+    attempts: int
+    openid: str | None
+    phone: str
+    values: dict = field(repr=False)  # texts for the templates: notice's, row's and the trainee's name
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row. `sent`, else `error` and whether it is `transient`;
+    `released` when it was never tried (its lease ran short, the dispatcher was interrupted)."""
+
+    id: int
+    channel: str
+    trainee_id: int
+    notice_id: int
+    attempts: int
+    sent: bool = False
+    message_id: str | None = None
+    error: str | None = None
+    transient: bool = False
+    released: bool = False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_s: float
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        """Exponential backoff with jitter: half fixed, half random, so retries spread out."""
+        full = self.base_s * 2 ** max(attempts - 1, 0)
+        return full / 2 + rng.uniform(0, full / 2)
+
+
+def claim(session: Session, token: str, limit: int, lease_s: float, now: datetime,
+          notice_id: int | None = None) -> list[Claimed]:
+    """Marks up to `limit` due rows `sending` for `token` and commits; returns them."""
+    due = (select(OutboxMessage.id)
+           .where(OutboxMessage.state == PENDING, OutboxMessage.next_try_at <= now)
+           .order_by(OutboxMessage.next_try_at, OutboxMessage.id).limit(limit)
+           .with_for_update(skip_locked=True))
+    if notice_id is not None:
+        due = due.where(OutboxMessage.notice_id == notice_id)
+    try:
+        # Two statements, not UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED):
+        # PostgreSQL may rescan such a subquery in a semi-join and claim far more than n rows.
+        ids = session.scalars(due).all()
+        if ids:
+            ids = session.scalars(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.state == PENDING)
+                .values(state=SENDING, claimed_by=token, lease_until=now + timedelta(seconds=lease_s),
+                        attempts=OutboxMessage.attempts + 1, updated_at=now)
+                .returning(OutboxMessage.id)
+                .execution_options(synchronize_session=False)
+            ).all()
+        claimed = _load(session, ids) if ids else []
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return claimed
+
+
+def _load(session: Session, ids: list[int]) -> list[Claimed]:
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.notice_id, OutboxMessage.trainee_id, OutboxMessage.channel,
+               OutboxMessage.attempts, OutboxMessage.params, Notice.kind, Notice.params, Trainee.name,
+               Trainee.phone, WechatUser.openid)
+        .join(Notice, Notice.id == OutboxMessage.notice_id)
+        .join(Trainee, Trainee.id == OutboxMessage.trainee_id)
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Trainee.id, WechatUser.subscribed.is_(True)))
+        .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+    ).all()
+    return [
+        Claimed(id=r[0], notice_id=r[1], trainee_id=r[2], channel=r[3], attempts=r[4], kind=r[6],
+                openid=r[10], phone=r[9], link=(r[7] or {}).get("link"),
+                values={**(r[7] or {}), **(r[5] or {}), "trainee_name": r[8]})
+        for r in rows
+    ]
+
+
+
+
+def record(session: Session, token: str, outcomes: list[Outcome], policy: RetryPolicy, now: datetime,
+           rng: random.Random | None = None) -> int:
+    """Writes the outcomes of `token`'s sends in one transaction; returns SMS fallback rows added.
+
+    A WeChat message that fails for good (unsubscribed, bad OpenID, retries spent) becomes an SMS
+    to the same trainee, in the same transaction, so no failure is left without its fallback.
+    """
+    rng = rng or random.Random()
+    by_state: dict[str, list[dict]] = {SENT: [], PENDING: [], FAILED: []}
+    fallbacks = []
+    for o in outcomes:
+        base = {"row_id": o.id, "token": token, "updated_at": now, "lease_until": None}
+        if o.sent:
+            by_state[SENT].append({**base, "provider_message_id": o.message_id, "sent_at": now, "last_error": None})
+        elif o.released:
+            by_state[PENDING].append({**base, "next_try_at": now, "last_error": None, "attempts": o.attempts - 1})
+        elif o.transient and o.attempts < policy.max_attempts:
+            retry_at = now + timedelta(seconds=policy.delay(o.attempts, rng))
+            by_state[PENDING].append({**base, "next_try_at": retry_at, "last_error": _cut(o.error),
+                                      "attempts": o.attempts})
+        else:
+            by_state[FAILED].append({**base, "last_error": _cut(o.error)})
+            if o.channel == CHANNEL_WECHAT:
+                fallbacks.append({"notice_id": o.notice_id, "trainee_id": o.trainee_id, "channel": CHANNEL_SMS,
+                                  "state": PENDING, "attempts": 0, "next_try_at": now, "created_at": now,
+                                  "updated_at": now})
+    try:
+        for state, rows in by_state.items():
+            if rows:
+                _write_results(session, state, rows)
+        if fallbacks:
+            session.execute(insert_ignoring_conflicts(session, OutboxMessage), fallbacks)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return len(fallbacks)
+
+
+def _write_results(session: Session, state: str, rows: list[dict]) -> None:
+    """One executemany UPDATE for rows sharing a state; only rows still claimed by the token."""
+    table = OutboxMessage.__table__
+    columns = [k for k in rows[0] if k not in ("row_id", "token")]
+    statement = (update(table)
+                 .where(table.c.id == bindparam("row_id"), table.c.claimed_by == bindparam("token"))
+                 .values(state=state, **{k: bindparam(f"v_{k}") for k in columns}))
+    session.connection().execute(statement, [
+        {"row_id": row["row_id"], "token": row["token"], **{f"v_{k}": row[k] for k in columns}} for row in rows
+    ])
+
+
+def insert_ignoring_conflicts(session: Session, model):
+    """INSERT … ON CONFLICT DO NOTHING for the session's database (PostgreSQL or SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model).on_conflict_do_nothing()
+
+
+def expire_leases(session: Session, now: datetime) -> int:
+    """Rows left `sending` past their lease (their dispatcher died) become `unknown`."""
+    try:
+        count = session.execute(
+            update(OutboxMessage).where(OutboxMessage.state == SENDING, OutboxMessage.lease_until < now)
+            .values(state=UNKNOWN, updated_at=now, last_error="发送中断（发送进程退出），是否已送达未知，请人工核实")
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return count
+
+
+def next_due(session: Session, notice_id: int | None, now: datetime) -> datetime | None:
+    """When something of the notice (or of all) may next need a dispatcher: the earliest pending
+    row's next try, or `now` while rows are `sending` elsewhere; None when all is settled."""
+    scope = [OutboxMessage.notice_id == notice_id] if notice_id is not None else []
+    if session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == SENDING, *scope)):
+        return now
+    earliest = session.scalar(select(func.min(OutboxMessage.next_try_at)).where(OutboxMessage.state == PENDING, *scope))
+    session.commit()  # end the read transaction: the next look must see other processes' writes
+    return earliest
+
+
+def _cut(error: str | None) -> str | None:
+    return error[:ERROR_MAX] if error else error

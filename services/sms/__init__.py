@@ -1,0 +1,58 @@
+"""Text messages (短信): one interface, three backends chosen by SMS_BACKEND.
+
+- `console` records each message in the development sandbox log (shown at `/dev/`) and sends
+  nothing: the default, so a development machine never texts anyone;
+- `aliyun` (阿里云短信服务) and `tencent` (腾讯云短信) send through the providers' official SDKs,
+  which are optional requirements (requirements-sms.txt) imported only when chosen.
+
+A backend's `send` returns the provider's message id or raises `SmsError`, whose `transient`
+tells the dispatcher whether a later retry may succeed. Phone numbers never reach a log in clear.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Protocol
+
+import redis as redis_lib
+
+
+class SmsError(Exception):
+    """The provider refused or could not be reached; `code` is the provider's own error code."""
+
+    def __init__(self, code: str, message: str, transient: bool):
+        super().__init__(f"SMS error {code}: {message}")
+        self.code = code
+        self.message = message
+        self.transient = transient
+
+
+class SmsBackend(Protocol):
+    name: str
+
+    def send(self, phone: str, template_code: str, params: Mapping[str, str]) -> str:
+        """Sends one templated text to an 11-digit mainland mobile; returns the message id."""
+
+
+def build_backend(settings: Mapping, redis: redis_lib.Redis) -> SmsBackend:
+    """The backend named by `SMS_BACKEND`; the provider SDK is imported here, not before."""
+    name = settings["SMS_BACKEND"]
+    if name == "console":
+        from services.sms.console import ConsoleSms
+
+        return ConsoleSms(redis, settings["SMS_SIGN_NAME"])
+    if name == "aliyun":
+        from services.sms.aliyun import AliyunSms
+
+        return AliyunSms.from_settings(settings)
+    if name == "tencent":
+        from services.sms.tencent import TencentSms
+
+        return TencentSms.from_settings(settings)
+    raise ValueError(f"unknown SMS backend {name!r}")
+
+
+def split_endpoint(endpoint: str | None, default_host: str) -> tuple[str, str]:
+    """`http://127.0.0.1:8080` → ("127.0.0.1:8080", "http"); the SDKs take host and scheme apart."""
+    if not endpoint:
+        return default_host, "https"
+    scheme, sep, host = endpoint.partition("://")
+    return (host.rstrip("/"), scheme) if sep else (endpoint.rstrip("/"), "https")

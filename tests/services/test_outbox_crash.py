@@ -1,0 +1,74 @@
+"""A dispatcher process killed mid-batch: what it left `sending` becomes `unknown`, nothing goes twice."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from models import OutboxMessage, WechatUser, db
+from models.notices import CHANNEL_WECHAT
+from services import outbox
+from services.timeutil import utcnow
+from tests.conftest import base_settings
+from tests.fakewechat import Delay
+from tests.notify_util import CLASS_CODE, TEMPLATE_PATH, class_with_trainees, notify_settings, template_recipients
+
+ROOT = Path(__file__).resolve().parents[2]
+LEASE_S = 120
+CHILD = """
+import json, os
+from wxapp import create_app
+app = create_app(json.loads(os.environ["WXAPP_CHILD_SETTINGS"]))
+with app.app_context():
+    app.extensions["notifier"].dispatcher().run(wait=True)
+"""
+
+
+def wait_for(condition, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_dispatcher_killed_mid_batch_leaves_no_row_sent_twice(make_app, fake_wechat, database_url, redis_url,
+                                                                tmp_path):
+    overrides = notify_settings(fake_wechat, OUTBOX_POOL_SIZE=2, OUTBOX_LEASE_S=LEASE_S)
+    app = make_app(**overrides)
+    class_with_trainees(app, bound=20, unbound=0)
+    with app.app_context():
+        notice_id = app.extensions["notifier"].class_open(CLASS_CODE, "test").id
+    fake_wechat.script(TEMPLATE_PATH, *[Delay(0.3)] * 20)
+    settings = {**base_settings(database_url, redis_url, str(tmp_path / "i")),
+                **{k: str(v) for k, v in overrides.items()}}
+
+    child = subprocess.Popen([sys.executable, "-c", CHILD], cwd=ROOT,
+                             env={**os.environ, "WXAPP_CHILD_SETTINGS": json.dumps(settings)})
+    try:
+        wait_for(lambda: len(fake_wechat.calls(TEMPLATE_PATH)) >= 5)
+    finally:
+        child.kill()
+        child.wait()
+
+    with app.app_context():
+        # Once their lease is over (the clock driven past it), the dead dispatcher's rows are unknown;
+        # a new dispatcher then sends the rest and leaves those alone.
+        expired = outbox.expire_leases(db.session, utcnow() + timedelta(seconds=LEASE_S + 1))
+        app.extensions["notifier"].dispatcher().run(notice_id=notice_id, wait=True)
+        rows = db.session.execute(
+            select(WechatUser.openid, OutboxMessage.state)
+            .join(WechatUser, WechatUser.trainee_id == OutboxMessage.trainee_id)
+            .where(OutboxMessage.channel == CHANNEL_WECHAT)
+        ).all()
+
+    received = template_recipients(fake_wechat)
+    assert len(rows) == 20 and max(received.values()) == 1
+    assert {state for _, state in rows} == {"sent", "unknown"}
+    assert sum(state == "unknown" for _, state in rows) == expired >= 1
+    assert all(received[openid] == 1 for openid, state in rows if state == "sent")

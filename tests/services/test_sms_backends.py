@@ -1,0 +1,170 @@
+"""The Aliyun and Tencent Cloud SMS backends through their official SDKs, against a local stand-in.
+
+The stand-in answers on loopback as each provider does (shapes checked against the SDKs); the
+SDKs reach it through their endpoint setting, exactly as they would reach the provider.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from services.sms import SmsError, build_backend
+
+PHONE = "13912345678"
+MASKED = "139****5678"
+PARAMS = {"name": "周一", "class": "2027年第1期建筑工程班", "time": "2027年3月1日 09:00"}
+
+
+class StandIn:
+    """Answers queued (status, JSON body) pairs and records each request."""
+
+    def __init__(self):
+        self.answers, self.requests = deque(), []
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                url = urlsplit(self.path)
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                stand_in.requests.append({"path": url.path, "query": dict(parse_qsl(url.query)),
+                                          "headers": {k.lower(): v for k, v in self.headers.items()},
+                                          "json": json.loads(raw) if raw else None})
+                status, body = stand_in.answers.popleft()
+                payload = json.dumps(body, ensure_ascii=False).encode()
+                self.send_response(status)
+                # Exactly this: the Tencent SDK ignores errors of any other content type.
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+
+@pytest.fixture
+def stand_in():
+    server = StandIn()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def settings(backend: str, endpoint: str) -> dict:
+    return {"SMS_BACKEND": backend, "SMS_ACCESS_KEY_ID": "test-key-id", "SMS_ACCESS_KEY_SECRET": "test-key-secret",
+            "SMS_SDK_APP_ID": "1400000001", "SMS_SIGN_NAME": "智信培训", "SMS_ENDPOINT": endpoint,
+            "SMS_REGION": None, "SMS_TIMEOUT_S": 2}
+
+
+def aliyun_answer(code: str = "OK", message: str = "OK", biz_id: str | None = "900619746^0") -> tuple[int, dict]:
+    return 200, {"Code": code, "Message": message, "BizId": biz_id, "RequestId": "F655A8D5-B967-440B"}
+
+
+def tencent_answer(code: str = "Ok", serial: str = "2433:328712640315") -> tuple[int, dict]:
+    return 200, {"Response": {"RequestId": "a0aabda6", "SendStatusSet": [{
+        "SerialNo": serial, "PhoneNumber": "+86" + PHONE, "Fee": 1, "SessionContext": "",
+        "Code": code, "Message": "send success" if code == "Ok" else "refused", "IsoCode": "CN"}]}}
+
+
+def test_aliyun_sends_sign_template_and_parameters_signed(stand_in):
+    stand_in.answers.append(aliyun_answer())
+
+    message_id = build_backend(settings("aliyun", stand_in.endpoint), redis=None).send(PHONE, "SMS_154950909", PARAMS)
+
+    assert message_id == "900619746^0"
+    [sent] = stand_in.requests
+    assert sent["headers"]["x-acs-action"] == "SendSms" and sent["headers"]["x-acs-version"] == "2017-05-25"
+    assert sent["headers"]["authorization"].startswith("ACS3-HMAC-SHA256 Credential=test-key-id")
+    assert sent["query"]["PhoneNumbers"] == PHONE and sent["query"]["SignName"] == "智信培训"
+    assert sent["query"]["TemplateCode"] == "SMS_154950909"
+    assert json.loads(sent["query"]["TemplateParam"]) == PARAMS
+
+
+@pytest.mark.parametrize("code,transient", [
+    ("isv.BUSINESS_LIMIT_CONTROL", True), ("isp.SYSTEM_ERROR", True),
+    ("isv.MOBILE_NUMBER_ILLEGAL", False), ("isv.SMS_TEMPLATE_ILLEGAL", False),
+])
+def test_aliyun_business_refusal_is_an_error_with_its_code(stand_in, caplog, code, transient):
+    stand_in.answers.append(aliyun_answer(code, "refused", biz_id=None))
+    caplog.set_level(logging.INFO)
+
+    with pytest.raises(SmsError) as refused:
+        build_backend(settings("aliyun", stand_in.endpoint), redis=None).send(PHONE, "SMS_1", PARAMS)
+
+    assert (refused.value.code, refused.value.transient) == (code, transient)
+    assert MASKED in caplog.text and PHONE not in caplog.text
+
+
+@pytest.mark.parametrize("status,code,transient", [
+    (500, "InternalError", True), (400, "Throttling.User", True), (400, "InvalidAccessKeyId.NotFound", False),
+])
+def test_aliyun_http_errors_are_sorted_into_transient_or_not(stand_in, status, code, transient):
+    stand_in.answers.append((status, {"Code": code, "Message": "x", "RequestId": "r"}))
+
+    with pytest.raises(SmsError) as refused:
+        build_backend(settings("aliyun", stand_in.endpoint), redis=None).send(PHONE, "SMS_1", PARAMS)
+
+    assert (refused.value.code, refused.value.transient) == (code, transient)
+
+
+@pytest.mark.parametrize("backend", ["aliyun", "tencent"])
+def test_an_unreachable_provider_is_transient_and_the_error_names_no_phone(backend):
+    with pytest.raises(SmsError) as failed:
+        build_backend(settings(backend, "http://127.0.0.1:9"), redis=None).send(PHONE, "SMS_1", PARAMS)
+
+    assert failed.value.transient
+    assert PHONE not in str(failed.value) and PHONE not in failed.value.message
+
+
+def test_tencent_sends_positional_parameters_to_a_86_number(stand_in):
+    stand_in.answers.append(tencent_answer())
+
+    message_id = build_backend(settings("tencent", stand_in.endpoint), redis=None).send(PHONE, "1110001", PARAMS)
+
+    assert message_id == "2433:328712640315"
+    [sent] = stand_in.requests
+    assert sent["headers"]["x-tc-action"] == "SendSms" and sent["headers"]["x-tc-version"] == "2021-01-11"
+    assert sent["headers"]["authorization"].startswith("TC3-HMAC-SHA256 Credential=test-key-id/")
+    assert sent["json"]["PhoneNumberSet"] == ["+86" + PHONE]
+    assert sent["json"]["TemplateParamSet"] == list(PARAMS.values())
+    assert (sent["json"]["SmsSdkAppId"], sent["json"]["SignName"], sent["json"]["TemplateId"]) == \
+        ("1400000001", "智信培训", "1110001")
+
+
+@pytest.mark.parametrize("code,transient", [
+    ("LimitExceeded.PhoneNumberThirtySecondLimit", True), ("InvalidParameterValue.IncorrectPhoneNumber", False),
+])
+def test_tencent_refusal_of_the_number_is_an_error(stand_in, caplog, code, transient):
+    stand_in.answers.append(tencent_answer(code, serial=""))
+    caplog.set_level(logging.INFO)
+
+    with pytest.raises(SmsError) as refused:
+        build_backend(settings("tencent", stand_in.endpoint), redis=None).send(PHONE, "1110001", PARAMS)
+
+    assert (refused.value.code, refused.value.transient) == (code, transient)
+    assert MASKED in caplog.text and PHONE not in caplog.text
+
+
+@pytest.mark.parametrize("code,transient", [
+    ("FailedOperation.SignatureIncorrectOrUnapproved", False), ("InternalError.Timeout", True),
+])
+def test_tencent_refusal_of_the_request_is_an_error(stand_in, code, transient):
+    stand_in.answers.append((200, {"Response": {"Error": {"Code": code, "Message": "x"}, "RequestId": "r"}}))
+
+    with pytest.raises(SmsError) as refused:
+        build_backend(settings("tencent", stand_in.endpoint), redis=None).send(PHONE, "1110001", PARAMS)
+
+    assert (refused.value.code, refused.value.transient) == (code, transient)

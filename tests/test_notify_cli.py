@@ -1,0 +1,51 @@
+"""`flask notify class-open CODE`: waits for the sends and prints counts per channel and state."""
+from __future__ import annotations
+
+from tests.notify_util import CLASS_CODE, TEMPLATE_PATH, class_with_trainees, notify_settings, phone
+
+
+def test_notify_prints_counts_per_channel_and_a_second_run_sends_nothing(make_app, fake_wechat, redis):
+    app = make_app(**notify_settings(fake_wechat))
+    class_with_trainees(app, bound=2, unbound=1)
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["notify", "class-open", CLASS_CODE])
+    second = runner.invoke(args=["notify", "class-open", CLASS_CODE.lower()])
+
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines() == [
+        f"班级 {CLASS_CODE} 开班通知：学员 3 人，发送中…", "微信模板消息：已发送 2", "短信：已发送 1",
+        "注：SMS_BACKEND=console，短信只记录（开发沙箱 /dev/ 可见），未真正发出。",
+    ]
+    assert second.exit_code == 0 and second.output.splitlines()[1:] == first.output.splitlines()[1:]
+    assert len(fake_wechat.calls(TEMPLATE_PATH)) == 2
+    assert all(phone(n) not in first.output + second.output for n in (1, 2, 3))
+
+
+def test_notify_shows_wechat_failures_next_to_their_sms_fallback(make_app, fake_wechat):
+    app = make_app(**notify_settings(fake_wechat))
+    class_with_trainees(app, bound=2, unbound=0)
+    fake_wechat.script(TEMPLATE_PATH, {"errcode": 43004, "errmsg": "require subscribe"})
+
+    result = app.test_cli_runner().invoke(args=["notify", "class-open", CLASS_CODE])
+
+    assert result.output.splitlines()[1:3] == ["微信模板消息：已发送 1，失败 1", "短信：已发送 1"]
+
+
+def test_without_a_wechat_template_everyone_gets_an_sms(make_app, fake_wechat):
+    app = make_app(**notify_settings(fake_wechat, WECHAT_TEMPLATE_CLASS_OPEN=""))
+    class_with_trainees(app, bound=1, unbound=1)
+
+    result = app.test_cli_runner().invoke(args=["notify", "class-open", CLASS_CODE])
+
+    assert result.exit_code == 0
+    assert result.output.splitlines()[0].startswith("未配置微信模板 WECHAT_TEMPLATE_CLASS_OPEN")
+    assert result.output.splitlines()[2] == "短信：已发送 2"
+    assert fake_wechat.calls(TEMPLATE_PATH) == []
+
+
+def test_notify_an_unknown_class_exits_1_with_one_line(runner):
+    result = runner.invoke(args=["notify", "class-open", "NOPE-1"])
+
+    assert result.exit_code == 1
+    assert result.output.strip() == "班级 NOPE-1 不存在"

@@ -87,6 +87,10 @@ def test_unknown_text_gets_success(wechat):
     b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
     b"<xml><Content>&xxe;</Content><MsgType>text</MsgType></xml>",
     b"<xml><MsgType>text</MsgType><Content>" + b"A" * 70_000 + b"</Content></xml>",
+    # the same entity bomb in UTF-16: no encoding may hide a DTD from the screen
+    '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml><MsgType>text</MsgType>'
+    '<FromUserName>o</FromUserName><Content>&a;</Content></xml>'.encode("utf-16"),
+    "<xml><MsgType>text</MsgType><Content>课程</Content></xml>".encode("gbk"),
 ])
 def test_hostile_or_broken_xml_is_rejected_with_400_and_no_trace(wechat, body):
     r = wechat.client.post("/wechat", query_string=query(TEST_TOKEN), data=body, content_type="text/xml")

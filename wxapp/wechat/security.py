@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import re
+from xml.etree.ElementTree import Element, ParseError, fromstring
 
-import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import EVENT_TYPES
 from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
-# A WeChat callback never declares a DTD or entities: refuse them before any parser runs.
-_HOSTILE = re.compile(rb"<!(DOCTYPE|ENTITY)|<\?xml-stylesheet", re.IGNORECASE)
+# A WeChat callback never declares a DTD or entities: refuse them before any parser runs. The
+# check is made on the decoded text (WeChat sends UTF-8 only), so another encoding can't hide one,
+# and a document without a DTD can neither expand nor fetch an entity.
+_HOSTILE = re.compile(r"<!(DOCTYPE|ENTITY)|<\?xml-stylesheet", re.IGNORECASE)
 
 
 class BadSignature(Exception):
@@ -32,25 +34,33 @@ def signature_ok(token: str, signature: str | None, timestamp: str | None, nonce
     return True
 
 
-def screen(body: bytes, limit: int) -> bytes:
-    """Refuses an oversized body or one with a DTD, entity or stylesheet declaration."""
+def screen(body: bytes | str, limit: int) -> str:
+    """The body as text; refuses an oversized body, one not in UTF-8, or one with a DTD,
+    entity or stylesheet declaration."""
     if len(body) > limit:
         raise BadPayload("body too large")
-    if _HOSTILE.search(body):
-        raise BadPayload("DTD or entity declaration")
-    return body
-
-
-def parse_fields(xml: bytes | str) -> dict:
-    """The flat fields of a WeChat `<xml>` document, or BadPayload."""
     try:
-        doc = xmltodict.parse(xml, disable_entities=True)
-    except Exception as exc:  # expat errors, ValueError on entities, encoding errors
+        text = body if isinstance(body, str) else body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadPayload("not UTF-8") from None
+    if _HOSTILE.search(text):
+        raise BadPayload("DTD or entity declaration")
+    return text
+
+
+def parse_fields(xml: str) -> dict:
+    """The fields of a screened WeChat `<xml>` document (nested elements as dicts), or BadPayload."""
+    try:
+        root = fromstring(xml)
+    except (ParseError, ValueError) as exc:
         raise BadPayload(type(exc).__name__) from None
-    fields = doc.get("xml") if isinstance(doc, dict) else None
-    if not isinstance(fields, dict):
+    if root.tag != "xml":
         raise BadPayload("root element is not <xml>")
-    return fields
+    return _children(root)
+
+
+def _children(element: Element) -> dict:
+    return {child.tag: _children(child) if len(child) else child.text for child in element}
 
 
 def to_message(fields: dict):
@@ -75,7 +85,7 @@ class Cryptor:
     def __init__(self, token: str, appid: str, keys: list[str]):
         self._cryptos = [WeChatCrypto(token, key, appid) for key in keys]
 
-    def decrypt(self, body: bytes, msg_signature: str, timestamp: str, nonce: str) -> str:
+    def decrypt(self, body: str, msg_signature: str, timestamp: str, nonce: str) -> str:
         if not msg_signature:
             raise BadSignature("missing msg_signature")
         parse_fields(body)  # refuse non-XML before wechatpy's own, unguarded parse

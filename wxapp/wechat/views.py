@@ -63,8 +63,8 @@ def receive():
         if encrypted:
             if cryptor is None:
                 raise BadPayload("encrypted callback but no WECHAT_AES_KEY configured")
-            xml = screen(cryptor.decrypt(xml, args.get("msg_signature", ""), args["timestamp"],
-                                         args["nonce"]).encode(), current_app.config["WECHAT_MAX_BODY"])
+            xml = screen(cryptor.decrypt(xml, args.get("msg_signature", ""), args["timestamp"], args["nonce"]),
+                         current_app.config["WECHAT_MAX_BODY"])
         fields = parse_fields(xml)
         message = to_message(fields)
     except BadSignature:

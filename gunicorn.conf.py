@@ -15,8 +15,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", 4))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 graceful_timeout = 20
 keepalive = 5
-max_requests = 5000
-max_requests_jitter = 500
+# Recycle workers now and then (a leak can't grow forever), but rarely: every player page beats
+# every 15 s, so at 1,000 heartbeats/s a limit of 5,000 restarted a worker every 25 s, and each
+# restart showed as a latency spike.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 200000))
+max_requests_jitter = max_requests // 10
 # gunicorn 27 opens a control socket in the home folder by default: keep it out.
 control_socket_disable = True
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -82,3 +82,23 @@ def scheduler_leader() -> str:
     """Held by the one scheduler process that runs jobs; the others wait for it to expire."""
     return f"{PREFIX}:scheduler:leader"
 
+
+def play(trainee_id: int) -> str:
+    """A trainee's hot study state: the active player page, the last heartbeat, the attendance
+    clock and each lesson's watched parts (confirmed and awaiting the next check)."""
+    return f"{PREFIX}:play:{trainee_id}"
+
+
+def attendance_token(token_hash: str) -> str:
+    """The check a scanned QR's token stands for, by the token's SHA-256 (never the token itself)."""
+    return f"{PREFIX}:attend:token:{token_hash}"
+
+
+def attendance_check(check_id: str) -> str:
+    """One attendance check: its trainee, lesson, expiry, status and the token of its QR."""
+    return f"{PREFIX}:attend:check:{check_id}"
+
+
+def attendance_qr(check_id: str) -> str:
+    """The rendered QR PNG of one attendance check."""
+    return f"{PREFIX}:attend:qr:{check_id}"

@@ -1,8 +1,8 @@
 """A trainee's study overview: courses with hours, classes, exam state.
 
 The 公共课 counts once whatever the number of majors; each enrolled major adds its 专业课.
-Earned hours come from lesson progress, which the study issue adds; until a lesson can be
-earned, every course stands at 0.
+A course's earned hours are the hours of its completed lessons (`services.progress`), at most
+the hours it requires.
 """
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, exists, literal, null, or_, select, union_all
+from sqlalchemy import bindparam, exists, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session, selectinload
 
-from models import ClassMember, Course, Enrollment, Major, TrainingClass
+from models import ClassMember, Course, Enrollment, Lesson, LessonProgress, Major, TrainingClass
 from models.catalog import COURSE_PUBLIC
 from services.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
 
@@ -79,17 +79,32 @@ class ExamState:
         return "可参加考试" if self.best_score is None else f"未合格（最高{self.best_score}分），可补考"
 
 
+def _earned(course_id) -> object:
+    """Hours of the course's lessons the trainee (`trainee_id` bound at run time) completed."""
+    return (
+        select(func.coalesce(func.sum(Lesson.hours), 0))
+        .join(LessonProgress, LessonProgress.lesson_id == Lesson.id)
+        .where(Lesson.course_id == course_id, LessonProgress.trainee_id == bindparam("trainee_id"),
+               LessonProgress.completed_at.is_not(None))
+        .scalar_subquery()
+    )
+
+
 # The 公共课 row (major NULL) and one row per enrolled major, in one round trip; built once.
 _COURSES = union_all(
     select(null().label("major"), Course.name.label("course"), Course.hours_required.label("hours"),
-           literal(0).label("position"))
+           literal(0).label("position"), _earned(Course.id).label("earned"))
     .where(Course.kind == COURSE_PUBLIC),
-    select(Major.name, Course.name, Course.hours_required, Major.position)
+    select(Major.name, Course.name, Course.hours_required, Major.position, _earned(Course.id))
     .select_from(Enrollment)
     .join(Major, Major.id == Enrollment.major_id)
     .outerjoin(Course, Course.major_id == Major.id)
     .where(Enrollment.trainee_id == bindparam("trainee_id")),
 ).order_by("position")
+
+
+def _capped(earned, required) -> Decimal:
+    return min(Decimal(earned or 0), Decimal(required))
 
 
 def courses(session: Session, trainee_id: int) -> list[CourseLine]:
@@ -99,33 +114,64 @@ def courses(session: Session, trainee_id: int) -> list[CourseLine]:
     if not majors:
         return []
     public_row = next((row for row in rows if row.major is None), None)
+    public_required = Decimal(public_row.hours if public_row else PUBLIC_HOURS)
     lines = [CourseLine(
         name=public_row.course if public_row else "公共课程", kind="public", major=None,
-        hours_earned=Decimal(0), hours_required=Decimal(public_row.hours if public_row else PUBLIC_HOURS),
+        hours_earned=_capped(public_row.earned if public_row else 0, public_required),
+        hours_required=public_required,
     )]
     lines += [CourseLine(
         name=row.course or f"{row.major}专业课", kind="professional", major=row.major,
-        hours_earned=Decimal(0), hours_required=Decimal(row.hours or PROFESSIONAL_HOURS),
+        hours_earned=_capped(row.earned, row.hours or PROFESSIONAL_HOURS),
+        hours_required=Decimal(row.hours or PROFESSIONAL_HOURS),
     ) for row in majors]
     return lines
 
 
+def _studied_courses(trainee_id: int):
+    """The courses a trainee studies: the 公共课 once they are enrolled at all, and each enrolled major's."""
+    enrolled = select(Enrollment.major_id).where(Enrollment.trainee_id == trainee_id)
+    return or_(Course.major_id.in_(enrolled), (Course.kind == COURSE_PUBLIC) & exists(enrolled))
+
+
 def course_details(session: Session, trainee_id: int) -> list[CourseDetail]:
     """The catalog courses a trainee studies (公共课 once, then each enrolled major's), with lessons."""
-    enrolled = select(Enrollment.major_id).where(Enrollment.trainee_id == trainee_id)
     found = session.scalars(
         select(Course).options(selectinload(Course.lessons), selectinload(Course.major))
-        .where(or_(Course.major_id.in_(enrolled), (Course.kind == COURSE_PUBLIC) & exists(enrolled)))
+        .where(_studied_courses(trainee_id))
     ).all()
     found = sorted(found, key=lambda c: (c.kind != COURSE_PUBLIC, c.major.position if c.major else 0))
+    done = set(session.scalars(select(LessonProgress.lesson_id).where(
+        LessonProgress.trainee_id == trainee_id, LessonProgress.completed_at.is_not(None))))
     return [
         CourseDetail(
             id=c.id, name=c.name, kind=c.kind, major=c.major.name if c.major else None,
-            hours_required=c.hours_required, hours_earned=Decimal(0),
-            lessons=[LessonLine(le.id, le.title, le.duration_s, le.hours, False) for le in c.lessons],
+            hours_required=c.hours_required,
+            hours_earned=_capped(sum((le.hours for le in c.lessons if le.id in done), Decimal(0)), c.hours_required),
+            lessons=[LessonLine(le.id, le.title, le.duration_s, le.hours, le.id in done) for le in c.lessons],
         )
         for c in found
     ]
+
+
+@dataclass(frozen=True)
+class LessonInfo:
+    id: int
+    title: str
+    video_url: str
+    duration_s: int
+    hours: Decimal
+    course_name: str
+
+
+def lesson_for(session: Session, trainee_id: int, lesson_id: int) -> LessonInfo | None:
+    """The lesson, when it belongs to a course the trainee studies."""
+    row = session.execute(
+        select(Lesson.id, Lesson.title, Lesson.video_url, Lesson.duration_s, Lesson.hours, Course.name)
+        .join(Course, Course.id == Lesson.course_id)
+        .where(Lesson.id == lesson_id, _studied_courses(trainee_id))
+    ).first()
+    return LessonInfo(*row) if row else None
 
 
 def exam_state(lines: list[CourseLine]) -> ExamState:

@@ -45,8 +45,8 @@ def test_an_unreadable_file_exits_1_with_one_line(runner, tmp_path):
 def test_catalog_import_prints_counts(runner):
     first = runner.invoke(args=["catalog", "import", str(CATALOG_SAMPLE)])
     again = runner.invoke(args=["catalog", "import", str(CATALOG_SAMPLE)])
-    assert (first.exit_code, first.output) == (0, "新增 18，更新 0，未变 0，拒绝 0\n")
-    assert (again.exit_code, again.output) == (0, "新增 0，更新 0，未变 18，拒绝 0\n")
+    assert (first.exit_code, first.output) == (0, "新增 18，更新 0，未变 0，拒绝 0\n课后练习：新增 3，更新 0，未变 0，拒绝 0\n")
+    assert (again.exit_code, again.output) == (0, "新增 0，更新 0，未变 18，拒绝 0\n课后练习：新增 0，更新 0，未变 3，拒绝 0\n")
 
 
 def test_class_create_reports_created_then_unchanged_then_refuses_a_conflict(runner):

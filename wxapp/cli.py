@@ -53,9 +53,15 @@ def catalog_import(path: str) -> None:
     from wxapp.extensions import db
 
     try:
-        _echo_import_report(import_catalog(db.session, path))
+        report = import_catalog(db.session, path)
     except UnreadableFile as exc:
         fail(exc.message)
+    _echo_import_report(report)
+    if report.exercises is not None:
+        ex = report.exercises
+        click.echo(f"课后练习：新增 {ex.created}，更新 {ex.updated}，未变 {ex.unchanged}，拒绝 {len(ex.rejected)}")
+        for number, reason in ex.rejected:
+            click.echo(f"课后练习第{number}行：{reason}")
 
 
 @class_cli.command("create")
@@ -176,3 +182,42 @@ def scheduler_run() -> None:
 
     click.echo("定时任务进程已启动（Ctrl-C 退出）；另一进程在运行时本进程待命。")
     scheduler.run(current_app._get_current_object(), scheduler.stop_on_signals())
+
+
+@trainee_cli.command("show")
+@click.argument("phone_or_id")
+def trainee_show(phone_or_id: str) -> None:
+    """Prints a trainee's courses and study records (watching, attendance checks, exercises)."""
+    from models import WechatUser
+    from services import binding, learning, segments, study_records
+    from services.pii import mask_phone, short_openid
+    from services.timeutil import local_text
+    from wxapp.extensions import db, pii
+
+    try:
+        trainee = binding.find_trainee(db.session, pii(), phone_or_id)
+    except binding.UnbindError as exc:
+        fail(exc.message)
+    user = db.session.query(WechatUser).filter_by(trainee_id=trainee.id).one_or_none()
+    click.echo(f"学员：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}），{trainee.company}")
+    click.echo(f"微信：{'已绑定（' + short_openid(user.openid) + '）' if user else '未绑定'}")
+    for line in learning.courses(db.session, trainee.id):
+        label = "公共课" if line.kind == "public" else f"专业课·{line.major}"
+        click.echo(f"{label}：已修 {_hours(line.hours_earned)} / {_hours(line.hours_required)} 学时")
+    records = study_records.lesson_records(db.session, trainee.id)
+    click.echo("视频课时记录：" + ("" if records else "无"))
+    for r in records:
+        state = f"已获得学时（{local_text(r.completed_at)}）" if r.completed_at else "未获得学时"
+        click.echo(f"[{r.course}] {r.title}（{r.duration_s // 60}分{r.duration_s % 60}秒，{_hours(r.hours)}学时）：{state}")
+        click.echo(f"  已看部分：{segments.describe(r.watched)}；计入时长 {int(r.credited_seconds)} 秒")
+        c = r.checks
+        click.echo(f"  考勤验证：发起 {c['issued']}，通过 {c['verified']}，超时 {c['expired']}，"
+                   f"待验证 {c['pending']}，他人扫码被拒 {c['refused']}")
+        click.echo(f"  课后练习：交卷 {r.attempts} 次，全部答对 {r.attempts_passed} 次")
+
+
+def _hours(value) -> str:
+    """学时 as people write them: 2, 2.5 (never 2.00)."""
+    from decimal import Decimal
+
+    return f"{Decimal(value).normalize():f}"

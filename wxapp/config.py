@@ -110,6 +110,8 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         "ATTENDANCE_INTERVAL_MIN_S": _int("ATTENDANCE_INTERVAL_MIN_S", environ, 600),
         "ATTENDANCE_INTERVAL_MAX_S": _int("ATTENDANCE_INTERVAL_MAX_S", environ, 1800),
         "ATTENDANCE_TTL_S": _int("ATTENDANCE_TTL_S", environ, 180),
+        # Seconds between two heartbeats of a playing player page (tests make it short).
+        "PLAY_HEARTBEAT_S": _float("PLAY_HEARTBEAT_S", environ, 15.0),
         # No pre-ping (a round trip per request): a dropped connection invalidates the pool once.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
         "SESSION_COOKIE_HTTPONLY": True,

@@ -17,6 +17,7 @@ from models import db
 from services import overview
 from services.notify import Notifier
 from services.pii import PiiCipher
+from services.progress import Player, Settings as PlaySettings
 from services.wechat_api import WeChatApi
 
 migrate = Migrate()
@@ -26,7 +27,7 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
 
 __all__ = ["db", "migrate", "csrf", "limiter", "init_clients", "redis_client", "wechat_api", "pii", "read_only_session",
-           "notifier"]
+           "notifier", "player"]
 
 
 def init_clients(app: Flask) -> None:
@@ -43,6 +44,7 @@ def init_clients(app: Flask) -> None:
     )
     app.extensions["notifier"] = Notifier(
         app.config, db.session, app.extensions["wechat_api"], app.extensions["redis"])
+    app.extensions["play_settings"] = PlaySettings.from_config(app.config)
     overview.track_changes(_redis_if_app)
 
 
@@ -78,3 +80,8 @@ def read_only_session() -> Session:
 def notifier() -> Notifier:
     """Notices and the outbox: templates, SMS backend and dispatchers over this app's clients."""
     return current_app.extensions["notifier"]
+
+
+def player() -> Player:
+    """Player pages, heartbeats and attendance checks over this app's Redis and database session."""
+    return Player(current_app.extensions["redis"], db.session, current_app.extensions["play_settings"])

@@ -13,9 +13,12 @@ from flask import Flask
 
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 _ID_CARD = re.compile(r"(?<![\dA-Za-z])(\d{4})\d{10}(\d{3}[\dXx])(?![\dA-Za-z])")
+# The token of an attendance QR lives in its URL only: access logs show the path without it.
+_ATTEND_TOKEN = re.compile(r"(/h5/attend/)[^\s\"?/]+")
 
 
 def scrub(text: str) -> str:
+    text = _ATTEND_TOKEN.sub(r"\1***", text)
     text = _ID_CARD.sub(lambda m: m.group(1) + "*" * 10 + m.group(2), text)
     return _PHONE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
 
@@ -54,3 +57,8 @@ def setup_logging(app: Flask) -> None:
     for handler in root.handlers:
         if not any(isinstance(f, ScrubFilter) for f in handler.filters):
             handler.addFilter(ScrubFilter())
+    # Request lines are logged by the servers' own loggers, whose handlers aren't root's.
+    for name in ("gunicorn.access", "werkzeug"):
+        server_log = logging.getLogger(name)
+        if not any(isinstance(f, ScrubFilter) for f in server_log.filters):
+            server_log.addFilter(ScrubFilter())

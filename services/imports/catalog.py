@@ -2,12 +2,13 @@
 
 A course is keyed by its slot (the one 公共课, or the 专业课 of a major), its name taken from
 the file; a lesson by (course, title), its position by its order in the file. Lessons missing
-from the file stay: trainees' progress may point at them.
+from the file stay: trainees' progress may point at them. The workbook's second sheet, 课后练习,
+holds the lessons' exercises (`services.imports.exercises`), imported in the same transaction.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,12 +19,21 @@ from sqlalchemy.orm import Session, selectinload
 from models import Course, Lesson, Major
 from models.catalog import COURSE_PROFESSIONAL, COURSE_PUBLIC
 from services.imports import cells
+from services.imports.exercises import import_exercises
 from services.imports.sheet import ImportReport, SheetRow, read_sheet
 from services.majors import MAJOR_NAMES, PROFESSIONAL_HOURS, PUBLIC_HOURS, ensure_majors
 
 COLUMNS = ("课程类型", "专业", "课程名称", "视频标题", "视频地址", "时长(秒)", "学时")
 COURSE_TYPES = {"公共课": COURSE_PUBLIC, "专业课": COURSE_PROFESSIONAL}
 COURSE_NAME_MAX, TITLE_MAX, URL_MAX = 128, 200, 500
+
+
+@dataclass
+class CatalogReport(ImportReport):
+    """The lessons' rows counted as any import's; `exercises` counts the 课后练习 sheet's rows
+    (None: the workbook has no such sheet)."""
+
+    exercises: ImportReport | None = field(default=None)
 
 
 @dataclass(frozen=True)
@@ -39,14 +49,16 @@ class Line:
     hours: Decimal
 
 
-def import_catalog(session: Session, path: str | Path) -> ImportReport:
+def import_catalog(session: Session, path: str | Path) -> CatalogReport:
     """Imports the catalog at `path`; raises UnreadableFile when the file itself can't be read."""
     rows = read_sheet(path, COLUMNS)
-    report = ImportReport()
+    report = CatalogReport()
     try:
         majors = ensure_majors(session)
         lines = _consistent(_parse_all(rows, majors, report), report)
         _apply(session, lines, report)
+        session.flush()
+        report.exercises = import_exercises(session, path)
         session.commit()
     except BaseException:
         session.rollback()

@@ -1,4 +1,4 @@
-"""Reading the first sheet of an import workbook (CONTRACT §6) into numbered rows.
+"""Reading the first sheet of an import workbook (CONTRACT §6), or a named one, into numbered rows.
 
 The header is the first row, within the first ten, that names every expected column; title
 rows above it and blank rows anywhere are skipped. Workbooks saved by Excel often claim
@@ -57,12 +57,23 @@ def header_key(value: object) -> str:
 
 def read_sheet(path: str | Path, columns: tuple[str, ...]) -> list[SheetRow]:
     """The non-blank data rows below the header, each cell keyed by its column name."""
+    return _read(path, columns, None) or []
+
+
+def read_named_sheet(path: str | Path, name: str, columns: tuple[str, ...]) -> list[SheetRow] | None:
+    """Like read_sheet, from the sheet called `name`; None when the workbook has no such sheet."""
+    return _read(path, columns, name)
+
+
+def _read(path: str | Path, columns: tuple[str, ...], name: str | None) -> list[SheetRow] | None:
     path = Path(path)
     workbook = _open(path)
     try:
-        sheet = workbook.worksheets[0]
+        if name is not None and name not in workbook.sheetnames:
+            return None
+        sheet = workbook.worksheets[0] if name is None else workbook[name]
         sheet.reset_dimensions()
-        header_number, positions = _find_header(sheet, columns)
+        header_number, positions = _find_header(sheet, columns, "第一个工作表" if name is None else f"工作表“{name}”")
         return _data_rows(sheet, header_number, positions)
     except (IndexError, SyntaxError, zipfile.BadZipFile, EOFError):
         # No worksheet at all, or XML / zip damage that only shows while reading the rows.
@@ -80,7 +91,7 @@ def _open(path: Path):
         raise UnreadableFile(f"无法读取文件 {path.name}：请确认是 Excel 的 .xlsx 格式（不支持 .xls、.csv）") from None
 
 
-def _find_header(sheet, columns: tuple[str, ...]) -> tuple[int, dict[str, int]]:
+def _find_header(sheet, columns: tuple[str, ...], where: str) -> tuple[int, dict[str, int]]:
     wanted = {header_key(name): name for name in columns}
     rows = sheet.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS, values_only=True)
     for number, values in enumerate(rows, start=1):
@@ -92,7 +103,7 @@ def _find_header(sheet, columns: tuple[str, ...]) -> tuple[int, dict[str, int]]:
         if len(found) == len(columns):
             return number, found
     raise UnreadableFile(
-        f"第一个工作表的前{HEADER_SEARCH_ROWS}行中找不到表头，表头应包含以下各列：{'、'.join(columns)}"
+        f"{where}的前{HEADER_SEARCH_ROWS}行中找不到表头，表头应包含以下各列：{'、'.join(columns)}"
     )
 
 

@@ -1,0 +1,171 @@
+"""A trainee's hot study state in Redis: one hash per trainee, read in one round trip and
+written back in one, compare-and-set on a version so that concurrent writers never lose
+each other's changes.
+
+The hash holds the active player page (tab, lesson, OpenID), the last heartbeat (server time,
+the position the server believes, the state), the attendance clock (playing seconds left until
+the next check, the pending check and its expiry, the check a scan verified) and one JSON
+field per lesson studied (`L:<id>`: duration, confirmed and provisional watched parts, resume
+position, completion flags). Losing it loses only what no check has confirmed yet: the
+confirmed parts are in the database from the moment a check passes.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import redis as redis_lib
+
+from services import credit, keys, segments
+from services.segments import Segments
+
+TTL_S = 14 * 24 * 3600
+
+# The hash's fields: `v` (version), `s` (the page and the last heartbeat, packed as one JSON list),
+# `chk` (the pending check), `ok` (a check a scan verified) and `L:<lesson id>` per lesson. `chk` and
+# `ok` stand alone because the confirm script of services.attendance reads and writes them.
+#
+# KEYS[1]: the play hash; KEYS[2], KEYS[3]: a new check's token key and check hash. ARGV[1]: the
+# version read ('' for none), ARGV[2]: the hash's TTL, ARGV[3]: the new check's id ('' for none),
+# ARGV[4]: its keys' TTL, ARGV[5]: n, the number of ARGVs after it that are the check hash's fields
+# and values; the rest: the play hash's fields and values.
+_WRITE = """
+if (redis.call('HGET', KEYS[1], 'v') or '') ~= ARGV[1] then return 0 end
+local n = tonumber(ARGV[5])
+redis.call('HSET', KEYS[1], 'v', (tonumber(ARGV[1]) or 0) + 1, unpack(ARGV, 6 + n))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+  redis.call('HSET', KEYS[3], unpack(ARGV, 6, 5 + n))
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+end
+return 1
+"""
+
+
+@dataclass
+class LessonState:
+    duration: float
+    confirmed: Segments = field(default_factory=list)
+    confirmed_s: float = 0.0
+    provisional: Segments = field(default_factory=list)  # credited since the last passed check
+    provisional_s: float = 0.0
+    position: float = 0.0
+    video_done: bool = False
+    has_exercise: bool = False
+    exercise_passed: bool = False
+
+    @property
+    def furthest(self) -> float:
+        return max(segments.furthest(self.confirmed), segments.furthest(self.provisional))
+
+    @property
+    def completed(self) -> bool:
+        return self.video_done and (self.exercise_passed or not self.has_exercise)
+
+    def watched_to_end(self, parts: Segments) -> bool:
+        return self.duration - segments.covered(parts, self.duration) <= credit.complete_slack(self.duration)
+
+    def to_json(self) -> str:
+        return json.dumps([self.duration, self.confirmed, round(self.confirmed_s, 2), self.provisional,
+                           round(self.provisional_s, 2), round(self.position, 2), int(self.video_done),
+                           int(self.has_exercise), int(self.exercise_passed)], separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> LessonState:
+        (duration, confirmed, confirmed_s, provisional, provisional_s, position, video_done, has_exercise,
+         exercise_passed) = json.loads(raw)
+        return cls(duration, confirmed, confirmed_s, provisional, provisional_s, position, bool(video_done),
+                   bool(has_exercise), bool(exercise_passed))
+
+
+@dataclass
+class PlayState:
+    trainee_id: int
+    version: str = ""
+    tab: str = ""
+    lesson_id: int | None = None
+    openid: str = ""
+    beat_at: float = 0.0
+    believed: float = 0.0
+    beat_state: str = ""
+    gap: float | None = None  # playing seconds left before the next check is due
+    check_id: str = ""  # the pending check
+    check_expires: float = 0.0
+    verified_id: str = ""  # a check a scan verified, not yet settled into progress
+    provisional_lessons: list[int] = field(default_factory=list)
+    lessons: dict[int, LessonState] = field(default_factory=dict)
+    dirty: set[int] = field(default_factory=set)  # lessons to write back
+    stored: tuple[str, str] = ("", "")  # (check_id, verified_id) as read
+
+    def owns(self, tab: str, lesson_id: int, openid: str) -> bool:
+        return bool(self.tab) and (self.tab, self.lesson_id, self.openid) == (tab, lesson_id, openid)
+
+    def lesson(self, lesson_id: int) -> LessonState:
+        self.dirty.add(lesson_id)
+        return self.lessons[lesson_id]
+
+    def fields(self) -> list[str]:
+        """What to write back, as alternating field names and values."""
+        packed = json.dumps([self.tab, self.lesson_id, self.openid, round(self.beat_at, 3), round(self.believed, 3),
+                             self.beat_state, None if self.gap is None else round(self.gap, 3),
+                             round(self.check_expires, 3), self.provisional_lessons], separators=(",", ":"))
+        out = ["s", packed]
+        if (self.check_id, self.verified_id) != self.stored:
+            out += ["chk", self.check_id, "ok", self.verified_id]
+        for lesson_id in self.dirty:
+            out += [f"L:{lesson_id}", self.lessons[lesson_id].to_json()]
+        return out
+
+
+def read(redis: redis_lib.Redis, trainee_id: int, lesson_ids: list[int]) -> PlayState:
+    version, packed, check_id, verified_id, *lessons = redis.hmget(
+        keys.play(trainee_id), ["v", "s", "chk", "ok", *(f"L:{i}" for i in lesson_ids)])
+    state = PlayState(trainee_id=trainee_id, version=version.decode() if version else "")
+    if packed is not None:
+        (state.tab, state.lesson_id, state.openid, state.beat_at, state.believed, state.beat_state, state.gap,
+         state.check_expires, state.provisional_lessons) = json.loads(packed)
+    state.check_id = check_id.decode() if check_id else ""
+    state.verified_id = verified_id.decode() if verified_id else ""
+    state.stored = (state.check_id, state.verified_id)
+    for lesson_id, value in zip(lesson_ids, lessons):
+        if value is not None:
+            state.lessons[lesson_id] = LessonState.from_json(value)
+    return state
+
+
+def read_more(redis: redis_lib.Redis, state: PlayState, lesson_ids: list[int]) -> list[int]:
+    """Adds the hot state of more lessons to `state`; returns the ids that have none."""
+    wanted = [i for i in lesson_ids if i not in state.lessons]
+    if not wanted:
+        return []
+    values = redis.hmget(keys.play(state.trainee_id), [f"L:{i}" for i in wanted])
+    for lesson_id, value in zip(wanted, values):
+        if value is not None:
+            state.lessons[lesson_id] = LessonState.from_json(value)
+    return [i for i in wanted if i not in state.lessons]
+
+
+@dataclass(frozen=True)
+class NewCheck:
+    id: str
+    token: str
+    token_hash: str
+    trainee_id: int
+    lesson_id: int
+    issued_at: float
+    expires_at: float
+
+
+def write(redis: redis_lib.Redis, state: PlayState, check: NewCheck | None = None, check_ttl: int = 0) -> bool:
+    """Writes `state` back unless someone wrote since it was read; with a new check, creates its
+    token key and check hash in the same step. False: re-read and try again."""
+    keys_ = [keys.play(state.trainee_id)]
+    check_args: list[str] = ["", "0", "0"]
+    if check is not None:
+        keys_ += [keys.attendance_token(check.token_hash), keys.attendance_check(check.id)]
+        fields = ["trainee", str(check.trainee_id), "lesson", str(check.lesson_id), "token", check.token,
+                  "exp", f"{check.expires_at:.3f}", "status", "pending"]
+        check_args = [check.id, str(check_ttl), str(len(fields)), *fields]
+    args = [state.version, str(TTL_S), *check_args, *state.fields()]
+    return bool(redis.register_script(_WRITE)(keys=keys_, args=args))

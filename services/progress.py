@@ -1,0 +1,273 @@
+"""Watching a lesson: the player page, its heartbeats, and the random attendance checks that
+confirm what was watched.
+
+- One page at a time per trainee: opening a player page makes it the trainee's only page; a
+  heartbeat from any older page is `Superseded`.
+- Each heartbeat is judged by `services.credit` on the server's clock. What it credits is
+  provisional until the next attendance check passes; a check that expires drops everything
+  credited since the last one passed, and playing earns nothing while a check is pending.
+- Checks come after a random stretch of credited playing time (ATTENDANCE_INTERVAL_MIN_S…MAX_S,
+  never told to the client), and once more when a lesson ends with unconfirmed watching.
+- A lesson's hours are earned when its confirmed parts cover the video to the end and its
+  exercise, if it has one, was answered all right.
+
+The hot path is Redis only (`services.play_state`: one read, one compare-and-set write). The
+database is written at the meaningful points: a check issued, a check settled (the confirmed
+parts, the credited seconds and the resume point of each lesson it confirms) and a lesson
+completed. A pause writes nothing: until a check confirms it, what the resume point could add is
+provisional watching, which a lost Redis would lose anyway (a page resumes at most at the
+furthest confirmed point).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import re
+import secrets
+from dataclasses import dataclass, field
+
+import redis as redis_lib
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services import ServiceError, attendance, credit, overview, play_state, progress_store, segments
+from services.play_state import LessonState, NewCheck, PlayState
+
+log = logging.getLogger(__name__)
+
+STATES = ("playing", "paused", "ended")
+CAS_TRIES = 5
+_TAB = re.compile(r"^(\d{1,12})\.[A-Za-z0-9_-]{22}$")
+
+
+class Superseded(ServiceError):
+    def __init__(self):
+        super().__init__("检测到多开播放页面，本页面已停止播放。请在最后打开的页面继续学习。")
+
+
+class Busy(ServiceError):
+    def __init__(self):
+        super().__init__("系统繁忙，请稍后再试")
+
+
+@dataclass(frozen=True)
+class Settings:
+    interval_min_s: float
+    interval_max_s: float
+    check_ttl_s: int
+    heartbeat_s: float
+
+    @classmethod
+    def from_config(cls, config) -> Settings:
+        return cls(config["ATTENDANCE_INTERVAL_MIN_S"], config["ATTENDANCE_INTERVAL_MAX_S"],
+                   config["ATTENDANCE_TTL_S"], config["PLAY_HEARTBEAT_S"])
+
+
+@dataclass(frozen=True)
+class Beat:
+    lesson_id: int
+    position: float
+    tab: str
+    state: str
+
+
+@dataclass(frozen=True)
+class Challenge:
+    id: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a page is told after opening or a heartbeat."""
+
+    max_position: float
+    credited_seconds: float
+    lesson_completed: bool
+    challenge: Challenge | None
+    position: float = 0.0
+    tab: str = ""
+    has_exercise: bool = False
+
+
+@dataclass
+class _Effects:
+    """What to do after the hot state is written: database rows and cache invalidation."""
+
+    new_check: NewCheck | None = None
+    expired_check: str = ""
+    flush: set[int] = field(default_factory=set)  # lessons whose confirmed state changed
+
+
+class Player:
+    def __init__(self, redis: redis_lib.Redis, session: Session, settings: Settings, rng: random.Random | None = None):
+        self.redis, self.session, self.settings = redis, session, settings
+        self.rng = rng or random.SystemRandom()
+
+    def open_page(self, trainee_id: int, openid: str, lesson_id: int, now: float) -> Progress:
+        """Makes a new page of `lesson_id` the trainee's only one; returns where it resumes."""
+        tab = f"{trainee_id}.{secrets.token_urlsafe(16)}"
+        for _ in range(CAS_TRIES):
+            state = play_state.read(self.redis, trainee_id, [lesson_id])
+            effects = _Effects()
+            self._settle(state, now, effects)
+            lesson = self._lesson(state, lesson_id)
+            if state.gap is None:
+                state.gap = self._next_gap()
+            resume = lesson.position if lesson.completed else min(lesson.position, lesson.furthest)
+            if resume >= lesson.duration - 1:
+                resume = 0.0  # watched to the end last time: start again
+            state.tab, state.lesson_id, state.openid = tab, lesson_id, openid
+            state.beat_at, state.believed, state.beat_state = now, resume, "opened"
+            if play_state.write(self.redis, state):
+                self._apply(state, effects, now)
+                return self._progress(state, lesson, position=resume, tab=tab)
+        raise Busy()
+
+    def heartbeat(self, openid: str, beat: Beat, now: float) -> Progress:
+        match = _TAB.match(beat.tab)
+        if match is None:
+            raise Superseded()
+        trainee_id = int(match.group(1))
+        for _ in range(CAS_TRIES):
+            state = play_state.read(self.redis, trainee_id, [beat.lesson_id])
+            if not state.owns(beat.tab, beat.lesson_id, openid):
+                raise Superseded()
+            effects = _Effects()
+            was_pending = bool(state.check_id)
+            self._settle(state, now, effects)
+            lesson = self._lesson(state, beat.lesson_id)
+            self._credit(state, lesson, beat, now, counts=not was_pending)
+            self._attend(state, lesson, beat, now, effects)
+            if play_state.write(self.redis, state, effects.new_check, self.settings.check_ttl_s + attendance.KEEP_S):
+                self._apply(state, effects, now)
+                return self._progress(state, lesson)
+        raise Busy()
+
+    def settle(self, trainee_id: int, now: float) -> None:
+        """Settles a check a scan just verified (or that expired) into the trainee's progress."""
+        for _ in range(CAS_TRIES):
+            state = play_state.read(self.redis, trainee_id, [])
+            effects = _Effects()
+            if not self._settle(state, now, effects):
+                return
+            if play_state.write(self.redis, state):
+                self._apply(state, effects, now)
+                return
+        raise Busy()
+
+    def exercise_passed(self, trainee_id: int, lesson_id: int) -> None:
+        """Marks the hot state of the lesson (if any) as having its exercise passed."""
+        for _ in range(CAS_TRIES):
+            state = play_state.read(self.redis, trainee_id, [lesson_id])
+            if lesson_id not in state.lessons:
+                return
+            lesson = state.lesson(lesson_id)
+            lesson.exercise_passed = True
+            if play_state.write(self.redis, state):
+                return
+        raise Busy()
+
+    # -- the rules --------------------------------------------------------------------------
+
+    def _settle(self, state: PlayState, now: float, effects: _Effects) -> bool:
+        """A pending check that was verified promotes the provisional credit; one that expired
+        drops it and makes the next check due at once. True when something was settled."""
+        if not state.check_id:
+            return False
+        verified = state.verified_id == state.check_id
+        if not verified and now <= state.check_expires:
+            return False
+        missing = play_state.read_more(self.redis, state, state.provisional_lessons)
+        for lesson_id in state.provisional_lessons:
+            if lesson_id in missing:
+                continue
+            lesson = state.lesson(lesson_id)
+            if verified:
+                lesson.confirmed = segments.union(lesson.confirmed, lesson.provisional)
+                lesson.confirmed_s += lesson.provisional_s
+                lesson.video_done = lesson.video_done or lesson.watched_to_end(lesson.confirmed)
+                effects.flush.add(lesson_id)
+            lesson.provisional, lesson.provisional_s = [], 0.0
+        if not verified:
+            effects.expired_check = state.check_id
+        state.provisional_lessons = []
+        state.check_id, state.verified_id, state.check_expires = "", "", 0.0
+        state.gap = self._next_gap() if verified else 0.0
+        return True
+
+    def _credit(self, state: PlayState, lesson: LessonState, beat: Beat, now: float, counts: bool) -> None:
+        position = min(max(beat.position, 0.0), lesson.duration)
+        result = credit.step(
+            believed=state.believed, was_playing=counts and state.beat_state == "playing",
+            elapsed=now - state.beat_at, position=position, furthest=lesson.furthest,
+            heartbeat_s=self.settings.heartbeat_s,
+        )
+        if result.credited is not None:
+            start, end = result.credited
+            lesson.provisional = segments.add(lesson.provisional, start, end)
+            lesson.provisional_s += end - start
+            state.gap = (state.gap or 0.0) - (end - start)
+            if beat.lesson_id not in state.provisional_lessons:
+                state.provisional_lessons.append(beat.lesson_id)
+        state.beat_at, state.believed, state.beat_state = now, result.position, beat.state
+        lesson.position = result.position
+
+    def _attend(self, state: PlayState, lesson: LessonState, beat: Beat, now: float, effects: _Effects) -> None:
+        if state.check_id:
+            return
+        closing = beat.state == "ended" and lesson.provisional_s > 0
+        if not closing and (beat.state != "playing" or (state.gap or 0.0) > 0):
+            return
+        effects.new_check = attendance.new_check(state.trainee_id, beat.lesson_id, now, self.settings.check_ttl_s)
+        state.check_id, state.check_expires = effects.new_check.id, effects.new_check.expires_at
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _next_gap(self) -> float:
+        return self.rng.uniform(self.settings.interval_min_s, self.settings.interval_max_s)
+
+    def _lesson(self, state: PlayState, lesson_id: int) -> LessonState:
+        if lesson_id not in state.lessons:
+            loaded = progress_store.load_lesson(self.session, state.trainee_id, lesson_id)
+            self.session.rollback()  # end the read's transaction: the hot path holds no connection
+            if loaded is None:
+                raise ServiceError("没有这个视频课时")
+            state.lessons[lesson_id] = loaded
+        return state.lesson(lesson_id)
+
+    def _apply(self, state: PlayState, effects: _Effects, now: float) -> None:
+        if effects.new_check is None and not effects.expired_check and not effects.flush:
+            return
+        for attempt in range(2):
+            try:
+                completed = self._write_rows(state, effects, now)
+                self.session.commit()
+                break
+            except IntegrityError:  # another process inserted the same progress row first
+                self.session.rollback()
+                if attempt:
+                    raise
+        if effects.new_check is not None:
+            log.info("attendance_check_issued trainee=%s lesson=%s check=%s", state.trainee_id,
+                     effects.new_check.lesson_id, effects.new_check.id)
+        if effects.expired_check:
+            log.info("attendance_check_expired trainee=%s check=%s", state.trainee_id, effects.expired_check)
+        if completed and state.openid:
+            overview.forget(self.redis, state.openid)
+
+    def _write_rows(self, state: PlayState, effects: _Effects, now: float) -> bool:
+        if effects.new_check is not None:
+            attendance.record_issued(self.session, effects.new_check)
+        if effects.expired_check:
+            attendance.record_expired(self.redis, self.session, effects.expired_check)
+        completed = False
+        for lesson_id in sorted(effects.flush):
+            completed |= progress_store.flush(self.session, state.trainee_id, lesson_id, state.lessons[lesson_id], now)
+        return completed
+
+    def _progress(self, state: PlayState, lesson: LessonState, position: float = 0.0, tab: str = "") -> Progress:
+        challenge = Challenge(state.check_id, state.check_expires) if state.check_id else None
+        return Progress(round(lesson.furthest, 2), round(lesson.confirmed_s, 2), lesson.completed, challenge,
+                        round(position, 2), tab, lesson.has_exercise)
+

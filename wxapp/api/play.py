@@ -1,0 +1,108 @@
+"""The player's JSON (CONTRACT §4): heartbeats, and the status and QR of attendance checks.
+
+CSRF: the heartbeat is exempt from Flask-WTF's form token, because `sendBeacon` can send no
+header and a player page stays open longer than a form token lives. Its protection is the
+`tab` in the JSON body instead: a 128-bit secret the server wrote into the one page it opened
+for the trainee and keeps in Redis. Another site's page can't read it (same-origin policy), so a
+forged heartbeat is refused as superseded and earns nothing. The GETs change nothing.
+"""
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime, timezone
+
+from flask import Response, current_app, g, jsonify, request, url_for
+from limits import parse
+
+from services import ServiceError, attendance
+from services.progress import STATES, Beat, Busy, Progress, Superseded
+from wxapp.api import bp
+from wxapp.extensions import csrf, db, limiter, player, redis_client
+from wxapp.h5.auth import current_openid, trainee_required
+from wxapp.sessions import keeps_cookie
+
+MAX_TAB = 64
+# Generous: a page beats every PLAY_HEARTBEAT_S and on each play, pause and seek. Counted per
+# WeChat user (a whole company may share one NAT address) in the limiter's own Redis storage.
+HEARTBEAT_LIMIT = parse("120 per minute")
+
+
+def parse_beat(data: object) -> Beat | None:
+    if not isinstance(data, dict):
+        return None
+    lesson_id, position, tab, state = (data.get(k) for k in ("lesson_id", "position", "tab", "state"))
+    if not isinstance(lesson_id, int) or isinstance(lesson_id, bool) or lesson_id <= 0:
+        return None
+    if not isinstance(position, (int, float)) or isinstance(position, bool) or not math.isfinite(position):
+        return None
+    if not isinstance(tab, str) or len(tab) > MAX_TAB or state not in STATES:
+        return None
+    return Beat(lesson_id, float(position), tab, state)
+
+
+def progress_json(progress: Progress) -> dict:
+    challenge = None
+    if progress.challenge is not None:
+        challenge = {
+            "id": progress.challenge.id,
+            "qr_png": url_for("api.attendance_qr", check_id=progress.challenge.id),
+            "expires_at": datetime.fromtimestamp(progress.challenge.expires_at, timezone.utc).isoformat(),
+        }
+    return {"max_position": progress.max_position, "credited_seconds": progress.credited_seconds,
+            "lesson_completed": progress.lesson_completed, "challenge": challenge}
+
+
+@limiter.request_filter
+def _counts_itself() -> bool:
+    """The heartbeat hits its own limit below, in one Redis call: it skips the extension's
+    resolution of limits on every request, which shows on the busiest route (see bench/heartbeat.py)."""
+    return request.endpoint == "api.heartbeat"
+
+
+@bp.post("/play/heartbeat")
+@csrf.exempt
+@keeps_cookie
+def heartbeat():
+    openid = current_openid()
+    if openid is None:
+        return jsonify(error="登录已失效，请从公众号菜单重新进入"), 401
+    if limiter.enabled and not limiter.limiter.hit(HEARTBEAT_LIMIT, "heartbeat", openid):
+        return jsonify(error="操作过于频繁，请稍后再试"), 429
+    # sendBeacon posts text/plain: the body is JSON whatever the declared type.
+    beat = parse_beat(request.get_json(force=True, silent=True))
+    if beat is None:
+        return jsonify(error="请求格式不正确"), 400
+    try:
+        progress = player().heartbeat(openid, beat, time.time())
+    except Superseded:
+        return jsonify(error="superseded"), 409
+    except Busy as exc:
+        return jsonify(error=exc.message), 503
+    except ServiceError as exc:
+        return jsonify(error=exc.message), 400
+    return jsonify(progress_json(progress))
+
+
+def _own_check(check_id: str):
+    check = attendance.by_id(redis_client(), db.session, check_id, time.time())
+    return check if check is not None and check.trainee_id == g.trainee.id else None
+
+
+@bp.get("/attendance/<check_id>")
+@trainee_required
+def attendance_status(check_id: str):
+    check = _own_check(check_id)
+    if check is None:
+        return jsonify(error="没有这个考勤验证"), 404
+    return jsonify(status=check.status)
+
+
+@bp.get("/attendance/<check_id>/qr.png")
+@trainee_required
+def attendance_qr(check_id: str):
+    check = _own_check(check_id)
+    png = attendance.qr_png(redis_client(), check_id, current_app.config["PUBLIC_BASE_URL"]) if check else None
+    if png is None:
+        return jsonify(error="没有这个考勤验证"), 404
+    return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=600"})

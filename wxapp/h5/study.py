@@ -1,0 +1,101 @@
+"""Studying: the lesson player (/h5/lesson/<id>), its exercise, and the attendance page that a
+scanned QR opens (/h5/attend/<token>). The token appears in no log line and, through the
+no-referrer policy, in no Referer header either."""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import current_app, g, make_response, redirect, render_template, request, url_for
+from werkzeug.datastructures import MultiDict
+
+from services import attendance, exercises, learning, overview
+from services.pii import short_openid
+from wxapp.extensions import db, player, redis_client
+from wxapp.h5 import bp
+from wxapp.h5.auth import current_openid, error_page, trainee_required
+from wxapp.logs import kv
+
+log = logging.getLogger(__name__)
+
+ATTEND_OUTCOMES = {  # outcome of a confirm → (status, message)
+    "verified": (200, "验证成功，请回到播放页面继续学习。"),
+    "used": (409, "这个二维码已经确认过了，无需重复确认。"),
+    "expired": (410, "这个二维码已过期。请回到播放页面，重新获取二维码。"),
+}
+
+
+def _private(response, referrer: bool = True):
+    response.headers["Cache-Control"] = "no-store"
+    if not referrer:
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.get("/lesson/<int:lesson_id>")
+@trainee_required
+def lesson(lesson_id: int):
+    info = learning.lesson_for(db.session, g.trainee.id, lesson_id)
+    if info is None:
+        return error_page("没有找到这个课程视频，请从“在线学习”进入。", 404)
+    page = player().open_page(g.trainee.id, current_openid(), lesson_id, time.time())
+    return _private(make_response(render_template(
+        "h5/player.html", lesson=info, page=page, heartbeat_s=current_app.config["PLAY_HEARTBEAT_S"],
+        now_ms=int(time.time() * 1000),
+    )))
+
+
+@bp.route("/lesson/<int:lesson_id>/exercise", methods=["GET", "POST"])
+@trainee_required
+def exercise(lesson_id: int):
+    info = learning.lesson_for(db.session, g.trainee.id, lesson_id)
+    if info is None:
+        return error_page("没有找到这个课程视频，请从“在线学习”进入。", 404)
+    questions = exercises.questions(db.session, lesson_id)
+    if not questions:
+        return redirect(url_for("h5.lesson", lesson_id=lesson_id), 302)
+    if not exercises.video_done(db.session, g.trainee.id, lesson_id):
+        return render_template("h5/exercise.html", lesson=info, questions=[], not_yet=True)
+    result = None
+    if request.method == "POST":
+        answers = {q.id: "".join(request.form.getlist(f"q{q.id}")) for q in questions}
+        result = exercises.grade(db.session, g.trainee.id, lesson_id, answers, time.time())
+        if result.passed:
+            player().exercise_passed(g.trainee.id, lesson_id)
+        if result.completed:
+            overview.forget(redis_client(), current_openid())
+    return _private(make_response(render_template(
+        "h5/exercise.html", lesson=info, questions=questions, result=result, not_yet=False,
+        answered=request.form if result is not None and not result.passed else MultiDict(),
+    )))
+
+
+@bp.route("/attend/<token>", methods=["GET", "POST"])
+@trainee_required
+def attend(token: str):
+    now = time.time()
+    check = attendance.by_token(redis_client(), db.session, token, now)
+    if check is None:
+        return _private(make_response(error_page("二维码无效。请回到播放页面，扫描页面上的二维码。", 404)), referrer=False)
+    name, title = attendance.who(db.session, check)
+    mine = check.trainee_id == g.trainee.id
+    status, message = 200, None
+    if request.method == "POST" and not mine:
+        attendance.refuse(db.session, check, current_openid(), now)
+        log.warning(kv("attendance_refused", check=check.id, openid=short_openid(current_openid())))
+        status, message = 403, "这不是您本人的考勤验证。请学员本人用自己认证登录过的微信扫码确认。"
+    elif request.method == "POST":
+        outcome = attendance.confirm(redis_client(), db.session, token, check, current_openid(), now)
+        if outcome == "verified":
+            player().settle(check.trainee_id, now)
+            log.info(kv("attendance_verified", check=check.id, trainee=check.trainee_id))
+        status, message = ATTEND_OUTCOMES[outcome]
+        check = attendance.by_token(redis_client(), db.session, token, now) or check
+    return _private(make_response(render_template(
+        "h5/attend.html", check=check, name=name if mine else _masked(name), title=title, mine=mine,
+        message=message, remaining=max(0, int(check.expires_at - now)),
+    ), status), referrer=False)
+
+
+def _masked(name: str) -> str:
+    return name[:1] + "*" * max(1, len(name) - 1)

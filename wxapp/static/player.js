@@ -1,0 +1,240 @@
+/* The lesson player: resumes where the trainee left off, keeps the rate at 1x, blocks seeking
+   past the furthest point watched until the hours are earned, sends heartbeats (every few
+   seconds while playing, and on play, pause, seek, end, hide and unload) and shows the
+   attendance QR when the server asks for a check. The server decides what counts; this page
+   only keeps an honest trainee from doing what would not count anyway. Plain ES5 for old
+   in-app browsers. */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("player");
+  var video = document.getElementById("video");
+  var data = root.dataset;
+  var lessonId = parseInt(data.lesson, 10);
+  var tab = data.tab;
+  var duration = parseFloat(data.duration);
+  var beatMs = parseFloat(data.heartbeat) * 1000;
+  var heartbeatUrl = data.heartbeatUrl;
+  var statusUrl = data.statusUrl;
+  var skewMs = parseInt(data.now, 10) - Date.now(); // server clock minus this device's
+  var SEEK_SLACK = 1; // seconds: a seek this far past the furthest point is the slider's rounding
+
+  var serverMax = parseFloat(data.max) || 0;
+  var completed = data.completed === "1";
+  var localFurthest = serverMax; // reached by playing, in this page
+  var lastGood = parseFloat(data.resume) || 0; // last position reached without seeking
+  var restoring = lastGood > 0;
+  var seekReported = false;
+  var stopped = false;
+  var check = null; // the pending attendance check
+  var afterExpiry = false;
+  var pollTimer = null;
+  var countdownTimer = null;
+  var unloading = false;
+
+  function $(id) { return document.getElementById(id); }
+
+  function clock(seconds) {
+    var s = Math.max(0, Math.floor(seconds));
+    return Math.floor(s / 60) + ":" + ("0" + (s % 60)).slice(-2);
+  }
+
+  function allowedMax() { return Math.max(serverMax, localFurthest); }
+
+  function toast(text) {
+    $("toast-text").textContent = text;
+    $("toast").hidden = false;
+    setTimeout(function () { $("toast").hidden = true; }, 2000);
+  }
+
+  function showStatus() {
+    $("watched").textContent = clock(Math.max(serverMax, localFurthest)) + " / " + clock(duration);
+    $("hours-state").textContent = completed ? "已获得" : "未获得";
+  }
+
+  // -- heartbeats ---------------------------------------------------------------------------
+
+  function beat(state, position) {
+    if (stopped) { return; }
+    var body = JSON.stringify({
+      lesson_id: lessonId, tab: tab, state: state,
+      position: position === undefined ? video.currentTime : position
+    });
+    if ((unloading || document.visibilityState === "hidden") && navigator.sendBeacon) {
+      navigator.sendBeacon(heartbeatUrl, body); // text/plain: no preflight, no custom header
+      return;
+    }
+    fetch(heartbeatUrl, {
+      method: "POST", body: body, credentials: "same-origin", keepalive: true,
+      headers: { "Content-Type": "application/json" }
+    }).then(function (response) {
+      if (response.status === 409) { stop("检测到多开播放页面，本页面已停止播放。请在最后打开的页面继续学习。"); return null; }
+      if (response.status === 401 || response.status === 403) { stop("登录已失效，请从公众号菜单重新进入。"); return null; }
+      return response.ok ? response.json() : null;
+    }).then(function (answer) {
+      if (answer) { heard(answer); }
+    })["catch"](function () { /* the next beat tries again */ });
+  }
+
+  function heard(answer) {
+    serverMax = answer.max_position;
+    completed = answer.lesson_completed;
+    if (afterExpiry) {
+      // What was watched since the last passed check no longer counts: go back to where it ended.
+      afterExpiry = false;
+      localFurthest = serverMax;
+      if (video.currentTime > serverMax) { video.currentTime = serverMax; }
+    }
+    if (answer.challenge) { showCheck(answer.challenge); }
+    showStatus();
+  }
+
+  function stop(message) {
+    stopped = true;
+    video.pause();
+    clearInterval(pollTimer);
+    clearInterval(countdownTimer);
+    $("stopped-text").textContent = message;
+    $("check").hidden = true;
+    $("stopped").hidden = false;
+  }
+
+  // -- attendance checks --------------------------------------------------------------------
+
+  function showCheck(challenge) {
+    if (check && check.id === challenge.id) { return; }
+    check = challenge;
+    video.pause();
+    $("toast").hidden = true; // nothing may cover the QR
+    $("check-qr").src = challenge.qr_png;
+    $("check-retry-area").hidden = true;
+    $("check").hidden = false;
+    var expiresAt = Date.parse(challenge.expires_at);
+    function tick() { $("check-countdown").textContent = clock((expiresAt - (Date.now() + skewMs)) / 1000); }
+    tick();
+    clearInterval(countdownTimer);
+    countdownTimer = setInterval(tick, 500);
+    clearInterval(pollTimer);
+    pollTimer = setInterval(poll, 2000);
+  }
+
+  function poll() {
+    if (!check) { return; }
+    var id = check.id;
+    fetch(statusUrl.replace("CHECK", encodeURIComponent(id)), { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (answer) {
+        if (!answer || !check || check.id !== id) { return; }
+        if (answer.status === "verified") { passed(); }
+        if (answer.status === "expired") { expired(); }
+      })["catch"](function () { /* try again at the next tick */ });
+  }
+
+  function endCheck() {
+    check = null;
+    clearInterval(pollTimer);
+    clearInterval(countdownTimer);
+  }
+
+  function passed() {
+    endCheck();
+    $("check").hidden = true;
+    $("check-expired").hidden = true;
+    toast("验证成功，继续学习");
+    if (video.ended) {
+      beat("ended"); // the closing check passed: learn whether the hours are earned
+      return;
+    }
+    var playing = video.play();
+    if (playing && playing["catch"]) { playing["catch"](function () { /* the trainee taps play */ }); }
+  }
+
+  function expired() {
+    endCheck();
+    afterExpiry = true;
+    $("check-expired").hidden = false;
+    $("check-countdown").textContent = "0:00";
+    $("check-retry-area").hidden = false;
+    beat("paused"); // learns where the confirmed watching ends
+  }
+
+  $("check-retry").addEventListener("click", function () {
+    $("check").hidden = true;
+    video.play(); // a playing heartbeat asks the server for a new check
+  });
+
+  // -- the video ----------------------------------------------------------------------------
+
+  function resume() {
+    if (restoring && lastGood < video.duration - 1) {
+      video.currentTime = lastGood;
+    } else {
+      restoring = false;
+    }
+  }
+  if (video.readyState >= 1) {
+    resume(); // the metadata came before this script
+  } else {
+    video.addEventListener("loadedmetadata", resume);
+  }
+
+  video.addEventListener("ratechange", function () {
+    if (video.playbackRate !== 1) { video.playbackRate = 1; }
+    if (video.defaultPlaybackRate !== 1) { video.defaultPlaybackRate = 1; }
+  });
+
+  video.addEventListener("timeupdate", function () {
+    if (video.seeking || restoring) { return; }
+    var now = video.currentTime;
+    if (now > localFurthest && now - lastGood < 2) { localFurthest = now; }
+    lastGood = now;
+  });
+
+  video.addEventListener("seeking", function () {
+    if (restoring) { return; }
+    if (!completed && video.currentTime > allowedMax() + SEEK_SLACK) {
+      video.currentTime = Math.min(lastGood, allowedMax());
+      toast("获得本课学时前不能快进");
+      return;
+    }
+    if (!seekReported) {
+      seekReported = true;
+      beat(video.paused ? "paused" : "playing", lastGood); // what was played up to the seek
+    }
+  });
+
+  video.addEventListener("seeked", function () {
+    lastGood = video.currentTime;
+    if (restoring) { restoring = false; return; }
+    seekReported = false;
+    beat(video.paused ? "paused" : "playing");
+  });
+
+  video.addEventListener("play", function () {
+    if (stopped || check) { video.pause(); }
+  });
+  video.addEventListener("playing", function () { beat("playing"); });
+  video.addEventListener("pause", function () {
+    if (!video.seeking) { beat("paused"); }
+  });
+  video.addEventListener("ended", function () {
+    beat("ended");
+    var exercise = $("exercise-link");
+    if (exercise) { exercise.className = "weui-btn weui-btn_primary"; }
+  });
+
+  setInterval(function () {
+    if (!video.paused && !video.ended && !video.seeking) { beat("playing"); }
+  }, beatMs);
+
+  document.addEventListener("visibilitychange", function () {
+    // Studying means watching: a hidden page pauses (the heartbeat goes out as a beacon).
+    if (document.visibilityState === "hidden" && !video.paused) { video.pause(); }
+  });
+  window.addEventListener("pagehide", function () {
+    unloading = true;
+    beat(video.ended ? "ended" : "paused");
+  });
+
+  showStatus();
+}());

@@ -23,9 +23,4 @@ function request()
   return wrk.format("POST", path, {["Content-Type"] = "text/xml"}, body)
 end
 
-function done(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write +
-    summary.errors.status + summary.errors.timeout
-  io.write(string.format("RESULT %d %d %.1f %.1f %.1f %d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), errors))
-end
+dofile("bench/wrk_result.lua")

@@ -109,7 +109,7 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int, threads: in
     out = subprocess.run(
         [require_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(script),
          f"http://127.0.0.1:{port}"],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True, text=True, check=True, env=env, cwd=ROOT,
     ).stdout
     match = _RESULT.search(out)
     if not match:

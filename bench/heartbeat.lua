@@ -40,9 +40,4 @@ function request()
     {["Content-Type"] = "application/json", ["Cookie"] = "wxapp_session=" .. t.cookie}, body)
 end
 
-function done(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write +
-    summary.errors.status + summary.errors.timeout
-  io.write(string.format("RESULT %d %d %.1f %.1f %.1f %d\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), errors))
-end
+dofile("bench/wrk_result.lua")

@@ -7,7 +7,7 @@ holds the lessons' exercises (`services.imports.exercises`), imported in the sam
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -55,7 +55,7 @@ def import_catalog(session: Session, path: str | Path) -> CatalogReport:
     report = CatalogReport()
     try:
         majors = ensure_majors(session)
-        lines = _consistent(_parse_all(rows, majors, report), report)
+        lines = _consistent(report.accepted(rows, lambda row, errors: _parse(row, majors, errors)), report)
         _apply(session, lines, report)
         session.flush()
         report.exercises = import_exercises(session, path)
@@ -65,16 +65,6 @@ def import_catalog(session: Session, path: str | Path) -> CatalogReport:
         raise
     report.rejected.sort()
     return report
-
-
-def _parse_all(rows: Iterable[SheetRow], majors: dict[str, Major], report: ImportReport) -> Iterator[Line]:
-    for row in rows:
-        errors: list[str] = []
-        line = _parse(row, majors, errors)
-        if errors:
-            report.reject(row.number, "；".join(errors))
-        else:
-            yield line
 
 
 def _parse(row: SheetRow, majors: dict[str, Major], errors: list[str]) -> Line | None:

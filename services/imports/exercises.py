@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,22 +54,12 @@ def import_exercises(session: Session, path: str | Path) -> ImportReport | None:
     for lesson_id, title in session.execute(select(Lesson.id, Lesson.title)):
         by_title.setdefault(title, []).append(lesson_id)
     lessons: dict[int, list[Line]] = {}
-    for line in _parse_all(rows, by_title, report):
+    for line in report.accepted(rows, lambda row, errors: _parse(row, by_title, errors)):
         lessons.setdefault(line.lesson_id, []).append(line)
     for lesson_id, lines in lessons.items():
         _apply(session, lesson_id, lines, report)
     report.rejected.sort()
     return report
-
-
-def _parse_all(rows: Iterable[SheetRow], by_title: dict[str, list[int]], report: ImportReport):
-    for row in rows:
-        errors: list[str] = []
-        line = _parse(row, by_title, errors)
-        if errors:
-            report.reject(row.number, "；".join(errors))
-        else:
-            yield line
 
 
 def _parse(row: SheetRow, by_title: dict[str, list[int]], errors: list[str]) -> Line | None:

@@ -64,7 +64,7 @@ def import_roster(session: Session, cipher: PiiCipher, path: str | Path) -> Impo
     try:
         majors = ensure_majors(session)
         classes = _classes_by_code(session)
-        lines = _consistent(_parse_all(rows, majors, classes, cipher, report), report)
+        lines = _consistent(report.accepted(rows, lambda row, errors: _parse(row, majors, classes, cipher, errors)), report)
         _apply(session, cipher, lines, report)
         session.commit()
     except BaseException:
@@ -77,16 +77,6 @@ def import_roster(session: Session, cipher: PiiCipher, path: str | Path) -> Impo
 def _classes_by_code(session: Session) -> dict[str, ClassRef]:
     rows = session.execute(select(TrainingClass.id, TrainingClass.code, TrainingClass.major_id))
     return {code.upper(): ClassRef(id_, code, major_id) for id_, code, major_id in rows}
-
-
-def _parse_all(rows, majors, classes, cipher, report) -> Iterator[Line]:
-    for row in rows:
-        errors: list[str] = []
-        line = _parse(row, majors, classes, cipher, errors)
-        if errors:
-            report.reject(row.number, "；".join(errors))
-        else:
-            yield line
 
 
 def _parse(row: SheetRow, majors: dict[str, Major], classes: dict[str, ClassRef], cipher, errors) -> Line | None:

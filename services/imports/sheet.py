@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import unicodedata
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
 from services import ServiceError
+
+T = TypeVar("T")
 
 HEADER_SEARCH_ROWS = 10
 # A gap this long between two data rows is not a roster any more: it is Excel's formatted void.
@@ -37,6 +41,16 @@ class ImportReport:
 
     def reject(self, number: int, reason: str) -> None:
         self.rejected.append((number, reason))
+
+    def accepted(self, rows: Iterable[SheetRow], parse: Callable[[SheetRow, list[str]], T]) -> Iterator[T]:
+        """The rows `parse` accepts; a row it adds errors for is rejected with all of them."""
+        for row in rows:
+            errors: list[str] = []
+            line = parse(row, errors)
+            if errors:
+                self.reject(row.number, "；".join(errors))
+            else:
+                yield line
 
 
 @dataclass(frozen=True)

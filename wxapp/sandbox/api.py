@@ -52,9 +52,18 @@ def _serial() -> int:
     return int(redis_client().incr(keys.sandbox_counter()))
 
 
-def _valid_token() -> bool:
+# The calls that fetch a token need none; every other cgi-bin call is refused without a valid one.
+TOKEN_FREE = ("/dev/api/cgi-bin/token", "/dev/api/cgi-bin/stable_token")
+
+
+@bp.before_request
+def require_token():
+    if not request.path.startswith("/dev/api/cgi-bin/") or request.path in TOKEN_FREE:
+        return None
     token = request.args.get("access_token", "")
-    return bool(token) and redis_client().exists(keys.sandbox_token(token)) == 1
+    if token and redis_client().exists(keys.sandbox_token(token)) == 1:
+        return None
+    return _error(40001, "invalid credential, access_token is invalid or not latest")
 
 
 @bp.get("/api/cgi-bin/token")
@@ -79,8 +88,6 @@ def stable_token():
 
 @bp.post("/api/cgi-bin/menu/create")
 def menu_create():
-    if not _valid_token():
-        return _error(40001, "invalid credential, access_token is invalid or not latest")
     if not isinstance(_body().get("button"), list):
         return _error(40016, "invalid button size")
     return _error(0, "ok")
@@ -88,8 +95,6 @@ def menu_create():
 
 @bp.post("/api/cgi-bin/message/template/send")
 def template_send():
-    if not _valid_token():
-        return _error(40001, "invalid credential, access_token is invalid or not latest")
     body = _body()
     if not body.get("touser"):
         return _error(40003, "invalid openid")
@@ -100,8 +105,6 @@ def template_send():
 
 @bp.post("/api/cgi-bin/message/custom/send")
 def custom_send():
-    if not _valid_token():
-        return _error(40001, "invalid credential, access_token is invalid or not latest")
     if not _body().get("touser"):
         return _error(40003, "invalid openid")
     return _error(0, "ok")
@@ -109,8 +112,6 @@ def custom_send():
 
 @bp.post("/api/cgi-bin/qrcode/create")
 def qrcode_create():
-    if not _valid_token():
-        return _error(40001, "invalid credential, access_token is invalid or not latest")
     body = _body()
     scene = ((body.get("action_info") or {}).get("scene") or {})
     if not (scene.get("scene_str") or scene.get("scene_id")):

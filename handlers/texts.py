@@ -2,15 +2,11 @@
 from __future__ import annotations
 
 from handlers.router import Context
-from services.learning import ClassLine, CourseLine, ExamState
+from services.learning import ClassLine, CourseLine, ExamState, hours_text
 from services.timeutil import local_text
 
 BIND_PATH = "/h5/bind"
 LEARN_PATH = "/h5/learn"
-
-
-def _hours(value) -> str:
-    return f"{value.normalize():f}"
 
 
 def link(ctx: Context, path: str, words: str) -> str:
@@ -48,7 +44,7 @@ def course_list(ctx: Context, name: str, lines: list[CourseLine], exam: ExamStat
     rows = [f"{name}，您的课程："]
     for line in lines:
         title = "公共课" if line.kind == "public" else f"专业课·{line.major}"
-        rows.append(f"· {title}（{line.name}）：已修 {_hours(line.hours_earned)} / {_hours(line.hours_required)} 学时")
+        rows.append(f"· {title}（{line.name}）：已修 {hours_text(line.hours_earned)} / {hours_text(line.hours_required)} 学时")
     rows.append(f"考试：{exam.label}")
     rows.append(f"\n{link(ctx, LEARN_PATH, '进入在线学习')}")
     return "\n".join(rows)

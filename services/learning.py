@@ -18,6 +18,11 @@ from models.catalog import COURSE_PUBLIC
 from services.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
 
 
+
+def hours_text(value) -> str:
+    """学时 as people write them: 2, 2.5 (never 2.00)."""
+    return f"{Decimal(value).normalize():f}"
+
 @dataclass(frozen=True)
 class CourseLine:
     name: str

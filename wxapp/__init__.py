@@ -57,12 +57,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from decimal import Decimal
+    from services.learning import hours_text
 
-    @app.template_filter("hours")
-    def hours(value) -> str:
-        """学时 as people write them: 2, 2.5 (never 2.00)."""
-        return f"{Decimal(value).normalize():f}"
+    app.add_template_filter(hours_text, "hours")
 
 
 def register_blueprints(app: Flask) -> None:

@@ -5,6 +5,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from services.learning import hours_text
+
 roster_cli = AppGroup("roster", help="报名汇总表 (enrollment rosters).")
 catalog_cli = AppGroup("catalog", help="课程与视频课时 (courses and lessons).")
 class_cli = AppGroup("class", help="班级 (classes).")
@@ -203,21 +205,15 @@ def trainee_show(phone_or_id: str) -> None:
     click.echo(f"微信：{'已绑定（' + short_openid(user.openid) + '）' if user else '未绑定'}")
     for line in learning.courses(db.session, trainee.id):
         label = "公共课" if line.kind == "public" else f"专业课·{line.major}"
-        click.echo(f"{label}：已修 {_hours(line.hours_earned)} / {_hours(line.hours_required)} 学时")
+        click.echo(f"{label}：已修 {hours_text(line.hours_earned)} / {hours_text(line.hours_required)} 学时")
     records = study_records.lesson_records(db.session, trainee.id)
     click.echo("视频课时记录：" + ("" if records else "无"))
     for r in records:
         state = f"已获得学时（{local_text(r.completed_at)}）" if r.completed_at else "未获得学时"
-        click.echo(f"[{r.course}] {r.title}（{r.duration_s // 60}分{r.duration_s % 60}秒，{_hours(r.hours)}学时）：{state}")
+        click.echo(f"[{r.course}] {r.title}（{r.duration_s // 60}分{r.duration_s % 60}秒，{hours_text(r.hours)}学时）：{state}")
         click.echo(f"  已看部分：{segments.describe(r.watched)}；计入时长 {int(r.credited_seconds)} 秒")
         c = r.checks
         click.echo(f"  考勤验证：发起 {c['issued']}，通过 {c['verified']}，超时 {c['expired']}，"
                    f"待验证 {c['pending']}，他人扫码被拒 {c['refused']}")
         click.echo(f"  课后练习：交卷 {r.attempts} 次，全部答对 {r.attempts_passed} 次")
 
-
-def _hours(value) -> str:
-    """学时 as people write them: 2, 2.5 (never 2.00)."""
-    from decimal import Decimal
-
-    return f"{Decimal(value).normalize():f}"

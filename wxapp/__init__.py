@@ -17,6 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    mount_callback(app)
     register_error_handlers(app)
     register_commands(app)
     return app
@@ -66,16 +67,20 @@ def register_blueprints(app: Flask) -> None:
     from wxapp.api import bp as api_bp
     from wxapp.h5 import bp as h5_bp
     from wxapp.health import bp as health_bp
-    from wxapp.wechat import bp as wechat_bp
 
     app.register_blueprint(health_bp)
-    app.register_blueprint(wechat_bp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(api_bp)
     if app.config["WXAPP_ENV"] != "production":
         from wxapp.sandbox import bp as sandbox_bp
 
         app.register_blueprint(sandbox_bp)
+
+
+def mount_callback(app: Flask) -> None:
+    from wxapp.wechat import mount
+
+    mount(app)
 
 
 def register_error_handlers(app: Flask) -> None:

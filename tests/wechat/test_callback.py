@@ -53,6 +53,35 @@ def test_post_with_bad_signature_is_forbidden_and_has_no_effect(client, app):
         assert db.session.query(WechatUser).count() == 0
 
 
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
+def test_other_methods_are_refused_with_405(client, method):
+    r = client.open("/wechat", method=method, query_string=query(TEST_TOKEN))
+    assert r.status_code == 405 and r.headers["Allow"] == "GET, POST"
+
+
+def test_callback_answers_without_cookie_or_session(wechat):
+    r = wechat.post(event_xml(OPENID, "CLICK", "HELP"))
+    assert r.status_code == 200 and r.mimetype == "application/xml" and r.mimetype_params["charset"] == "utf-8"
+    assert "Set-Cookie" not in r.headers and int(r.headers["Content-Length"]) == len(r.data)
+
+
+def test_transport_error_is_logged_and_answered_500(wechat, monkeypatch, caplog):
+    from wxapp.wechat import endpoint
+
+    def broken(message, fields):
+        raise ConnectionError("database gone")
+
+    monkeypatch.setattr(endpoint, "_deliver", broken)
+    with caplog.at_level(logging.ERROR):
+        r = wechat.post(event_xml(OPENID, "CLICK", "HELP"))
+    assert r.status_code == 500 and b"database gone" not in r.data
+    assert any("wechat_callback_error" in rec.getMessage() for rec in caplog.records)
+
+
+def test_paths_beside_the_callback_are_flask_pages(client):
+    assert client.post("/wechat/", query_string=query(TEST_TOKEN)).status_code == 404
+
+
 def test_subscribe_records_follow_and_answers_binding_link(wechat, app):
     r = wechat.post(event_xml(OPENID, "subscribe"))
     assert r.status_code == 200

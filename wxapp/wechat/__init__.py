@@ -1,6 +1,9 @@
-"""The WeChat callback blueprint (`/wechat`, CONTRACT §3)."""
-from flask import Blueprint
+"""The WeChat callback (`/wechat`, CONTRACT §3), served by `CallbackEndpoint` in front of Flask."""
+from flask import Flask
 
-bp = Blueprint("wechat", __name__)
 
-from wxapp.wechat import views  # noqa: E402,F401  (routes register on import)
+def mount(app: Flask) -> None:
+    """Answers `/wechat` before Flask's request handling; every other path goes on to Flask."""
+    from wxapp.wechat.endpoint import CallbackEndpoint
+
+    app.wsgi_app = CallbackEndpoint(app, app.wsgi_app)

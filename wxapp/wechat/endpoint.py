@@ -1,0 +1,132 @@
+"""The callback: verify → decrypt → parse → dedup → dispatch → render → encrypt.
+
+WeChat's servers are its only caller: no cookie, no form, no browser. So `/wechat` is answered
+in front of Flask's request machinery, inside an app context (`db.session` and `current_app`
+work as anywhere), but without the session, CSRF and rate-limit hooks every page needs: on a
+menu click those cost more than the answer itself (bench/callback.py). Nothing here waits on
+the network beyond Redis and the database: every answer leaves well within WeChat's 5 s.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from urllib.parse import parse_qsl
+
+from flask import Flask, current_app
+from werkzeug.wsgi import get_input_stream
+
+import handlers
+from services.pii import short_openid
+from wxapp.extensions import db, read_only_session, redis_client
+from wxapp.logs import kv
+from wxapp.wechat import dedup
+from wxapp.wechat.render import render
+from wxapp.wechat.security import BadPayload, BadSignature, Cryptor, parse_fields, screen, signature_ok, to_message
+
+log = logging.getLogger(__name__)
+
+PATH = "/wechat"
+NO_REPLY = "success"
+TEXT, XML = "text/plain; charset=utf-8", "application/xml; charset=utf-8"
+WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+class CallbackEndpoint:
+    """WSGI middleware: answers `PATH` itself and hands every other request to `wsgi_app`."""
+
+    def __init__(self, app: Flask, wsgi_app: WsgiApp):
+        self.app, self.wsgi_app = app, wsgi_app
+        cfg = app.config
+        self.token, self.max_body = cfg["WECHAT_TOKEN"], cfg["WECHAT_MAX_BODY"]
+        aes_keys = [k for k in (cfg["WECHAT_AES_KEY"], cfg["WECHAT_AES_KEY_PREVIOUS"]) if k]
+        self.cryptor = Cryptor(cfg["WECHAT_TOKEN"], cfg["WECHAT_APPID"], aes_keys) if aes_keys else None
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != PATH:
+            return self.wsgi_app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        with self.app.app_context():
+            try:
+                status, content_type, body = self.respond(environ, method)
+            except Exception:
+                # Transport trouble (not a handler's: those answer `success`): WeChat may retry.
+                log.exception(kv("wechat_callback_error", method=method))
+                status, content_type, body = 500, TEXT, "error"
+        data = body.encode()
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+        if status == 405:
+            headers.append(("Allow", "GET, POST"))
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        return [data]
+
+    def respond(self, environ: dict, method: str) -> tuple[int, str, str]:
+        """(status, content type, body) for one request."""
+        if method not in ("GET", "POST"):
+            return 405, TEXT, "method not allowed"
+        args = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        if not signature_ok(self.token, args.get("signature"), args.get("timestamp"), args.get("nonce")):
+            return 403, TEXT, "forbidden"
+        if method == "GET":
+            return 200, TEXT, args.get("echostr", "")
+        encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+        try:
+            xml = screen(get_input_stream(environ).read(self.max_body + 1), self.max_body)
+            if encrypted:
+                if self.cryptor is None:
+                    raise BadPayload("encrypted callback but no WECHAT_AES_KEY configured")
+                xml = screen(self.cryptor.decrypt(xml, args.get("msg_signature", ""), args["timestamp"],
+                                                  args["nonce"]), self.max_body)
+            fields = parse_fields(xml)
+            message = to_message(fields)
+        except BadSignature:
+            return 403, TEXT, "forbidden"
+        except BadPayload as exc:
+            log.warning(kv("wechat_bad_payload", reason=str(exc)))
+            return 400, TEXT, "bad request"
+
+        reply_xml = _deliver(message, fields)
+        if not reply_xml:
+            return 200, TEXT, NO_REPLY
+        if encrypted:
+            reply_xml = self.cryptor.encrypt(reply_xml, args["nonce"], args["timestamp"])
+        return 200, XML, reply_xml
+
+
+def _deliver(message, fields: dict) -> str:
+    rule = handlers.router.match(message)
+    if rule is None:
+        log.info(kv("wechat_message", openid=short_openid(message.source), type=message.type,
+                    event=getattr(message, "event", ""), replied=False))
+        return ""
+    if rule.pure:
+        with read_only_session() as session:
+            return _answer(rule, message, session)
+    redis = redis_client()
+    key = dedup.delivery_key(fields)
+    first, stored = dedup.claim(redis, key)
+    if not first:
+        log.info(kv("wechat_retry", openid=short_openid(message.source), type=message.type))
+        return stored.decode() if stored else ""
+    reply_xml = _answer(rule, message, db.session)
+    dedup.remember(redis, key, reply_xml.encode())
+    return reply_xml
+
+
+def _answer(rule, message, session) -> str:
+    ctx = handlers.Context(
+        openid=message.source, session=session, redis=redis_client(),
+        public_base_url=current_app.config["PUBLIC_BASE_URL"], contact=current_app.config["SCHOOL_CONTACT"],
+    )
+    event = getattr(message, "event", "")
+    try:
+        reply_xml = render(rule.handler(message, ctx), message)
+    except Exception:
+        # Answer "success" anyway: a 500 would make WeChat retry into the same error.
+        session.rollback()
+        log.exception(kv("wechat_handler_error", openid=short_openid(message.source),
+                         type=message.type, event=event))
+        return ""
+    log.info(kv("wechat_message", openid=short_openid(message.source), type=message.type,
+                event=event, key=getattr(message, "key", None), replied=bool(reply_xml)))
+    return reply_xml

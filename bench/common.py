@@ -72,9 +72,23 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
     raise RuntimeError(f"nothing answers on port {port}")
 
 
+def wait_for_workers(log_path: str, workers: int, timeout: float = 60) -> None:
+    """Waits until every worker has loaded the app (gunicorn.conf.py logs "Worker ready").
+
+    The port answers as soon as the arbiter listens; a load started then lands all its
+    keep-alive connections on the first worker up, which then carries them alone on one core."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if Path(log_path).read_text(errors="replace").count("Worker ready") >= workers:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"gunicorn workers not ready after {timeout} s:\n" + Path(log_path).read_text()[-2000:])
+
+
 @contextlib.contextmanager
 def gunicorn(app_spec: str, env: dict):
-    """Runs `gunicorn -c gunicorn.conf.py APP` on a free loopback port; yields the port."""
+    """Runs `gunicorn -c gunicorn.conf.py APP` on a free loopback port; yields the port once
+    every worker is ready."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="wxapp-bench-", suffix=".log", delete=False)
     proc = subprocess.Popen(
@@ -83,6 +97,7 @@ def gunicorn(app_spec: str, env: dict):
     )
     try:
         wait_for_port(port)
+        wait_for_workers(log.name, int(env.get("GUNICORN_WORKERS") or os.cpu_count() * 2 + 1))
         yield port
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -11,16 +11,26 @@ import re
 
 from flask import Flask
 
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_ID_CARD = re.compile(r"(?<![\dA-Za-z])(\d{4})\d{10}(\d{3}[\dXx])(?![\dA-Za-z])")
-# The token of an attendance QR lives in its URL only: access logs show the path without it.
-_ATTEND_TOKEN = re.compile(r"(/h5/attend/)[^\s\"?/]+")
+# One pass over each line, alternatives tried in this order at every position:
+# the token of an attendance QR (it lives in its URL only: access logs show the path without it),
+# an 18-character ID card, an 11-digit mobile.
+_PERSONAL = re.compile(
+    r"(?P<attend>/h5/attend/)[^\s\"?/]+"
+    r"|(?<![\dA-Za-z])(?P<id_head>\d{4})\d{10}(?P<id_tail>\d{3}[\dXx])(?![\dA-Za-z])"
+    r"|(?<!\d)(?P<phone_head>1[3-9]\d)\d{4}(?P<phone_tail>\d{4})(?!\d)"
+)
+
+
+def _mask(match: re.Match) -> str:
+    if match["attend"]:
+        return match["attend"] + "***"
+    if match["id_head"]:
+        return match["id_head"] + "*" * 10 + match["id_tail"]
+    return match["phone_head"] + "****" + match["phone_tail"]
 
 
 def scrub(text: str) -> str:
-    text = _ATTEND_TOKEN.sub(r"\1***", text)
-    text = _ID_CARD.sub(lambda m: m.group(1) + "*" * 10 + m.group(2), text)
-    return _PHONE.sub(lambda m: m.group(1) + "****" + m.group(2), text)
+    return _PERSONAL.sub(_mask, text)
 
 
 class ScrubFilter(logging.Filter):

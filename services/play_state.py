@@ -94,6 +94,7 @@ class PlayState:
     check_expires: float = 0.0
     verified_id: str = ""  # a check a scan verified, not yet settled into progress
     provisional_lessons: list[int] = field(default_factory=list)
+    closed_tab: str = ""  # the page staff closed (unbind): its heartbeats are told so
     lessons: dict[int, LessonState] = field(default_factory=dict)
     dirty: set[int] = field(default_factory=set)  # lessons to write back
     stored: tuple[str, str] = ("", "")  # (check_id, verified_id) as read
@@ -109,7 +110,8 @@ class PlayState:
         """What to write back, as alternating field names and values."""
         packed = json.dumps([self.tab, self.lesson_id, self.openid, round(self.beat_at, 3), round(self.believed, 3),
                              self.beat_state, None if self.gap is None else round(self.gap, 3),
-                             round(self.check_expires, 3), self.provisional_lessons], separators=(",", ":"))
+                             round(self.check_expires, 3), self.provisional_lessons, self.closed_tab],
+                            separators=(",", ":"))
         out = ["s", packed]
         if (self.check_id, self.verified_id) != self.stored:
             out += ["chk", self.check_id, "ok", self.verified_id]
@@ -124,7 +126,8 @@ def read(redis: redis_lib.Redis, trainee_id: int, lesson_ids: list[int]) -> Play
     state = PlayState(trainee_id=trainee_id, version=version.decode() if version else "")
     if packed is not None:
         (state.tab, state.lesson_id, state.openid, state.beat_at, state.believed, state.beat_state, state.gap,
-         state.check_expires, state.provisional_lessons) = json.loads(packed)
+         state.check_expires, state.provisional_lessons, *closed) = json.loads(packed)
+        state.closed_tab = closed[0] if closed else ""
     state.check_id = check_id.decode() if check_id else ""
     state.verified_id = verified_id.decode() if verified_id else ""
     state.stored = (state.check_id, state.verified_id)

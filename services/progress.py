@@ -41,8 +41,19 @@ _TAB = re.compile(r"^(\d{1,12})\.[A-Za-z0-9_-]{22}$")
 
 
 class Superseded(ServiceError):
+    reason = "superseded"
+
+    def __init__(self, message: str = "检测到多开播放页面，本页面已停止播放。请在最后打开的页面继续学习。"):
+        super().__init__(message)
+
+
+class PageClosed(Superseded):
+    """The trainee has no open page any more: staff released their WeChat (unbind)."""
+
+    reason = "closed"
+
     def __init__(self):
-        super().__init__("检测到多开播放页面，本页面已停止播放。请在最后打开的页面继续学习。")
+        super().__init__("本微信已不再绑定该学员。请从公众号菜单重新认证登录后继续学习。")
 
 
 class Busy(ServiceError):
@@ -117,7 +128,7 @@ class Player:
             resume = lesson.position if lesson.completed else min(lesson.position, lesson.furthest)
             if resume >= lesson.duration - 1:
                 resume = 0.0  # watched to the end last time: start again
-            state.tab, state.lesson_id, state.openid = tab, lesson_id, openid
+            state.tab, state.lesson_id, state.openid, state.closed_tab = tab, lesson_id, openid, ""
             state.beat_at, state.believed, state.beat_state = now, resume, "opened"
             if play_state.write(self.redis, state):
                 self._apply(state, effects, now)
@@ -132,7 +143,7 @@ class Player:
         for _ in range(CAS_TRIES):
             state = play_state.read(self.redis, trainee_id, [beat.lesson_id])
             if not state.owns(beat.tab, beat.lesson_id, openid):
-                raise Superseded()
+                raise PageClosed() if state.closed_tab and beat.tab == state.closed_tab else Superseded()
             effects = _Effects()
             was_pending = bool(state.check_id)
             self._settle(state, now, effects)
@@ -142,6 +153,19 @@ class Player:
             if play_state.write(self.redis, state, effects.new_check, self.settings.check_ttl_s + attendance.KEEP_S):
                 self._apply(state, effects, now)
                 return self._progress(state, lesson)
+        raise Busy()
+
+    def close_page(self, trainee_id: int) -> bool:
+        """Stops the trainee's open player page, if any: its next heartbeat is refused and it
+        earns nothing more. After an unbind, a page left open in the released WeChat must not
+        go on studying for the trainee. True when a page was open."""
+        for _ in range(CAS_TRIES):
+            state = play_state.read(self.redis, trainee_id, [])
+            if not state.tab:
+                return False
+            state.closed_tab, state.tab, state.openid = state.tab, "", ""
+            if play_state.write(self.redis, state):
+                return True
         raise Busy()
 
     def settle(self, trainee_id: int, now: float) -> None:

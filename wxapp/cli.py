@@ -131,13 +131,14 @@ def trainee_unbind(phone_or_id: str, actor: str, reason: str) -> None:
     """Releases a trainee's WeChat binding so that they can bind again (recorded)."""
     from services import binding
     from services.pii import mask_phone
-    from wxapp.extensions import db, pii
+    from wxapp.extensions import db, pii, player
 
     try:
         trainee, _ = binding.unbind(db.session, pii(), phone_or_id, actor, reason)
     except binding.UnbindError as exc:
         fail(exc.message)
-    click.echo(f"已解绑：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}），"
+    stopped = "，原微信中打开的播放页面已停止" if player().close_page(trainee.id) else ""
+    click.echo(f"已解绑：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}）{stopped}，"
                "学员可重新认证登录。")
 
 

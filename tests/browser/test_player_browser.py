@@ -117,3 +117,20 @@ def test_watching_a_lesson_to_its_hours_with_checks(live_app, lesson_id, phone):
     page.wait_for_function(f"!{VIDEO}.seeking && {VIDEO}.currentTime > 6.5")
     courses = page.request.get(f"{origin}/api/courses").json()
     assert courses[0]["hours_earned"] == 2 and courses[0]["lessons"][0]["completed"] is True
+
+
+def test_a_page_left_open_stops_when_staff_unbind_the_wechat(live_app, lesson_id, phone):
+    app, origin = live_app
+    page = phone(OPENID)
+    page.goto(f"{origin}/h5/lesson/{lesson_id}")
+    page.wait_for_function(f"{VIDEO}.readyState >= 1")
+    result = app.test_cli_runner().invoke(
+        args=["trainee", "unbind", "13912340001", "--by", "王老师", "--reason", "学员换了手机"])
+    assert result.exit_code == 0, result.output
+
+    page.click("#hours-state")
+    page.evaluate(f"{VIDEO}.play()")  # the first heartbeat learns the page was closed
+    page.wait_for_function("!document.getElementById('stopped').hidden", timeout=10000)
+    assert "不再绑定" in page.locator("#stopped-text").inner_text()
+    assert page.evaluate(f"{VIDEO}.paused")
+    screenshot(page, "player-6-closed-by-unbind")

@@ -140,6 +140,26 @@ def test_a_newer_page_supersedes_the_older_one(app, setup):
             p.heartbeat("oSomeoneElse", beat(other_lesson, 20, new_tab), T0 + 40)
 
 
+def test_a_closed_page_earns_nothing_and_a_new_page_plays_again(app, setup):
+    lesson_id, trainee_id = setup
+    with app.app_context():
+        p = player(app)
+        assert p.close_page(trainee_id) is False  # no page open: nothing to close
+        tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
+        play(p, lesson_id, tab, [(0, 0), (15, 15)])
+        assert p.close_page(trainee_id) is True
+        with pytest.raises(progress.PageClosed):
+            play(p, lesson_id, tab, [(30, 30)])
+        assert provisional(app, trainee_id, lesson_id) == ([[0.0, 15.0]], 15.0)
+        # The trainee, bound again (here to another WeChat), opens a page that plays as before.
+        new_tab = p.open_page(trainee_id, "oNewPhone", lesson_id, T0 + 60).tab
+        p.heartbeat("oNewPhone", beat(lesson_id, 15, new_tab), T0 + 61)
+        assert p.heartbeat("oNewPhone", beat(lesson_id, 30, new_tab), T0 + 76).max_position == 30.0
+        with pytest.raises(progress.Superseded) as refused:  # the old tab now meets a newer page
+            play(p, lesson_id, tab, [(80, 30)])
+        assert not isinstance(refused.value, progress.PageClosed)
+
+
 def test_the_page_resumes_where_watching_stopped(app, setup):
     lesson_id, trainee_id = setup
     with app.app_context():

@@ -68,7 +68,12 @@
       method: "POST", body: body, credentials: "same-origin", keepalive: true,
       headers: { "Content-Type": "application/json" }
     }).then(function (response) {
-      if (response.status === 409) { stop("检测到多开播放页面，本页面已停止播放。请在最后打开的页面继续学习。"); return null; }
+      if (response.status === 409) {
+        response.json().then(function (refusal) { stop(refusal.message); })["catch"](function () {
+          stop("本页面已停止播放。请从公众号菜单重新进入。");
+        });
+        return null;
+      }
       if (response.status === 401 || response.status === 403) { stop("登录已失效，请从公众号菜单重新进入。"); return null; }
       return response.ok ? response.json() : null;
     }).then(function (answer) {

@@ -132,7 +132,7 @@ def test_the_older_page_gets_409_superseded(me, lesson_id):
     first = open_page(me, lesson_id)
     second = open_page(me, lesson_id)
     r = beat(me, lesson_id, first, 0)
-    assert r.status_code == 409 and r.json["error"] == "superseded" and "多开" in r.json["message"]
+    assert r.status_code == 409 and r.json == {"error": "superseded"}
     assert beat(me, lesson_id, second, 0).status_code == 200
 
 
@@ -143,7 +143,7 @@ def test_unbind_stops_the_page_left_open_in_the_released_wechat(app, me, lesson_
         args=["trainee", "unbind", "13912340001", "--by", "王老师", "--reason", "学员换了手机"])
     assert result.exit_code == 0 and "播放页面已停止" in result.output
     r = beat(me, lesson_id, tab, 5)
-    assert r.status_code == 409 and r.json["error"] == "closed" and "不再绑定" in r.json["message"]
+    assert r.status_code == 409 and r.json == {"error": "closed"}
     # The released WeChat can't open another page either: it is bound to no one now.
     assert me.get(f"/h5/lesson/{lesson_id}").status_code != 200
 

@@ -75,8 +75,8 @@ def heartbeat():
         return jsonify(error="请求格式不正确"), 400
     try:
         progress = player().heartbeat(openid, beat, time.time())
-    except Superseded as exc:
-        return jsonify(error=exc.reason, message=exc.message), 409
+    except Superseded as exc:  # CONTRACT §4: exactly {"error": "superseded"}; "closed" after an unbind
+        return jsonify(error=exc.reason), 409
     except Busy as exc:
         return jsonify(error=exc.message), 503
     except ServiceError as exc:

@@ -10,6 +10,7 @@ from flask import current_app, g, make_response, redirect, render_template, requ
 from werkzeug.datastructures import MultiDict
 
 from services import attendance, exercises, learning, overview
+from services.progress import PageClosed, Superseded
 from services.pii import short_openid
 from wxapp.extensions import db, player, redis_client
 from wxapp.h5 import bp
@@ -41,7 +42,7 @@ def lesson(lesson_id: int):
     page = player().open_page(g.trainee.id, current_openid(), lesson_id, time.time())
     return _private(make_response(render_template(
         "h5/player.html", lesson=info, page=page, heartbeat_s=current_app.config["PLAY_HEARTBEAT_S"],
-        now_ms=int(time.time() * 1000),
+        now_ms=int(time.time() * 1000), stopped={"superseded": Superseded().message, "closed": PageClosed().message},
     )))
 
 

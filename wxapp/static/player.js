@@ -18,6 +18,7 @@
   var statusUrl = data.statusUrl;
   var skewMs = parseInt(data.now, 10) - Date.now(); // server clock minus this device's
   var SEEK_SLACK = 1; // seconds: a seek this far past the furthest point is the slider's rounding
+  var STOPPED = { superseded: data.stoppedSuperseded, closed: data.stoppedClosed }; // by a 409's error
 
   var serverMax = parseFloat(data.max) || 0;
   var completed = data.completed === "1";
@@ -69,9 +70,8 @@
       headers: { "Content-Type": "application/json" }
     }).then(function (response) {
       if (response.status === 409) {
-        response.json().then(function (refusal) { stop(refusal.message); })["catch"](function () {
-          stop("本页面已停止播放。请从公众号菜单重新进入。");
-        });
+        response.json().then(function (refusal) { stop(STOPPED[refusal.error] || STOPPED.superseded); })
+          ["catch"](function () { stop(STOPPED.superseded); });
         return null;
       }
       if (response.status === 401 || response.status === 403) { stop("登录已失效，请从公众号菜单重新进入。"); return null; }

@@ -15,10 +15,12 @@ demo_cli = AppGroup("demo", help="Development demo data.")
 trainee_cli = AppGroup("trainee", help="学员 (trainees): binding and records.")
 notify_cli = AppGroup("notify", help="通知 (notices to trainees by WeChat template message or SMS).")
 scheduler_cli = AppGroup("scheduler", help="定时任务进程 (the scheduler process).")
+staff_cli = AppGroup("staff", help="教务账号 (staff accounts).")
 
 
 def register(app: Flask) -> None:
-    for group in (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli, trainee_cli, notify_cli, scheduler_cli):
+    for group in (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli, trainee_cli, notify_cli, scheduler_cli,
+                  staff_cli):
         app.cli.add_command(group)
 
 
@@ -26,6 +28,16 @@ def fail(message: str, code: int = 1):
     """Print one line to stderr and exit with `code`."""
     click.echo(message, err=True)
     raise SystemExit(code)
+
+
+def operator() -> str:
+    """Who runs the command, for the records: the login name (or '?' in a bare container)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
 
 
 def _echo_import_report(report) -> None:
@@ -150,18 +162,12 @@ STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未�
 @click.argument("code")
 def notify_class_open(code: str) -> None:
     """Sends the class-open notice to every trainee of the class, once (re-running sends nothing twice)."""
-    import getpass
-
     from services import ServiceError
     from wxapp.extensions import notifier
 
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no login name in a bare container
-        user = "?"
     tools = notifier()
     try:
-        notice = tools.class_open(code, f"cli:{user}")
+        notice = tools.class_open(code, f"cli:{operator()}")
     except ServiceError as exc:
         fail(exc.message)
     if not tools.templates["class_open"].wechat.template_id:
@@ -218,3 +224,23 @@ def trainee_show(phone_or_id: str) -> None:
                    f"待验证 {c['pending']}，他人扫码被拒 {c['refused']}")
         click.echo(f"  课后练习：交卷 {r.attempts} 次，全部答对 {r.attempts_passed} 次")
 
+
+
+@staff_cli.command("create")
+@click.argument("username")
+@click.option("--password", help="密码；不给则提示输入（不回显，不留在命令历史里）")
+def staff_create(username: str, password: str | None) -> None:
+    """Creates a staff account (教务账号) for the staff console."""
+    from services import staff
+    from wxapp.extensions import db
+
+    try:
+        staff.check_username(db.session, username)  # before asking for a password
+        if password is None:
+            password = click.prompt("密码", hide_input=True)
+            if click.prompt("再次输入密码", hide_input=True) != password:
+                fail("两次输入的密码不一致，未创建账号")
+        user = staff.create(db.session, username, password, f"cli:{operator()}")
+    except staff.StaffError as exc:
+        fail(exc.message)
+    click.echo(f"已创建教务账号：{user.username}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import redis
 from flask import Flask, current_app, has_app_context
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import scoped_session, sessionmaker
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -64,17 +64,17 @@ def pii() -> PiiCipher:
     return current_app.extensions["pii"]
 
 
-def read_only_session() -> Session:
-    """A session for answers that only read: autocommit, so no BEGIN/ROLLBACK round trips.
+def read_only_session() -> scoped_session:
+    """The session of answers that only read: autocommit, so no BEGIN/ROLLBACK round trips.
 
-    Connects lazily (an answer that reads nothing costs nothing); close it when done.
+    One per thread, made on first use (an answer served from Redis never makes one); call
+    `.remove()` when the answer is done.
     """
-    engine = current_app.extensions.get("read_only_engine")
-    if engine is None:
-        engine = current_app.extensions["read_only_engine"] = db.engine.execution_options(
-            isolation_level="AUTOCOMMIT"
-        )
-    return Session(engine)
+    sessions = current_app.extensions.get("read_only_sessions")
+    if sessions is None:
+        engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        sessions = current_app.extensions["read_only_sessions"] = scoped_session(sessionmaker(engine))
+    return sessions
 
 
 def notifier() -> Notifier:

@@ -100,8 +100,11 @@ def _deliver(message, fields: dict) -> str:
                     event=getattr(message, "event", ""), replied=False))
         return ""
     if rule.pure:
-        with read_only_session() as session:
+        session = read_only_session()
+        try:
             return _answer(rule, message, session)
+        finally:
+            session.remove()
     redis = redis_client()
     key = dedup.delivery_key(fields)
     first, stored = dedup.claim(redis, key)

@@ -145,3 +145,41 @@ def test_development_app_has_the_sandbox(make_app):
     app = make_app(WXAPP_ENV="development")
 
     assert app.test_client().get("/dev/").status_code == 200
+
+
+# -- /dev/chat: the chat side of WeChat, through the real callback --------------------------
+
+CHAT_OPENID = "oDevChat00000000000000000001"
+
+
+def test_chat_page_offers_every_menu_click(client):
+    page = client.get("/dev/chat").get_data(as_text=True)
+    for name, key in (("在线学习", "ONLINE_LEARNING"), ("我的课程", "MY_COURSES"), ("我的班级", "MY_CLASS"),
+                      ("考试成绩", "MY_EXAM"), ("帮助", "HELP")):
+        assert f'value="{key}">{name}</button>' in page
+
+
+def test_chat_click_of_an_unbound_openid_answers_the_binding_link(client):
+    page = client.post("/dev/chat", data={"openid": CHAT_OPENID, "key": "MY_COURSES"}).get_data(as_text=True)
+    assert "点击菜单「我的课程」" in page
+    assert '<a href="https://wx.example.test/h5/bind">认证登录</a>' in page  # a link, as WeChat shows it
+
+
+def test_chat_click_of_a_bound_trainee_lists_the_courses(app, client):
+    from tests import factories
+
+    factories.trainee(app, openid=CHAT_OPENID)
+    page = client.post("/dev/chat", data={"openid": CHAT_OPENID, "key": "MY_COURSES"}).get_data(as_text=True)
+    assert "周一" in page and "公共课" in page and "专业课·建筑工程" in page
+
+
+def test_chat_text_and_follow_go_through_the_callback(app, client):
+    from models import WechatUser, db
+
+    assert "使用帮助" in client.post("/dev/chat", data={"openid": CHAT_OPENID, "text": "帮助"}).get_data(as_text=True)
+    page = client.post("/dev/chat", data={"openid": CHAT_OPENID, "event": "subscribe"}).get_data(as_text=True)
+    assert "关注公众号" in page and "认证登录" in page
+    with app.app_context():
+        assert db.session.query(WechatUser).filter_by(openid=CHAT_OPENID).one().subscribed
+    quiet = client.post("/dev/chat", data={"openid": CHAT_OPENID, "text": "<随便>&"}).get_data(as_text=True)
+    assert 'id="no-reply"' in quiet and "&lt;随便&gt;&amp;" in quiet  # sent as text, escaped, no answer

@@ -20,9 +20,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from models import ClassMember, Enrollment, Major, Notice, OutboxMessage, TrainingClass, WechatUser
+from models import ClassMember, Enrollment, Major, Notice, OutboxMessage, Trainee, TrainingClass, WechatUser
 from models.notices import (
-    CHANNEL_SMS, CHANNEL_WECHAT, NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, PENDING,
+    CHANNEL_SMS, CHANNEL_WECHAT, FAILED, NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, PENDING,
+    UNKNOWN,
 )
 from services import ServiceError, learning
 from services.notice_templates import KindTemplates
@@ -49,10 +50,7 @@ def class_open(session: Session, templates: dict[str, KindTemplates], class_code
                base_url: str, now: datetime | None = None) -> Notice:
     """The class-open notice of a class and a row for each of its trainees not yet reached."""
     now = now or utcnow()
-    code = "".join(class_code.split()).upper()
-    klass = session.scalar(select(TrainingClass).where(func.upper(TrainingClass.code) == code))
-    if klass is None:
-        raise NoticeError(f"班级 {class_code} 不存在")
+    klass = _class(session, class_code)
     return _write(session, templates, f"{NOTICE_CLASS_OPEN}:{klass.id}", NOTICE_CLASS_OPEN, klass,
                   requested_by, _class_params(session, klass, base_url), _members(session, klass.id), now)
 
@@ -116,11 +114,53 @@ def counts(session: Session, notice_id: int) -> dict[str, dict[str, int]]:
     return dict(result)
 
 
+@dataclass(frozen=True)
+class Undelivered:
+    """A message staff should look at: failed, of unknown fate, or waiting for another try."""
+
+    trainee_name: str
+    phone: str  # as stored: mask it before showing
+    channel: str
+    state: str
+    attempts: int
+    last_error: str
+
+
+def class_notices(session: Session, class_code: str) -> tuple[TrainingClass, list[Notice]]:
+    """A class and the notices sent about it (class-open, reminders), oldest first."""
+    klass = _class(session, class_code)
+    return klass, list(session.scalars(select(Notice).where(Notice.class_id == klass.id).order_by(Notice.id)))
+
+
+def undelivered(session: Session, notice_id: int) -> list[Undelivered]:
+    """The messages of a notice that are not (yet) delivered, the ones needing a person first."""
+    rows = session.execute(
+        select(Trainee.name, Trainee.phone, OutboxMessage.channel, OutboxMessage.state, OutboxMessage.attempts,
+               OutboxMessage.last_error)
+        .join(Trainee, Trainee.id == OutboxMessage.trainee_id)
+        .where(OutboxMessage.notice_id == notice_id,
+               (OutboxMessage.state.in_((FAILED, UNKNOWN))) | ((OutboxMessage.state == PENDING)
+                                                             & (OutboxMessage.attempts > 0)))
+    )
+    order = {UNKNOWN: 0, FAILED: 1, PENDING: 2}
+    found = [Undelivered(name, phone, channel, state, attempts, last_error or "")
+             for name, phone, channel, state, attempts, last_error in rows]
+    return sorted(found, key=lambda u: (order[u.state], u.trainee_name))
+
+
 def add_months(day: date, months: int) -> date:
     """The same day `months` later, or the month's last day (11-30 + 3 months = 02-28)."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _class(session: Session, class_code: str) -> TrainingClass:
+    code = "".join(class_code.split()).upper()
+    klass = session.scalar(select(TrainingClass).where(func.upper(TrainingClass.code) == code))
+    if klass is None:
+        raise NoticeError(f"班级 {class_code} 不存在")
+    return klass
 
 
 def _finished(session: Session, trainee_id: int) -> bool:

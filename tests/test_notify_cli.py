@@ -49,3 +49,39 @@ def test_notify_an_unknown_class_exits_1_with_one_line(runner):
 
     assert result.exit_code == 1
     assert result.output.strip() == "班级 NOPE-1 不存在"
+
+
+def test_status_lists_counts_and_every_message_needing_a_person(make_app, fake_wechat):
+    from sqlalchemy import update
+
+    from models import OutboxMessage, db
+
+    app = make_app(**notify_settings(fake_wechat))
+    class_with_trainees(app, bound=2, unbound=1)
+    runner = app.test_cli_runner()
+    before = runner.invoke(args=["notify", "status", CLASS_CODE])
+    assert before.exit_code == 0 and before.output.splitlines() == [f"班级 {CLASS_CODE}（2027年第1期建筑工程班）：尚未发送通知"]
+
+    fake_wechat.script(TEMPLATE_PATH, {"errcode": 43004, "errmsg": "require subscribe"})
+    runner.invoke(args=["notify", "class-open", CLASS_CODE])
+    with app.app_context():  # a send whose answer never came back
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.channel == "sms", OutboxMessage.state == "sent")
+                           .values(state="unknown", last_error="ReadTimeout"))
+        db.session.commit()
+
+    result = runner.invoke(args=["notify", "status", CLASS_CODE.lower()])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == f"班级 {CLASS_CODE}（2027年第1期建筑工程班）：通知 1 条"
+    assert lines[1].startswith("开班通知（") and lines[1].endswith("）：学员 3 人")
+    assert lines[2:4] == ["  微信模板消息：已发送 1，失败 1", "  短信：状态未知（请人工核实） 2"]
+    attention = lines[4:]
+    assert len(attention) == 3 and all("已尝试 1 次" in line for line in attention)
+    assert "状态未知" in attention[0] and "ReadTimeout" in attention[0] and "失败" in attention[2]
+    assert "43004" in attention[2] and "（139****000" in attention[2]  # whichever WeChat refused
+    assert all(phone(n) not in result.output for n in (1, 2, 3))
+
+
+def test_status_of_an_unknown_class_exits_1(runner):
+    result = runner.invoke(args=["notify", "status", "NO-SUCH"])
+    assert result.exit_code == 1 and "班级 NO-SUCH 不存在" in result.output

@@ -182,6 +182,35 @@ def notify_class_open(code: str) -> None:
         click.echo("注：SMS_BACKEND=console，短信只记录（开发沙箱 /dev/ 可见），未真正发出。")
 
 
+NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班前一天提醒"}
+
+
+@notify_cli.command("status")
+@click.argument("code")
+def notify_status(code: str) -> None:
+    """Shows the notices sent to a class: counts per channel and state, and every message not delivered."""
+    from services import notices
+    from services.pii import mask_phone
+    from services.timeutil import local_text
+    from wxapp.extensions import db
+
+    try:
+        klass, sent = notices.class_notices(db.session, code)
+    except notices.NoticeError as exc:
+        fail(exc.message)
+    click.echo(f"班级 {klass.code}（{klass.name}）：{'通知 ' + str(len(sent)) + ' 条' if sent else '尚未发送通知'}")
+    for notice in sent:
+        click.echo(f"{NOTICE_LABELS.get(notice.kind, notice.kind)}（{local_text(notice.created_at)}，"
+                   f"{notice.requested_by}）：学员 {notice.recipients} 人")
+        for channel, states in sorted(notices.counts(db.session, notice.id).items(), key=lambda i: i[0] != "wechat"):
+            parts = [f"{label} {states[state]}" for state, label in STATE_LABELS.items() if states.get(state)]
+            click.echo(f"  {CHANNEL_LABELS[channel]}：{'，'.join(parts)}")
+        for u in notices.undelivered(db.session, notice.id):
+            error = f"：{u.last_error[:80]}" if u.last_error else ""
+            click.echo(f"  · {u.trainee_name}（{mask_phone(u.phone)}）{CHANNEL_LABELS[u.channel]} "
+                       f"{STATE_LABELS[u.state]}，已尝试 {u.attempts} 次{error}")
+
+
 @scheduler_cli.command("run")
 def scheduler_run() -> None:
     """Runs the scheduler (scheduled pushes, outbox dispatch) in the foreground; one process leads."""

@@ -168,6 +168,14 @@ def find_trainee(session: Session, cipher: PiiCipher, phone_or_id: str) -> Train
     return found[0]
 
 
+def history(session: Session, trainee_id: int, limit: int = 20) -> list[BindingLog]:
+    """The trainee's binds and staff unbinds, newest first."""
+    return list(session.scalars(
+        select(BindingLog).where(BindingLog.trainee_id == trainee_id, BindingLog.action.in_(("bound", "unbound")))
+        .order_by(BindingLog.at.desc(), BindingLog.id.desc()).limit(limit)
+    ))
+
+
 def unbind(session: Session, cipher: PiiCipher, phone_or_id: str, actor: str, note: str) -> tuple[Trainee, str]:
     """Staff releases a trainee's WeChat so that they can bind another; returns (trainee, openid)."""
     if not actor.strip() or not note.strip():

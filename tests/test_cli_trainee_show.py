@@ -49,3 +49,24 @@ def test_show_of_a_trainee_without_records(app, runner):
 def test_show_of_an_unknown_trainee_fails(app, runner):
     result = runner.invoke(args=["trainee", "show", "13900000000"])
     assert result.exit_code == 1 and "没有手机号为 139****0000 的学员" in result.output
+
+
+def test_show_lists_binds_and_unbinds_newest_first(app, runner):
+    from services import binding
+    from services.pii import short_openid
+
+    factories.trainee(app)
+    for openid in ("oOldPhone000000000000000001", "oNewPhone000000000000000001"):
+        with app.app_context():
+            binding.bind(db.session, app.extensions["redis"], app.extensions["pii"], binding.Attempt(
+                openid=openid, ip="127.0.0.1", phone="13912340001", id_card="320505198001010017"))
+        if openid.startswith("oOld"):
+            assert runner.invoke(args=["trainee", "unbind", "13912340001", "--by", "王老师",
+                                       "--reason", "学员换了手机"]).exit_code == 0
+    lines = runner.invoke(args=["trainee", "show", "13912340001"]).output.splitlines()
+    history = [line for line in lines if line.startswith("  ") and ("绑定" in line or "解绑" in line)]
+    new, old = short_openid("oNewPhone000000000000000001"), short_openid("oOldPhone000000000000000001")
+    assert len(history) == 3
+    assert f"认证绑定（微信 {new}）" in history[0]
+    assert f"解绑（微信 {old}，王老师：学员换了手机）" in history[1]
+    assert f"认证绑定（微信 {old}）" in history[2]

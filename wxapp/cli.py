@@ -239,6 +239,10 @@ def trainee_show(phone_or_id: str) -> None:
     user = db.session.query(WechatUser).filter_by(trainee_id=trainee.id).one_or_none()
     click.echo(f"学员：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}），{trainee.company}")
     click.echo(f"微信：{'已绑定（' + short_openid(user.openid) + '）' if user else '未绑定'}")
+    for entry in binding.history(db.session, trainee.id):
+        what = (f"认证绑定（微信 {short_openid(entry.openid)}）" if entry.action == "bound"
+                else f"解绑（微信 {short_openid(entry.openid)}，{entry.actor}：{entry.note}）")
+        click.echo(f"  {local_text(entry.at)} {what}")
     for line in learning.courses(db.session, trainee.id):
         label = "公共课" if line.kind == "public" else f"专业课·{line.major}"
         click.echo(f"{label}：已修 {hours_text(line.hours_earned)} / {hours_text(line.hours_required)} 学时")

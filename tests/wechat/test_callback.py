@@ -45,10 +45,12 @@ def test_get_with_bad_or_missing_signature_is_forbidden(client, params):
     assert client.get("/wechat", query_string=params).status_code == 403
 
 
-def test_post_with_bad_signature_is_forbidden_and_has_no_effect(client, app):
+def test_post_with_bad_signature_is_forbidden_logged_and_has_no_effect(client, app, caplog):
     params = {"signature": sign("wrong-token", "1", "2"), "timestamp": "1", "nonce": "2"}
-    r = client.post("/wechat", query_string=params, data=event_xml(OPENID, "subscribe"))
+    with caplog.at_level(logging.WARNING):
+        r = client.post("/wechat", query_string=params, data=event_xml(OPENID, "subscribe"))
     assert r.status_code == 403
+    assert any("wechat_bad_signature" in rec.getMessage() for rec in caplog.records)
     with app.app_context():
         assert db.session.query(WechatUser).count() == 0
 

@@ -66,6 +66,9 @@ class CallbackEndpoint:
             return 405, TEXT, "method not allowed"
         args = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         if not signature_ok(self.token, args.get("signature"), args.get("timestamp"), args.get("nonce")):
+            # Every callback refused at once is the classic set-up mistake: a WECHAT_TOKEN that
+            # differs from the one in WeChat's console.
+            log.warning(kv("wechat_bad_signature", method=method))
             return 403, TEXT, "forbidden"
         if method == "GET":
             return 200, TEXT, args.get("echostr", "")
@@ -80,6 +83,7 @@ class CallbackEndpoint:
             fields = parse_fields(xml)
             message = to_message(fields)
         except BadSignature:
+            log.warning(kv("wechat_bad_signature", method=method, part="msg_signature"))
             return 403, TEXT, "forbidden"
         except BadPayload as exc:
             log.warning(kv("wechat_bad_payload", reason=str(exc)))

@@ -31,11 +31,14 @@ LIMITS = {"openid": 5, "ip": 20}  # an IP may be a whole company's Wi-Fi or a ca
 
 
 class BindRefused(ServiceError):
-    """Why a 认证登录 try was refused; `field` names the form field the message belongs to."""
+    """Why a 认证登录 try was refused; `field` names the form field the message belongs to;
+    `trainee_id` the trainee the try was for, when phone or ID card told (the log keeps it, so
+    staff see a new phone's refused tries when the trainee calls about changing WeChat)."""
 
-    def __init__(self, message: str, reason: str, field: str | None = None, counted: bool = True):
+    def __init__(self, message: str, reason: str, field: str | None = None, counted: bool = True,
+                 trainee_id: int | None = None):
         super().__init__(message)
-        self.reason, self.field, self.counted = reason, field, counted
+        self.reason, self.field, self.counted, self.trainee_id = reason, field, counted, trainee_id
 
 
 class UnbindError(ServiceError):
@@ -57,7 +60,7 @@ def bind(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, attempt: A
         _record(session, attempt, "bound", trainee_id=trainee.id)
     except BindRefused as refused:
         session.rollback()
-        _record(session, attempt, "refused", refused.reason)
+        _record(session, attempt, "refused", refused.reason, refused.trainee_id)
         if refused.counted:
             _count_failure(redis, attempt)
         raise
@@ -86,7 +89,7 @@ def _match(session: Session, cipher: PiiCipher, phone: str, id_card: str) -> Tra
         return by_id
     if by_id is not None:
         raise BindRefused("该身份证号报名时预留的是另一个手机号。请填写报名时预留的手机号（可询问公司经办人）。",
-                          "phone_mismatch", "phone")
+                          "phone_mismatch", "phone", trainee_id=by_id.id)
     if session.scalar(select(Trainee.id).where(Trainee.phone == phone).limit(1)) is None:
         raise BindRefused("没有找到用这个手机号报名的学员。请填写报名时预留的手机号（可询问公司经办人）。",
                           "unknown_phone", "phone")
@@ -96,12 +99,14 @@ def _match(session: Session, cipher: PiiCipher, phone: str, id_card: str) -> Tra
 def _attach(session: Session, openid: str, trainee: Trainee) -> None:
     user = session.scalar(select(WechatUser).where(WechatUser.openid == openid))
     if user is not None and user.trainee_id not in (None, trainee.id):
-        raise BindRefused("您的微信已认证为另一名学员。如有疑问请联系学校。", "openid_bound_other", counted=False)
+        raise BindRefused("您的微信已认证为另一名学员。如有疑问请联系学校。", "openid_bound_other", counted=False,
+                          trainee_id=trainee.id)
     holder = session.scalar(
         select(WechatUser.id).where(WechatUser.trainee_id == trainee.id, WechatUser.openid != openid)
     )
     if holder is not None:
-        raise BindRefused("该学员已绑定其他微信。如需更换微信，请联系学校办理。", "bound_elsewhere")
+        raise BindRefused("该学员已绑定其他微信。如需更换微信，请联系学校办理。", "bound_elsewhere",
+                          trainee_id=trainee.id)
     if user is None:
         user = WechatUser(openid=openid)
         session.add(user)
@@ -117,7 +122,8 @@ def _record(session: Session, attempt: Attempt, action: str, reason: str = "", t
     try:
         session.commit()
     except IntegrityError:  # another WeChat bound the same trainee a moment ago
-        raise BindRefused("该学员已绑定其他微信。如需更换微信，请联系学校办理。", "bound_elsewhere") from None
+        raise BindRefused("该学员已绑定其他微信。如需更换微信，请联系学校办理。", "bound_elsewhere",
+                          trainee_id=trainee_id) from None
 
 
 def _digits(raw: str) -> str:
@@ -169,9 +175,9 @@ def find_trainee(session: Session, cipher: PiiCipher, phone_or_id: str) -> Train
 
 
 def history(session: Session, trainee_id: int, limit: int = 20) -> list[BindingLog]:
-    """The trainee's binds and staff unbinds, newest first."""
+    """The trainee's binds, staff unbinds and the refused tries known to be for them, newest first."""
     return list(session.scalars(
-        select(BindingLog).where(BindingLog.trainee_id == trainee_id, BindingLog.action.in_(("bound", "unbound")))
+        select(BindingLog).where(BindingLog.trainee_id == trainee_id)
         .order_by(BindingLog.at.desc(), BindingLog.id.desc()).limit(limit)
     ))
 

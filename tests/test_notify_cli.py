@@ -85,3 +85,15 @@ def test_status_lists_counts_and_every_message_needing_a_person(make_app, fake_w
 def test_status_of_an_unknown_class_exits_1(runner):
     result = runner.invoke(args=["notify", "status", "NO-SUCH"])
     assert result.exit_code == 1 and "班级 NO-SUCH 不存在" in result.output
+
+
+def test_in_production_without_an_sms_provider_texts_count_as_failed(make_app, fake_wechat, request):
+    app = make_app(**notify_settings(fake_wechat), WXAPP_ENV="production",
+                   DATABASE_URL=request.getfixturevalue("postgres_url"), WECHAT_TOKEN="prod-callback-token",
+                   PUBLIC_BASE_URL="https://wx.example.test", SMS_BACKEND="console")
+    class_with_trainees(app, bound=1, unbound=1)
+    result = app.test_cli_runner().invoke(args=["notify", "class-open", CLASS_CODE])
+    assert result.exit_code == 0, result.output
+    assert "短信：失败 1" in result.output and "未配置短信服务" in result.output
+    status = app.test_cli_runner().invoke(args=["notify", "status", CLASS_CODE]).output
+    assert "短信 失败，已尝试 1 次：" in status and "未配置短信服务" in status

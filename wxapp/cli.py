@@ -180,6 +180,8 @@ def notify_class_open(code: str) -> None:
         click.echo(f"{CHANNEL_LABELS[channel]}：{'，'.join(parts)}")
     if "sms" in counts and tools.sms.name == "console":
         click.echo("注：SMS_BACKEND=console，短信只记录（开发沙箱 /dev/ 可见），未真正发出。")
+    if "sms" in counts and tools.sms.name == "unconfigured":
+        click.echo("注：未配置短信服务（SMS_BACKEND=console），短信未发出，已记为失败。请配置短信服务（SMS_BACKEND=aliyun 或 tencent）。")
 
 
 NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班前一天提醒"}

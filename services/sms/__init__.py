@@ -1,7 +1,8 @@
 """Text messages (短信): one interface, three backends chosen by SMS_BACKEND.
 
 - `console` records each message in the development sandbox log (shown at `/dev/`) and sends
-  nothing: the default, so a development machine never texts anyone;
+  nothing: the default, so a development machine never texts anyone; in production it fails
+  each message for good (no provider configured) rather than pretend it was sent;
 - `aliyun` (阿里云短信服务) and `tencent` (腾讯云短信) send through the providers' official SDKs,
   which are optional requirements (requirements-sms.txt) imported only when chosen.
 
@@ -36,8 +37,10 @@ def build_backend(settings: Mapping, redis: redis_lib.Redis) -> SmsBackend:
     """The backend named by `SMS_BACKEND`; the provider SDK is imported here, not before."""
     name = settings["SMS_BACKEND"]
     if name == "console":
-        from services.sms.console import ConsoleSms
+        from services.sms.console import ConsoleSms, UnconfiguredSms
 
+        if settings.get("WXAPP_ENV") == "production":
+            return UnconfiguredSms()
         return ConsoleSms(redis, settings["SMS_SIGN_NAME"])
     if name == "aliyun":
         from services.sms.aliyun import AliyunSms

@@ -1,4 +1,6 @@
-"""The development SMS backend: records each message in the sandbox log, phone masked; sends nothing."""
+"""SMS_BACKEND=console: in development, each message is recorded in the sandbox log (phone
+masked) and nothing is sent; in production, where nobody reads that log, each message fails
+for good instead, so the outbox and `notify status` say what really happened."""
 from __future__ import annotations
 
 from typing import Mapping
@@ -7,6 +9,7 @@ import redis as redis_lib
 
 from services import keys, sandbox_log
 from services.pii import mask_phone
+from services.sms import SmsError
 
 
 class ConsoleSms:
@@ -23,3 +26,10 @@ class ConsoleSms:
             "template_code": template_code, "params": dict(params), "message_id": message_id,
         })
         return message_id
+
+
+class UnconfiguredSms:
+    name = "unconfigured"
+
+    def send(self, phone: str, template_code: str, params: Mapping[str, str]) -> str:
+        raise SmsError("not_configured", "未配置短信服务（SMS_BACKEND=console），短信未发出", transient=False)

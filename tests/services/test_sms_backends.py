@@ -168,3 +168,17 @@ def test_tencent_refusal_of_the_request_is_an_error(stand_in, code, transient):
         build_backend(settings("tencent", stand_in.endpoint), redis=None).send(PHONE, "1110001", PARAMS)
 
     assert (refused.value.code, refused.value.transient) == (code, transient)
+
+
+def test_console_records_in_development_and_refuses_for_good_in_production(redis):
+    from services import sandbox_log
+
+    recorded = build_backend({"SMS_BACKEND": "console", "SMS_SIGN_NAME": "智信培训", "WXAPP_ENV": "development"}, redis)
+    assert recorded.send("13912345678", "SMS_CLASS_OPEN", {"name": "周一"}).startswith("console-")
+    assert sandbox_log.entries(redis)[0].body["phone"] == "139****5678"
+
+    production = build_backend({"SMS_BACKEND": "console", "SMS_SIGN_NAME": "智信培训", "WXAPP_ENV": "production"}, redis)
+    with pytest.raises(SmsError) as refused:
+        production.send("13912345678", "SMS_CLASS_OPEN", {"name": "周一"})
+    assert refused.value.code == "not_configured" and refused.value.transient is False
+    assert "13912345678" not in str(refused.value) and len(sandbox_log.entries(redis)) == 1

@@ -191,6 +191,27 @@ def expire_leases(session: Session, now: datetime) -> int:
     return count
 
 
+def requeue_failed_texts(session: Session, notice_id: int, now: datetime) -> int:
+    """Makes the failed SMS of trainees the notice has not reached due again (e.g. once an SMS
+    provider is configured); returns how many. A failed WeChat message already has its SMS, and
+    an `unknown` row may have left: neither is sent again."""
+    reached = select(OutboxMessage.trainee_id).where(OutboxMessage.notice_id == notice_id,
+                                                     OutboxMessage.state == SENT)
+    try:
+        count = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.notice_id == notice_id, OutboxMessage.channel == CHANNEL_SMS,
+                   OutboxMessage.state == FAILED, OutboxMessage.trainee_id.not_in(reached))
+            .values(state=PENDING, attempts=0, next_try_at=now, claimed_by=None, lease_until=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return count
+
+
 def next_due(session: Session, notice_id: int | None, now: datetime) -> datetime | None:
     """When something of the notice (or of all) may next need a dispatcher: the earliest pending
     row's next try, or `now` while rows are `sending` elsewhere; None when all is settled."""

@@ -1,7 +1,7 @@
 """`flask notify class-open CODE`: waits for the sends and prints counts per channel and state."""
 from __future__ import annotations
 
-from tests.notify_util import CLASS_CODE, TEMPLATE_PATH, class_with_trainees, notify_settings, phone
+from tests.notify_util import CLASS_CODE, TEMPLATE_PATH, class_with_trainees, notify_settings, phone, sms_sent
 
 
 def test_notify_prints_counts_per_channel_and_a_second_run_sends_nothing(make_app, fake_wechat, redis):
@@ -97,3 +97,42 @@ def test_in_production_without_an_sms_provider_texts_count_as_failed(make_app, f
     assert "短信：失败 1" in result.output and "未配置短信服务" in result.output
     status = app.test_cli_runner().invoke(args=["notify", "status", CLASS_CODE]).output
     assert "短信 失败，已尝试 1 次：" in status and "未配置短信服务" in status
+
+
+def test_retry_resends_failed_texts_only_to_trainees_not_reached(make_app, fake_wechat, redis):
+    from sqlalchemy import select, update
+
+    from models import OutboxMessage, Trainee, db
+
+    app = make_app(**notify_settings(fake_wechat))
+    class_with_trainees(app, bound=1, unbound=3)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["notify", "class-open", CLASS_CODE])
+    with app.app_context():  # as if the provider had refused two texts and lost track of one
+        ids = dict(db.session.execute(select(Trainee.phone, Trainee.id)).all())
+        for n, state in ((2, "failed"), (3, "failed"), (4, "unknown")):
+            db.session.execute(update(OutboxMessage).where(OutboxMessage.trainee_id == ids[phone(n)])
+                               .values(state=state, last_error="isv.BUSINESS_LIMIT_CONTROL"))
+        # and a text to the WeChat-reached trainee that failed: they were reached, it stays as is
+        db.session.add(OutboxMessage(notice_id=1, trainee_id=ids[phone(1)], channel="sms", state="failed"))
+        db.session.commit()
+    texts_before = len(sms_sent(redis))
+
+    result = runner.invoke(args=["notify", "retry", CLASS_CODE])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "开班通知：重发短信 2 条，发送中…", "  微信模板消息：已发送 1", "  短信：已发送 2，失败 1，状态未知（请人工核实） 1",
+        "  状态未知的短信 1 条未重发：可能已送达，请用 notify status 查看并人工核实。",
+    ]
+    assert len(sms_sent(redis)) == texts_before + 2
+    again = runner.invoke(args=["notify", "retry", CLASS_CODE]).output
+    assert "开班通知：没有需要重发的短信" in again
+
+
+def test_retry_without_an_sms_provider_in_production_says_what_to_do(make_app, fake_wechat, request):
+    app = make_app(**notify_settings(fake_wechat), WXAPP_ENV="production",
+                   DATABASE_URL=request.getfixturevalue("postgres_url"), WECHAT_TOKEN="prod-callback-token",
+                   PUBLIC_BASE_URL="https://wx.example.test", SMS_BACKEND="console")
+    class_with_trainees(app, bound=0, unbound=1)
+    result = app.test_cli_runner().invoke(args=["notify", "retry", CLASS_CODE])
+    assert result.exit_code == 1 and "请先配置 SMS_BACKEND" in result.output

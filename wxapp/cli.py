@@ -175,13 +175,18 @@ def notify_class_open(code: str) -> None:
     click.echo(f"班级 {code} 开班通知：学员 {notice.recipients} 人，发送中…")
     tools.dispatcher().run(notice_id=notice.id, wait=True)
     counts = tools.counts(notice.id)
-    for channel, states in sorted(counts.items(), key=lambda item: item[0] != "wechat"):
-        parts = [f"{label} {states[state]}" for state, label in STATE_LABELS.items() if states.get(state)]
-        click.echo(f"{CHANNEL_LABELS[channel]}：{'，'.join(parts)}")
+    _echo_counts(counts)
     if "sms" in counts and tools.sms.name == "console":
         click.echo("注：SMS_BACKEND=console，短信只记录（开发沙箱 /dev/ 可见），未真正发出。")
     if "sms" in counts and tools.sms.name == "unconfigured":
         click.echo("注：未配置短信服务（SMS_BACKEND=console），短信未发出，已记为失败。请配置短信服务（SMS_BACKEND=aliyun 或 tencent）。")
+
+
+def _echo_counts(counts: dict, indent: str = "") -> None:
+    """One line per channel, WeChat first: `微信模板消息：已发送 2，失败 1`."""
+    for channel, states in sorted(counts.items(), key=lambda item: item[0] != "wechat"):
+        parts = [f"{label} {states[state]}" for state, label in STATE_LABELS.items() if states.get(state)]
+        click.echo(f"{indent}{CHANNEL_LABELS[channel]}：{'，'.join(parts)}")
 
 
 NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班前一天提醒"}
@@ -204,13 +209,43 @@ def notify_status(code: str) -> None:
     for notice in sent:
         click.echo(f"{NOTICE_LABELS.get(notice.kind, notice.kind)}（{local_text(notice.created_at)}，"
                    f"{notice.requested_by}）：学员 {notice.recipients} 人")
-        for channel, states in sorted(notices.counts(db.session, notice.id).items(), key=lambda i: i[0] != "wechat"):
-            parts = [f"{label} {states[state]}" for state, label in STATE_LABELS.items() if states.get(state)]
-            click.echo(f"  {CHANNEL_LABELS[channel]}：{'，'.join(parts)}")
+        _echo_counts(notices.counts(db.session, notice.id), indent="  ")
         for u in notices.undelivered(db.session, notice.id):
             error = f"：{u.last_error[:80]}" if u.last_error else ""
             click.echo(f"  · {u.trainee_name}（{mask_phone(u.phone)}）{CHANNEL_LABELS[u.channel]} "
                        f"{STATE_LABELS[u.state]}，已尝试 {u.attempts} 次{error}")
+
+
+@notify_cli.command("retry")
+@click.argument("code")
+def notify_retry(code: str) -> None:
+    """Sends again the failed texts of a class's notices to trainees they have not reached
+    (e.g. once an SMS provider is configured). Messages of unknown fate are not resent."""
+    from services import notices, outbox
+    from services.timeutil import utcnow
+    from wxapp.extensions import db, notifier
+
+    tools = notifier()
+    try:
+        klass, sent = notices.class_notices(db.session, code)
+    except notices.NoticeError as exc:
+        fail(exc.message)
+    if tools.sms.name == "unconfigured":
+        fail("未配置短信服务（SMS_BACKEND=console）：请先配置 SMS_BACKEND=aliyun 或 tencent。")
+    for notice in sent:
+        label = NOTICE_LABELS.get(notice.kind, notice.kind)
+        again = outbox.requeue_failed_texts(db.session, notice.id, utcnow())
+        unknown = notices.counts(db.session, notice.id).get("sms", {}).get("unknown", 0)
+        if again:
+            click.echo(f"{label}：重发短信 {again} 条，发送中…")
+            tools.dispatcher().run(notice_id=notice.id, wait=True)
+            _echo_counts(notices.counts(db.session, notice.id), indent="  ")
+        else:
+            click.echo(f"{label}：没有需要重发的短信")
+        if unknown:
+            click.echo(f"  状态未知的短信 {unknown} 条未重发：可能已送达，请用 notify status 查看并人工核实。")
+    if not sent:
+        click.echo(f"班级 {klass.code} 尚未发送通知")
 
 
 @scheduler_cli.command("run")

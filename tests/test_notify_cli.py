@@ -114,7 +114,8 @@ def test_retry_resends_failed_texts_only_to_trainees_not_reached(make_app, fake_
             db.session.execute(update(OutboxMessage).where(OutboxMessage.trainee_id == ids[phone(n)])
                                .values(state=state, last_error="isv.BUSINESS_LIMIT_CONTROL"))
         # and a text to the WeChat-reached trainee that failed: they were reached, it stays as is
-        db.session.add(OutboxMessage(notice_id=1, trainee_id=ids[phone(1)], channel="sms", state="failed"))
+        notice_id = db.session.scalar(select(OutboxMessage.notice_id).limit(1))
+        db.session.add(OutboxMessage(notice_id=notice_id, trainee_id=ids[phone(1)], channel="sms", state="failed"))
         db.session.commit()
     texts_before = len(sms_sent(redis))
 

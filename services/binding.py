@@ -22,7 +22,7 @@ from services.pii import (
     InvalidIdCard, InvalidPhone, PiiCipher, mask_id_card, mask_phone, normalize_id_card, normalize_phone,
     validate_id_card,
 )
-from services import keys
+from services import keys, progress
 from services.timeutil import utcnow
 
 WINDOW_S = 600
@@ -182,8 +182,10 @@ def history(session: Session, trainee_id: int, limit: int = 20) -> list[BindingL
     ))
 
 
-def unbind(session: Session, cipher: PiiCipher, phone_or_id: str, actor: str, note: str) -> tuple[Trainee, str]:
-    """Staff releases a trainee's WeChat so that they can bind another; returns (trainee, openid)."""
+def unbind(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, phone_or_id: str, actor: str,
+           note: str) -> tuple[Trainee, bool]:
+    """Staff releases a trainee's WeChat so that they can bind another, and stops a player page
+    left open in it; returns (trainee, whether a page was stopped)."""
     if not actor.strip() or not note.strip():
         raise UnbindError("解绑需要写明操作人和原因")
     trainee = find_trainee(session, cipher, phone_or_id)
@@ -195,4 +197,4 @@ def unbind(session: Session, cipher: PiiCipher, phone_or_id: str, actor: str, no
                            note=note.strip()[:200], phone_mask=mask_phone(trainee.phone),
                            id_card_mask=trainee.id_card_mask))
     session.commit()
-    return trainee, user.openid
+    return trainee, progress.close_page(redis, trainee.id)

@@ -110,6 +110,20 @@ class _Effects:
     flush: set[int] = field(default_factory=set)  # lessons whose confirmed state changed
 
 
+def close_page(redis: redis_lib.Redis, trainee_id: int) -> bool:
+    """Stops the trainee's open player page, if any: its next heartbeat is refused and it earns
+    nothing more. After an unbind, a page left open in the released WeChat must not go on
+    studying for the trainee. True when a page was open."""
+    for _ in range(CAS_TRIES):
+        state = play_state.read(redis, trainee_id, [])
+        if not state.tab:
+            return False
+        state.closed_tab, state.tab, state.openid = state.tab, "", ""
+        if play_state.write(redis, state):
+            return True
+    raise Busy()
+
+
 class Player:
     def __init__(self, redis: redis_lib.Redis, session: Session, settings: Settings, rng: random.Random | None = None):
         self.redis, self.session, self.settings = redis, session, settings
@@ -153,19 +167,6 @@ class Player:
             if play_state.write(self.redis, state, effects.new_check, self.settings.check_ttl_s + attendance.KEEP_S):
                 self._apply(state, effects, now)
                 return self._progress(state, lesson)
-        raise Busy()
-
-    def close_page(self, trainee_id: int) -> bool:
-        """Stops the trainee's open player page, if any: its next heartbeat is refused and it
-        earns nothing more. After an unbind, a page left open in the released WeChat must not
-        go on studying for the trainee. True when a page was open."""
-        for _ in range(CAS_TRIES):
-            state = play_state.read(self.redis, trainee_id, [])
-            if not state.tab:
-                return False
-            state.closed_tab, state.tab, state.openid = state.tab, "", ""
-            if play_state.write(self.redis, state):
-                return True
         raise Busy()
 
     def settle(self, trainee_id: int, now: float) -> None:

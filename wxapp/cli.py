@@ -143,13 +143,13 @@ def trainee_unbind(phone_or_id: str, actor: str, reason: str) -> None:
     """Releases a trainee's WeChat binding so that they can bind again (recorded)."""
     from services import binding
     from services.pii import mask_phone
-    from wxapp.extensions import db, pii, player
+    from wxapp.extensions import db, pii, redis_client
 
     try:
-        trainee, _ = binding.unbind(db.session, pii(), phone_or_id, actor, reason)
+        trainee, page_stopped = binding.unbind(db.session, redis_client(), pii(), phone_or_id, actor, reason)
     except binding.UnbindError as exc:
         fail(exc.message)
-    stopped = "，原微信中打开的播放页面已停止" if player().close_page(trainee.id) else ""
+    stopped = "，原微信中打开的播放页面已停止" if page_stopped else ""
     click.echo(f"已解绑：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}）{stopped}，"
                "学员可重新认证登录。")
 
@@ -298,7 +298,6 @@ def trainee_show(phone_or_id: str) -> None:
         click.echo(f"  考勤验证：发起 {c['issued']}，通过 {c['verified']}，超时 {c['expired']}，"
                    f"待验证 {c['pending']}，他人扫码被拒 {c['refused']}")
         click.echo(f"  课后练习：交卷 {r.attempts} 次，全部答对 {r.attempts_passed} 次")
-
 
 
 @staff_cli.command("create")

@@ -144,10 +144,10 @@ def test_a_closed_page_earns_nothing_and_a_new_page_plays_again(app, setup):
     lesson_id, trainee_id = setup
     with app.app_context():
         p = player(app)
-        assert p.close_page(trainee_id) is False  # no page open: nothing to close
+        assert progress.close_page(app.extensions["redis"], trainee_id) is False  # no page open: nothing to close
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         play(p, lesson_id, tab, [(0, 0), (15, 15)])
-        assert p.close_page(trainee_id) is True
+        assert progress.close_page(app.extensions["redis"], trainee_id) is True
         with pytest.raises(progress.PageClosed):
             play(p, lesson_id, tab, [(30, 30)])
         assert provisional(app, trainee_id, lesson_id) == ([[0.0, 15.0]], 15.0)

@@ -178,17 +178,10 @@ def insert_ignoring_conflicts(session: Session, model):
 
 def expire_leases(session: Session, now: datetime) -> int:
     """Rows left `sending` past their lease (their dispatcher died) become `unknown`."""
-    try:
-        count = session.execute(
-            update(OutboxMessage).where(OutboxMessage.state == SENDING, OutboxMessage.lease_until < now)
-            .values(state=UNKNOWN, updated_at=now, last_error="发送中断（发送进程退出），是否已送达未知，请人工核实")
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return count
+    return _update_rows(session, update(OutboxMessage)
+                        .where(OutboxMessage.state == SENDING, OutboxMessage.lease_until < now)
+                        .values(state=UNKNOWN, updated_at=now,
+                                last_error="发送中断（发送进程退出），是否已送达未知，请人工核实"))
 
 
 def requeue_failed_texts(session: Session, notice_id: int, now: datetime) -> int:
@@ -197,14 +190,17 @@ def requeue_failed_texts(session: Session, notice_id: int, now: datetime) -> int
     an `unknown` row may have left: neither is sent again."""
     reached = select(OutboxMessage.trainee_id).where(OutboxMessage.notice_id == notice_id,
                                                      OutboxMessage.state == SENT)
+    return _update_rows(session, update(OutboxMessage)
+                        .where(OutboxMessage.notice_id == notice_id, OutboxMessage.channel == CHANNEL_SMS,
+                               OutboxMessage.state == FAILED, OutboxMessage.trainee_id.not_in(reached))
+                        .values(state=PENDING, attempts=0, next_try_at=now, claimed_by=None, lease_until=None,
+                                updated_at=now))
+
+
+def _update_rows(session: Session, statement) -> int:
+    """Runs a bulk UPDATE in its own transaction; returns the rows it changed."""
     try:
-        count = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.notice_id == notice_id, OutboxMessage.channel == CHANNEL_SMS,
-                   OutboxMessage.state == FAILED, OutboxMessage.trainee_id.not_in(reached))
-            .values(state=PENDING, attempts=0, next_try_at=now, claimed_by=None, lease_until=None, updated_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        count = session.execute(statement.execution_options(synchronize_session=False)).rowcount
         session.commit()
     except BaseException:
         session.rollback()

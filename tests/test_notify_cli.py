@@ -87,10 +87,15 @@ def test_status_of_an_unknown_class_exits_1(runner):
     assert result.exit_code == 1 and "班级 NO-SUCH 不存在" in result.output
 
 
+def production_without_sms(make_app, fake_wechat, request):
+    """A production app whose SMS_BACKEND is still `console`: no provider configured."""
+    return make_app(**notify_settings(fake_wechat), WXAPP_ENV="production",
+                    DATABASE_URL=request.getfixturevalue("postgres_url"), WECHAT_TOKEN="prod-callback-token",
+                    PUBLIC_BASE_URL="https://wx.example.test", SMS_BACKEND="console")
+
+
 def test_in_production_without_an_sms_provider_texts_count_as_failed(make_app, fake_wechat, request):
-    app = make_app(**notify_settings(fake_wechat), WXAPP_ENV="production",
-                   DATABASE_URL=request.getfixturevalue("postgres_url"), WECHAT_TOKEN="prod-callback-token",
-                   PUBLIC_BASE_URL="https://wx.example.test", SMS_BACKEND="console")
+    app = production_without_sms(make_app, fake_wechat, request)
     class_with_trainees(app, bound=1, unbound=1)
     result = app.test_cli_runner().invoke(args=["notify", "class-open", CLASS_CODE])
     assert result.exit_code == 0, result.output
@@ -131,9 +136,7 @@ def test_retry_resends_failed_texts_only_to_trainees_not_reached(make_app, fake_
 
 
 def test_retry_without_an_sms_provider_in_production_says_what_to_do(make_app, fake_wechat, request):
-    app = make_app(**notify_settings(fake_wechat), WXAPP_ENV="production",
-                   DATABASE_URL=request.getfixturevalue("postgres_url"), WECHAT_TOKEN="prod-callback-token",
-                   PUBLIC_BASE_URL="https://wx.example.test", SMS_BACKEND="console")
+    app = production_without_sms(make_app, fake_wechat, request)
     class_with_trainees(app, bound=0, unbound=1)
     result = app.test_cli_runner().invoke(args=["notify", "retry", CLASS_CODE])
     assert result.exit_code == 1 and "请先配置 SMS_BACKEND" in result.output

@@ -6,7 +6,6 @@ servers sign it, and the reply is shown as the trainee would read it. Together w
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
@@ -14,6 +13,7 @@ from xml.etree.ElementTree import fromstring
 from xml.sax.saxutils import escape
 
 from flask import current_app, render_template, request
+from wechatpy.utils import WeChatSigner
 
 from services.menu import MenuError, load_menu
 from wxapp.sandbox import bp
@@ -74,10 +74,10 @@ def _message(openid: str, form, names: dict[str, str]) -> tuple[str, str]:
 def _post_callback(xml: str) -> tuple[int, list[str]]:
     """Posts to /wechat as WeChat would (plaintext mode); (status, the reply as lines to show)."""
     timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
-    token = current_app.config["WECHAT_TOKEN"]
-    signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    signer = WeChatSigner()  # what check_signature checks on the other side
+    signer.add_data(current_app.config["WECHAT_TOKEN"], timestamp, nonce)
     response = current_app.test_client().post(
-        "/wechat", query_string={"signature": signature, "timestamp": timestamp, "nonce": nonce},
+        "/wechat", query_string={"signature": signer.signature, "timestamp": timestamp, "nonce": nonce},
         data=xml.encode(), content_type="text/xml")
     body = response.get_data(as_text=True)
     if response.status_code != 200 or body == "success":

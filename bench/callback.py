@@ -38,8 +38,8 @@ def seed(env: dict, trainees: int) -> list[str]:
 import sys
 from datetime import datetime, timezone
 from models import ClassMember, Enrollment, Trainee, TrainingClass, WechatUser, db
-from services.majors import ensure_majors
-from services.pii import id_card_check_digit, mask_id_card
+from services.school.majors import ensure_majors
+from services.identity.pii import id_card_check_digit, mask_id_card
 from wxapp import create_app
 app = create_app()
 with app.app_context():

@@ -82,7 +82,7 @@ def _populate(rows: int) -> None:
     from sqlalchemy import insert
 
     from models import ClassMember, Trainee, TrainingClass, WechatUser, db
-    from services.majors import ensure_majors
+    from services.school.majors import ensure_majors
 
     major = ensure_majors(db.session)["建筑工程"]
     klass = TrainingClass(code=CLASS_CODE, major=major, name="基准测试班", place="苏州市姑苏区培训楼",
@@ -111,7 +111,7 @@ def child(rows: int, api_base: str) -> None:
     import redis as redis_lib
 
     from models import db
-    from services import notices
+    from services.notices import notices
     from wxapp import create_app
 
     redis_lib.Redis.from_url(REDIS_URL).flushdb()

@@ -49,9 +49,9 @@ def seed(env: dict, trainees: int, path: Path) -> None:
     from flask_migrate import upgrade
 
     from models import Course, Enrollment, Lesson, Trainee, WechatUser, db
-    from services import play_state
-    from services.majors import ensure_majors
-    from services.pii import id_card_check_digit, mask_id_card
+    from services.study import play_state
+    from services.school.majors import ensure_majors
+    from services.identity.pii import id_card_check_digit, mask_id_card
     from wxapp import create_app
     from wxapp.extensions import player
 
@@ -106,7 +106,8 @@ def xid_now(database_url: str) -> int:
 
 def qr_figures(env: dict, port: int, path: Path, database_url: str) -> dict:
     """Draws QR PNGs of fresh checks in-process, and fetches pending checks' PNGs over HTTP."""
-    from services import attendance, keys
+    from services.study import attendance
+    from services import keys
 
     r = redis.Redis.from_url(REDIS_URL)
     draws = []

@@ -22,10 +22,10 @@ import psycopg  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
 
 from models import db  # noqa: E402
-from services.classes import create_class  # noqa: E402
-from services.imports import import_roster  # noqa: E402
-from services.majors import MAJOR_NAMES  # noqa: E402
-from services.pii import id_card_check_digit  # noqa: E402
+from services.school.classes import create_class  # noqa: E402
+from services.school.imports import import_roster  # noqa: E402
+from services.school.majors import MAJOR_NAMES  # noqa: E402
+from services.identity.pii import id_card_check_digit  # noqa: E402
 from wxapp import create_app  # noqa: E402
 
 PG_ADMIN_DSN = os.environ.get("WXAPP_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from handlers import router, texts
 from handlers.replies import Text
-from services import identity
+from services.identity import followers
 from services.timeutil import utcnow
 
 
 @router.event("subscribe", "subscribe_scan")
 def subscribed(message, ctx):
-    trainee = identity.record_subscribe(ctx.session, ctx.openid, utcnow())
+    trainee = followers.record_subscribe(ctx.session, ctx.openid, utcnow())
     if trainee is None:
         return Text(texts.welcome_new(ctx))
     return Text(texts.welcome_back(ctx, trainee.name))
@@ -17,5 +17,5 @@ def subscribed(message, ctx):
 
 @router.event("unsubscribe")
 def unsubscribed(message, ctx):
-    identity.record_unsubscribe(ctx.session, ctx.openid, utcnow())
+    followers.record_unsubscribe(ctx.session, ctx.openid, utcnow())
     return None

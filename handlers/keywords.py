@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from handlers import menu, router, texts
 from handlers.replies import Text
-from services import overview
+from services.study import overview
 
 
 @router.text("帮助", "help", "?", "？", pure=True)

@@ -5,7 +5,7 @@ from functools import wraps
 
 from handlers import router, texts
 from handlers.replies import Text
-from services import overview
+from services.study import overview
 
 
 def with_overview(handler):

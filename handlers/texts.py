@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from handlers.router import Context
-from services.learning import ClassLine, CourseLine, ExamState, hours_text
+from services.study.learning import ClassLine, CourseLine, ExamState, hours_text
 from services.timeutil import local_text
 
 BIND_PATH = "/h5/bind"

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from flask import Flask, current_app, has_app_context
 
-from services.notify import Notifier
+from services.notices.notify import Notifier
 from services.timeutil import utcnow
 
 log = logging.getLogger(__name__)

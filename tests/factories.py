@@ -4,8 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from models import ClassMember, Enrollment, Trainee, TrainingClass, WechatUser, db
-from services.majors import ensure_majors
-from services.pii import mask_id_card
+from services.school.majors import ensure_majors
+from services.identity.pii import mask_id_card
 
 
 def trainee(app, name="周一", phone="13912340001", id_card="320505198001010017",

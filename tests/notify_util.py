@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from models import OutboxMessage, db
 from services import sandbox_log
-from services.pii import id_card_check_digit
+from services.identity.pii import id_card_check_digit
 from tests import factories
 
 TEMPLATE_PATH = "cgi-bin/message/template/send"

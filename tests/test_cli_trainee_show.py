@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from models import AttendanceRefusal, ExerciseAttempt, db
-from services import attendance
+from services.study import attendance
 from tests import factories
 from tests.study_util import T0, beat, lesson, player
 
@@ -54,8 +54,8 @@ def test_show_of_an_unknown_trainee_fails(app, runner):
 def test_show_lists_binds_refusals_and_unbinds_newest_first(app, runner):
     import pytest
 
-    from services import binding
-    from services.pii import short_openid
+    from services.identity import binding
+    from services.identity.pii import short_openid
 
     factories.trainee(app)
     factories.trainee(app, name="吴二", phone="13912340002", id_card="32058319751212108X")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from services.pii import id_card_check_digit
+from services.identity.pii import id_card_check_digit
 
 ROSTER_HEADER = ["姓名", "身份证号", "手机号", "工作单位", "专业", "类型", "注册有效期", "班级"]
 CATALOG_HEADER = ["课程类型", "专业", "课程名称", "视频标题", "视频地址", "时长(秒)", "学时"]

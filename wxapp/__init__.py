@@ -58,7 +58,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from services.learning import hours_text
+    from services.study.learning import hours_text
 
     app.add_template_filter(hours_text, "hours")
 

@@ -5,7 +5,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from services.learning import hours_text
+from services.study.learning import hours_text
 
 roster_cli = AppGroup("roster", help="报名汇总表 (enrollment rosters).")
 catalog_cli = AppGroup("catalog", help="课程与视频课时 (courses and lessons).")
@@ -50,7 +50,7 @@ def _echo_import_report(report) -> None:
 @click.argument("path", metavar="FILE.xlsx")
 def roster_import(path: str) -> None:
     """Imports an enterprise enrollment roster (报名汇总表)."""
-    from services.imports import UnreadableFile, import_roster
+    from services.school.imports import UnreadableFile, import_roster
     from wxapp.extensions import db, pii
 
     try:
@@ -63,7 +63,7 @@ def roster_import(path: str) -> None:
 @click.argument("path", metavar="FILE.xlsx")
 def catalog_import(path: str) -> None:
     """Imports courses and their video lessons."""
-    from services.imports import UnreadableFile, import_catalog
+    from services.school.imports import UnreadableFile, import_catalog
     from wxapp.extensions import db
 
     try:
@@ -87,7 +87,7 @@ def catalog_import(path: str) -> None:
 def class_create(code: str, major: str, name: str, starts: str, place: str) -> None:
     """Creates a class (班级)."""
     from services import ServiceError
-    from services.classes import create_class, local_start
+    from services.school.classes import create_class, local_start
     from wxapp.extensions import db
 
     try:
@@ -102,7 +102,7 @@ def class_create(code: str, major: str, name: str, starts: str, place: str) -> N
 @demo_cli.command("load")
 def demo_load() -> None:
     """Loads the development demo data (only what is missing)."""
-    from services.demo import load_demo
+    from services.school.demo import load_demo
     from wxapp.extensions import db, pii
 
     added = load_demo(db.session, pii())
@@ -141,8 +141,8 @@ def menu_push(path: str | None) -> None:
 @click.option("--reason", required=True, help="解绑原因，如：学员更换手机")
 def trainee_unbind(phone_or_id: str, actor: str, reason: str) -> None:
     """Releases a trainee's WeChat binding so that they can bind again (recorded)."""
-    from services import binding
-    from services.pii import mask_phone
+    from services.identity import binding
+    from services.identity.pii import mask_phone
     from wxapp.extensions import db, pii, redis_client
 
     try:
@@ -196,8 +196,8 @@ NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班前一�
 @click.argument("code")
 def notify_status(code: str) -> None:
     """Shows the notices sent to a class: counts per channel and state, and every message not delivered."""
-    from services import notices
-    from services.pii import mask_phone
+    from services.notices import notices
+    from services.identity.pii import mask_phone
     from services.timeutil import local_text
     from wxapp.extensions import db
 
@@ -221,7 +221,7 @@ def notify_status(code: str) -> None:
 def notify_retry(code: str) -> None:
     """Sends again the failed texts of a class's notices to trainees they have not reached
     (e.g. once an SMS provider is configured). Messages of unknown fate are not resent."""
-    from services import notices, outbox
+    from services.notices import notices, outbox
     from services.timeutil import utcnow
     from wxapp.extensions import db, notifier
 
@@ -268,8 +268,9 @@ REFUSAL_LABELS = {"bound_elsewhere": "该学员已绑定其他微信", "openid_b
 def trainee_show(phone_or_id: str) -> None:
     """Prints a trainee's courses and study records (watching, attendance checks, exercises)."""
     from models import WechatUser
-    from services import binding, learning, segments, study_records
-    from services.pii import mask_phone, short_openid
+    from services.identity import binding
+    from services.study import learning, segments, study_records
+    from services.identity.pii import mask_phone, short_openid
     from services.timeutil import local_text
     from wxapp.extensions import db, pii
 
@@ -305,7 +306,7 @@ def trainee_show(phone_or_id: str) -> None:
 @click.option("--password", help="密码；不给则提示输入（不回显，不留在命令历史里）")
 def staff_create(username: str, password: str | None) -> None:
     """Creates a staff account (教务账号) for the staff console."""
-    from services import staff
+    from services.identity import staff
     from wxapp.extensions import db
 
     try:

@@ -14,10 +14,10 @@ from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 
 from models import db
-from services import overview
-from services.notify import Notifier
-from services.pii import PiiCipher
-from services.progress import Player, Settings as PlaySettings
+from services.study import overview
+from services.notices.notify import Notifier
+from services.identity.pii import PiiCipher
+from services.study.progress import Player, Settings as PlaySettings
 from services.wechat_api import WeChatApi
 
 migrate = Migrate()

@@ -1,6 +1,6 @@
 """Structured logging: one line per event, `event key=value …`, personal data never in clear.
 
-Call sites pass already-masked values (services.pii.mask_phone, short_openid); the filter
+Call sites pass already-masked values (services.identity.pii.mask_phone, short_openid); the filter
 below is the safety net that masks any 11-digit mobile or 18-character ID card that slips
 into a message anyway.
 """

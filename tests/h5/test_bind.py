@@ -7,7 +7,7 @@ import re
 import pytest
 
 from models import BindingLog, WechatUser, db
-from services import binding
+from services.identity import binding
 from tests import factories
 from tests.h5.oauth_util import login
 

@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from models import AttendanceCheck, AttendanceRefusal, Course, Lesson, db
-from services.majors import ensure_majors
+from services.school.majors import ensure_majors
 from tests import factories
 from tests.h5.oauth_util import login
 from tests.study_util import lesson

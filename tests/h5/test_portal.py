@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from models import Course, Lesson, db
-from services.majors import ensure_majors
+from services.school.majors import ensure_majors
 from tests import factories
 from tests.h5.oauth_util import login
 

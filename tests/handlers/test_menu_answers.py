@@ -57,7 +57,7 @@ def test_my_courses_lists_public_course_once_and_each_major(wechat, bound):
 
 def test_my_courses_uses_catalog_course_names_and_hours(wechat, bound, app):
     from models import Course, db
-    from services.majors import ensure_majors
+    from services.school.majors import ensure_majors
 
     with app.app_context():
         majors = ensure_majors(db.session)

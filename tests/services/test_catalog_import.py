@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from models import Course, Lesson, db
-from services.imports import import_catalog
+from services.school.imports import import_catalog
 from tests.xlsx_files import CATALOG_SAMPLE, catalog_row, write_catalog
 
 

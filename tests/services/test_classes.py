@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import TrainingClass, db
-from services.classes import ClassError, ClassExists, create_class
+from services.school.classes import ClassError, ClassExists, create_class
 
 ARGS = ("SZ2701-JZ", "建筑工程", "2027年第1期建筑工程班", "2027-03-01 09:00", "苏州市姑苏区人民路100号培训楼")
 

@@ -6,8 +6,8 @@ from datetime import datetime, time
 from sqlalchemy import func, select
 
 from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass, db
-from services.demo import DEMO_CLASS_CODE, DEMO_TRAINEES, load_demo
-from services.pii import normalize_phone, validate_id_card
+from services.school.demo import DEMO_CLASS_CODE, DEMO_TRAINEES, load_demo
+from services.identity.pii import normalize_phone, validate_id_card
 from services.timeutil import SHANGHAI
 
 TABLES = (Major, Course, Lesson, TrainingClass, Trainee, Enrollment, ClassMember)

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from models import LessonProgress, db
-from services import learning, overview
+from services.study import learning, overview
 from tests import factories
 from tests.conftest import TEST_TOKEN
 from tests.study_util import lesson

@@ -7,7 +7,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from models import ExerciseQuestion, Lesson, db
-from services.imports import import_catalog
+from services.school.imports import import_catalog
 from tests.xlsx_files import CATALOG_HEADER, CATALOG_SAMPLE, catalog_row
 
 EXERCISE_HEADER = ["视频标题", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "选项E", "选项F", "答案"]

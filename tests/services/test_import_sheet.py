@@ -6,8 +6,8 @@ import zipfile
 import pytest
 from openpyxl import Workbook, load_workbook
 
-from services.imports import UnreadableFile
-from services.imports.sheet import BLANK_RUN_LIMIT, read_sheet
+from services.school.imports import UnreadableFile
+from services.school.imports.sheet import BLANK_RUN_LIMIT, read_sheet
 from tests.xlsx_files import CATALOG_HEADER, ROSTER_HEADER, roster_row, write_roster, write_xlsx
 
 COLUMNS = tuple(ROSTER_HEADER)

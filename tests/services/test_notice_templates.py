@@ -8,7 +8,7 @@ import pytest
 import redis as redis_lib
 
 from services import keys
-from services.notice_templates import TemplateError, load
+from services.notices.notice_templates import TemplateError, load
 from services.ratelimit import RateLimiter
 from tests.test_config import SAFE_PRODUCTION
 from wxapp.config import REPO_ROOT, ConfigError, load_config

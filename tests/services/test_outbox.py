@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from models import OutboxMessage, WechatUser, db
 from models.notices import CHANNEL_SMS, CHANNEL_WECHAT
-from services import outbox
+from services.notices import outbox
 from services.timeutil import utcnow
 from tests.fakewechat import Delay, HttpError
 from tests.notify_util import (
@@ -187,7 +187,7 @@ def test_a_trainee_texted_before_binding_is_not_messaged_again_after_binding(not
 
 
 def test_an_unknown_class_is_refused(notify_app):
-    from services.notices import NoticeError
+    from services.notices.notices import NoticeError
 
     with notify_app.app_context(), pytest.raises(NoticeError, match="不存在"):
         notify_app.extensions["notifier"].class_open("NOPE-1", "test")

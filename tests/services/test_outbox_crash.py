@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from models import OutboxMessage, WechatUser, db
 from models.notices import CHANNEL_WECHAT
-from services import outbox
+from services.notices import outbox
 from services.timeutil import utcnow
 from tests.conftest import base_settings
 from tests.fakewechat import Delay

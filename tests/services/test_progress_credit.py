@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import event
 
 from models import LessonProgress, db
-from services import play_state, progress, segments
+from services.study import play_state, progress, segments
 from tests import factories
 from tests.study_util import T0, beat, lesson, player
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import event, func, select, text
 
 from models import ClassMember, Enrollment, Trainee, TrainingClass, db
-from services.classes import create_class
-from services.imports import import_roster
+from services.school.classes import create_class
+from services.school.imports import import_roster
 from tests.xlsx_files import ROSTER_SAMPLE, id_card, roster_row, write_roster
 
 ZHOU = "320505198001010017"  # 周一 of the sample file

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from services.sms import SmsError, build_backend
+from services.notices.sms import SmsError, build_backend
 
 PHONE = "13912345678"
 MASKED = "139****5678"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from services import learning
+from services.study import learning
 from wxapp.api import bp
 from wxapp.extensions import db
 from wxapp.h5.auth import trainee_required

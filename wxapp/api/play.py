@@ -15,8 +15,9 @@ from datetime import datetime, timezone
 from flask import Response, current_app, g, jsonify, request, url_for
 from limits import parse
 
-from services import ServiceError, attendance
-from services.progress import STATES, Beat, Busy, Progress, Superseded
+from services import ServiceError
+from services.study import attendance
+from services.study.progress import STATES, Beat, Busy, Progress, Superseded
 from wxapp.api import bp
 from wxapp.extensions import csrf, db, limiter, player, redis_client
 from wxapp.h5.auth import current_openid, trainee_required

@@ -14,8 +14,8 @@ from urllib.parse import quote, urlsplit
 
 from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
 
-from services import identity
-from services.pii import short_openid
+from services.identity import followers
+from services.identity.pii import short_openid
 from services.wechat_api import WeChatApiError
 from wxapp.extensions import db, wechat_api
 from wxapp.h5 import bp
@@ -80,7 +80,7 @@ def trainee_required(view):
     @wraps(view)
     @openid_required
     def wrapper(*args, **kwargs):
-        g.trainee = identity.bound_trainee(db.session, current_openid())
+        g.trainee = followers.bound_trainee(db.session, current_openid())
         if g.trainee is None:
             if _wants_json():
                 return jsonify(error="请先完成认证登录"), 403

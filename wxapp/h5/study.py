@@ -9,9 +9,9 @@ import time
 from flask import current_app, g, make_response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from services import attendance, exercises, learning, overview
-from services.progress import PageClosed, Superseded
-from services.pii import short_openid
+from services.study import attendance, exercises, learning, overview
+from services.study.progress import PageClosed, Superseded
+from services.identity.pii import short_openid
 from wxapp.extensions import db, player, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, error_page, trainee_required

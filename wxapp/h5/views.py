@@ -5,7 +5,8 @@ from flask import g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from services import binding, identity, learning
+from services.identity import binding, followers
+from services.study import learning
 from services.timeutil import local_text
 from wxapp.extensions import db, limiter, pii, redis_client
 from wxapp.h5 import bp
@@ -21,7 +22,7 @@ class BindForm(FlaskForm):
 @openid_required
 @limiter.limit("30 per minute", methods=["POST"])
 def bind():
-    me = identity.profile(db.session, current_openid())
+    me = followers.profile(db.session, current_openid())
     if me is not None:
         return render_template("h5/bound.html", me=me)
     form = BindForm()
@@ -42,7 +43,7 @@ def bind():
 @bp.get("/learn")
 @trainee_required
 def learn():
-    me = identity.profile(db.session, current_openid())
+    me = followers.profile(db.session, current_openid())
     details = {c.major: c for c in learning.course_details(db.session, g.trainee.id)}
     lines = learning.courses(db.session, g.trainee.id)
     classes = learning.classes(db.session, g.trainee.id)

@@ -17,7 +17,7 @@ from flask import Flask, current_app
 from werkzeug.wsgi import get_input_stream
 
 import handlers
-from services.pii import short_openid
+from services.identity.pii import short_openid
 from wxapp.extensions import db, read_only_session, redis_client
 from wxapp.logs import kv
 from wxapp.wechat import dedup

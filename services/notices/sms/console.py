@@ -8,8 +8,8 @@ from typing import Mapping
 import redis as redis_lib
 
 from services import keys, sandbox_log
-from services.pii import mask_phone
-from services.sms import SmsError
+from services.identity.pii import mask_phone
+from services.notices.sms import SmsError
 
 
 class ConsoleSms:

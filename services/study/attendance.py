@@ -1,6 +1,6 @@
 """Attendance checks (考勤验证): single-use QR tokens that only the trainee's own WeChat can confirm.
 
-A check is issued by `services.progress` while a lesson plays. Its token (192 random bits) is
+A check is issued by `services.study.progress` while a lesson plays. Its token (192 random bits) is
 kept in Redis, where the QR is drawn from; the database records the check with the token's
 SHA-256 only, and the token is never logged. Confirming consumes the token atomically (a Lua
 script): of any number of simultaneous confirms exactly one wins, and none wins once the
@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 
 from models import AttendanceCheck, AttendanceRefusal, Lesson, Trainee
 from services import keys
-from services.play_state import NewCheck
-from services.progress_store import moment
+from services.study.play_state import NewCheck
+from services.study.progress_store import moment
 
 # Seconds a check's Redis data outlives its expiry, so that a late poll still reads `expired`.
 KEEP_S = 3600
 
-# KEYS[1]: the token key, KEYS[2]: the check hash, KEYS[3]: the trainee's play hash (services.play_state).
+# KEYS[1]: the token key, KEYS[2]: the check hash, KEYS[3]: the trainee's play hash (services.study.play_state).
 # ARGV[1]: the check id, ARGV[2]: now (seconds). Returns verified, used or expired.
 _CONFIRM = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'used' end

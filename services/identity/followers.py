@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from models import Trainee, WechatUser
-from services.pii import mask_phone
+from services.identity.pii import mask_phone
 
 
 @dataclass(frozen=True)

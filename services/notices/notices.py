@@ -25,9 +25,10 @@ from models.notices import (
     CHANNEL_SMS, CHANNEL_WECHAT, FAILED, NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, PENDING,
     UNKNOWN,
 )
-from services import ServiceError, learning
-from services.notice_templates import KindTemplates
-from services.outbox import insert_ignoring_conflicts
+from services import ServiceError
+from services.study import learning
+from services.notices.notice_templates import KindTemplates
+from services.notices.outbox import insert_ignoring_conflicts
 from services.timeutil import SHANGHAI, local_text, utcnow
 
 LEARN_PATH = "/h5/learn"

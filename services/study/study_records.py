@@ -14,7 +14,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from models import AttendanceCheck, AttendanceRefusal, Course, ExerciseAttempt, Lesson, LessonProgress
-from services.segments import Segments
+from services.study.segments import Segments
 
 
 @dataclass(frozen=True)

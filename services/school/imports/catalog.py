@@ -3,7 +3,7 @@
 A course is keyed by its slot (the one 公共课, or the 专业课 of a major), its name taken from
 the file; a lesson by (course, title), its position by its order in the file. Lessons missing
 from the file stay: trainees' progress may point at them. The workbook's second sheet, 课后练习,
-holds the lessons' exercises (`services.imports.exercises`), imported in the same transaction.
+holds the lessons' exercises (`services.school.imports.exercises`), imported in the same transaction.
 """
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import Course, Lesson, Major
 from models.catalog import COURSE_PROFESSIONAL, COURSE_PUBLIC
-from services.imports import cells
-from services.imports.exercises import import_exercises
-from services.imports.sheet import ImportReport, SheetRow, read_sheet
-from services.majors import MAJOR_NAMES, PROFESSIONAL_HOURS, PUBLIC_HOURS, ensure_majors
+from services.school.imports import cells
+from services.school.imports.exercises import import_exercises
+from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
+from services.school.majors import MAJOR_NAMES, PROFESSIONAL_HOURS, PUBLIC_HOURS, ensure_majors
 
 COLUMNS = ("课程类型", "专业", "课程名称", "视频标题", "视频地址", "时长(秒)", "学时")
 COURSE_TYPES = {"公共课": COURSE_PUBLIC, "专业课": COURSE_PROFESSIONAL}

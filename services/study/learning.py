@@ -1,7 +1,7 @@
 """A trainee's study overview: courses with hours, classes, exam state.
 
 The 公共课 counts once whatever the number of majors; each enrolled major adds its 专业课.
-A course's earned hours are the hours of its completed lessons (`services.progress`), at most
+A course's earned hours are the hours of its completed lessons (`services.study.progress`), at most
 the hours it requires.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import ClassMember, Course, Enrollment, Lesson, LessonProgress, Major, TrainingClass
 from models.catalog import COURSE_PUBLIC
-from services.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
+from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
 
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from models import ExerciseQuestion, Lesson, LessonProgress
-from services import segments
-from services.play_state import LessonState
+from services.study import segments
+from services.study.play_state import LessonState
 
 
 def moment(now: float) -> datetime:

@@ -3,7 +3,7 @@ confirm what was watched.
 
 - One page at a time per trainee: opening a player page makes it the trainee's only page; a
   heartbeat from any older page is `Superseded`.
-- Each heartbeat is judged by `services.credit` on the server's clock. What it credits is
+- Each heartbeat is judged by `services.study.credit` on the server's clock. What it credits is
   provisional until the next attendance check passes; a check that expires drops everything
   credited since the last one passed, and playing earns nothing while a check is pending.
 - Checks come after a random stretch of credited playing time (ATTENDANCE_INTERVAL_MIN_S…MAX_S,
@@ -11,7 +11,7 @@ confirm what was watched.
 - A lesson's hours are earned when its confirmed parts cover the video to the end and its
   exercise, if it has one, was answered all right.
 
-The hot path is Redis only (`services.play_state`: one read, one compare-and-set write). The
+The hot path is Redis only (`services.study.play_state`: one read, one compare-and-set write). The
 database is written at the meaningful points: a check issued, a check settled (the confirmed
 parts, the credited seconds and the resume point of each lesson it confirms) and a lesson
 completed. A pause writes nothing: until a check confirms it, what the resume point could add is
@@ -30,8 +30,9 @@ import redis as redis_lib
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services import ServiceError, attendance, credit, overview, play_state, progress_store, segments
-from services.play_state import LessonState, NewCheck, PlayState
+from services import ServiceError
+from services.study import attendance, credit, overview, play_state, progress_store, segments
+from services.study.play_state import LessonState, NewCheck, PlayState
 
 log = logging.getLogger(__name__)
 

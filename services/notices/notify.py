@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from models import Notice
 from models.notices import NOTICE_KINDS
-from services import keys, notice_templates, notices
-from services.dispatcher import Dispatcher, DispatchSettings
-from services.notice_templates import KindTemplates
+from services import keys
+from services.notices import notice_templates, notices
+from services.notices.dispatcher import Dispatcher, DispatchSettings
+from services.notices.notice_templates import KindTemplates
 from services.ratelimit import RateLimiter
-from services.sms import SmsBackend, build_backend
+from services.notices.sms import SmsBackend, build_backend
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApi
 

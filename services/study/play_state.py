@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 
 import redis as redis_lib
 
-from services import credit, keys, segments
-from services.segments import Segments
+from services.study import credit, segments
+from services import keys
+from services.study.segments import Segments
 
 TTL_S = 14 * 24 * 3600
 
 # The hash's fields: `v` (version), `s` (the page and the last heartbeat, packed as one JSON list),
 # `chk` (the pending check), `ok` (a check a scan verified) and `L:<lesson id>` per lesson. `chk` and
-# `ok` stand alone because the confirm script of services.attendance reads and writes them.
+# `ok` stand alone because the confirm script of services.study.attendance reads and writes them.
 #
 # KEYS[1]: the play hash; KEYS[2], KEYS[3]: a new check's token key and check hash. ARGV[1]: the
 # version read ('' for none), ARGV[2]: the hash's TTL, ARGV[3]: the new check's id ('' for none),

@@ -17,12 +17,13 @@ from sqlalchemy.orm import Session
 
 from models import BindingLog, Trainee, WechatUser
 from services import ServiceError
-from services.identity import BoundTrainee
-from services.pii import (
+from services.identity.followers import BoundTrainee
+from services.identity.pii import (
     InvalidIdCard, InvalidPhone, PiiCipher, mask_id_card, mask_phone, normalize_id_card, normalize_phone,
     validate_id_card,
 )
-from services import keys, progress
+from services import keys
+from services.study import progress
 from services.timeutil import utcnow
 
 WINDOW_S = 600

@@ -25,12 +25,12 @@ from typing import Callable, Mapping
 from sqlalchemy.orm import Session
 
 from models.notices import CHANNEL_WECHAT
-from services import outbox
-from services.notice_templates import KindTemplates
-from services.outbox import Claimed, Outcome, RetryPolicy
-from services.pii import mask_phone, short_openid
+from services.notices import outbox
+from services.notices.notice_templates import KindTemplates
+from services.notices.outbox import Claimed, Outcome, RetryPolicy
+from services.identity.pii import mask_phone, short_openid
 from services.ratelimit import RateLimiter
-from services.sms import SmsBackend, SmsError
+from services.notices.sms import SmsBackend, SmsError
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApi, WeChatApiError
 

@@ -16,8 +16,8 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.sms.v20210111 import models as sms_models
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
-from services.pii import mask_phone
-from services.sms import SmsError, split_endpoint
+from services.identity.pii import mask_phone
+from services.notices.sms import SmsError, split_endpoint
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from alibabacloud_dysmsapi20170525.client import Client
 from alibabacloud_tea_openapi import models as api_models
 from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingException
 
-from services.pii import mask_phone
-from services.sms import SmsError, split_endpoint
+from services.identity.pii import mask_phone
+from services.notices.sms import SmsError, split_endpoint
 
 log = logging.getLogger(__name__)
 

@@ -29,8 +29,10 @@ import redis as redis_lib
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from services import identity, keys, learning
-from services.learning import ClassLine, CourseLine, ExamState
+from services.identity import followers
+from services import keys
+from services.study import learning
+from services.study.learning import ClassLine, CourseLine, ExamState
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class Overview:
 
 def build(session: Session, openid: str) -> Overview | None:
     """From the database: None when the OpenID is bound to no trainee."""
-    trainee = identity.bound_trainee(session, openid)
+    trainee = followers.bound_trainee(session, openid)
     if trainee is None:
         return None
     lines = learning.courses(session, trainee.id)

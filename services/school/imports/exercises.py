@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import ExerciseQuestion, Lesson
-from services.imports import cells
-from services.imports.sheet import ImportReport, SheetRow, read_named_sheet
+from services.school.imports import cells
+from services.school.imports.sheet import ImportReport, SheetRow, read_named_sheet
 
 SHEET = "课后练习"
 LETTERS = "ABCDEF"

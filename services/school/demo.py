@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass
 from models.catalog import COURSE_PROFESSIONAL, COURSE_PUBLIC
 from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
-from services.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS, ensure_majors
-from services.pii import PiiCipher, mask_id_card
+from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS, ensure_majors
+from services.identity.pii import PiiCipher, mask_id_card
 from services.timeutil import SHANGHAI
 
 DEMO_CLASS_CODE = "DEMO-JZ"

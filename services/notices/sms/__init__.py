@@ -37,17 +37,17 @@ def build_backend(settings: Mapping, redis: redis_lib.Redis) -> SmsBackend:
     """The backend named by `SMS_BACKEND`; the provider SDK is imported here, not before."""
     name = settings["SMS_BACKEND"]
     if name == "console":
-        from services.sms.console import ConsoleSms, UnconfiguredSms
+        from services.notices.sms.console import ConsoleSms, UnconfiguredSms
 
         if settings.get("WXAPP_ENV") == "production":
             return UnconfiguredSms()
         return ConsoleSms(redis, settings["SMS_SIGN_NAME"])
     if name == "aliyun":
-        from services.sms.aliyun import AliyunSms
+        from services.notices.sms.aliyun import AliyunSms
 
         return AliyunSms.from_settings(settings)
     if name == "tencent":
-        from services.sms.tencent import TencentSms
+        from services.notices.sms.tencent import TencentSms
 
         return TencentSms.from_settings(settings)
     raise ValueError(f"unknown SMS backend {name!r}")

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from models import TrainingClass
 from services import ServiceError
-from services.imports import cells
-from services.majors import MAJOR_NAMES, ensure_majors
+from services.school.imports import cells
+from services.school.majors import MAJOR_NAMES, ensure_majors
 from services.timeutil import SHANGHAI
 
 START_FORMAT = "%Y-%m-%d %H:%M"

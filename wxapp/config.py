@@ -88,6 +88,11 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         "WECHAT_TIMEOUT_S": _int("WECHAT_TIMEOUT_S", environ, 5),
         "LOG_LEVEL": (_env("LOG_LEVEL", environ) or "").upper() or None,
         "SCHOOL_CONTACT": _env("SCHOOL_CONTACT", environ, "苏州市智信建设职业培训学校教务处（工作日 9:00–17:00）"),
+        # The school's phone number: shown (a tel: link on pages) wherever a trainee is sent to the school.
+        "SCHOOL_PHONE": _env("SCHOOL_PHONE", environ),
+        # The exam's paper rules (CONTRACT §7) and where uploaded photos are kept (a directory or s3://…).
+        "EXAM_RULES_FILE": _env("EXAM_RULES_FILE", environ, str(REPO_ROOT / "exam_rules.json")),
+        "STORAGE_URL": _env("STORAGE_URL", environ, str(instance_path / "photos")),
         "SMS_BACKEND": _env("SMS_BACKEND", environ, "console"),
         # Aliyun AccessKey ID/secret or Tencent Cloud SecretId/SecretKey, by SMS_BACKEND.
         "SMS_ACCESS_KEY_ID": _env("SMS_ACCESS_KEY_ID", environ),

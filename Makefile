@@ -28,8 +28,10 @@ run: install
 	$(FLASK) demo load
 	WXAPP_ENV=development $(FLASK) run --host 127.0.0.1 --port 5000
 
+# Two workers by default (CI's machine has 2 cores); TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -96,8 +96,12 @@ class _Sheet:
     def row(self, r: int, values: tuple) -> None:
         name, id_card, phone, company, major, kind, score, completed_at, number = values
         s, text = self.sheet, self.text
-        for col, value in enumerate((name, id_card, phone, company, major, KIND_TEXT.get(kind or "", ""))):
-            s.write_string(r, col, value or "", text)
+        s.write_string(r, 0, name)
+        s.write_string(r, 1, id_card, text)
+        s.write_string(r, 2, phone, text)
+        s.write_string(r, 3, company or "")
+        s.write_string(r, 4, major)
+        s.write_string(r, 5, KIND_TEXT.get(kind or "", ""))
         s.write_number(r, 6, PUBLIC_HOURS)
         s.write_number(r, 7, PROFESSIONAL_HOURS)
         s.write_number(r, 8, EXAM_HOURS)

@@ -63,7 +63,8 @@ def test_pdf_holds_name_masked_id_major_hours_score_date_number_in_a_cjk_font(ap
     assert ID_CARD not in text and "13912340001" not in text and "已作废" not in text
     fonts = run_on_pdf(r.data, tmp_path, "pdffonts", "{}")
     assert "WenQuanYi" in fonts or "NotoSansCJK" in fonts.replace(" ", ""), fonts
-    assert "Pages:           1" in run_on_pdf(r.data, tmp_path, "pdfinfo", "{}")
+    info = run_on_pdf(r.data, tmp_path, "pdfinfo", "{}")
+    assert "Pages:           1" in info and "(A4)" in info
 
 
 def test_pdf_qr_code_reads_the_public_verify_url(app, browser, owner, tmp_path):

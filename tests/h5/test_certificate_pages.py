@@ -130,3 +130,12 @@ def test_portal_shows_completed_majors_with_their_certificates(app, browser, own
     page = browser.get("/h5/learn").get_data(as_text=True)
     assert "已完成的专业" in page and f'href="/h5/certificates/{number}"' in page
     assert 'href="/h5/certificates"' in page
+
+
+def test_pdfs_are_limited_per_wechat_user(app, browser, fake_wechat):
+    codes = [browser.get("/h5/certificates/ABCDEFGHJKMN.pdf").status_code for _ in range(21)]
+    assert codes == [404] * 20 + [429]
+    factories.trainee(app, name="李四", phone="13912340002", id_card="11010519491231002X", openid=OTHER)
+    colleague = app.test_client()  # same address, another WeChat user: not limited by the first
+    login(colleague, fake_wechat, OTHER, "/h5/certificates")
+    assert colleague.get("/h5/certificates/ABCDEFGHJKMN.pdf").status_code == 404

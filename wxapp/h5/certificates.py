@@ -11,18 +11,25 @@ import logging
 import time
 from urllib.parse import quote
 
-from flask import current_app, g, make_response, render_template
+from flask import current_app, g, make_response, render_template, request
 
 from services.completion import certificates
 from services.completion.pdf import render_pdf
-from wxapp.extensions import db
+from wxapp.extensions import db, limiter
 from wxapp.h5 import bp
-from wxapp.h5.auth import error_page, trainee_required
+from wxapp.h5.auth import current_openid, error_page, trainee_required
 from wxapp.logs import kv
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "没有找到这份学时证明。请从“我的学时证明”进入。"
+# A PDF costs a tenth of a second of CPU: plenty for printing, not for a loop. Counted per WeChat user,
+# since a whole company may share one address.
+PDF_LIMIT = "20 per minute"
+
+
+def _openid_or_address() -> str:
+    return current_openid() or request.remote_addr or "-"
 
 
 def _private(response):
@@ -45,6 +52,7 @@ def certificate_list():
 
 
 @bp.get("/certificates/<number>.pdf")
+@limiter.limit(PDF_LIMIT, key_func=_openid_or_address)
 @trainee_required
 def certificate_pdf(number: str):
     cert = certificates.certificate_of(db.session, g.trainee.id, number)

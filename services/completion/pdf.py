@@ -6,6 +6,11 @@ inline SVG), so nothing is fetched while rendering: a reference to anything outs
 """
 from __future__ import annotations
 
+import logging
+
+# WeasyPrint narrates each rendering step at INFO; its warnings (a missing glyph, a bad rule) stay on.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
 
 class OutsideResource(ValueError):
     """The HTML referred to a resource; certificates embed everything they show."""

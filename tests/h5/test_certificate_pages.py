@@ -5,6 +5,7 @@ The PDF is checked with poppler's tools: pdftotext for the words, pdffonts for a
 """
 from __future__ import annotations
 
+import logging
 import subprocess
 
 import pytest
@@ -50,9 +51,12 @@ def pdf_text(pdf: bytes, tmp_path) -> str:
     return run_on_pdf(pdf, tmp_path, "pdftotext", "-raw", "-enc", "UTF-8", "{}", "-")
 
 
-def test_pdf_holds_name_masked_id_major_hours_score_date_number_in_a_cjk_font(app, browser, owner, tmp_path):
+def test_pdf_holds_name_masked_id_major_hours_score_date_number_in_a_cjk_font(app, browser, owner, tmp_path,
+                                                                             caplog):
     number = complete(app, owner, score=86)
-    r = browser.get(f"/h5/certificates/{number}.pdf")
+    with caplog.at_level(logging.WARNING, logger="weasyprint"):
+        r = browser.get(f"/h5/certificates/{number}.pdf")
+    assert [rec.getMessage() for rec in caplog.records if rec.name.startswith("weasyprint")] == []  # no .notdef
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     assert r.headers["Cache-Control"] == "private, no-store"
     text = pdf_text(r.data, tmp_path)

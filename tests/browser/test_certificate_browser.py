@@ -6,7 +6,7 @@ import pytest
 
 from tests import factories
 from tests.browser.conftest import screenshot
-from tests.completion_util import complete
+from tests.completion_util import cancel, complete
 
 pytestmark = pytest.mark.browser
 
@@ -60,3 +60,19 @@ def test_trainee_opens_certificate_from_portal_and_stranger_verifies_it(live_app
         screenshot(public, "certificate-4-verify-unknown")
     finally:
         stranger.close()
+
+
+def test_cancelled_certificate_is_stamped_on_the_phone_and_verify_says_so(live_app, phone):
+    app, origin = live_app
+    trainee = factories.trainee(app, name="张三", openid=OPENID)
+    number = complete(app, trainee, attempt_id=11)
+    cancel(app, 11)
+    page = phone(OPENID)
+    page.goto(f"{origin}/h5/certificates/{number}")
+    assert page.locator("#void-stamp").is_visible() and "作废" in page.locator("#void-note").inner_text()
+    assert fits_the_screen(page)
+    screenshot(page, "certificate-5-cancelled")
+    page.goto(f"{origin}/verify/{number}")
+    assert page.locator("#verdict").inner_text() == "此学时证明已作废"
+    assert page.locator("#v-name").inner_text() == "张*"
+    screenshot(page, "certificate-6-verify-cancelled")

@@ -6,7 +6,9 @@ The PDF is checked with poppler's tools: pdftotext for the words, pdffonts for a
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import zxingcpp
@@ -19,6 +21,7 @@ from tests.h5.oauth_util import login
 OPENID = "oCertOwner0000000000000000001"
 OTHER = "oCertOther0000000000000000001"
 ID_CARD = "320505198001010017"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 @pytest.fixture
@@ -78,6 +81,8 @@ def test_pdf_qr_code_reads_the_public_verify_url(app, browser, owner, tmp_path):
     subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(pdf), str(tmp_path / "page")], check=True)
     codes = zxingcpp.read_barcodes(Image.open(tmp_path / "page.png"))
     assert [c.text for c in codes] == [f"https://wx.example.test/verify/{number}"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(tmp_path / "page.png", ARTIFACTS / "certificate-pdf-page.png")  # for a person to look at
 
 
 def test_another_trainees_certificate_is_not_found(app, browser, owner):

@@ -22,3 +22,15 @@ def bind_keyword(message, ctx):
 @router.text("课程", "我的课程", pure=True)
 def courses_keyword(message, ctx):
     return menu.my_courses(message, ctx)
+
+
+# Completion: 证书 / 学时证明 answer with the link to the trainee's hours certificates.
+@router.text("证书", "学时证明", pure=True)
+def certificates_keyword(message, ctx):
+    from services.completion.certificates import certificates_of
+
+    mine = overview.for_openid(ctx.session, ctx.redis, ctx.openid)
+    if mine is None:
+        return Text(texts.bind_prompt(ctx))
+    valid = [c for c in certificates_of(ctx.session, mine.trainee_id) if c.valid]
+    return Text(texts.certificates_text(ctx, mine.name, [c.major for c in valid]))

@@ -83,3 +83,15 @@ def help_text(ctx: Context) -> str:
 
 def already_bound(ctx: Context, name: str) -> str:
     return f"您已认证为：{name}。如需更换绑定的微信，请联系学校。\n{link(ctx, LEARN_PATH, '进入在线学习')}"
+
+
+# Completion: the answer to 证书 / 学时证明.
+CERTIFICATES_PATH = "/h5/certificates"
+
+
+def certificates_text(ctx: Context, name: str, majors: list[str]) -> str:
+    if not majors:
+        return (f"{name}，您还没有学时证明。学完课程并通过考试（60分合格）后，"
+                f"可在{link(ctx, CERTIFICATES_PATH, '我的学时证明')}查看、下载和打印。")
+    return (f"{name}，您已完成：{'、'.join(majors)}。\n"
+            f"点击{link(ctx, CERTIFICATES_PATH, '我的学时证明')}查看、下载和打印学时证明（PDF）。")

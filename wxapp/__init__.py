@@ -71,10 +71,18 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(h5_bp)
     app.register_blueprint(api_bp)
+    register_completion_blueprints(app)
     if app.config["WXAPP_ENV"] != "production":
         from wxapp.sandbox import bp as sandbox_bp
 
         app.register_blueprint(sandbox_bp)
+
+
+def register_completion_blueprints(app: Flask) -> None:
+    """Completion (CONTRACT §8): the public certificate verification page (the H5 pages live in wxapp.h5)."""
+    from wxapp.verify import bp as verify_bp
+
+    app.register_blueprint(verify_bp)
 
 
 def mount_callback(app: Flask) -> None:
@@ -93,3 +101,6 @@ def register_commands(app: Flask) -> None:
     from wxapp.cli import register
 
     register(app)
+    from wxapp.cli_completion import register as register_completion
+
+    register_completion(app)

@@ -133,6 +133,11 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
         "WECHAT_MAX_BODY": 64 * 1024,
     }
+    # Completion (CONTRACT §8): the school's name printed on hours certificates, and how often one
+    # address may open the public verification page (a limits string, e.g. "30 per minute").
+    cfg["SCHOOL_NAME"] = _env("SCHOOL_NAME", environ, "苏州市智信建设职业培训学校")
+    cfg["VERIFY_RATE_LIMIT"] = _env("VERIFY_RATE_LIMIT", environ, "30 per minute")
+    _check_rate_limit("VERIFY_RATE_LIMIT", cfg["VERIFY_RATE_LIMIT"])
     cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"]
     cfg["RATELIMIT_HEADERS_ENABLED"] = False
     if not cfg["WECHAT_API_BASE"].endswith("/"):
@@ -196,3 +201,12 @@ def _check_sms_credentials(cfg: dict) -> None:
     missing = [name for name in needed if not cfg[name]]
     if missing:
         raise ConfigError(f"SMS_BACKEND={backend} needs {', '.join(missing)}")
+
+
+def _check_rate_limit(name: str, value: str) -> None:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(f"{name} must read like '30 per minute', got {value!r}") from None

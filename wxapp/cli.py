@@ -319,3 +319,22 @@ def staff_create(username: str, password: str | None) -> None:
     except staff.StaffError as exc:
         fail(exc.message)
     click.echo(f"已创建教务账号：{user.username}")
+
+
+@trainee_cli.command("unlock")
+@click.argument("phone_or_id")
+def trainee_unlock(phone_or_id: str) -> None:
+    """Lifts the binding locks of every WeChat that tried to bind this trainee (too many wrong tries)."""
+    from services.identity import binding
+    from services.identity.pii import mask_phone
+    from wxapp.extensions import db, pii, redis_client
+
+    try:
+        done = binding.unlock_trainee(db.session, redis_client(), pii(), phone_or_id)
+    except binding.UnbindError as exc:
+        fail(exc.message)
+    who = f"{done.trainee.name}（手机 {mask_phone(done.trainee.phone)}，身份证 {done.trainee.id_card_mask}）"
+    if not done.wechats:
+        click.echo(f"{who}：没有微信尝试过认证此学员，无需解除锁定。")
+        return
+    click.echo(f"{who}：尝试过认证的微信 {done.wechats} 个，已解除锁定 {done.lifted} 项，学员可立即重新认证登录。")

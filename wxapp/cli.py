@@ -40,10 +40,20 @@ def operator() -> str:
         return "?"
 
 
+REJECTIONS_SHOWN = 200  # a broken file of 50,000 rows must not print 50,000 lines
+
+
+def _echo_rejections(rejected, label: str = "") -> None:
+    """The first REJECTIONS_SHOWN rejected rows, one line each, then how many more."""
+    for number, reason in rejected[:REJECTIONS_SHOWN]:
+        click.echo(f"{label}第{number}行：{reason}")
+    if len(rejected) > REJECTIONS_SHOWN:
+        click.echo(f"……另有 {len(rejected) - REJECTIONS_SHOWN} 行被拒绝，未逐行列出（请先改正以上各行再导入）")
+
+
 def _echo_import_report(report) -> None:
     click.echo(f"新增 {report.created}，更新 {report.updated}，未变 {report.unchanged}，拒绝 {len(report.rejected)}")
-    for number, reason in report.rejected:
-        click.echo(f"第{number}行：{reason}")
+    _echo_rejections(report.rejected)
 
 
 @roster_cli.command("import")
@@ -74,8 +84,7 @@ def catalog_import(path: str) -> None:
     if report.exercises is not None:
         ex = report.exercises
         click.echo(f"课后练习：新增 {ex.created}，更新 {ex.updated}，未变 {ex.unchanged}，拒绝 {len(ex.rejected)}")
-        for number, reason in ex.rejected:
-            click.echo(f"课后练习第{number}行：{reason}")
+        _echo_rejections(ex.rejected, "课后练习")
 
 
 @class_cli.command("create")

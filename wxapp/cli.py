@@ -264,8 +264,9 @@ def scheduler_run() -> None:
 
     import scheduler
 
+    stop = scheduler.stop_on_signals()  # first: from the line below on, a SIGTERM stops it cleanly
     click.echo("定时任务进程已启动（Ctrl-C 退出）；另一进程在运行时本进程待命。")
-    scheduler.run(current_app._get_current_object(), scheduler.stop_on_signals())
+    scheduler.run(current_app._get_current_object(), stop)
 
 
 REFUSAL_LABELS = {"bound_elsewhere": "该学员已绑定其他微信", "openid_bound_other": "该微信已认证为另一名学员",

@@ -29,9 +29,11 @@ def test_bind_wrong_id_then_right_id_lands_on_portal(live_app, phone):
     page.fill("#phone", "13912340001")
     page.fill("#id_card", "11010519491231002X")  # a valid number, not this trainee's
     page.click("#bind-submit")
-    error = page.locator("#error-id_card")
-    assert "身份证号与这个手机号报名的学员不一致" in error.inner_text()
+    error = page.locator("#error-form")
+    assert "请核对两个号码" in error.inner_text()
     assert page.input_value("#phone") == "13912340001"  # what was typed is kept
+    assert page.input_value("#id_card") == ""  # never the ID card: only its mask, as a hint
+    assert "1101**********002X" in page.locator("#hint-id_card").inner_text()
     screenshot(page, "bind-2-wrong-id")
 
     page.fill("#id_card", "320505198001010017")

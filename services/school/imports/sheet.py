@@ -106,7 +106,7 @@ def _read(path: str | Path, columns: tuple[str, ...], name: str | None) -> list[
         raise
     except Exception as exc:  # noqa: BLE001 (any damage in a file staff upload is one line, not a traceback)
         # No worksheet at all, or XML / zip damage that only shows while reading the rows.
-        log.warning("import_unreadable file=%s error=%s", path.name, type(exc).__name__)
+        log.debug("import_unreadable file=%s error=%s", path.name, type(exc).__name__)
         raise UnreadableFile(f"文件 {path.name} 已损坏或没有工作表，无法读取") from None
     finally:
         workbook.close()
@@ -119,7 +119,7 @@ def _open(path: Path):
     try:
         return load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 (openpyxl raises a dozen kinds for a bad file)
-        log.warning("import_unreadable file=%s error=%s", path.name, type(exc).__name__)
+        log.debug("import_unreadable file=%s error=%s", path.name, type(exc).__name__)
         raise UnreadableFile(f"无法读取文件 {path.name}：请确认是 Excel 的 .xlsx 格式（不支持 .xls、.csv）") from None
 
 

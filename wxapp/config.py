@@ -162,6 +162,9 @@ def _hold_under_outages(cfg: dict) -> None:
     """Settings that keep answers short and logs clean while Redis or the database is down."""
     # A form's CSRF token lives as long as the session, not an hour: a trainee who typed slowly loses nothing.
     cfg["WTF_CSRF_TIME_LIMIT"] = None
+    # No Referer demanded over HTTPS: the attendance page sends none (its QR token must not leak)
+    # and WeChat's browser may drop it; the session-bound token, SameSite cookies and HSTS remain.
+    cfg["WTF_CSRF_SSL_STRICT"] = False
     # No query parameters (phones, ID card hashes) in SQLAlchemy's exception texts and logs.
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**cfg["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True}
     if (cfg["SQLALCHEMY_DATABASE_URI"] or "").startswith("postgresql"):

@@ -226,3 +226,14 @@ def test_an_invalid_token_answers_the_styled_form_with_the_phone_kept(browser, a
     fresh = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     again = browser.post("/h5/bind", data={"phone": PHONE, "id_card": ID_CARD, "csrf_token": fresh})
     assert again.status_code == 303 and bound_trainee_of(app) == trainee_id
+
+
+def test_an_https_form_post_without_a_referer_is_accepted(app, fake_wechat, trainee_id):
+    """The attendance page sends no Referer (its token must not leak) and WeChat's browser may drop
+    it: over HTTPS, Flask-WTF's strict referrer check would refuse every such form as expired."""
+    client = app.test_client()
+    login(client, fake_wechat, OPENID, "/h5/bind")
+    token = csrf_token(client)
+    r = client.post("/h5/bind", base_url="https://localhost",
+                    data={"phone": PHONE, "id_card": ID_CARD, "csrf_token": token})
+    assert r.status_code == 303 and bound_trainee_of(app) == trainee_id

@@ -40,3 +40,60 @@ def test_filter_rewrites_the_record_only_when_needed(caplog):
 
 def test_kv_quotes_values_with_spaces_and_marks_missing_ones():
     assert kv("event", a=1, b="x y", c=None, d="") == 'event a=1 b="x y" c=- d=""'
+
+
+def _emitted(record_maker) -> str:
+    import io
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))  # any formatter: the filter does it
+    handler.addFilter(ScrubFilter())
+    log = logging.getLogger("wxapp.test.tracebacks")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        record_maker(log)
+    finally:
+        log.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_tracebacks_and_stacks_are_scrubbed_too():
+    def boom(log):
+        try:
+            phone, id_card = "13912345678", "320505198001011234"  # noqa: F841 (shown by the traceback's text)
+            raise ValueError(f"no trainee {phone} / {id_card}")
+        except ValueError:
+            log.exception("lookup failed")
+        log.warning("where", stack_info=True, extra={})
+
+    text = _emitted(boom)
+    assert "Traceback" in text and "ValueError: no trainee 139****5678 / 3205**********1234" in text
+    assert "13912345678" not in text and "320505198001011234" not in text
+
+
+def test_our_handler_scrubs_the_finished_line():
+    from wxapp.logs import ScrubFormatter
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s", ("13912345678",), None)
+    record.__dict__["custom"] = "13912345678"
+    assert ScrubFormatter("%(message)s %(custom)s").format(record) == "139****5678 139****5678"
+
+
+def test_sql_errors_never_show_their_parameters(app):
+    from sqlalchemy.exc import IntegrityError
+
+    from models import WechatUser, db
+
+    with app.app_context():
+        assert db.engine.hide_parameters
+        for _ in range(2):
+            db.session.add(WechatUser(openid="oLeak13912345678"))
+        with pytest.raises(IntegrityError) as raised:
+            db.session.commit()
+        db.session.rollback()
+    assert "parameters hidden" in str(raised.value)
+    # PostgreSQL's own DETAIL still quotes the key: the log filter masks it.
+    logged = _emitted(lambda log: log.error("db", exc_info=(IntegrityError, raised.value, None)))
+    assert "13912345678" not in logged and "parameters hidden" in logged

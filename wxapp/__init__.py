@@ -15,6 +15,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=environ.get("WXAPP_INSTANCE") or None)
     configure(app, environ)
     configure_logging(app)
+    register_security(app)
     register_extensions(app)
     register_blueprints(app)
     mount_callback(app)
@@ -38,6 +39,13 @@ def configure_logging(app: Flask) -> None:
     setup_logging(app)
 
 
+def register_security(app: Flask) -> None:
+    """Security headers, same-site redirects, bounded URL integers (before any route exists)."""
+    from wxapp.security import register
+
+    register(app)
+
+
 def register_extensions(app: Flask) -> None:
     from wxapp.extensions import csrf, db, init_clients, limiter, migrate
 
@@ -45,7 +53,8 @@ def register_extensions(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         count = app.config["PROXY_COUNT"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+        # The Host is never taken from a client's X-Forwarded-Host: links use PUBLIC_BASE_URL.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)
     from wxapp.sessions import SessionInterface
 
     app.session_interface = SessionInterface()

@@ -40,10 +40,20 @@ def operator() -> str:
         return "?"
 
 
+REJECTIONS_SHOWN = 200  # a broken file of 50,000 rows must not print 50,000 lines
+
+
+def _echo_rejections(rejected, label: str = "") -> None:
+    """The first REJECTIONS_SHOWN rejected rows, one line each, then how many more."""
+    for number, reason in rejected[:REJECTIONS_SHOWN]:
+        click.echo(f"{label}第{number}行：{reason}")
+    if len(rejected) > REJECTIONS_SHOWN:
+        click.echo(f"……另有 {len(rejected) - REJECTIONS_SHOWN} 行被拒绝，未逐行列出（请先改正以上各行再导入）")
+
+
 def _echo_import_report(report) -> None:
     click.echo(f"新增 {report.created}，更新 {report.updated}，未变 {report.unchanged}，拒绝 {len(report.rejected)}")
-    for number, reason in report.rejected:
-        click.echo(f"第{number}行：{reason}")
+    _echo_rejections(report.rejected)
 
 
 @roster_cli.command("import")
@@ -74,8 +84,7 @@ def catalog_import(path: str) -> None:
     if report.exercises is not None:
         ex = report.exercises
         click.echo(f"课后练习：新增 {ex.created}，更新 {ex.updated}，未变 {ex.unchanged}，拒绝 {len(ex.rejected)}")
-        for number, reason in ex.rejected:
-            click.echo(f"课后练习第{number}行：{reason}")
+        _echo_rejections(ex.rejected, "课后练习")
 
 
 @class_cli.command("create")
@@ -255,8 +264,9 @@ def scheduler_run() -> None:
 
     import scheduler
 
+    stop = scheduler.stop_on_signals()  # first: from the line below on, a SIGTERM stops it cleanly
     click.echo("定时任务进程已启动（Ctrl-C 退出）；另一进程在运行时本进程待命。")
-    scheduler.run(current_app._get_current_object(), scheduler.stop_on_signals())
+    scheduler.run(current_app._get_current_object(), stop)
 
 
 REFUSAL_LABELS = {"bound_elsewhere": "该学员已绑定其他微信", "openid_bound_other": "该微信已认证为另一名学员",
@@ -319,3 +329,22 @@ def staff_create(username: str, password: str | None) -> None:
     except staff.StaffError as exc:
         fail(exc.message)
     click.echo(f"已创建教务账号：{user.username}")
+
+
+@trainee_cli.command("unlock")
+@click.argument("phone_or_id")
+def trainee_unlock(phone_or_id: str) -> None:
+    """Lifts the binding locks of every WeChat that tried to bind this trainee (too many wrong tries)."""
+    from services.identity import binding
+    from services.identity.pii import mask_phone
+    from wxapp.extensions import db, pii, redis_client
+
+    try:
+        done = binding.unlock_trainee(db.session, redis_client(), pii(), phone_or_id)
+    except binding.UnbindError as exc:
+        fail(exc.message)
+    who = f"{done.trainee.name}（手机 {mask_phone(done.trainee.phone)}，身份证 {done.trainee.id_card_mask}）"
+    if not done.wechats:
+        click.echo(f"{who}：没有微信尝试过认证此学员，无需解除锁定。")
+        return
+    click.echo(f"{who}：尝试过认证的微信 {done.wechats} 个，已解除锁定 {done.lifted} 项，学员可立即重新认证登录。")

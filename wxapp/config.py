@@ -159,7 +159,25 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
     for name in ("WECHAT_AES_KEY", "WECHAT_AES_KEY_PREVIOUS"):
         if cfg[name] is not None and len(cfg[name]) != 43:
             raise ConfigError(f"{name} must be the 43-character EncodingAESKey")
+    _hold_under_outages(cfg)
     return cfg
+
+
+def _hold_under_outages(cfg: dict) -> None:
+    """Settings that keep answers short and logs clean while Redis or the database is down."""
+    # A form's CSRF token lives as long as the session, not an hour: a trainee who typed slowly loses nothing.
+    cfg["WTF_CSRF_TIME_LIMIT"] = None
+    # No Referer demanded over HTTPS: the attendance page sends none (its QR token must not leak)
+    # and WeChat's browser may drop it; the session-bound token, SameSite cookies and HSTS remain.
+    cfg["WTF_CSRF_SSL_STRICT"] = False
+    # No query parameters (phones, ID card hashes) in SQLAlchemy's exception texts and logs.
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**cfg["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True}
+    if (cfg["SQLALCHEMY_DATABASE_URI"] or "").startswith("postgresql"):
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"connect_timeout": 3}
+    # The route limits' own Redis connection gives up as soon as the app's does; while Redis is
+    # down a limit is skipped (the view's answer says what is wrong) rather than turned into a 500.
+    cfg["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 2, "socket_connect_timeout": 2}
+    cfg["RATELIMIT_SWALLOW_ERRORS"] = True
 
 
 def _fill_development_defaults(cfg: dict, instance_path: Path) -> None:

@@ -1,10 +1,17 @@
-"""Error pages and JSON errors: a clear Chinese message, never a stack trace."""
+"""Error pages and JSON errors: a clear Chinese message, never a stack trace.
+
+Trainee pages (`/h5/…`) get the styled error page; the JSON API `{"error": "<Chinese text>"}`. A
+dependency that is down (Redis, the database) is a 503 with a message saying to try again later,
+not a 500: it is nobody's mistake and it passes.
+"""
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+import redis as redis_lib
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from wxapp.logs import kv
@@ -21,6 +28,8 @@ MESSAGES = {
     500: "系统繁忙，请稍后再试",
     503: "服务暂不可用，请稍后再试",
 }
+EXPIRED = "页面已过期，请返回刷新页面后重新提交。"
+UNAVAILABLE = "系统暂时无法访问，请稍等片刻后刷新页面重试。"
 
 
 def _wants_json() -> bool:
@@ -33,6 +42,8 @@ def _render(code: int, message: str | None = None):
         return jsonify(error=message), code
     if request.path.startswith("/wechat"):
         return message, code, {"Content-Type": "text/plain; charset=utf-8"}
+    if request.path.startswith("/h5/"):
+        return render_template("h5/error.html", message=message), code
     body = (
         "<!doctype html><html lang=zh-CN><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
@@ -41,16 +52,41 @@ def _render(code: int, message: str | None = None):
     return body, code, {"Content-Type": "text/html; charset=utf-8"}
 
 
+def rollback_quietly() -> None:
+    from wxapp.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection itself is gone: the pool replaces it on next use
+        log.debug("rollback_failed", exc_info=True)
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        return _render(400, "页面已过期，请返回刷新页面后重新提交。")
+        if request.endpoint == "h5.bind":
+            from wxapp.h5.views import bind_expired
+
+            answer = bind_expired()
+            if answer is not None:
+                return answer
+        return _render(400, EXPIRED)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return _render(exc.code or 500)
 
+    @app.errorhandler(redis_lib.RedisError)
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def dependency_down(exc: Exception):
+        rollback_quietly()
+        log.warning(kv("dependency_unavailable", path=request.path, error=type(exc).__name__))
+        return _render(503, UNAVAILABLE)
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
+        rollback_quietly()
         log.exception(kv("unhandled_error", path=request.path, error=type(exc).__name__))
         return _render(500)

@@ -1,4 +1,8 @@
-"""`GET /healthz`: is the database reachable, is Redis reachable (CONTRACT §2)."""
+"""`GET /healthz`: is the database reachable, is Redis reachable (CONTRACT §2).
+
+Each probe is whole inside its own guard, the release of its connection included: a database that
+went away between the query and the rollback is "down", never a 500.
+"""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
@@ -17,10 +21,14 @@ def _check(probe) -> str:
         return f"down: {type(exc).__name__}"
 
 
+def _database() -> None:
+    with db.engine.connect() as connection:  # its own connection: the request's session is untouched
+        connection.execute(text("SELECT 1"))
+
+
 @bp.get("/healthz")
 def healthz():
-    database = _check(lambda: db.session.execute(text("SELECT 1")))
-    db.session.rollback()
+    database = _check(_database)
     redis_state = _check(lambda: redis_client().ping())
     healthy = database == "ok" and redis_state == "ok"
     return jsonify(status="ok" if healthy else "degraded", database=database, redis=redis_state), (

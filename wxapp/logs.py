@@ -1,8 +1,10 @@
 """Structured logging: one line per event, `event key=value …`, personal data never in clear.
 
 Call sites pass already-masked values (services.identity.pii.mask_phone, short_openid); the filter
-below is the safety net that masks any 11-digit mobile or 18-character ID card that slips
-into a message anyway.
+below is the safety net that masks any 11-digit mobile or 18-character ID card that slips into a
+record anyway: its message, its traceback (an exception's text may quote a value) and its stack.
+It runs on every handler, whatever that handler's formatter, so the record leaves scrubbed; the
+formatter of our own handler scrubs the finished line once more.
 """
 from __future__ import annotations
 
@@ -33,13 +35,30 @@ def scrub(text: str) -> str:
     return _PERSONAL.sub(_mask, text)
 
 
+_TRACEBACKS = logging.Formatter()
+
+
 class ScrubFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = scrub(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse a record's exc_text: format the traceback once, here, scrubbed.
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
         return True
+
+
+class ScrubFormatter(logging.Formatter):
+    """Scrubs the finished line, whatever a formatter field or a traceback put into it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
 
 
 def kv(name: str, /, **fields) -> str:
@@ -57,7 +76,7 @@ def setup_logging(app: Flask) -> None:
     root = logging.getLogger()
     if not any(isinstance(f, ScrubFilter) for h in root.handlers for f in h.filters):
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(ScrubFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         handler.addFilter(ScrubFilter())
         root.addHandler(handler)
     default = "WARNING" if app.config["WXAPP_ENV"] == "testing" else "INFO"
@@ -68,7 +87,7 @@ def setup_logging(app: Flask) -> None:
         if not any(isinstance(f, ScrubFilter) for f in handler.filters):
             handler.addFilter(ScrubFilter())
     # Request lines are logged by the servers' own loggers, whose handlers aren't root's.
-    for name in ("gunicorn.access", "werkzeug"):
+    for name in ("gunicorn.access", "gunicorn.error", "werkzeug"):
         server_log = logging.getLogger(name)
         if not any(isinstance(f, ScrubFilter) for f in server_log.filters):
             server_log.addFilter(ScrubFilter())

@@ -1,10 +1,15 @@
 """认证登录: binding a WeChat OpenID to the roster trainee whose phone and ID card both match,
 and staff unbinding it again.
 
-Every refusal says why in Chinese and binds nothing. Tries that reach the roster and fail are
-counted in Redis per OpenID and per IP: past the limit within `WINDOW_S` both are locked for
-`LOCK_S` (format mistakes are not counted: they can't probe the roster). Every attempt, bind and
-unbind is written to the binding log with phone and ID card masked.
+Every refusal says why in Chinese and binds nothing; a phone / ID card pair that matches no
+trainee gets one answer whichever number is wrong, so the page tells nobody whether a number is on
+the roster. Each try that reaches the roster is counted in Redis first, per OpenID and per IP, by
+one script that also refuses it past the limit: 25 simultaneous tries from one WeChat reach the
+roster at most `LIMITS["openid"]` times. A try that binds gives its count back. The per-OpenID
+limit stops a person guessing; the per-IP one only a machine (a class on the school's Wi-Fi or a
+carrier's NAT shares one address). Format mistakes are not counted: they can't probe the roster.
+Every attempt, bind and unbind is written to the binding log with phone and ID card masked; staff
+lift the locks of every WeChat that tried a trainee with `unlock_trainee`.
 """
 from __future__ import annotations
 
@@ -28,7 +33,39 @@ from services.timeutil import utcnow
 
 WINDOW_S = 600
 LOCK_S = 1800
-LIMITS = {"openid": 5, "ip": 20}  # an IP may be a whole company's Wi-Fi or a carrier's NAT
+# Tries reaching the roster per WINDOW_S: a person, and an address (a machine guard: a whole
+# classroom's Wi-Fi or a carrier's NAT is one address).
+LIMITS = {"openid": 5, "ip": 300}
+ID_CARD_MAX_TYPED = 40  # longer input is refused before anything else looks at it
+MISMATCH = ("手机号与身份证号不匹配。请核对两个号码：手机号须是报名时预留的那个（可询问公司经办人），"
+            "身份证号须是本人的18位号码。核对无误仍不能认证，请致电学校。")
+
+# KEYS: per scope, its lock key then its counter key. ARGV[1]: the window, then each scope's limit and
+# lock time. Counts the try in every scope, then refuses it (0) when a scope is locked or over its
+# limit (locking it), else 1. Counting first is what makes simultaneous tries unable to slip past.
+_COUNT_TRY = """
+local window = tonumber(ARGV[1])
+local scopes = #KEYS / 2
+for i = 1, scopes do
+  if redis.call('EXISTS', KEYS[2 * i - 1]) == 1 then return 0 end
+end
+local allowed = 1
+for i = 1, scopes do
+  local tries = redis.call('INCR', KEYS[2 * i])
+  if tries == 1 then redis.call('EXPIRE', KEYS[2 * i], window) end
+  if tries > tonumber(ARGV[2 * i]) then
+    redis.call('SET', KEYS[2 * i - 1], 1, 'EX', ARGV[2 * i + 1])
+    allowed = 0
+  end
+end
+return allowed
+"""
+# KEYS: counters to give one try back to (a counter that has expired stays gone).
+_GIVE_BACK = """
+for i = 1, #KEYS do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+"""
 
 
 class BindRefused(ServiceError):
@@ -55,46 +92,55 @@ class Attempt:
 
 
 def bind(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, attempt: Attempt) -> BoundTrainee:
+    """Binds the attempt's OpenID to the trainee its phone and ID card name, or raises BindRefused.
+    Redis errors propagate: without the counters no try may reach the roster."""
+    counted = False
     try:
-        trainee = _check(session, redis, cipher, attempt)
+        phone, id_card = _formats(attempt)
+        counted = _count_try(redis, attempt)
+        trainee = _match(session, cipher, phone, id_card)
         _attach(session, attempt.openid, trainee)
         _record(session, attempt, "bound", trainee_id=trainee.id)
     except BindRefused as refused:
         session.rollback()
         _record(session, attempt, "refused", refused.reason, refused.trainee_id)
-        if refused.counted:
-            _count_failure(redis, attempt)
+        if counted and not refused.counted:
+            _give_back(redis, attempt, clear=False)
+        elif counted:
+            _lock_if_spent(redis, attempt)
         raise
-    _clear_failures(redis, attempt)
+    _give_back(redis, attempt, clear=True)
     return BoundTrainee(trainee.id, trainee.name)
 
 
-def _check(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, attempt: Attempt) -> Trainee:
-    if _locked(redis, attempt):
-        raise BindRefused(f"尝试次数过多，请{LOCK_S // 60}分钟后再试。如有疑问请联系学校。", "locked", counted=False)
+def _formats(attempt: Attempt) -> tuple[str, str]:
+    """Format mistakes, field by field (the ID card's length first: nothing else reads a long one)."""
     try:
-        phone = normalize_phone(attempt.phone)
+        phone = normalize_phone(attempt.phone[:ID_CARD_MAX_TYPED])
     except InvalidPhone as exc:
         raise BindRefused(exc.message, "bad_phone", "phone", counted=False) from None
+    if len(attempt.id_card) > ID_CARD_MAX_TYPED:
+        raise BindRefused("身份证号应为18位", "bad_id_card", "id_card", counted=False)
     try:
         id_card = validate_id_card(attempt.id_card)
     except InvalidIdCard as exc:
         raise BindRefused(exc.message, "bad_id_card", "id_card", counted=False) from None
-    return _match(session, cipher, phone, id_card)
+    return phone, id_card
 
 
 def _match(session: Session, cipher: PiiCipher, phone: str, id_card: str) -> Trainee:
+    """The trainee whose phone and ID card both match. Any mismatch gets the one MISMATCH answer;
+    the log keeps which number was off and the trainee it was for, for staff."""
     id_hash = cipher.lookup_hash(id_card)
     by_id = session.scalar(select(Trainee).where(Trainee.id_card_hash == id_hash))
     if by_id is not None and by_id.phone == phone:
         return by_id
     if by_id is not None:
-        raise BindRefused("该身份证号报名时预留的是另一个手机号。请填写报名时预留的手机号（可询问公司经办人）。",
-                          "phone_mismatch", "phone", trainee_id=by_id.id)
-    if session.scalar(select(Trainee.id).where(Trainee.phone == phone).limit(1)) is None:
-        raise BindRefused("没有找到用这个手机号报名的学员。请填写报名时预留的手机号（可询问公司经办人）。",
-                          "unknown_phone", "phone")
-    raise BindRefused("身份证号与这个手机号报名的学员不一致，请核对后重新填写。", "id_mismatch", "id_card")
+        raise BindRefused(MISMATCH, "phone_mismatch", trainee_id=by_id.id)
+    by_phone = session.scalars(select(Trainee.id).where(Trainee.phone == phone).limit(2)).all()
+    if not by_phone:
+        raise BindRefused(MISMATCH, "unknown_phone")
+    raise BindRefused(MISMATCH, "id_mismatch", trainee_id=by_phone[0] if len(by_phone) == 1 else None)
 
 
 def _attach(session: Session, openid: str, trainee: Trainee) -> None:
@@ -118,13 +164,19 @@ def _record(session: Session, attempt: Attempt, action: str, reason: str = "", t
     """Adds the log row and commits (with the binding itself, for a bind)."""
     session.add(BindingLog(
         action=action, reason=reason, openid=attempt.openid, trainee_id=trainee_id, ip=attempt.ip,
-        phone_mask=mask_phone(_digits(attempt.phone)), id_card_mask=mask_id_card(normalize_id_card(attempt.id_card)),
+        phone_mask=mask_phone(_digits(attempt.phone)), id_card_mask=typed_id_card_mask(attempt.id_card),
     ))
     try:
         session.commit()
     except IntegrityError:  # another WeChat bound the same trainee a moment ago
         raise BindRefused("该学员已绑定其他微信。如需更换微信，请联系学校办理。", "bound_elsewhere",
                           trainee_id=trainee_id) from None
+
+
+def typed_id_card_mask(raw: str) -> str:
+    """The mask of whatever was typed, never longer than an ID card (the log's column holds 18)."""
+    value = normalize_id_card(raw[:ID_CARD_MAX_TYPED])
+    return mask_id_card(value) if len(value) <= 18 else mask_id_card(value[:14] + value[-4:])
 
 
 def _digits(raw: str) -> str:
@@ -135,23 +187,35 @@ def _scopes(attempt: Attempt) -> list[tuple[str, str]]:
     return [("openid", attempt.openid)] + ([("ip", attempt.ip)] if attempt.ip else [])
 
 
-def _locked(redis: redis_lib.Redis, attempt: Attempt) -> bool:
-    return bool(redis.exists(*[keys.bind_lock(scope, who) for scope, who in _scopes(attempt)]))
-
-
-def _count_failure(redis: redis_lib.Redis, attempt: Attempt) -> None:
+def _count_try(redis: redis_lib.Redis, attempt: Attempt) -> bool:
+    """Counts a try about to reach the roster, in one atomic step; refuses it when locked."""
+    keys_: list[str] = []
+    args: list[int] = [WINDOW_S]
     for scope, who in _scopes(attempt):
-        pipe = redis.pipeline()
-        pipe.incr(keys.bind_failures(scope, who))
-        pipe.expire(keys.bind_failures(scope, who), WINDOW_S, nx=True)
-        failures, _ = pipe.execute()
-        if failures >= LIMITS[scope]:
+        keys_ += [keys.bind_lock(scope, who), keys.bind_failures(scope, who)]
+        args += [LIMITS[scope], LOCK_S]
+    if not redis.register_script(_COUNT_TRY)(keys=keys_, args=args):
+        raise BindRefused(f"尝试次数过多，请{LOCK_S // 60}分钟后再试。如需帮助请致电学校。", "locked",
+                          counted=False)
+    return True
+
+
+def _lock_if_spent(redis: redis_lib.Redis, attempt: Attempt) -> None:
+    """The failure that spends a scope's last try locks it at once, for LOCK_S."""
+    for scope, who in _scopes(attempt):
+        if int(redis.get(keys.bind_failures(scope, who)) or 0) >= LIMITS[scope]:
             redis.set(keys.bind_lock(scope, who), 1, ex=LOCK_S)
-            redis.delete(keys.bind_failures(scope, who))
 
 
-def _clear_failures(redis: redis_lib.Redis, attempt: Attempt) -> None:
-    redis.delete(keys.bind_failures("openid", attempt.openid))
+def _give_back(redis: redis_lib.Redis, attempt: Attempt, clear: bool) -> None:
+    """A try that matched the roster was no guess: its count is given back (a bind clears the
+    WeChat's count altogether)."""
+    counters = [keys.bind_failures(scope, who) for scope, who in _scopes(attempt)]
+    if clear:
+        redis.delete(counters[0])
+        counters = counters[1:]
+    if counters:
+        redis.register_script(_GIVE_BACK)(keys=counters)
 
 
 def find_trainee(session: Session, cipher: PiiCipher, phone_or_id: str) -> Trainee:
@@ -199,3 +263,27 @@ def unbind(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, phone_or
                            id_card_mask=trainee.id_card_mask))
     session.commit()
     return trainee, progress.close_page(redis, trainee.id)
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    trainee: Trainee
+    wechats: int  # WeChats that ever tried to bind this trainee
+    lifted: int  # locks lifted (of those WeChats and of the addresses they tried from)
+
+
+def unlock_trainee(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, phone_or_id: str) -> Unlocked:
+    """Staff lifts the binding locks of every WeChat that tried to bind this trainee (a try is
+    known to be for them when its phone or ID card named them), and of the addresses those tries
+    came from, and clears their counts: the trainee can try again at once."""
+    trainee = find_trainee(session, cipher, phone_or_id)
+    tried = session.execute(
+        select(BindingLog.openid, BindingLog.ip).where(BindingLog.trainee_id == trainee.id).distinct()
+    ).all()
+    openids = {openid for openid, _ in tried if openid}
+    scopes = [("openid", o) for o in sorted(openids)] + [("ip", ip) for ip in sorted({ip for _, ip in tried if ip})]
+    lifted = 0
+    if scopes:
+        lifted = int(redis.delete(*[keys.bind_lock(scope, who) for scope, who in scopes]))
+        redis.delete(*[keys.bind_failures(scope, who) for scope, who in scopes])
+    return Unlocked(trainee, len(openids), lifted)

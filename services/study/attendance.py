@@ -1,6 +1,7 @@
 """Attendance checks (考勤验证): single-use QR tokens that only the trainee's own WeChat can confirm.
 
-A check is issued by `services.study.progress` while a lesson plays. Its token (192 random bits) is
+A check is issued by `services.study.progress` while a lesson plays, recorded here before Redis
+shows it to the page. Its token (192 random bits) is
 kept in Redis, where the QR is drawn from; the database records the check with the token's
 SHA-256 only, and the token is never logged. Confirming consumes the token atomically (a Lua
 script): of any number of simultaneous confirms exactly one wins, and none wins once the
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import qrcode
 import redis as redis_lib
 from qrcode.image.pil import PilImage
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import AttendanceCheck, AttendanceRefusal, Lesson, Trainee
@@ -56,6 +57,12 @@ def record_issued(session: Session, check: NewCheck) -> None:
         public_id=check.id, trainee_id=check.trainee_id, lesson_id=check.lesson_id, token_hash=check.token_hash,
         issued_at=moment(check.issued_at), expires_at=moment(check.expires_at), status="pending",
     ))
+
+
+def withdraw(session: Session, check_id: str) -> None:
+    """Deletes the row of a check that was recorded but never shown (its Redis write lost a race)."""
+    session.execute(delete(AttendanceCheck).where(AttendanceCheck.public_id == check_id,
+                                                  AttendanceCheck.status == "pending"))
 
 
 def record_expired(redis: redis_lib.Redis, session: Session, check_id: str) -> None:

@@ -12,7 +12,9 @@ confirm what was watched.
   exercise, if it has one, was answered all right.
 
 The hot path is Redis only (`services.study.play_state`: one read, one compare-and-set write). The
-database is written at the meaningful points: a check issued, a check settled (the confirmed
+database is written at the meaningful points: a check issued (committed before Redis shows it to
+the page, so every check a trainee sees exists in the database; without the database no check is
+issued and the heartbeat fails), a check settled (the confirmed
 parts, the credited seconds and the resume point of each lesson it confirms) and a lesson
 completed. A pause writes nothing: until a check confirms it, what the resume point could add is
 provisional watching, which a lost Redis would lose anyway (a page resumes at most at the
@@ -165,9 +167,11 @@ class Player:
             lesson = self._lesson(state, beat.lesson_id)
             self._credit(state, lesson, beat, now, counts=not was_pending)
             self._attend(state, lesson, beat, now, effects)
+            self._issue(effects)
             if play_state.write(self.redis, state, effects.new_check, self.settings.check_ttl_s + attendance.KEEP_S):
                 self._apply(state, effects, now)
                 return self._progress(state, lesson)
+            self._withdraw(effects)
         raise Busy()
 
     def settle(self, trainee_id: int, now: float) -> None:
@@ -262,8 +266,28 @@ class Player:
             state.lessons[lesson_id] = loaded
         return state.lesson(lesson_id)
 
+    def _issue(self, effects: _Effects) -> None:
+        """Records a new check in the database before anything can show it."""
+        if effects.new_check is None:
+            return
+        try:
+            attendance.record_issued(self.session, effects.new_check)
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+
+    def _withdraw(self, effects: _Effects) -> None:
+        """A check recorded for a write that lost its race was never shown: it goes again."""
+        if effects.new_check is not None:
+            attendance.withdraw(self.session, effects.new_check.id)
+            self.session.commit()
+
     def _apply(self, state: PlayState, effects: _Effects, now: float) -> None:
-        if effects.new_check is None and not effects.expired_check and not effects.flush:
+        if effects.new_check is not None:
+            log.info("attendance_check_issued trainee=%s lesson=%s check=%s", state.trainee_id,
+                     effects.new_check.lesson_id, effects.new_check.id)
+        if not effects.expired_check and not effects.flush:
             return
         for attempt in range(2):
             try:
@@ -274,17 +298,12 @@ class Player:
                 self.session.rollback()
                 if attempt:
                     raise
-        if effects.new_check is not None:
-            log.info("attendance_check_issued trainee=%s lesson=%s check=%s", state.trainee_id,
-                     effects.new_check.lesson_id, effects.new_check.id)
         if effects.expired_check:
             log.info("attendance_check_expired trainee=%s check=%s", state.trainee_id, effects.expired_check)
         if completed and state.openid:
             overview.forget(self.redis, state.openid)
 
     def _write_rows(self, state: PlayState, effects: _Effects, now: float) -> bool:
-        if effects.new_check is not None:
-            attendance.record_issued(self.session, effects.new_check)
         if effects.expired_check:
             attendance.record_expired(self.redis, self.session, effects.expired_check)
         completed = False

@@ -103,9 +103,11 @@ def phone(chromium, fake_wechat):
     """Opens a phone-sized page as a WeChat user: `page = phone("oOpenId")`."""
     contexts = []
 
-    def open_as(openid: str):
+    def open_as(openid: str, bypass_csp: bool = True):
+        # The tests' own probes (wait_for_function with a string) are eval, which the pages' CSP
+        # forbids; tests/browser/test_csp_browser.py opens the pages under the real policy.
         context = chromium.new_context(viewport=PHONE_VIEWPORT, device_scale_factor=2, is_mobile=True,
-                                       has_touch=True, locale="zh-CN",
+                                       has_touch=True, locale="zh-CN", bypass_csp=bypass_csp,
                                        user_agent="Mozilla/5.0 (iPhone) MicroMessenger/8.0.50 NetType/WIFI")
         context.route("**/*", wechat_authorize(fake_wechat, openid))
         contexts.append(context)

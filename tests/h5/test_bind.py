@@ -76,9 +76,9 @@ def test_lower_case_x_matches(browser, app):
 
 
 @pytest.mark.parametrize("phone,id_card,field,words", [
-    ("13900000000", ID_CARD, "phone", "报名时预留的手机号"),          # ID known under another phone
-    ("13900000000", "11010519491231002X", "phone", "没有找到用这个手机号报名的学员"),
-    (PHONE, "11010519491231002X", "id_card", "身份证号与这个手机号报名的学员不一致"),
+    ("13900000000", ID_CARD, "form", "请核对两个号码"),          # ID known under another phone
+    ("13900000000", "11010519491231002X", "form", "请核对两个号码"),  # neither known
+    (PHONE, "11010519491231002X", "form", "请核对两个号码"),     # phone known, ID not
     (PHONE, "320505198001010018", "id_card", "校验位错误"),
     ("1391234000", ID_CARD, "phone", "11位"),
     (PHONE, "", "id_card", "身份证号为空"),
@@ -103,7 +103,7 @@ def test_trainee_bound_to_another_wechat_is_refused(browser, app, trainee_id):
 
 def test_post_without_csrf_token_binds_nothing(browser, app, trainee_id):
     r = browser.post("/h5/bind", data={"phone": PHONE, "id_card": ID_CARD})
-    assert r.status_code == 400 and "页面已过期" in r.get_data(as_text=True)
+    assert r.status_code == 400 and "已过期" in r.get_data(as_text=True)
     assert bound_trainee_of(app) is None
 
 
@@ -124,7 +124,7 @@ def test_format_mistakes_do_not_count_towards_the_lock(browser, app, trainee_id)
     assert submit(browser, PHONE, ID_CARD).status_code == 303
 
 
-def test_failures_from_one_ip_lock_other_openids_too(app, fake_wechat, trainee_id, redis):
+def test_a_locked_address_locks_other_openids_too(app, fake_wechat, trainee_id, redis):
     from services import keys
 
     redis.set(keys.bind_lock("ip", "127.0.0.1"), 1, ex=60)

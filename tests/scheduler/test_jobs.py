@@ -170,7 +170,9 @@ def test_a_second_scheduler_process_waits_and_takes_over_when_the_leader_stops(m
     apps, stops, leading = [make_app(), make_app()], [threading.Event(), threading.Event()], [[], []]
     threads = [
         threading.Thread(target=scheduler.run, args=(apps[i], stops[i]),
-                         kwargs={"ttl_s": 0.6, "on_change": leading[i].append})
+                         # Long enough that a loaded machine's slow start (jobs synced to the
+                         # store) doesn't outlast the lock before its first renewal.
+                         kwargs={"ttl_s": 3, "on_change": leading[i].append})
         for i in range(2)
     ]
     for thread in threads:
@@ -178,7 +180,7 @@ def test_a_second_scheduler_process_waits_and_takes_over_when_the_leader_stops(m
     try:
         wait_until(lambda: leading[0] or leading[1])
         first = 0 if leading[0] else 1
-        time.sleep(0.5)  # a few renewals later, still one leader
+        time.sleep(2.5)  # a few renewals later, still one leader
         assert leading[first] == [True] and leading[1 - first] == []
 
         stops[first].set()

@@ -5,25 +5,40 @@ header and a player page stays open longer than a form token lives. Its protecti
 `tab` in the JSON body instead: a 128-bit secret the server wrote into the one page it opened
 for the trainee and keeps in Redis. Another site's page can't read it (same-origin policy), so a
 forged heartbeat is refused as superseded and earns nothing. The GETs change nothing.
+
+A heartbeat that can't be recorded (Redis or the database unreachable) is answered 503 with
+`{"error": UNRECORDED}`: the player pauses and shows that text, since watching on would earn
+nothing. A body that is not a small flat JSON object is a 400, whatever it holds.
 """
 from __future__ import annotations
 
+import json
+import logging
 import math
 import time
 from datetime import datetime, timezone
 
+import redis as redis_lib
 from flask import Response, current_app, g, jsonify, request, url_for
 from limits import parse
+from sqlalchemy.exc import InterfaceError, OperationalError, TimeoutError as PoolTimeout
 
 from services import ServiceError
 from services.study import attendance
 from services.study.progress import STATES, Beat, Busy, Progress, Superseded
 from wxapp.api import bp
 from wxapp.extensions import csrf, db, limiter, player, redis_client
+from wxapp.errors import rollback_quietly
 from wxapp.h5.auth import current_openid, trainee_required
+from wxapp.logs import kv
 from wxapp.sessions import keeps_cookie
 
+log = logging.getLogger(__name__)
+
 MAX_TAB = 64
+MAX_BODY = 1024  # a heartbeat is under 150 bytes
+UNRECORDED = "网络或服务器暂时异常，学习进度没有保存，视频已暂停。请稍等片刻再点播放继续学习。"
+_DOWN = (redis_lib.RedisError, OperationalError, InterfaceError, PoolTimeout)
 # Generous: a page beats every PLAY_HEARTBEAT_S and on each play, pause and seek. Counted per
 # WeChat user (a whole company may share one NAT address) in the limiter's own Redis storage.
 HEARTBEAT_LIMIT = parse("120 per minute")
@@ -40,6 +55,20 @@ def parse_beat(data: object) -> Beat | None:
     if not isinstance(tab, str) or len(tab) > MAX_TAB or state not in STATES:
         return None
     return Beat(lesson_id, float(position), tab, state)
+
+
+def read_beat() -> Beat | None:
+    """The heartbeat in the body; None for anything else (too long, not JSON, nested past reason)."""
+    if (request.content_length or 0) > MAX_BODY:
+        return None
+    # sendBeacon posts text/plain: the body is JSON whatever the declared type.
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_BODY:
+        return None
+    try:
+        return parse_beat(json.loads(raw))
+    except (ValueError, RecursionError):
+        return None
 
 
 def progress_json(progress: Progress) -> dict:
@@ -68,13 +97,12 @@ def heartbeat():
     openid = current_openid()
     if openid is None:
         return jsonify(error="登录已失效，请从公众号菜单重新进入"), 401
-    if limiter.enabled and not limiter.limiter.hit(HEARTBEAT_LIMIT, "heartbeat", openid):
-        return jsonify(error="操作过于频繁，请稍后再试"), 429
-    # sendBeacon posts text/plain: the body is JSON whatever the declared type.
-    beat = parse_beat(request.get_json(force=True, silent=True))
+    beat = read_beat()
     if beat is None:
         return jsonify(error="请求格式不正确"), 400
     try:
+        if limiter.enabled and not limiter.limiter.hit(HEARTBEAT_LIMIT, "heartbeat", openid):
+            return jsonify(error="操作过于频繁，请稍后再试"), 429
         progress = player().heartbeat(openid, beat, time.time())
     except Superseded as exc:  # CONTRACT §4: exactly {"error": "superseded"}; "closed" after an unbind
         return jsonify(error=exc.reason), 409
@@ -82,6 +110,10 @@ def heartbeat():
         return jsonify(error=exc.message), 503
     except ServiceError as exc:
         return jsonify(error=exc.message), 400
+    except _DOWN as exc:
+        rollback_quietly()
+        log.warning(kv("heartbeat_unrecorded", error=type(exc).__name__))
+        return jsonify(error=UNRECORDED), 503
     return jsonify(progress_json(progress))
 
 

@@ -1,6 +1,15 @@
-"""The trainee's pages: 认证登录 (/h5/bind) and the learning portal (/h5/learn)."""
+"""The trainee's pages: 认证登录 (/h5/bind) and the learning portal (/h5/learn).
+
+A refused bind answers the form again with the phone as typed but never the ID card number (only
+its mask, as a hint): the page may sit in a shared phone's history. The form's CSRF token lives as
+long as the session (WTF_CSRF_TIME_LIMIT is off), and a form that is refused for its token anyway
+(a session that ended) answers this same page, with the phone kept and a Chinese message.
+"""
 from __future__ import annotations
 
+import logging
+
+import redis as redis_lib
 from flask import g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -11,6 +20,13 @@ from services.timeutil import local_text
 from wxapp.extensions import db, limiter, pii, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, openid_required, trainee_required
+from wxapp.logs import kv
+
+log = logging.getLogger(__name__)
+
+TYPED_MAX = 64  # what a form field can carry into a bind try; the service refuses longer ID cards
+EXPIRED = "页面停留时间过长，已过期。请核对下面的信息，重新填写身份证号后再提交。"
+UNAVAILABLE = "系统暂时无法完成认证，请稍后再试。"
 
 
 class BindForm(FlaskForm):
@@ -20,24 +36,46 @@ class BindForm(FlaskForm):
 
 @bp.route("/bind", methods=["GET", "POST"])
 @openid_required
-@limiter.limit("30 per minute", methods=["POST"])
+# A machine guard: a classroom on one Wi-Fi binds through one address; people are limited per WeChat.
+@limiter.limit("300 per minute", methods=["POST"])
 def bind():
     me = followers.profile(db.session, current_openid())
     if me is not None:
         return render_template("h5/bound.html", me=me)
     form = BindForm()
     errors: dict[str, str] = {}
+    status = 200
     if form.validate_on_submit():
         attempt = binding.Attempt(openid=current_openid(), ip=request.remote_addr,
-                                  phone=form.phone.data or "", id_card=form.id_card.data or "")
+                                  phone=(form.phone.data or "")[:TYPED_MAX], id_card=(form.id_card.data or "")[:TYPED_MAX])
         try:
             binding.bind(db.session, redis_client(), pii(), attempt)
         except binding.BindRefused as refused:
-            errors[refused.field or "form"] = refused.message
+            errors[refused.field or "form"], status = refused.message, 400
+        except redis_lib.RedisError as exc:  # no counting, no try: the locks must hold
+            log.warning(kv("bind_unavailable", error=type(exc).__name__))
+            errors["form"], status = UNAVAILABLE, 503
         else:
             return redirect(url_for("h5.learn"), 303)
-    status = 400 if errors else 200
-    return render_template("h5/bind.html", form=form, errors=errors), status
+    return bind_page(form, errors, status)
+
+
+def bind_page(form: BindForm, errors: dict[str, str], status: int):
+    """The form again: the phone as typed, the ID card only as a masked hint."""
+    typed = (form.id_card.data or "")[:TYPED_MAX] if request.method == "POST" else ""
+    hint = binding.typed_id_card_mask(typed) if typed.strip() else ""
+    return render_template("h5/bind.html", form=form, errors=errors, id_card_hint=hint), status
+
+
+def bind_expired():
+    """The answer to a bind form refused for its CSRF token: the same page, what was typed kept."""
+    if current_openid() is None:
+        return None
+    if followers.profile(db.session, current_openid()) is not None:
+        return redirect(url_for("h5.bind"), 303)
+    form = BindForm(formdata=request.form)
+    form.phone.data = (form.phone.data or "")[:TYPED_MAX]
+    return bind_page(form, {"form": EXPIRED}, 400)
 
 
 @bp.get("/learn")

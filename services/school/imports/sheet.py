@@ -4,9 +4,15 @@ The header is the first row, within the first ten, that names every expected col
 rows above it and blank rows anywhere are skipped. Workbooks saved by Excel often claim
 thousands of rows (formatted but empty), so the stored dimension is ignored and reading stops
 after a long run of blank rows.
+
+A file staff upload may be hostile or broken, and must not take the server down: before openpyxl
+opens it, the zip's declared sizes are checked (Python's zipfile never inflates a member past its
+declared size), a sheet is read as a stream and at most MAX_ROWS data rows, XML is parsed by
+defusedxml (no entities), and anything wrong with the file is one line of UnreadableFile.
 """
 from __future__ import annotations
 
+import logging
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -15,15 +21,22 @@ from pathlib import Path
 from typing import TypeVar
 
 from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
 from services import ServiceError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 HEADER_SEARCH_ROWS = 10
 # A gap this long between two data rows is not a roster any more: it is Excel's formatted void.
 BLANK_RUN_LIMIT = 200
+MAX_ROWS = 50_000  # data rows of one file; a larger roster is split by whoever made it
+# The archive: members, total inflated size, and how much a large member may inflate (Excel's own
+# files stay under ~20x; a zip bomb is thousands).
+MAX_MEMBERS = 10_000
+MAX_INFLATED = 256 * 1024 * 1024
+MAX_RATIO = 100
+RATIO_FROM = 1024 * 1024  # small members may compress well without harm
 
 
 class UnreadableFile(ServiceError):
@@ -89,8 +102,11 @@ def _read(path: str | Path, columns: tuple[str, ...], name: str | None) -> list[
         sheet.reset_dimensions()
         header_number, positions = _find_header(sheet, columns, "第一个工作表" if name is None else f"工作表“{name}”")
         return _data_rows(sheet, header_number, positions)
-    except (IndexError, SyntaxError, zipfile.BadZipFile, EOFError):
+    except UnreadableFile:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any damage in a file staff upload is one line, not a traceback)
         # No worksheet at all, or XML / zip damage that only shows while reading the rows.
+        log.debug("import_unreadable file=%s error=%s", path.name, type(exc).__name__)
         raise UnreadableFile(f"文件 {path.name} 已损坏或没有工作表，无法读取") from None
     finally:
         workbook.close()
@@ -99,10 +115,28 @@ def _read(path: str | Path, columns: tuple[str, ...], name: str | None) -> list[
 def _open(path: Path):
     if not path.is_file():
         raise UnreadableFile(f"找不到文件：{path}")
+    _check_archive(path)
     try:
         return load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+    except Exception as exc:  # noqa: BLE001 (openpyxl raises a dozen kinds for a bad file)
+        log.debug("import_unreadable file=%s error=%s", path.name, type(exc).__name__)
         raise UnreadableFile(f"无法读取文件 {path.name}：请确认是 Excel 的 .xlsx 格式（不支持 .xls、.csv）") from None
+
+
+def _check_archive(path: Path) -> None:
+    """Refuses what isn't a zip, or a zip that would inflate past reason, before anything inflates it."""
+    not_xlsx = f"无法读取文件 {path.name}：请确认是 Excel 的 .xlsx 格式（不支持 .xls、.csv）"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise UnreadableFile(not_xlsx) from None
+    too_big = f"文件 {path.name} 解压后过大，不像正常的报名表，未导入"
+    if len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_INFLATED:
+        raise UnreadableFile(too_big)
+    for member in members:
+        if member.file_size > RATIO_FROM and member.file_size > MAX_RATIO * max(member.compress_size, 1):
+            raise UnreadableFile(too_big)
 
 
 def _find_header(sheet, columns: tuple[str, ...], where: str) -> tuple[int, dict[str, int]]:
@@ -134,6 +168,8 @@ def _data_rows(sheet, header_number: int, positions: dict[str, int]) -> list[She
                 break
             continue
         blank_run = 0
+        if len(result) >= MAX_ROWS:
+            raise UnreadableFile(f"文件数据超过 {MAX_ROWS} 行，请拆分成几个文件分别导入")
         result.append(SheetRow(number, cells))
     return result
 

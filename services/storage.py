@@ -104,8 +104,18 @@ class S3Storage:
             raise StorageError(f"s3: {type(exc).__name__}") from None
 
 
+def check_url(url: str) -> None:
+    """Raises ValueError naming what is wrong with a STORAGE_URL (checked at start-up)."""
+    _parse(url)
+
+
 def from_url(url: str) -> Storage:
     """`s3://bucket/prefix?endpoint=…&region=…&addressing=virtual`, `file:///dir` or a plain directory."""
+    kind, args = _parse(url)
+    return S3Storage(*args) if kind == "s3" else LocalStorage(*args)
+
+
+def _parse(url: str) -> tuple[str, tuple]:
     parts = urlsplit(url)
     if parts.scheme == "s3":
         if not parts.netloc:
@@ -116,10 +126,10 @@ def from_url(url: str) -> Storage:
             raise ValueError(f"STORAGE_URL: unknown parameter {', '.join(sorted(unknown))}")
         if query.get("addressing", "path") not in ("path", "virtual"):
             raise ValueError("STORAGE_URL: addressing must be path or virtual")
-        return S3Storage(parts.netloc, parts.path, query.get("endpoint"), query.get("region"),
-                         query.get("addressing", "path"))
+        return "s3", (parts.netloc, parts.path, query.get("endpoint"), query.get("region"),
+                      query.get("addressing", "path"))
     if parts.scheme == "file":
-        return LocalStorage(parts.path)
-    if parts.scheme:
+        return "local", (parts.path,)
+    if parts.scheme and len(parts.scheme) > 1:  # one letter: a Windows drive
         raise ValueError(f"STORAGE_URL: unsupported scheme {parts.scheme}://")
-    return LocalStorage(url)
+    return "local", (url,)

@@ -186,7 +186,7 @@ def submit(tools: ExamTools, trainee_id: int, attempt_id: int, token: str, photo
 def view(tools: ExamTools, attempt: ExamAttempt) -> AttemptView:
     questions = papers.questions_of(tools.session, attempt.paper)
     answers = dict(tools.session.execute(
-        select(ExamAnswer.question_id, ExamAnswer.keys).where(ExamAnswer.attempt_id == attempt.id)).tuples().all())
+        select(ExamAnswer.question_id, ExamAnswer.keys).where(ExamAnswer.attempt_id == attempt.id)).all())
     enrollment = tools.session.get(Enrollment, attempt.enrollment_id)
     return AttemptView(
         id=attempt.id, exam_id=attempt.enrollment_id, major=enrollment.major.name, deadline=attempt.deadline,

@@ -74,7 +74,7 @@ def close(tools: ExamTools, attempt: ExamAttempt, now: datetime, by: str) -> Res
     session.refresh(attempt)
     questions = papers.questions_of(session, attempt.paper)
     answers = dict(session.execute(
-        select(ExamAnswer.question_id, ExamAnswer.keys).where(ExamAnswer.attempt_id == attempt.id)).tuples().all())
+        select(ExamAnswer.question_id, ExamAnswer.keys).where(ExamAnswer.attempt_id == attempt.id)).all())
     result = score(tools.rules, attempt.paper, questions, answers)
     attempt.score, attempt.passed, attempt.correct, attempt.total = result.score, result.passed, result.correct, result.total
     session.flush()

@@ -93,3 +93,6 @@ def register_commands(app: Flask) -> None:
     from wxapp.cli import register
 
     register(app)
+    from wxapp.cli_exam import exam_cli
+
+    app.cli.add_command(exam_cli)

@@ -93,6 +93,7 @@ def init_exam(app: Flask) -> None:
     from services import storage
 
     app.extensions["photo_storage"] = storage.from_url(app.config["STORAGE_URL"])
+    app.extensions["exam_tools"] = exam_tools  # for the scheduler's jobs, which don't import wxapp
 
 
 def exam_tools():

@@ -24,6 +24,7 @@ from services.school.imports.exercises import (  # the same cells, read the same
 from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
 from services.school.majors import MAJORS
 
+SAMPLE_BANK = Path(__file__).resolve().parent / "sample_bank.xlsx"  # scripts/make_exam_sample.py
 COLUMNS = ("专业", "题型", "题干", *OPTION_COLUMNS, "答案", "解析")
 PUBLIC_WORDS = {"", "公共", "公共课"}
 POOL_NAMES = {PUBLIC_POOL: "公共", **{spec.code: spec.name for spec in MAJORS}}
@@ -51,7 +52,7 @@ def stem_hash(stem: str) -> str:
     return hashlib.sha256(stem.encode()).hexdigest()
 
 
-def import_bank(session: Session, path: str | Path, rules: Rules) -> BankReport:
+def import_bank(session: Session, path: str | Path, rules: Rules | None) -> BankReport:
     """Imports the first sheet in one transaction; raises UnreadableFile for a file it can't read."""
     rows = read_sheet(path, COLUMNS)
     report = BankReport()
@@ -66,7 +67,7 @@ def import_bank(session: Session, path: str | Path, rules: Rules) -> BankReport:
             seen.add(key)
             _apply(session, existing.get(key), key, line, report)
         session.flush()
-        report.short = shortages(session, rules)
+        report.short = shortages(session, rules) if rules is not None else []
         session.commit()
     except BaseException:
         session.rollback()

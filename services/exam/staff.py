@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from models import Major
+from models import Major, Notice
 from models.exam import ExamAttempt
 from services.completion.records import cancel_completion_of_attempt
 from services.exam import ExamError
@@ -26,7 +26,7 @@ def _attempt(tools: ExamTools, attempt_id: int) -> ExamAttempt:
     return attempt
 
 
-def void(tools: ExamTools, attempt_id: int, by: str, reason: str, now: datetime) -> ExamAttempt:
+def void(tools: ExamTools, attempt_id: int, by: str, reason: str, now: datetime) -> tuple[ExamAttempt, Notice]:
     """Cancels a standing pass whose photos don't match the trainee: the completion is cancelled,
     the exam opens again, and the trainee is told why through the outbox; one transaction."""
     by, reason = by.strip(), reason.strip()
@@ -41,7 +41,7 @@ def void(tools: ExamTools, attempt_id: int, by: str, reason: str, now: datetime)
             raise ExamError(f"考试记录 {attempt_id} 的成绩已于之前取消")
         attempt.voided_at, attempt.voided_by, attempt.void_reason = now, by[:64], reason[:REASON_MAX]
         cancel_completion_of_attempt(session, attempt.id, reason=reason, at=now)
-        notices.exam_voided(session, tools.templates(), trainee_id=attempt.trainee_id, attempt_id=attempt.id,
+        notice = notices.exam_voided(session, tools.templates(), trainee_id=attempt.trainee_id, attempt_id=attempt.id,
                             major=session.get(Major, attempt.major_id).name, reason=reason,
                             requested_by=by, base_url=tools.base_url, now=now)
         session.commit()
@@ -49,7 +49,7 @@ def void(tools: ExamTools, attempt_id: int, by: str, reason: str, now: datetime)
         session.rollback()
         raise
     log.info("exam_voided attempt=%s trainee=%s by=%s", attempt.id, attempt.trainee_id, by)
-    return attempt
+    return attempt, notice
 
 
 def release(tools: ExamTools, attempt_id: int) -> ExamAttempt:

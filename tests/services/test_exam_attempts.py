@@ -248,14 +248,25 @@ def test_void_cancels_completion_reopens_exam_and_tells_the_trainee_why(app, tra
     answer_all(app, trainee, view.id, keys_of(app, view.id))
     submit(app, trainee, view.id)
     with app.app_context():
-        staff.void(exam_tools(), view.id, "王老师", "照片与本人不符", T0 + timedelta(days=1))
+        _, notice = staff.void(exam_tools(), view.id, "王老师", "照片与本人不符", T0 + timedelta(days=1))
         assert db.session.query(Completion).one().state == "cancelled"
         line = exams_for(db.session, trainee)[0]
         assert (line.state, line.best_score, line.attempts) == ("open", None, 1)
-        notice = db.session.query(Notice).filter_by(kind="exam_voided").one()
+        assert notice.kind == "exam_voided"
         assert notice.params["reason"] == "照片与本人不符"
         assert db.session.query(OutboxMessage).filter_by(notice_id=notice.id, trainee_id=trainee).count() == 1
         with pytest.raises(ExamError):
             staff.void(exam_tools(), view.id, "王老师", "again", T0 + timedelta(days=1))
     retake, created = start(app, trainee, now=T0 + timedelta(days=2))
     assert created
+
+
+def test_scheduler_job_grades_attempts_left_open(app, trainee):
+    from scheduler import jobs
+
+    view, _ = start(app, trainee)
+    with app.app_context():
+        jobs.settle_exam_deadlines(now=T0 + timedelta(minutes=59))
+        assert db.session.get(ExamAttempt, view.id).submitted_at is None
+        jobs.settle_exam_deadlines(now=T0 + timedelta(minutes=61))
+        assert db.session.get(ExamAttempt, view.id).submitted_by == "deadline"

@@ -49,7 +49,10 @@ def full_hours(app, trainee_id: int, majors=("建筑工程",), public_done: bool
             if major_done:
                 done.append(course.lessons[0])
         db.session.flush()
+        have = {p.lesson_id for p in db.session.query(LessonProgress).filter_by(trainee_id=trainee_id)}
         for lesson in done:
+            if lesson.id in have:
+                continue
             db.session.add(LessonProgress(trainee_id=trainee_id, lesson_id=lesson.id, watched="[]", credited_seconds=0,
                                           max_position=0, position=0, completed_at=datetime.now(timezone.utc)))
         db.session.commit()

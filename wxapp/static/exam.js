@@ -207,7 +207,7 @@
     stopClock();
     var deadline = Date.parse(state.attempt.deadline);
     function tick() {
-      var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+      var left = Math.max(0, Math.floor((deadline - Date.now()) / 1000));
       $("paper-time").textContent = Math.floor(left / 60) + ":" + ("0" + left % 60).slice(-2);
       $("paper-time").className = left < 300 ? "paper-time_low" : "";
       if (left <= 0) { stopClock(); fail("考试时间已到，试卷已自动交卷。"); resume(state.attempt.id); }

@@ -1,7 +1,7 @@
 """Drawing a paper (stratified random, per the rules) and showing it without its answers.
 
-The draw reads only ids per pool and type, samples them, then loads the few questions drawn:
-a bank of thousands costs one narrow query. Options of single and multiple choice are shuffled;
+The database samples each pool and type (a window numbered in random order) and sends only the
+questions drawn: a bank of thousands costs one query of a paper's rows. Options of single and multiple choice are shuffled;
 the order shown is stored with the attempt (`o`: original letters in the order shown), so the
 keys a trainee sees (A, B, C…) are the paper's own and a reload shows the same paper.
 """
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import random
+from functools import lru_cache
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from models.exam import PUBLIC_POOL, ExamQuestion
@@ -36,24 +37,33 @@ class ShownQuestion:
 def draw(session: Session, major_code: str, rules: Rules, rng: random.Random | None = None) -> list[dict]:
     """A fresh paper for the major: [{"q": id, "o": shown order of original letters}]."""
     rng = rng or _rng
-    ids: dict[tuple[str, str], list[int]] = {}
-    for qid, pool, kind in session.execute(
-        select(ExamQuestion.id, ExamQuestion.pool, ExamQuestion.kind)
-        .where(ExamQuestion.pool.in_((PUBLIC_POOL, major_code)))
-    ):
-        ids.setdefault((pool, kind), []).append(qid)
-    chosen: list[int] = []
-    for pool, wanted in ((PUBLIC_POOL, rules.public), (major_code, rules.major)):
-        for kind in KINDS:
-            have = ids.get((pool, kind), [])
-            if len(have) < wanted[kind]:
-                log.error("exam_bank_short pool=%s kind=%s have=%s need=%s", pool, kind, len(have), wanted[kind])
-                raise ExamError("题库题目不足，暂时无法开始考试，请联系学校。", 503)
-            chosen += rng.sample(have, wanted[kind])
-    questions = {q.id: q for q in session.scalars(select(ExamQuestion).where(ExamQuestion.id.in_(chosen)))}
+    wanted = {(pool, kind): counts[kind] for pool, counts in ((PUBLIC_POOL, rules.public), (major_code, rules.major))
+              for kind in KINDS if counts[kind]}
+    drawn = session.scalars(_sample(major_code, tuple(wanted.items()))).all()
+    for (pool, kind), count in wanted.items():
+        have = sum(1 for q in drawn if (q.pool, q.kind) == (pool, kind))
+        if have < count:
+            log.error("exam_bank_short pool=%s kind=%s have=%s need=%s", pool, kind, have, count)
+            raise ExamError("题库题目不足，暂时无法开始考试，请联系学校。", 503)
     # Types in the rules' order (single, multi, judge), 公共 and major mixed within a type.
-    ordered = sorted(chosen, key=lambda qid: (KINDS.index(questions[qid].kind), rng.random()))
-    return [{"q": qid, "o": _shuffled(questions[qid], rng)} for qid in ordered]
+    ordered = sorted(drawn, key=lambda q: (KINDS.index(q.kind), rng.random()))
+    return [{"q": q.id, "o": _shuffled(q, rng)} for q in ordered]
+
+
+@lru_cache(maxsize=64)
+def _sample(major_code: str, wanted: tuple[tuple[tuple[str, str], int], ...]):
+    """One query: each (pool, type) numbered in random order by the database, the first N kept.
+    Only the questions drawn leave the database, however large the bank. Built once per major."""
+    ranked = (
+        select(ExamQuestion.id, ExamQuestion.pool, ExamQuestion.kind,
+               func.row_number().over(partition_by=(ExamQuestion.pool, ExamQuestion.kind),
+                                      order_by=func.random()).label("n"))
+        .where(ExamQuestion.pool.in_((PUBLIC_POOL, major_code)))
+        .subquery()
+    )
+    keep = or_(*(and_(ranked.c.pool == pool, ranked.c.kind == kind, ranked.c.n <= count)
+                 for (pool, kind), count in wanted))
+    return select(ExamQuestion).join(ranked, ranked.c.id == ExamQuestion.id).where(keep)
 
 
 def _shuffled(question: ExamQuestion, rng: random.Random) -> list[str]:

@@ -24,6 +24,11 @@ TOKEN_KEY = "exam_token"
 MEDIA_ID_MAX = 128
 
 
+def per_trainee() -> str:
+    """Rate limits count per WeChat user: a training room of trainees shares one NAT address."""
+    return session.get("openid") or request.remote_addr or "?"
+
+
 def exam_token() -> str:
     """This browser session's exam token, made on first use."""
     token = session.get(TOKEN_KEY)
@@ -78,7 +83,7 @@ def exams():
 
 @bp.post("/exams/<int:exam_id>/attempts")
 @trainee_required
-@limiter.limit("20 per minute")
+@limiter.limit("20 per minute", key_func=per_trainee)
 def start(exam_id: int):
     view, created = attempts.start_attempt(exam_tools(), g.trainee.id, exam_id, exam_token(),
                                            _photo_if_needed(), utcnow())
@@ -110,7 +115,7 @@ def answer(attempt_id: int, question_id: int):
 
 @bp.post("/attempts/<int:attempt_id>/submit")
 @trainee_required
-@limiter.limit("20 per minute")
+@limiter.limit("20 per minute", key_func=per_trainee)
 def submit(attempt_id: int):
     result = attempts.submit(exam_tools(), g.trainee.id, attempt_id, exam_token(), _photo_if_needed(),
                              utcnow())

@@ -8,7 +8,7 @@
    local photo directory); p50 / p90 / p99 / max of the start request. The clients run on the same
    machine as the server.
 
-Run: `.venv/bin/python bench/exam.py [TRAINEES]`; WXAPP_BENCH_REDIS picks the Redis database
+Run: `.venv/bin/python bench/exam.py [TRAINEES] [--in-process]`; WXAPP_BENCH_REDIS picks the Redis database
 (default redis://127.0.0.1:6379/6), WXAPP_BENCH_PHOTO_PX the photo's longer side (default 4000, a phone camera's; the file input sends the photo as taken).
 """
 from __future__ import annotations
@@ -207,7 +207,8 @@ def bench_http(app, database_url: str, storage: str, openids: list[str]) -> None
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    count = int(args[0]) if args else 200
     print(f"machine: {os.cpu_count()} cores, shared with other work while this ran (figures are upper bounds); "
           f"load average {os.getloadavg()[0]:.1f} at the start")
     with temporary_postgres() as database_url, tempfile.TemporaryDirectory(prefix="wxapp-photos-") as storage:
@@ -218,7 +219,8 @@ def main() -> None:
             db.create_all()
         fill_bank(app)
         bench_in_process(app)
-        bench_http(app, database_url, storage, trainees(app, count))
+        if "--in-process" not in sys.argv:
+            bench_http(app, database_url, storage, trainees(app, count))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ the attempt is bound to it, so another session gets 409.
 """
 from __future__ import annotations
 
+import logging
 import secrets
 
-from flask import current_app, g, jsonify, request, session
+from flask import g, jsonify, request, session
 
 from services.exam import ExamError, attempts, photos
 from services.exam.attempts import AttemptView
@@ -19,6 +20,8 @@ from services.wechat_api import WeChatApiError
 from wxapp.api import bp
 from wxapp.extensions import exam_tools, limiter, wechat_api
 from wxapp.h5.auth import trainee_required
+
+log = logging.getLogger(__name__)
 
 TOKEN_KEY = "exam_token"
 MEDIA_ID_MAX = 128
@@ -48,7 +51,7 @@ def photo_bytes() -> bytes | None:
     try:
         return wechat_api().download_media(media_id, photos.MAX_BYTES)
     except WeChatApiError as exc:
-        current_app.logger.warning("exam_media_fetch_failed errcode=%s", exc.errcode)
+        log.warning("exam_media_fetch_failed errcode=%s", exc.errcode)
         raise ExamError("没有从微信取到照片，请重新拍摄。") from None
 
 

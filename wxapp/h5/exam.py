@@ -56,6 +56,8 @@ def exam():
         "time_limit_s": tools.rules.time_limit_s, "pass_score": tools.rules.pass_score,
         "question_count": tools.rules.question_count, "resume": resume, "jssdk": _jssdk_config(),
         "learn_url": "/h5/learn",
+        # The server's clock: the page counts down to the server's deadline, whatever the phone's clock says.
+        "now_ms": int(time.time() * 1000),
     }
     response = make_response(render_template("h5/exam.html", page=page, name=g.trainee.name))
     response.headers["Cache-Control"] = "no-store"

@@ -9,7 +9,7 @@
   var KIND = { single: "单选题", multi: "多选题", judge: "判断题" };
   var $ = function (id) { return document.getElementById(id); };
   var state = { examId: null, attempt: null, index: 0, photo: null, mediaId: null, moment: "before",
-                clockOffset: 0, timer: null, wxReady: false };
+                clockOffset: page.now_ms - Date.now(), timer: null, wxReady: false };
 
   function show(id) {
     ["exam-list", "exam-photo", "exam-paper", "exam-result"].forEach(function (s) { $(s).hidden = s !== id; });
@@ -115,7 +115,6 @@
   function enterPaper(attempt) {
     state.attempt = attempt;
     state.examId = attempt.exam_id;
-    state.clockOffset = 0;
     var first = attempt.questions.findIndex(function (q) { return !q.answer || !q.answer.length; });
     state.index = first < 0 ? 0 : first;
     renderGrid();
@@ -207,7 +206,7 @@
     stopClock();
     var deadline = Date.parse(state.attempt.deadline);
     function tick() {
-      var left = Math.max(0, Math.floor((deadline - Date.now()) / 1000));
+      var left = Math.max(0, Math.floor((deadline - Date.now() - state.clockOffset) / 1000));
       $("paper-time").textContent = Math.floor(left / 60) + ":" + ("0" + left % 60).slice(-2);
       $("paper-time").className = left < 300 ? "paper-time_low" : "";
       if (left <= 0) { stopClock(); fail("考试时间已到，试卷已自动交卷。"); resume(state.attempt.id); }

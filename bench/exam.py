@@ -172,10 +172,14 @@ def bench_http(app, database_url: str, storage: str, openids: list[str]) -> None
         clients = []
         for openid in openids:  # each opens the exam page first (not timed): cookie and CSRF token
             s = requests.Session()
-            res = s.get(base + "/h5/exam", headers={"Cookie": f"wxapp_session={session_cookie(app, openid)}"})
+            # Connection: close, so that the timed start opens its own connection instead of reusing
+            # one the server may close as idle (keepalive 5 s) just as the start is sent.
+            res = s.get(base + "/h5/exam", headers={"Cookie": f"wxapp_session={session_cookie(app, openid)}",
+                                                    "Connection": "close"})
             cookie = res.cookies.get("wxapp_session") or session_cookie(app, openid)
             token = re.search(r'name="csrf-token" content="([^"]+)"', res.text).group(1)
-            exam_id = s.get(base + "/api/exams", headers={"Cookie": f"wxapp_session={cookie}"}).json()[0]["id"]
+            exam_id = s.get(base + "/api/exams", headers={"Cookie": f"wxapp_session={cookie}",
+                                                          "Connection": "close"}).json()[0]["id"]
             clients.append((s, cookie, token, exam_id))
         barrier = threading.Barrier(len(clients))
         timings: list[float] = []

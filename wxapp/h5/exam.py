@@ -24,7 +24,7 @@ from wxapp.h5.auth import error_page, trainee_required
 
 log = logging.getLogger(__name__)
 
-JS_API_LIST = ["chooseImage", "uploadImage"]
+JS_API_LIST = ["chooseImage", "uploadImage", "getLocalImgData"]
 
 
 def _jssdk_config() -> dict | None:

@@ -67,7 +67,11 @@
       var localId = res.localIds[0];
       wx.uploadImage({ localId: localId, isShowProgressTips: 1, success: function (up) {
         state.mediaId = up.serverId;
-        previewReady(localId);
+        if (window.__wxjs_is_wkwebview) {  // iOS can't show a localId as an image: ask for its data
+          wx.getLocalImgData({ localId: localId, success: function (r) { previewReady(r.localData); } });
+        } else {
+          previewReady(localId);
+        }
       }, fail: function () { fail("照片上传失败，请重新拍摄。"); } });
     } });
   });

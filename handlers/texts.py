@@ -45,7 +45,7 @@ def course_list(ctx: Context, name: str, lines: list[CourseLine], exam: ExamStat
     for line in lines:
         title = "公共课" if line.kind == "public" else f"专业课·{line.major}"
         rows.append(f"· {title}（{line.name}）：已修 {hours_text(line.hours_earned)} / {hours_text(line.hours_required)} 学时")
-    rows.append(f"考试：{exam.label}")
+    rows += exam_lines(exam)
     rows.append(f"\n{link(ctx, LEARN_PATH, '进入在线学习')}")
     return "\n".join(rows)
 
@@ -59,11 +59,22 @@ def class_list(name: str, classes: list[ClassLine]) -> str:
     return "\n".join(rows)
 
 
+EXAM_PATH = "/h5/exam"
+
+
+def exam_lines(exam: ExamState) -> list[str]:
+    """`考试：` then one line per major: its state, best score, or the hours still missing."""
+    if not exam.majors:
+        return [f"考试：{exam.label}"]
+    return ["考试（每个专业一场）："] + [f"· {m.major}：{m.label}" for m in exam.majors]
+
+
 def exam_text(ctx: Context, name: str, exam: ExamState) -> str:
-    text = f"{name}，您的考试：{exam.label}"
-    if not exam.open and not exam.passed:
-        text += "\n考试为在线答题，60分合格，未合格可免费补考。"
-    return text + f"\n{link(ctx, LEARN_PATH, '进入在线学习')}"
+    rows = [f"{name}，您的考试成绩："] + exam_lines(exam)[1:] if exam.majors else [f"{name}，您的考试：{exam.label}"]
+    if not exam.passed:
+        rows.append("考试为在线答题，60分合格，未合格可免费补考。")
+    words, path = ("进入考试", EXAM_PATH) if exam.open or exam.passed else ("进入在线学习", LEARN_PATH)
+    return "\n".join(rows) + f"\n{link(ctx, path, words)}"
 
 
 def help_text(ctx: Context) -> str:

@@ -20,6 +20,10 @@ NOTICE_CLASS_OPEN = "class_open"
 NOTICE_CLASS_REMINDER = "class_reminder"
 NOTICE_REGISTRATION_EXPIRY = "registration_expiry"
 NOTICE_KINDS = (NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY)
+# The exam's notices: a result (合格 / 不合格) and a pass cancelled by staff (取消测试成绩).
+NOTICE_EXAM_RESULT = "exam_result"
+NOTICE_EXAM_VOIDED = "exam_voided"
+NOTICE_KINDS += (NOTICE_EXAM_RESULT, NOTICE_EXAM_VOIDED)
 
 CHANNEL_WECHAT = "wechat"
 CHANNEL_SMS = "sms"

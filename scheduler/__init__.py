@@ -54,6 +54,9 @@ def job_specs() -> list[JobSpec]:
         # Mondays 09:30; a scheduler down then still sends it until 17:30, never at night.
         JobSpec("remind_registration_expiry", "scheduler.jobs:remind_registration_expiry",
                 CronTrigger(day_of_week="mon", hour=9, minute=30, timezone=SHANGHAI), 8 * 3600),
+        # Grades the exam attempts left open past their deadline (a closed page, a dead phone).
+        JobSpec("settle_exam_deadlines", "scheduler.jobs:settle_exam_deadlines",
+                IntervalTrigger(seconds=jobs.SETTLE_INTERVAL_S, timezone=SHANGHAI), jobs.SETTLE_INTERVAL_S),
     ]
 
 

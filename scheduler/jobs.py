@@ -68,3 +68,18 @@ def remind_registration_expiry(now: datetime | None = None) -> None:
         notice = notifier().registration_expiry(now or utcnow())
         if notice is not None:
             log.info("registration_expiry_written notice=%s recipients=%s", notice.key, notice.recipients)
+
+
+# -- the exam --------------------------------------------------------------------------------
+
+SETTLE_INTERVAL_S = 60
+
+
+def settle_exam_deadlines(now: datetime | None = None) -> None:
+    """Grades, as they stand, the exam attempts whose deadline has passed (a pass completes the major)."""
+    from services.exam.grading import settle_due
+
+    with app_context():
+        graded = settle_due(current_app.extensions["exam_tools"](), now or utcnow())
+        if graded:
+            log.info("exam_deadlines_settled graded=%s", graded)

@@ -102,3 +102,13 @@ def attendance_check(check_id: str) -> str:
 def attendance_qr(check_id: str) -> str:
     """The rendered QR PNG of one attendance check."""
     return f"{PREFIX}:attend:qr:{check_id}"
+
+
+def jsapi_ticket(appid: str) -> str:
+    """The account's JS-SDK jsapi_ticket, shared by every process like the access token."""
+    return f"{PREFIX}:wechat:jsapi_ticket:{appid}"
+
+
+def jsapi_ticket_lock(appid: str) -> str:
+    """Held while one process fetches a new jsapi_ticket."""
+    return f"{PREFIX}:wechat:jsapi_ticket:{appid}:lock"

@@ -10,6 +10,7 @@ Built on wechatpy's `WeChatClient`, with what it lacks for several processes:
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
@@ -219,3 +220,65 @@ class WeChatApi(WeChatClient):
     @staticmethod
     def _http_error(status: int) -> WeChatUnavailable:
         return WeChatUnavailable(f"HTTP {status}", transient=status >= 500 or status == 429)
+
+    # -- JS-SDK and media, for the exam page's photos ------------------------------------------
+
+    def jsapi_ticket(self) -> str:
+        """The JS-SDK `jsapi_ticket`, shared in Redis like the token and fetched under a lock."""
+        try:
+            stored = self.redis.get(keys.jsapi_ticket(self.appid))
+            if stored is not None:
+                return stored.decode()
+            lock = self.redis.lock(keys.jsapi_ticket_lock(self.appid), timeout=3 * self.timeout + 5,
+                                   blocking_timeout=3 * self.timeout + 5)
+            if not lock.acquire():
+                raise WeChatUnavailable("timed out waiting for the jsapi_ticket lock")
+            try:
+                stored = self.redis.get(keys.jsapi_ticket(self.appid))
+                if stored is not None:
+                    return stored.decode()
+                result = self.get("ticket/getticket", params={"type": "jsapi"})
+                ticket = result.get("ticket")
+                if not ticket:
+                    raise WeChatUnavailable("getticket answer without ticket")
+                expires_in = int(result.get("expires_in") or 7200)
+                self.redis.set(keys.jsapi_ticket(self.appid), ticket, ex=max(expires_in - TOKEN_MARGIN_S, 60))
+                return ticket
+            finally:
+                try:
+                    lock.release()
+                except redis_lib.exceptions.LockError:
+                    log.warning("wechat_ticket_lock_expired appid=%s", self.appid)
+        except redis_lib.RedisError as exc:
+            raise WeChatUnavailable(f"Redis: {type(exc).__name__}") from None
+
+    def jsapi_signature(self, noncestr: str, timestamp: int, url: str, ticket: str | None = None) -> str:
+        """`wx.config`'s signature of the page at `url` (without its `#…`), by wechatpy's signer."""
+        return self.jsapi.get_jsapi_signature(noncestr, ticket or self.jsapi_ticket(), timestamp, url.split("#")[0])
+
+    def download_media(self, media_id: str, max_bytes: int) -> bytes:
+        """A temporary medium (a photo the JS-SDK uploaded) from `cgi-bin/media/get`, at most `max_bytes`."""
+        token = self.access_token()
+        for attempt in (1, 2):
+            try:
+                res = self._http.get(self.api_base + "cgi-bin/media/get", timeout=self.timeout, stream=True,
+                                     params={"access_token": token, "media_id": media_id})
+                res.raise_for_status()
+                body = res.raw.read(max_bytes + 1, decode_content=True)
+                res.close()
+            except requests.HTTPError as exc:
+                raise self._http_error(exc.response.status_code) from None
+            except requests.RequestException as exc:
+                raise self._transport_error(exc) from None
+            if "json" not in res.headers.get("Content-Type", "") and not body.startswith(b"{"):
+                return body
+            try:
+                error = json.loads(body)
+            except ValueError:
+                raise WeChatUnavailable("media answer is neither a file nor JSON") from None
+            errcode = int(error.get("errcode") or 0)
+            if errcode in TOKEN_ERRORS and attempt == 1:
+                token = self._token(failed=token)
+                continue
+            raise WeChatApiError(errcode, str(error.get("errmsg", "")))
+        raise WeChatUnavailable("media/get refused the token twice")

@@ -35,6 +35,14 @@ class HttpError:
 
 
 @dataclass(frozen=True)
+class Raw:
+    """A non-JSON answer (a file, as cgi-bin/media/get sends)."""
+
+    body: bytes
+    content_type: str = "image/jpeg"
+
+
+@dataclass(frozen=True)
 class Request:
     method: str
     path: str
@@ -82,6 +90,25 @@ class FakeWeChat:
         with self._lock:
             return [r for r in self.requests if r.path == path]
 
+    # -- the exam's calls: the JS-SDK ticket, and photos uploaded by the JS-SDK ------------------
+
+    def add_media(self, media_id: str, data: bytes) -> None:
+        """A photo the page "uploaded" with wx.uploadImage, served by media/get under `media_id`."""
+        with self._lock:
+            self.__dict__.setdefault("_media", {})[media_id] = data
+
+    def _exam_default(self, path: str, query: dict):
+        """`ticket/getticket` gives a fresh ticket; `media/get` the file given to `add_media`, else 40007."""
+        if path == "cgi-bin/ticket/getticket":
+            return {"errcode": 0, "errmsg": "ok", "ticket": f"fake-jsapi-ticket-{next(self._serial)}",
+                    "expires_in": 7200}
+        if path == "cgi-bin/media/get":
+            media = self.__dict__.get("_media", {})
+            if query.get("media_id") in media:
+                return Raw(media[query["media_id"]])
+            return {"errcode": 40007, "errmsg": "invalid media_id"}
+        return None
+
     def _answer(self, request: Request):
         with self._lock:
             self.requests.append(request)
@@ -93,6 +120,9 @@ class FakeWeChat:
         return scripted if scripted is not None else self._default(request.path, request.query)
 
     def _default(self, path: str, query: dict) -> dict:
+        exam_answer = self._exam_default(path, query)
+        if exam_answer is not None:
+            return exam_answer
         n = next(self._serial)
         if path == "sns/oauth2/access_token" and query.get("code") in self._codes:
             with self._lock:
@@ -123,10 +153,11 @@ def _handler_for(fake: FakeWeChat):
             body = json.loads(raw) if raw else None
             answer = fake._answer(Request(self.command, url.path.lstrip("/"), dict(parse_qsl(url.query)), body))
             status, payload = (answer.status, answer.body.encode()) if isinstance(answer, HttpError) else (
-                200, json.dumps(answer, ensure_ascii=False).encode())
+                200, answer.body if isinstance(answer, Raw) else json.dumps(answer, ensure_ascii=False).encode())
+            content_type = answer.content_type if isinstance(answer, Raw) else "application/json; charset=utf-8"
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

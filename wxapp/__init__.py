@@ -108,8 +108,9 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from wxapp.cli import register
+    from wxapp.cli_completion import register as register_completion
+    from wxapp.cli_exam import exam_cli
 
     register(app)
-    from wxapp.cli_completion import register as register_completion
-
     register_completion(app)
+    app.cli.add_command(exam_cli)

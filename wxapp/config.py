@@ -154,6 +154,7 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         raise ConfigError(f"PII_KEY must be at least {PII_KEY_MIN_LEN} characters")
     if not 0 < cfg["ATTENDANCE_INTERVAL_MIN_S"] <= cfg["ATTENDANCE_INTERVAL_MAX_S"]:
         raise ConfigError("ATTENDANCE_INTERVAL_MIN_S must be > 0 and <= ATTENDANCE_INTERVAL_MAX_S")
+    _check_exam_settings(cfg)
     if cfg["SMS_BACKEND"] not in SMS_BACKENDS:
         raise ConfigError(f"SMS_BACKEND must be one of {', '.join(SMS_BACKENDS)}, got {cfg['SMS_BACKEND']!r}")
     for name in ("WECHAT_AES_KEY", "WECHAT_AES_KEY_PREVIOUS"):
@@ -228,3 +229,18 @@ def _check_rate_limit(name: str, value: str) -> None:
         parse_many(value)
     except ValueError:
         raise ConfigError(f"{name} must read like '30 per minute', got {value!r}") from None
+
+
+def _check_exam_settings(cfg: dict) -> None:
+    """The exam's paper rules and the photo store are checked at start-up (CONTRACT §7)."""
+    from services import storage
+    from services.exam import rules
+
+    try:
+        cfg["EXAM_RULES"] = rules.load(cfg["EXAM_RULES_FILE"])
+    except rules.RulesError as exc:
+        raise ConfigError(exc.message) from None
+    try:
+        storage.check_url(cfg["STORAGE_URL"])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -27,7 +27,7 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
 
 __all__ = ["db", "migrate", "csrf", "limiter", "init_clients", "redis_client", "wechat_api", "pii", "read_only_session",
-           "notifier", "player"]
+           "notifier", "player", "exam_tools"]
 
 
 def init_clients(app: Flask) -> None:
@@ -46,6 +46,7 @@ def init_clients(app: Flask) -> None:
         app.config, db.session, app.extensions["wechat_api"], app.extensions["redis"])
     app.extensions["play_settings"] = PlaySettings.from_config(app.config)
     overview.track_changes(_redis_if_app)
+    init_exam(app)
 
 
 def _redis_if_app() -> redis.Redis | None:
@@ -85,3 +86,20 @@ def notifier() -> Notifier:
 def player() -> Player:
     """Player pages, heartbeats and attendance checks over this app's Redis and database session."""
     return Player(current_app.extensions["redis"], db.session, current_app.extensions["play_settings"])
+
+
+def init_exam(app: Flask) -> None:
+    """The photo store, built once per app from STORAGE_URL (the rules were checked in config)."""
+    from services import storage
+
+    app.extensions["photo_storage"] = storage.from_url(app.config["STORAGE_URL"])
+    app.extensions["exam_tools"] = exam_tools  # for the scheduler's jobs, which don't import wxapp
+
+
+def exam_tools():
+    """The exam's services over this app's session, photo store, rules and notice templates."""
+    from services.exam.grading import ExamTools
+
+    return ExamTools(session=db.session, storage=current_app.extensions["photo_storage"],
+                     rules=current_app.config["EXAM_RULES"], templates=lambda: notifier().templates,
+                     base_url=current_app.config["PUBLIC_BASE_URL"])

@@ -18,6 +18,7 @@ from services import ServiceError
 
 # What a text may name; each notice or outbox row provides the ones its kind knows.
 VALUE_NAMES = frozenset({"trainee_name", "class_name", "class_code", "major", "starts_at", "place", "expires_on"})
+VALUE_NAMES |= {"score", "result", "reason"}  # the exam's result and void notices
 THING_MAX = 20  # WeChat refuses a `thing` field longer than 20 characters
 
 

@@ -25,7 +25,9 @@ from models.notices import (
     CHANNEL_SMS, CHANNEL_WECHAT, FAILED, NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, PENDING,
     UNKNOWN,
 )
+from models.notices import NOTICE_EXAM_RESULT, NOTICE_EXAM_VOIDED
 from services import ServiceError
+from services.exam.state import exam_state
 from services.study import learning
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import insert_ignoring_conflicts
@@ -165,8 +167,8 @@ def _class(session: Session, class_code: str) -> TrainingClass:
 
 
 def _finished(session: Session, trainee_id: int) -> bool:
-    # The exam issue decides what "finished" means: the exam passed.
-    return learning.exam_state(learning.courses(session, trainee_id)).passed
+    """Finished: every enrolled major's exam passed."""
+    return exam_state(session, trainee_id, learning.courses(session, trainee_id)).passed
 
 
 def _class_params(session: Session, klass: TrainingClass, base_url: str) -> dict:
@@ -225,3 +227,36 @@ def _add_rows(session: Session, notice: Notice, recipients: list[Recipient], wec
     ]
     for start in range(0, len(rows), INSERT_CHUNK):
         session.execute(insert_ignoring_conflicts(session, OutboxMessage), rows[start:start + INSERT_CHUNK])
+
+
+# -- the exam's notices (written inside the caller's transaction: they flush, never commit) ------
+
+EXAM_PATH = "/h5/exam"
+
+
+def exam_result(session: Session, templates: dict[str, KindTemplates], *, trainee_id: int, attempt_id: int,
+                major: str, score: int, passed: bool, base_url: str, now: datetime) -> Notice:
+    """The result of one attempt (合格 / 不合格, the score), to its trainee; once per attempt."""
+    params = {"major": major, "score": f"{score}分", "result": "合格" if passed else "不合格",
+              "link": base_url + EXAM_PATH}
+    return _write_one(session, templates, f"{NOTICE_EXAM_RESULT}:{attempt_id}", NOTICE_EXAM_RESULT, trainee_id,
+                      params, now)
+
+
+def exam_voided(session: Session, templates: dict[str, KindTemplates], *, trainee_id: int, attempt_id: int,
+                major: str, reason: str, requested_by: str, base_url: str, now: datetime) -> Notice:
+    """Staff cancelled this pass (取消测试成绩): why, and that the exam is open again."""
+    params = {"major": major, "reason": reason[:100], "link": base_url + EXAM_PATH}
+    return _write_one(session, templates, f"{NOTICE_EXAM_VOIDED}:{attempt_id}", NOTICE_EXAM_VOIDED, trainee_id,
+                      params, now, requested_by)
+
+
+def _write_one(session: Session, templates: dict[str, KindTemplates], key: str, kind: str, trainee_id: int,
+               params: dict, now: datetime, requested_by: str = "exam") -> Notice:
+    follows = session.scalar(select(func.count(WechatUser.id)).where(
+        WechatUser.trainee_id == trainee_id, WechatUser.subscribed.is_(True))) > 0
+    notice = _notice(session, key, kind, None, requested_by, params, now)
+    _add_rows(session, notice, [Recipient(trainee_id, follows)], bool(templates[kind].wechat.template_id), now)
+    notice.recipients = 1
+    session.flush()
+    return notice

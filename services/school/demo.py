@@ -1,4 +1,4 @@
-"""Development demo data: a small catalog, one class and three fictitious trainees.
+"""Development demo data: a small catalog, one class, three fictitious trainees and the sample exam bank.
 
 `load_demo` only creates what is missing and never changes what exists, so `make run` can call
 it on every start. A course slot that already holds a course (say, from a real catalog import)
@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass
 from models.catalog import COURSE_PROFESSIONAL, COURSE_PUBLIC
+from models.exam import ExamQuestion
 from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
+from services.exam.bank import SAMPLE_BANK, import_bank
 from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS, ensure_majors
 from services.identity.pii import PiiCipher, mask_id_card
 from services.timeutil import SHANGHAI
@@ -70,7 +72,14 @@ def load_demo(session: Session, cipher: PiiCipher) -> int:
     except BaseException:
         session.rollback()
         raise
-    return added
+    return added + _exam_bank(session)
+
+
+def _exam_bank(session: Session) -> int:
+    """The sample question bank, when the bank is empty (a real bank is never touched)."""
+    if session.scalar(select(ExamQuestion.id).limit(1)) is not None:
+        return 0
+    return import_bank(session, SAMPLE_BANK, None).created
 
 
 def _course(session: Session, major: Major | None, name: str, lessons) -> int:

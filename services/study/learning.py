@@ -70,13 +70,36 @@ class ClassLine:
 
 
 @dataclass(frozen=True)
+class MajorExam:
+    """One major's exam as the chat and the portal show it (built by `services.exam.state`)."""
+
+    major: str
+    state: str  # locked | open | in_progress | passed
+    best_score: int | None
+    missing: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        if self.state == "passed":
+            return f"已合格（{self.best_score}分）"
+        if self.state == "locked":
+            return "未开放，" + "，".join(self.missing) if self.missing else "未开放"
+        if self.state == "in_progress":
+            return "考试进行中"
+        return "可参加考试" if self.best_score is None else f"未合格（最高{self.best_score}分），可免费补考"
+
+
+@dataclass(frozen=True)
 class ExamState:
     open: bool
     passed: bool
     best_score: int | None
+    majors: tuple[MajorExam, ...] = ()
 
     @property
     def label(self) -> str:
+        if self.majors:
+            return "；".join(f"{m.major}：{m.label}" for m in self.majors)
         if self.passed:
             return f"已合格（{self.best_score}分）"
         if not self.open:

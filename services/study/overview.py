@@ -29,17 +29,19 @@ import redis as redis_lib
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from services.exam.state import exam_state
 from services.identity import followers
 from services import keys
 from services.study import learning
-from services.study.learning import ClassLine, CourseLine, ExamState
+from services.study.learning import ClassLine, CourseLine, ExamState, MajorExam
 
 log = logging.getLogger(__name__)
 
 TTL_S = 600
 VERSION_TTL_S = 7 * 24 * 3600
 # Tables every overview may be built from; a write to one refreshes them all.
-SHARED_TABLES = frozenset({"majors", "courses", "lessons", "classes", "class_members", "trainees", "enrollments"})
+SHARED_TABLES = frozenset({"majors", "courses", "lessons", "classes", "class_members", "trainees", "enrollments",
+                           "exam_attempts"})  # an exam started, graded or voided changes what MY_EXAM says
 PERSONAL_TABLE = "wechat_users"
 
 
@@ -59,7 +61,7 @@ def build(session: Session, openid: str) -> Overview | None:
         return None
     lines = learning.courses(session, trainee.id)
     return Overview(trainee.id, trainee.name, lines, learning.classes(session, trainee.id),
-                    learning.exam_state(lines))
+                    exam_state(session, trainee.id, lines))
 
 
 def for_openid(session: Session, redis: redis_lib.Redis, openid: str) -> Overview | None:
@@ -115,7 +117,9 @@ def _decode(data: dict | None) -> Overview | None:
     courses = [CourseLine(**{**c, "hours_earned": Decimal(c["hours_earned"]),
                              "hours_required": Decimal(c["hours_required"])}) for c in data["courses"]]
     classes = [ClassLine(**{**c, "starts_at": datetime.fromisoformat(c["starts_at"])}) for c in data["classes"]]
-    return Overview(data["trainee_id"], data["name"], courses, classes, ExamState(**data["exam"]))
+    exam = {**data["exam"], "majors": tuple(MajorExam(**{**m, "missing": tuple(m["missing"])})
+                                            for m in data["exam"].get("majors", ()))}
+    return Overview(data["trainee_id"], data["name"], courses, classes, ExamState(**exam))
 
 
 _tracking: list[Callable[[], redis_lib.Redis | None]] = []

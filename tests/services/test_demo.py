@@ -6,11 +6,12 @@ from datetime import datetime, time
 from sqlalchemy import func, select
 
 from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass, db
+from models.exam import ExamQuestion
 from services.school.demo import DEMO_CLASS_CODE, DEMO_TRAINEES, load_demo
 from services.identity.pii import normalize_phone, validate_id_card
 from services.timeutil import SHANGHAI
 
-TABLES = (Major, Course, Lesson, TrainingClass, Trainee, Enrollment, ClassMember)
+TABLES = (Major, Course, Lesson, TrainingClass, Trainee, Enrollment, ClassMember, ExamQuestion)
 
 
 def counts(app):
@@ -23,7 +24,7 @@ def test_demo_data_loads_once(app):
         added = load_demo(db.session, app.extensions["pii"])
     first = counts(app)
     assert added == sum(first) - 6  # everything but the majors
-    assert first == [6, 2, 6, 1, 3, 4, 3]
+    assert first == [6, 2, 6, 1, 3, 4, 3, 292]  # 292: the sample exam bank
     with app.app_context():
         assert load_demo(db.session, app.extensions["pii"]) == 0
     assert counts(app) == first

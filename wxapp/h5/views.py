@@ -14,6 +14,7 @@ from flask import g, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
+from services.exam.state import exam_state
 from services.identity import binding, followers
 from services.study import learning
 from services.timeutil import local_text
@@ -86,4 +87,4 @@ def learn():
     lines = learning.courses(db.session, g.trainee.id)
     classes = learning.classes(db.session, g.trainee.id)
     return render_template("h5/learn.html", me=me, details=details, lines=lines, classes=classes,
-                           exam=learning.exam_state(lines), local_text=local_text)
+                           exam=exam_state(db.session, g.trainee.id, lines), local_text=local_text)

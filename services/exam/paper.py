@@ -1,0 +1,113 @@
+"""Drawing a paper (stratified random, per the rules) and showing it without its answers.
+
+The database samples each pool and type (a window numbered in random order) and sends only the
+questions drawn: a bank of thousands costs one query of a paper's rows. Options of single and multiple choice are shuffled;
+the order shown is stored with the attempt (`o`: original letters in the order shown), so the
+keys a trainee sees (A, B, C…) are the paper's own and a reload shows the same paper.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from functools import lru_cache
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from models.exam import PUBLIC_POOL, ExamQuestion
+from services.exam import ExamError
+from services.exam.rules import KINDS, Rules
+
+log = logging.getLogger(__name__)
+
+LETTERS = "ABCDEF"
+JUDGE_OPTIONS = (("T", "对"), ("F", "错"))
+_rng = random.SystemRandom()
+
+
+@dataclass(frozen=True)
+class ShownQuestion:
+    id: int
+    type: str
+    stem: str
+    options: list[tuple[str, str]]  # (key shown, text)
+
+
+def draw(session: Session, major_code: str, rules: Rules, rng: random.Random | None = None) -> list[dict]:
+    """A fresh paper for the major: [{"q": id, "o": shown order of original letters}]."""
+    rng = rng or _rng
+    wanted = {(pool, kind): counts[kind] for pool, counts in ((PUBLIC_POOL, rules.public), (major_code, rules.major))
+              for kind in KINDS if counts[kind]}
+    drawn = session.scalars(_sample(major_code, tuple(wanted.items()))).all()
+    for (pool, kind), count in wanted.items():
+        have = sum(1 for q in drawn if (q.pool, q.kind) == (pool, kind))
+        if have < count:
+            log.error("exam_bank_short pool=%s kind=%s have=%s need=%s", pool, kind, have, count)
+            raise ExamError("题库题目不足，暂时无法开始考试，请联系学校。", 503)
+    # Types in the rules' order (single, multi, judge), 公共 and major mixed within a type.
+    ordered = sorted(drawn, key=lambda q: (KINDS.index(q.kind), rng.random()))
+    return [{"q": q.id, "o": _shuffled(q, rng)} for q in ordered]
+
+
+@lru_cache(maxsize=64)
+def _sample(major_code: str, wanted: tuple[tuple[tuple[str, str], int], ...]):
+    """One query: each (pool, type) numbered in random order by the database, the first N kept.
+    Only the questions drawn leave the database, however large the bank. Built once per major."""
+    ranked = (
+        select(ExamQuestion.id, ExamQuestion.pool, ExamQuestion.kind,
+               func.row_number().over(partition_by=(ExamQuestion.pool, ExamQuestion.kind),
+                                      order_by=func.random()).label("n"))
+        .where(ExamQuestion.pool.in_((PUBLIC_POOL, major_code)))
+        .subquery()
+    )
+    keep = or_(*(and_(ranked.c.pool == pool, ranked.c.kind == kind, ranked.c.n <= count)
+                 for (pool, kind), count in wanted))
+    return select(ExamQuestion).join(ranked, ranked.c.id == ExamQuestion.id).where(keep)
+
+
+def _shuffled(question: ExamQuestion, rng: random.Random) -> list[str]:
+    if question.kind == "judge":
+        return [key for key, _ in JUDGE_OPTIONS]
+    letters = list(LETTERS[:len(question.options)])
+    rng.shuffle(letters)
+    return letters
+
+
+def questions_of(session: Session, paper: list[dict]) -> dict[int, ExamQuestion]:
+    ids = [item["q"] for item in paper]
+    return {q.id: q for q in session.scalars(select(ExamQuestion).where(ExamQuestion.id.in_(ids)))}
+
+
+def shown(paper: list[dict], questions: dict[int, ExamQuestion]) -> list[ShownQuestion]:
+    """The paper as the trainee sees it: never the correct answers."""
+    result = []
+    for item in paper:
+        q = questions[item["q"]]
+        if q.kind == "judge":
+            options = list(JUDGE_OPTIONS)
+        else:
+            options = [(LETTERS[i], q.options[LETTERS.index(original)])
+                       for i, original in enumerate(item["o"]) if LETTERS.index(original) < len(q.options)]
+        result.append(ShownQuestion(q.id, q.kind, q.stem, options))
+    return result
+
+
+def shown_keys(item: dict, question: ExamQuestion) -> set[str]:
+    if question.kind == "judge":
+        return {"T", "F"}
+    return set(LETTERS[:len(item["o"])])
+
+
+def original_letters(item: dict, question: ExamQuestion, keys: str) -> str:
+    """The bank's letters behind the keys shown on this paper, sorted (how answers are stored)."""
+    if question.kind == "judge":
+        return keys
+    return "".join(sorted(item["o"][LETTERS.index(k)] for k in keys if LETTERS.index(k) < len(item["o"])))
+
+
+def is_correct(item: dict, question: ExamQuestion, keys: str | None) -> bool:
+    """Exact: single and 判断 the one right key, multiple choice all and only the right keys."""
+    if not keys:
+        return False
+    return original_letters(item, question, keys) == question.answer

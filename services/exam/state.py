@@ -1,0 +1,89 @@
+"""Where each of a trainee's exams stands: locked (and what is missing), open, in progress, passed.
+
+A trainee's exam of a major is their enrollment in it (the exam id is the enrollment id). It
+opens when the 公共课's hours and that major's 专业课 hours are complete (the earned hours of
+`services.study.learning`); a standing pass (not voided) closes it for good.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from models import Enrollment, Major
+from models.exam import ExamAttempt
+from services.study import learning
+from services.study.learning import CourseLine, ExamState, MajorExam, hours_text
+
+LOCKED, OPEN, IN_PROGRESS, PASSED = "locked", "open", "in_progress", "passed"
+
+
+@dataclass(frozen=True)
+class ExamLine:
+    id: int  # the enrollment's id
+    major: str
+    major_id: int
+    major_code: str
+    state: str
+    best_score: int | None
+    attempts: int
+    missing: list[str]
+    open_attempt_id: int | None
+
+
+def missing_hours(lines: list[CourseLine], major: str) -> list[str]:
+    """`还差 公共课 4 学时`, `还差 建筑工程专业课 12.5 学时`: what the trainee still owes for this exam."""
+    owed = []
+    for line in lines:
+        if line.kind == "public" or line.major == major:
+            if not line.complete:
+                label = "公共课" if line.kind == "public" else f"{line.major}专业课"
+                owed.append(f"还差 {label} {hours_text(line.hours_required - line.hours_earned)} 学时")
+    return owed
+
+
+def exams_for(session: Session, trainee_id: int, lines: list[CourseLine] | None = None) -> list[ExamLine]:
+    """One line per enrolled major, in the majors' order (call `grading.settle_due` first to close late attempts)."""
+    lines = learning.courses(session, trainee_id) if lines is None else lines
+    standing = ExamAttempt.voided_at.is_(None)
+    stats = (
+        select(
+            ExamAttempt.enrollment_id.label("enrollment_id"),
+            func.count(ExamAttempt.id).label("attempts"),
+            func.max(case((standing, ExamAttempt.score))).label("best"),
+            func.max(case((standing & ExamAttempt.passed.is_(True), 1), else_=0)).label("passed"),
+            func.max(case((ExamAttempt.submitted_at.is_(None), ExamAttempt.id))).label("open_id"),
+        )
+        .where(ExamAttempt.trainee_id == trainee_id)
+        .group_by(ExamAttempt.enrollment_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Enrollment.id, Major.id, Major.name, Major.code, stats.c.attempts, stats.c.best, stats.c.passed,
+               stats.c.open_id)
+        .join(Major, Major.id == Enrollment.major_id)
+        .outerjoin(stats, stats.c.enrollment_id == Enrollment.id)
+        .where(Enrollment.trainee_id == trainee_id)
+        .order_by(Major.position)
+    ).all()
+    result = []
+    for enrollment_id, major_id, name, code, attempts, best, passed, open_id in rows:
+        missing = missing_hours(lines, name)
+        state = PASSED if passed else IN_PROGRESS if open_id else LOCKED if missing else OPEN
+        result.append(ExamLine(enrollment_id, name, major_id, code, state, best, attempts or 0,
+                               [] if state == PASSED else missing, open_id))
+    return result
+
+
+def exam_state(session: Session, trainee_id: int, lines: list[CourseLine]) -> ExamState:
+    """The summary the chat and the portal show (`MY_EXAM`, 我的课程), per major."""
+    exams = exams_for(session, trainee_id, lines)
+    majors = tuple(MajorExam(e.major, e.state, e.best_score, tuple(e.missing)) for e in exams)
+    scores = [e.best_score for e in exams if e.best_score is not None]
+    return ExamState(
+        open=any(e.state in (OPEN, IN_PROGRESS) for e in exams),
+        passed=bool(exams) and all(e.state == PASSED for e in exams),
+        best_score=max(scores) if scores else None,
+        majors=majors,
+    )

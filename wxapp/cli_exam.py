@@ -1,0 +1,102 @@
+"""`flask exam …`: staff's exam commands (CONTRACT §1, §7), each a thin call into services.exam."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from wxapp.cli import _echo_import_report, fail
+
+exam_cli = AppGroup("exam", help="考试 (the online exam): question bank and attempts.")
+
+
+@exam_cli.command("import")
+@click.argument("path", metavar="FILE.xlsx")
+def exam_import(path: str) -> None:
+    """Imports exam questions (题库); idempotent."""
+    from services.exam.bank import import_bank
+    from services.school.imports import UnreadableFile
+    from wxapp.extensions import db
+
+    try:
+        report = import_bank(db.session, path, current_app.config["EXAM_RULES"])
+    except UnreadableFile as exc:
+        fail(exc.message)
+    _echo_import_report(report)
+    for line in report.short:
+        click.echo(f"注意：题库不足，{line}，该专业的考试无法开始")
+
+
+@exam_cli.command("void")
+@click.argument("attempt_id", type=int)
+@click.option("--by", "actor", required=True, help="操作人（教务人员姓名）")
+@click.option("--reason", required=True, help="取消原因，如：考前照片与本人不符")
+def exam_void(attempt_id: int, actor: str, reason: str) -> None:
+    """Cancels a passed result (取消测试成绩): the exam opens again and the trainee is told why."""
+    from services.exam import ExamError, staff
+    from services.timeutil import utcnow
+    from wxapp.extensions import exam_tools, notifier
+
+    try:
+        attempt, notice = staff.void(exam_tools(), attempt_id, actor, reason, utcnow())
+    except ExamError as exc:
+        fail(exc.message)
+    click.echo(f"已取消考试记录 {attempt.id} 的合格成绩（{attempt.trainee.name}，{attempt.major.name}），"
+               "该专业考试已重新开放，结业记录已作废，正在通知学员…")
+    notifier().dispatcher().run(notice_id=notice.id, wait=True, max_seconds=30)
+
+
+@exam_cli.command("release")
+@click.argument("attempt_id", type=int)
+def exam_release(attempt_id: int) -> None:
+    """Frees an open attempt from the browser that started it (the trainee changed phone)."""
+    from services.exam import ExamError, staff
+    from wxapp.extensions import exam_tools
+
+    try:
+        attempt = staff.release(exam_tools(), attempt_id)
+    except ExamError as exc:
+        fail(exc.message)
+    click.echo(f"已释放考试记录 {attempt.id}：学员下次打开考试页面（任何设备）即可继续作答。")
+
+
+@exam_cli.command("show")
+@click.argument("phone_or_id")
+def exam_show(phone_or_id: str) -> None:
+    """Lists a trainee's exams and every attempt, newest first."""
+    from services.exam import staff
+    from services.exam.state import exams_for
+    from services.identity import binding
+    from services.identity.pii import mask_phone
+    from services.timeutil import local_text
+    from wxapp.extensions import db, exam_tools, pii
+
+    try:
+        trainee = binding.find_trainee(db.session, pii(), phone_or_id)
+    except binding.UnbindError as exc:
+        fail(exc.message)
+    click.echo(f"学员：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}）")
+    for line in exams_for(db.session, trainee.id):
+        best = "" if line.best_score is None else f"，最高 {line.best_score} 分"
+        missing = f"（{'，'.join(line.missing)}）" if line.missing else ""
+        click.echo(f"{line.major}：{STATE_LABELS[line.state]}{missing}，考试 {line.attempts} 次{best}")
+    found = staff.attempts_of(exam_tools(), trainee.id)
+    click.echo("考试记录：" + ("" if found else "无"))
+    for a in found:
+        click.echo(f"  #{a.id} {a.major.name} 开始 {local_text(a.started_at)}：{_outcome(a)}；"
+                   f"照片 考前{'有' if a.photo_before else '无'} 交卷{'有' if a.photo_after else '无'}")
+
+
+STATE_LABELS = {"locked": "未开放", "open": "可参加考试", "in_progress": "考试进行中", "passed": "已合格"}
+
+
+def _outcome(a) -> str:
+    from services.timeutil import local_text
+
+    if a.submitted_at is None:
+        return f"作答中（截止 {local_text(a.deadline)}{'，未绑定页面' if a.session_hash is None else ''}）"
+    how = "到时自动交卷" if a.submitted_by == "deadline" else "交卷"
+    text = f"{how} {local_text(a.submitted_at)}，{a.score} 分，{'合格' if a.passed else '不合格'}"
+    if a.voided_at is not None:
+        text += f"，成绩已取消（{a.voided_by}：{a.void_reason}）"
+    return text

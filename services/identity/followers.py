@@ -1,10 +1,16 @@
-"""Who is behind an OpenID: followers of the account and the trainee each is bound to."""
+"""Who is behind an OpenID: followers of the account and the trainee each is bound to.
+
+Following is three-valued (models.wechat): True once seen following, False once seen leaving,
+None while unknown. Any message or menu event shows an OpenID follows (`note_activity`);
+`unsubscribe` and a send answered 43004 show it does not; `follower sync` (followers_sync.py)
+reads WeChat's follower list.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import Trainee, WechatUser
@@ -71,3 +77,27 @@ def profile(session: Session, openid: str) -> Profile | None:
     if trainee is None:
         return None
     return Profile(trainee.id, trainee.name, trainee.company, mask_phone(trainee.phone), trainee.id_card_mask)
+
+
+# Only rows not already known to follow: on a menu click this matches nothing and writes nothing.
+_NOTE_FOLLOWING = (
+    update(WechatUser.__table__)
+    .where(WechatUser.__table__.c.openid == bindparam("who"),
+           or_(WechatUser.__table__.c.subscribed.is_(None), WechatUser.__table__.c.subscribed.is_(False)))
+    .values(subscribed=True)
+)
+
+
+def note_activity(session: Session, openid: str) -> None:
+    """A message or menu event came from `openid`: it follows the account (WeChat delivers
+    nothing from a non-follower). Run on the Core connection, outside the ORM, in the caller's
+    transaction: one statement, which on a known follower changes nothing."""
+    session.connection().execute(_NOTE_FOLLOWING, {"who": openid})
+
+
+def record_unfollowed(session: Session, openids: list[str], at: datetime) -> None:
+    """WeChat answered 43004 (not following) to a send to these OpenIDs; caller commits."""
+    if openids:
+        table = WechatUser.__table__
+        session.connection().execute(update(table).where(table.c.openid.in_(openids))
+                                     .values(subscribed=False, unsubscribed_at=at))

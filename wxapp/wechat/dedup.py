@@ -26,6 +26,8 @@ def delivery_key(fields: dict) -> str:
         return keys.callback_dedup(
             "event", sender, fields.get("CreateTime") or "", fields.get("Event") or "",
             fields.get("EventKey") or "",
+            # Two TEMPLATESENDJOBFINISH of one trainee within a second differ only by MsgID.
+            *([fields["MsgID"]] if fields.get("MsgID") else []),
         )
     return keys.callback_dedup("msg", sender, fields.get("MsgId") or fields.get("CreateTime") or "")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from xml.etree.ElementTree import Element, ParseError, fromstring
+from xml.etree.ElementTree import ParseError, XMLPullParser
 
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import EVENT_TYPES
@@ -48,19 +48,47 @@ def screen(body: bytes | str, limit: int) -> str:
     return text
 
 
+# WeChat's deepest callback is <xml><SendPicsInfo><PicList><item><PicMd5Sum>: five levels.
+MAX_DEPTH = 5
+# The only fields whose value is elements, not text (menu scan and photo/location events).
+NESTED_FIELDS = frozenset({"ScanCodeInfo", "SendPicsInfo", "PicList", "item", "SendLocationInfo"})
+
+
 def parse_fields(xml: str) -> dict:
-    """The fields of a screened WeChat `<xml>` document (nested elements as dicts), or BadPayload."""
+    """The fields of a screened WeChat `<xml>` document (nested elements as dicts), or BadPayload.
+
+    Parsed without recursion (a pull parser and a stack), refusing more than MAX_DEPTH levels and
+    an element wherever text belongs (`<EventKey><k/></EventKey>`, `<Content><xi:include/>`), so
+    that every field a handler reads is text or absent."""
+    parser = XMLPullParser(events=("start", "end"))
     try:
-        root = fromstring(xml)
+        parser.feed(xml)
+        parser.close()
+        events = parser.read_events()
+        stack: list[tuple[str, dict]] = []  # (tag, fields so far) of each open element
+        for kind, element in events:
+            if kind == "start":
+                _check_place(element.tag, [tag for tag, _ in stack])
+                stack.append((element.tag, {}))
+                continue
+            tag, fields = stack.pop()
+            if not stack:
+                return fields
+            stack[-1][1][tag] = fields if len(element) else element.text
     except (ParseError, ValueError) as exc:
         raise BadPayload(type(exc).__name__) from None
-    if root.tag != "xml":
+    raise BadPayload("empty document")
+
+
+def _check_place(tag: str, open_tags: list[str]) -> None:
+    """Refuses an element where WeChat never puts one: as root other than <xml>, deeper than
+    MAX_DEPTH, or inside a field that holds text."""
+    if not open_tags and tag != "xml":
         raise BadPayload("root element is not <xml>")
-    return _children(root)
-
-
-def _children(element: Element) -> dict:
-    return {child.tag: _children(child) if len(child) else child.text for child in element}
+    if len(open_tags) >= MAX_DEPTH:
+        raise BadPayload(f"nested deeper than {MAX_DEPTH} levels")
+    if len(open_tags) >= 2 and open_tags[1] not in NESTED_FIELDS:
+        raise BadPayload(f"<{open_tags[1][:40]}> holds an element where text belongs")
 
 
 def to_message(fields: dict):

@@ -54,6 +54,9 @@ def job_specs() -> list[JobSpec]:
         # Mondays 09:30; a scheduler down then still sends it until 17:30, never at night.
         JobSpec("remind_registration_expiry", "scheduler.jobs:remind_registration_expiry",
                 CronTrigger(day_of_week="mon", hour=9, minute=30, timezone=SHANGHAI), 8 * 3600),
+        # Nightly 03:00, when nobody reads the chat; a scheduler down then still syncs until 06:00.
+        JobSpec("sync_followers", "scheduler.jobs:sync_followers",
+                CronTrigger(hour=3, minute=0, timezone=SHANGHAI), 3 * 3600),
     ]
 
 

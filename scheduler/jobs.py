@@ -68,3 +68,14 @@ def remind_registration_expiry(now: datetime | None = None) -> None:
         notice = notifier().registration_expiry(now or utcnow())
         if notice is not None:
             log.info("registration_expiry_written notice=%s recipients=%s", notice.key, notice.recipients)
+
+
+def sync_followers(now: datetime | None = None) -> None:
+    """Records who follows the account from WeChat's follower list (the nightly `follower sync`)."""
+    from models import db
+    from services.identity import followers
+
+    with app_context():
+        report = followers.sync(db.session, current_app.extensions["wechat_api"], now or utcnow())
+        log.info("followers_synced listed=%s checked=%s following=%s not_following=%s",
+                 report.listed, report.checked, report.following, report.not_following)

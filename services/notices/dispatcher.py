@@ -198,7 +198,7 @@ class Dispatcher:
             return self._outcome(row, error="未配置微信模板", transient=False)
         started = self.clock()
         if row.first_sent_at is not None and started >= row.first_sent_at + outbox.RESEND_WINDOW:
-            return self._outcome(row, error=outbox.UNKNOWN_PAST_WINDOW, unknown=True)
+            return self._outcome(row, error=outbox.UNKNOWN_FATE, unknown=True)
         try:
             msgid = self.wechat.send_template(row.openid, template.template_id, template.render(row.values),
                                               url=row.link, client_msg_id=outbox.client_msg_id(row.id))

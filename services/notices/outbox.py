@@ -30,7 +30,7 @@ ERROR_MAX = 300
 # WeChat dedups by client_msg_id for 10 minutes; a minute less leaves room for clocks and the send.
 RESEND_WINDOW = timedelta(minutes=9)
 NOT_FOLLOWING = 43004
-UNKNOWN_PAST_WINDOW = "微信未在超时内应答，可能已送达；已超过10分钟去重窗口，不再重发，请人工核实"
+UNKNOWN_FATE = "微信未在超时内应答，可能已送达；不再重发，也不改发短信，请人工核实"
 
 
 def client_msg_id(row_id: int) -> str:
@@ -155,11 +155,14 @@ def record(session: Session, token: str, outcomes: list[Outcome], policy: RetryP
             by_state[SENT].append({**base, "provider_message_id": o.message_id, "sent_at": now, "last_error": None})
         elif o.released:
             by_state[PENDING].append({**base, "next_try_at": now, "last_error": None, "attempts": o.attempts - 1})
-        elif o.unknown or (o.transient and o.first_sent_at and retry_at >= o.first_sent_at + RESEND_WINDOW):
-            by_state[UNKNOWN].append({**base, "last_error": _cut(o.error if o.unknown else UNKNOWN_PAST_WINDOW)})
-        elif o.transient and o.attempts < policy.max_attempts:
+        elif o.unknown:
+            by_state[UNKNOWN].append({**base, "last_error": _cut(o.error)})
+        elif o.transient and o.attempts < policy.max_attempts and not _past_window(o.first_sent_at, retry_at):
             by_state[PENDING].append({**base, "next_try_at": retry_at, "last_error": _cut(o.error),
                                       "attempts": o.attempts})
+        elif o.transient and o.first_sent_at:
+            # Tries spent or the window passed, and one try may have reached the phone.
+            by_state[UNKNOWN].append({**base, "last_error": _cut(f"{UNKNOWN_FATE}（{o.error}）")})
         else:
             by_state[FAILED].append({**base, "last_error": _cut(o.error)})
             if o.channel == CHANNEL_WECHAT:
@@ -177,6 +180,10 @@ def record(session: Session, token: str, outcomes: list[Outcome], policy: RetryP
         session.rollback()
         raise
     return len(fallbacks)
+
+
+def _past_window(first_sent_at: datetime | None, at: datetime) -> bool:
+    return first_sent_at is not None and at >= first_sent_at + RESEND_WINDOW
 
 
 def _fallback(notice_id: int, trainee_id: int, now: datetime) -> dict:

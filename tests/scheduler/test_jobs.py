@@ -143,7 +143,7 @@ def job_store(app):
 def test_jobs_are_stored_with_fixed_ids_and_keep_their_next_run_across_restarts(app, job_store):
     scheduler.sync_jobs(job_store)
     stored = {job.id: job.next_run_time for job in job_store.get_jobs()}
-    assert set(stored) == {"dispatch_outbox", "remind_class_starts", "remind_registration_expiry"}
+    assert set(stored) == {"dispatch_outbox", "remind_class_starts", "remind_registration_expiry", "sync_followers"}
     weekly = job_store.get_job("remind_registration_expiry")
     assert (weekly.coalesce, weekly.max_instances, weekly.misfire_grace_time) == (True, 1, 8 * 3600)
 

@@ -111,6 +111,11 @@ def callback_nonce(timestamp: str, nonce: str) -> str:
     return f"{PREFIX}:wechat:nonce:{timestamp}:{nonce}"
 
 
+def follow_seen(openid: str) -> str:
+    """Present while an OpenID's following, shown by its own message or event, is recorded."""
+    return f"{PREFIX}:wechat:follows:{openid}"
+
+
 def sandbox_template_sent(openid: str, client_msg_id: str) -> str:
     """The msgid the development sandbox gave a template message, for its 10-minute dedup."""
     return f"{PREFIX}:sandbox:template:{openid}:{client_msg_id}"

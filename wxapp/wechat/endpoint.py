@@ -92,10 +92,6 @@ class CallbackEndpoint:
             log.warning(kv("wechat_plaintext_refused", reason=PLAINTEXT_REFUSED))
             return 403, TEXT, "forbidden"
         raw = get_input_stream(environ).read(self.max_body + 1)
-        redis = g.callback_redis = budget.BudgetRedis(self.redis)
-        if not replay.same_body(redis, args["timestamp"], args["nonce"], raw):
-            log.warning(kv("wechat_nonce_reused", method=method))
-            return 403, TEXT, "forbidden"
         try:
             xml = screen(raw, self.max_body)
             if encrypted:
@@ -112,7 +108,14 @@ class CallbackEndpoint:
             log.warning(kv("wechat_bad_payload", reason=str(exc)))
             return 400, TEXT, "bad request"
 
-        reply_xml = _deliver(message, fields, redis)
+        redis = g.callback_redis = budget.BudgetRedis(self.redis)
+        user_act = getattr(message, "event", "").lower() not in NOT_FROM_USER
+        same_body, note_follow = replay.check(redis, args["timestamp"], args["nonce"], raw,
+                                              message.source if user_act else None)
+        if not same_body:
+            log.warning(kv("wechat_nonce_reused", method=method))
+            return 403, TEXT, "forbidden"
+        reply_xml = _deliver(message, fields, redis, note_follow)
         if not reply_xml:
             return 200, TEXT, NO_REPLY
         if encrypted:
@@ -124,13 +127,13 @@ def _skew(timestamp: str, now: float) -> str:
     return str(int(int(timestamp) - now)) if timestamp.lstrip("-").isdigit() else "not a number"
 
 
-def _deliver(message, fields: dict, redis: budget.BudgetRedis) -> str:
+def _deliver(message, fields: dict, redis: budget.BudgetRedis, note_follow: bool) -> str:
+    """The reply XML ('' for none); `note_follow`: record that the sender follows."""
     rule = handlers.router.match(message)
-    user_act = getattr(message, "event", "").lower() not in NOT_FROM_USER
     if rule is None or rule.pure:
         session = read_only_session()
         try:
-            if user_act:
+            if note_follow:
                 followers.note_activity(session, message.source)
             if rule is None:
                 log.info(kv("wechat_message", openid=short_openid(message.source), type=message.type,
@@ -144,7 +147,7 @@ def _deliver(message, fields: dict, redis: budget.BudgetRedis) -> str:
     if not first:
         log.info(kv("wechat_retry", openid=short_openid(message.source), type=message.type))
         return stored.decode() if stored else ""
-    if user_act:
+    if note_follow:
         followers.note_activity(db.session, message.source)
         db.session.commit()  # kept whatever the handler then does
     reply_xml = _answer(rule, message, db.session, redis)

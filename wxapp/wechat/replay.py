@@ -18,6 +18,7 @@ from services import keys
 MAX_SKEW_S = 300
 # A timestamp is fresh for MAX_SKEW_S either side of the clock: keep its binding that long after.
 BINDING_TTL_S = 2 * MAX_SKEW_S + 60
+FOLLOW_SEEN_TTL_S = 6 * 3600
 
 
 def fresh(timestamp: str, now: float) -> bool:
@@ -27,12 +28,23 @@ def fresh(timestamp: str, now: float) -> bool:
         return False
 
 
-def same_body(redis, timestamp: str, nonce: str, body: bytes) -> bool:
-    """True for the first body seen with this (timestamp, nonce) and for that same body again."""
+def check(redis, timestamp: str, nonce: str, body: bytes, follower: str | None) -> tuple[bool, bool]:
+    """(whether `body` is the first body seen with this (timestamp, nonce) or that body again,
+    whether `follower`'s following still needs recording), in one Redis round trip.
+
+    The second answer is what keeps a menu click from writing to the database each time: once
+    recorded, an OpenID is not recorded again for FOLLOW_SEEN_TTL_S. Only a message or event
+    from the OpenID itself sets it; an unfollow can't be followed by such a message without a
+    `subscribe` in between, which records the follow directly."""
     digest = hashlib.sha256(body).hexdigest()[:32].encode()
+    pipe = redis.pipeline(transaction=False)
+    # SET NX GET claims the pair, or returns the digest it holds.
+    pipe.set(keys.callback_nonce(timestamp, nonce), digest, nx=True, get=True, ex=BINDING_TTL_S)
+    if follower:
+        pipe.set(keys.follow_seen(follower), b"1", nx=True, ex=FOLLOW_SEEN_TTL_S)
     try:
-        # One round trip: SET NX GET claims the pair, or returns the digest it holds.
-        stored = redis.set(keys.callback_nonce(timestamp, nonce), digest, nx=True, get=True, ex=BINDING_TTL_S)
+        answers = pipe.execute()
     except redis_lib.RedisError:
-        return True
-    return stored is None or stored == digest
+        return True, follower is not None
+    stored = answers[0]
+    return stored is None or stored == digest, bool(follower) and answers[1] is True

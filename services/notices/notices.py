@@ -36,6 +36,8 @@ from services.timeutil import SHANGHAI, local_text, utcnow
 LEARN_PATH = "/h5/learn"
 EXPIRY_HORIZON_MONTHS = 3
 INSERT_CHUNK = 1000
+# Following or unknown (None): template messages reach every WeChat not known to have unfollowed.
+_NOT_UNFOLLOWED = WechatUser.subscribed.is_not(False)
 
 
 class NoticeError(ServiceError):
@@ -91,7 +93,7 @@ def registration_expiry(session: Session, templates: dict[str, KindTemplates], b
     follows = func.count(WechatUser.id)
     rows = session.execute(
         select(Enrollment.trainee_id, func.min(Enrollment.registration_expires), follows)
-        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Enrollment.trainee_id, WechatUser.subscribed.is_not(False)))
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Enrollment.trainee_id, _NOT_UNFOLLOWED))
         .where(Enrollment.registration_expires.between(today, add_months(today, EXPIRY_HORIZON_MONTHS)))
         .group_by(Enrollment.trainee_id).order_by(Enrollment.trainee_id)
     ).all()
@@ -182,7 +184,7 @@ def _class_params(session: Session, klass: TrainingClass, base_url: str) -> dict
 def _members(session: Session, class_id: int) -> list[Recipient]:
     rows = session.execute(
         select(ClassMember.trainee_id, WechatUser.id.is_not(None))
-        .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, WechatUser.subscribed.is_not(False)))
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, _NOT_UNFOLLOWED))
         .where(ClassMember.class_id == class_id).order_by(ClassMember.trainee_id)
     ).all()
     return [Recipient(trainee_id, bool(follows)) for trainee_id, follows in rows]

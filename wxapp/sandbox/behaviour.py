@@ -84,7 +84,8 @@ def user_batchget():
     for user in users:
         openid = str((user or {}).get("openid") or "")
         follows = redis.sismember(keys.sandbox_followers(), openid)
-        infos.append({"subscribe": 1, "openid": openid, "nickname": ""} if follows else {"subscribe": 0, "openid": openid})
+        infos.append({"subscribe": 1, "openid": openid, "nickname": ""} if follows
+                     else {"subscribe": 0, "openid": openid})
     return jsonify(user_info_list=infos)
 
 

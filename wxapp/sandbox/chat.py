@@ -36,9 +36,9 @@ def chat():
         sent, xml = _message(openid, request.form, {b["key"]: b["name"] for b in buttons})
         _follows(openid, request.form)
         status, reply = _post_callback(xml)
-        exchange = {"sent": sent, "status": status,
-                    "reply": [[(text, _through_sandbox_oauth(url, openid) if url else "") for text, url in _segments(line)]
-                              for line in reply]}
+        lines = [[(text, _through_sandbox_oauth(url, openid) if url else "") for text, url in _segments(line)]
+                 for line in reply]
+        exchange = {"sent": sent, "status": status, "reply": lines}
     return render_template("sandbox/chat.html", openid=openid, buttons=buttons, events=EVENTS, exchange=exchange)
 
 

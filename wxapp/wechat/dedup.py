@@ -3,7 +3,9 @@
 The first delivery claims the key; a retry gets the reply the first one stored, or `success`
 while the first is still being answered. Only handlers with an effect go through here: a pure
 (read-only) answer is simply computed again for a retry. If Redis is unreachable the message is handled
-anyway: a rare double effect is better than a trainee left without an answer.
+anyway: a rare double effect is better than a trainee left without an answer. So every handler with
+an effect must be harmless twice, as subscribe, unsubscribe and TEMPLATESENDJOBFINISH are (each sets
+a state, and the job report changes only a row still `sent`).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from xml.etree.ElementTree import ParseError, XMLPullParser
+from xml.etree.ElementTree import Element, ParseError, fromstring
 
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import EVENT_TYPES
@@ -57,38 +57,42 @@ NESTED_FIELDS = frozenset({"ScanCodeInfo", "SendPicsInfo", "PicList", "item", "S
 def parse_fields(xml: str) -> dict:
     """The fields of a screened WeChat `<xml>` document (nested elements as dicts), or BadPayload.
 
-    Parsed without recursion (a pull parser and a stack), refusing more than MAX_DEPTH levels and
-    an element wherever text belongs (`<EventKey><k/></EventKey>`, `<Content><xi:include/>`), so
-    that every field a handler reads is text or absent."""
-    parser = XMLPullParser(events=("start", "end"))
+    expat builds the tree without recursion; it is then read with a stack, not recursion,
+    refusing more than MAX_DEPTH levels and an element wherever text belongs
+    (`<EventKey><k/></EventKey>`, `<Content><xi:include/>`), so that every field a handler
+    reads is text or absent."""
     try:
-        parser.feed(xml)
-        parser.close()
-        events = parser.read_events()
-        stack: list[tuple[str, dict]] = []  # (tag, fields so far) of each open element
-        for kind, element in events:
-            if kind == "start":
-                _check_place(element.tag, [tag for tag, _ in stack])
-                stack.append((element.tag, {}))
-                continue
-            tag, fields = stack.pop()
-            if not stack:
-                return fields
-            stack[-1][1][tag] = fields if len(element) else element.text
+        root = fromstring(xml)
     except (ParseError, ValueError) as exc:
         raise BadPayload(type(exc).__name__) from None
-    raise BadPayload("empty document")
-
-
-def _check_place(tag: str, open_tags: list[str]) -> None:
-    """Refuses an element where WeChat never puts one: as root other than <xml>, deeper than
-    MAX_DEPTH, or inside a field that holds text."""
-    if not open_tags and tag != "xml":
+    if root.tag != "xml":
         raise BadPayload("root element is not <xml>")
-    if len(open_tags) >= MAX_DEPTH:
-        raise BadPayload(f"nested deeper than {MAX_DEPTH} levels")
-    if len(open_tags) >= 2 and open_tags[1] not in NESTED_FIELDS:
-        raise BadPayload(f"<{open_tags[1][:40]}> holds an element where text belongs")
+    fields: dict = {}
+    for child in root:
+        if not len(child):
+            fields[child.tag] = child.text
+        elif child.tag in NESTED_FIELDS:
+            fields[child.tag] = _nested(child)
+        else:
+            raise BadPayload(f"<{child.tag[:40]}> holds an element where text belongs")
+    return fields
+
+
+def _nested(element: Element) -> dict:
+    """A nested field's elements as dicts, read with an explicit stack; depth counts from <xml>."""
+    top: dict = {}
+    stack = [(element, top, 2)]
+    while stack:
+        parent, into, depth = stack.pop()
+        if depth >= MAX_DEPTH and len(parent):
+            raise BadPayload(f"nested deeper than {MAX_DEPTH} levels")
+        for child in parent:
+            if len(child):
+                into[child.tag] = {}
+                stack.append((child, into[child.tag], depth + 1))
+            else:
+                into[child.tag] = child.text
+    return top
 
 
 def to_message(fields: dict):

@@ -50,9 +50,10 @@ def dispatch_outbox(now: datetime | None = None) -> None:
     with app_context():
         clock = utcnow if now is None else (lambda: now)
         report = notifier().dispatcher(clock).run(max_seconds=DISPATCH_MAX_S)
-        if report.sent or report.failed or report.retried or report.expired_leases:
-            log.info("outbox_dispatched sent=%s retried=%s failed=%s fallbacks=%s expired_leases=%s",
-                     report.sent, report.retried, report.failed, report.fallbacks, report.expired_leases)
+        if report.sent or report.failed or report.retried or report.expired_leases or report.unknown:
+            log.info("outbox_dispatched sent=%s retried=%s failed=%s fallbacks=%s expired_leases=%s unknown=%s",
+                     report.sent, report.retried, report.failed, report.fallbacks, report.expired_leases,
+                     report.unknown)
 
 
 def remind_class_starts(now: datetime | None = None) -> None:

@@ -19,6 +19,7 @@ from http import HTTPStatus
 from urllib.parse import parse_qsl
 
 from flask import Flask, current_app, g
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wsgi import get_input_stream
 
 import handlers
@@ -134,7 +135,7 @@ def _deliver(message, fields: dict, redis: budget.BudgetRedis, note_follow: bool
         session = read_only_session()
         try:
             if note_follow:
-                followers.note_activity(session, message.source)
+                _note_follow(session, message.source)
             if rule is None:
                 log.info(kv("wechat_message", openid=short_openid(message.source), type=message.type,
                             event=getattr(message, "event", ""), replied=False))
@@ -148,11 +149,21 @@ def _deliver(message, fields: dict, redis: budget.BudgetRedis, note_follow: bool
         log.info(kv("wechat_retry", openid=short_openid(message.source), type=message.type))
         return stored.decode() if stored else ""
     if note_follow:
-        followers.note_activity(db.session, message.source)
-        db.session.commit()  # kept whatever the handler then does
+        _note_follow(db.session, message.source)
     reply_xml = _answer(rule, message, db.session, redis)
     dedup.remember(redis, key, reply_xml.encode())
     return reply_xml
+
+
+def _note_follow(session, openid: str) -> None:
+    """Records that `openid` follows, committed whatever the handler then does; a failure here
+    costs the record, never the answer."""
+    try:
+        followers.note_activity(session, openid)
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.warning(kv("wechat_follow_unrecorded", openid=short_openid(openid), error=type(exc).__name__))
 
 
 def _answer(rule, message, session, redis: budget.BudgetRedis) -> str:

@@ -16,9 +16,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -27,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, VENV_BIN, gunicorn, production_env, require_wrk, run_wrk, temporary_postgres  # noqa: E402
 
 REDIS_URL = os.environ.get("WXAPP_BENCH_REDIS", "redis://127.0.0.1:6379/7")
-TOKEN, TIMESTAMP, NONCE = "bench-token", "1700000000", "benchnonce"
+TOKEN = "bench-token"
+QUERIES = 60_000  # signed queries a run cycles through (more than a round's requests)
 
 
 def seed(env: dict, trainees: int) -> list[str]:
@@ -67,9 +71,21 @@ with app.app_context():
     return [f"oBench{i:022d}" for i in range(trainees)]
 
 
+def signed_query() -> str:
+    """`signature&timestamp&nonce` as WeChat signs a callback now, with a nonce of its own."""
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
+    signature = hashlib.sha1("".join(sorted([TOKEN, timestamp, nonce])).encode()).hexdigest()
+    return f"signature={signature}&timestamp={timestamp}&nonce={nonce}"
+
+
 def signed_path() -> str:
-    signature = hashlib.sha1("".join(sorted([TOKEN, TIMESTAMP, NONCE])).encode()).hexdigest()
-    return f"/wechat?signature={signature}&timestamp={TIMESTAMP}&nonce={NONCE}&openid=x"
+    return f"/wechat?{signed_query()}&openid=x"
+
+
+def write_queries(path: str) -> None:
+    """Fresh signed queries for the next wrk run (the callback accepts 300 s of clock skew)."""
+    with open(path, "w") as out:
+        out.writelines(signed_query() + "\n" for _ in range(QUERIES))
 
 
 # What each key's answer must contain, checked once before the load.
@@ -103,17 +119,21 @@ def main() -> None:
     with temporary_postgres() as database_url:
         env = production_env(database_url, REDIS_URL)
         openids = seed(env, args.trainees)
-        wrk_env = {**os.environ, "WXB_PATH": signed_path(), "WXB_OPENIDS": ",".join(openids), "WXB_KEY": args.key}
+        queries = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False).name
+        wrk_env = {**os.environ, "WXB_QUERIES": queries, "WXB_OPENIDS": ",".join(openids), "WXB_KEY": args.key}
         # Both servers up at once, measured in turn: a shared machine's drift hits both alike.
         with gunicorn("bench.bare_app:app", env) as bare_port, gunicorn("wsgi:app", env) as real_port:
             answer = check_answer(real_port, openids[0], args.key)
             assert EXPECTED.get(args.key, "<xml>") in answer, answer
             ports = {bare_label: bare_port, real_label: real_port}
             for port in ports.values():
+                write_queries(queries)
                 run_wrk(port, script, 2, args.connections, env=wrk_env)  # warm-up
             for _ in range(args.rounds):
                 for label, port in ports.items():
+                    write_queries(queries)
                     runs[label].append(run_wrk(port, script, args.seconds, args.connections, env=wrk_env))
+        os.unlink(queries)
     redis.Redis.from_url(REDIS_URL).flushdb()
 
     print(f"callback benchmark: {args.connections} connections, {args.rounds} rounds of {args.seconds} s each, "

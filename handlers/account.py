@@ -1,10 +1,15 @@
-"""Following and unfollowing the account."""
+"""Following and unfollowing the account, and WeChat's reports on the template messages sent."""
 from __future__ import annotations
+
+import logging
 
 from handlers import router, texts
 from handlers.replies import Text
 from services.identity import followers
+from services.notices import outbox
 from services.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 
 @router.event("subscribe", "subscribe_scan")
@@ -18,4 +23,13 @@ def subscribed(message, ctx):
 @router.event("unsubscribe")
 def unsubscribed(message, ctx):
     followers.record_unsubscribe(ctx.session, ctx.openid, utcnow())
+    return None
+
+
+@router.event("templatesendjobfinish")
+def template_job_finished(message, ctx):
+    """WeChat's report on a template message: delivered, or refused (then the SMS goes out)."""
+    state = outbox.record_job_finish(ctx.session, str(message.id), str(message.status or ""), utcnow())
+    log.info("template_job_finished msgid=%s status=%s outbox_state=%s", message.id,
+             str(message.status or "").replace(" ", "_"), state)
     return None

@@ -69,6 +69,7 @@ class OutboxMessage(db.Model):
         CheckConstraint(_in("channel", CHANNELS), name="channel_known"),
         CheckConstraint(_in("state", STATES), name="state_known"),
         Index("ix_outbox_due", "state", "next_try_at"),
+        Index("ix_outbox_provider_message_id", "provider_message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -88,6 +89,11 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a send of this row first may have reached the provider: WeChat dedups a template
+    # message's resend by client_msg_id only within 10 minutes of it.
+    first_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # WeChat's TEMPLATESENDJOBFINISH said `success` for the msgid in provider_message_id.
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     notice: Mapped[Notice] = relationship()
     trainee: Mapped[Trainee] = relationship()

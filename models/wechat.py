@@ -1,4 +1,10 @@
-"""WeChat users of the account (followers by OpenID) and the trainee each is bound to."""
+"""WeChat users of the account (followers by OpenID) and the trainee each is bound to.
+
+`subscribed` is three-valued: True once the account has seen this OpenID follow (a `subscribe`,
+any message or menu event, the follower list), False once it has seen it go (`unsubscribe`, a
+send answered 43004, the follower list), None while it knows neither. Everyone who followed
+before the service went live starts at None, and None is reached by template messages.
+"""
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,7 +22,7 @@ class WechatUser(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     openid: Mapped[str] = mapped_column(String(64), unique=True)
-    subscribed: Mapped[bool] = mapped_column(default=False)
+    subscribed: Mapped[bool | None] = mapped_column(default=None)
     subscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # unique: one WeChat per trainee; rebinding goes through staff.

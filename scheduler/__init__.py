@@ -57,6 +57,9 @@ def job_specs() -> list[JobSpec]:
         # Grades the exam attempts left open past their deadline (a closed page, a dead phone).
         JobSpec("settle_exam_deadlines", "scheduler.jobs:settle_exam_deadlines",
                 IntervalTrigger(seconds=jobs.SETTLE_INTERVAL_S, timezone=SHANGHAI), jobs.SETTLE_INTERVAL_S),
+        # Nightly 03:00, when nobody reads the chat; a scheduler down then still syncs until 06:00.
+        JobSpec("sync_followers", "scheduler.jobs:sync_followers",
+                CronTrigger(hour=3, minute=0, timezone=SHANGHAI), 3 * 3600),
     ]
 
 

@@ -50,9 +50,10 @@ def dispatch_outbox(now: datetime | None = None) -> None:
     with app_context():
         clock = utcnow if now is None else (lambda: now)
         report = notifier().dispatcher(clock).run(max_seconds=DISPATCH_MAX_S)
-        if report.sent or report.failed or report.retried or report.expired_leases:
-            log.info("outbox_dispatched sent=%s retried=%s failed=%s fallbacks=%s expired_leases=%s",
-                     report.sent, report.retried, report.failed, report.fallbacks, report.expired_leases)
+        if report.sent or report.failed or report.retried or report.expired_leases or report.unknown:
+            log.info("outbox_dispatched sent=%s retried=%s failed=%s fallbacks=%s expired_leases=%s unknown=%s",
+                     report.sent, report.retried, report.failed, report.fallbacks, report.expired_leases,
+                     report.unknown)
 
 
 def remind_class_starts(now: datetime | None = None) -> None:
@@ -83,3 +84,14 @@ def settle_exam_deadlines(now: datetime | None = None) -> None:
         graded = settle_due(current_app.extensions["exam_tools"](), now or utcnow())
         if graded:
             log.info("exam_deadlines_settled graded=%s", graded)
+
+
+def sync_followers(now: datetime | None = None) -> None:
+    """Records who follows the account from WeChat's follower list (the nightly `follower sync`)."""
+    from models import db
+    from services.identity import followers
+
+    with app_context():
+        report = followers.sync(db.session, current_app.extensions["wechat_api"], now or utcnow())
+        log.info("followers_synced listed=%s checked=%s following=%s not_following=%s",
+                 report.listed, report.checked, report.following, report.not_following)

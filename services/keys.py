@@ -112,3 +112,30 @@ def jsapi_ticket(appid: str) -> str:
 def jsapi_ticket_lock(appid: str) -> str:
     """Held while one process fetches a new jsapi_ticket."""
     return f"{PREFIX}:wechat:jsapi_ticket:{appid}:lock"
+
+
+# -- WeChat as it really behaves (issue 9) -------------------------------------------------------
+
+def callback_nonce(timestamp: str, nonce: str) -> str:
+    """The hash of the first body a callback's (timestamp, nonce) came with, for the replay window."""
+    return f"{PREFIX}:wechat:nonce:{timestamp}:{nonce}"
+
+
+def follow_seen(openid: str) -> str:
+    """Present while an OpenID's following, shown by its own message or event, is recorded."""
+    return f"{PREFIX}:wechat:follows:{openid}"
+
+
+def sandbox_template_sent(openid: str, client_msg_id: str) -> str:
+    """The msgid the development sandbox gave a template message, for its 10-minute dedup."""
+    return f"{PREFIX}:sandbox:template:{openid}:{client_msg_id}"
+
+
+def sandbox_behaviour() -> str:
+    """The development sandbox's toggles: answer template sends slowly, with 43101, or report a block."""
+    return f"{PREFIX}:sandbox:behaviour"
+
+
+def sandbox_followers() -> str:
+    """The OpenIDs that follow the sandbox's account (what its user/get lists)."""
+    return f"{PREFIX}:sandbox:followers"

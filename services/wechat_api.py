@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import redis as redis_lib
 import requests
+import urllib3
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
@@ -42,10 +43,15 @@ class WeChatApiError(Exception):
 
 
 class WeChatUnavailable(WeChatApiError):
-    """WeChat could not be reached or answered garbage: timeout, refused connection, HTTP error."""
+    """WeChat could not be reached or answered garbage: timeout, refused connection, HTTP error.
 
-    def __init__(self, errmsg: str, transient: bool = True):
+    `may_have_left`: the request was sent and no answer came (read timeout, connection dropped
+    while waiting): WeChat may have acted on it. False when it never left (refused, DNS, connect
+    timeout) or WeChat answered."""
+
+    def __init__(self, errmsg: str, transient: bool = True, may_have_left: bool = False):
         super().__init__(None, errmsg, transient)
+        self.may_have_left = may_have_left
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,16 @@ class WeChatApi(WeChatClient):
     def create_menu(self, menu: dict) -> None:
         self.post("menu/create", data=menu)
 
-    def send_template(self, openid: str, template_id: str, data: dict, url: str | None = None) -> int:
-        result = self.message.send_template(openid, template_id, data, url=url)
+    def send_template(self, openid: str, template_id: str, data: dict, url: str | None = None,
+                      client_msg_id: str | None = None) -> int:
+        """A template message; WeChat delivers one per OpenID + `client_msg_id` within 10 minutes,
+        so a resend after a timeout reaches the phone once (wechatpy's send_template lacks it)."""
+        body = {"touser": openid, "template_id": template_id, "data": data}
+        if url:
+            body["url"] = url
+        if client_msg_id:
+            body["client_msg_id"] = client_msg_id
+        result = self.post("message/template/send", data=body)
         return int(result["msgid"])
 
     def send_text(self, openid: str, text: str) -> None:
@@ -184,7 +198,7 @@ class WeChatApi(WeChatClient):
                     continue
                 raise self._error_from(exc) from None
             except requests.RequestException as exc:
-                raise self._transport_error(exc) from None
+                raise self._transport_error(exc, sent=True) from None
             if not isinstance(result, dict):  # wechatpy hands back the raw response when not JSON
                 raise WeChatUnavailable("answer is not a JSON object")
             return result
@@ -211,11 +225,12 @@ class WeChatApi(WeChatClient):
             return self._http_error(status)
         return WeChatApiError(int(exc.errcode), str(exc.errmsg))
 
-    def _transport_error(self, exc: Exception) -> WeChatUnavailable:
+    def _transport_error(self, exc: Exception, sent: bool = False) -> WeChatUnavailable:
         # Only the class name: requests' message holds the URL, whose query may carry the secret.
+        left = sent and _may_have_left(exc)
         if isinstance(exc, requests.Timeout):
-            return WeChatUnavailable(f"no answer within {self.timeout} s ({type(exc).__name__})")
-        return WeChatUnavailable(type(exc).__name__)
+            return WeChatUnavailable(f"no answer within {self.timeout} s ({type(exc).__name__})", may_have_left=left)
+        return WeChatUnavailable(type(exc).__name__, may_have_left=left)
 
     @staticmethod
     def _http_error(status: int) -> WeChatUnavailable:
@@ -282,3 +297,36 @@ class WeChatApi(WeChatClient):
                 continue
             raise WeChatApiError(errcode, str(error.get("errmsg", "")))
         raise WeChatUnavailable("media/get refused the token twice")
+
+# -- WeChat as it really behaves (issue 9): fate of a send, the follower list ------------------------
+
+def _may_have_left(exc: Exception) -> bool:
+    """Whether a failed request may have reached WeChat: not when the connection was never made
+    (refused, DNS, connect timeout), yes when it was sent and the answer never came."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        return not isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
+    return isinstance(exc, requests.RequestException)
+
+
+FOLLOWER_PAGE = 10_000  # cgi-bin/user/get lists this many OpenIDs a call
+BATCHGET_MAX = 100      # cgi-bin/user/info/batchget takes this many OpenIDs a call
+
+
+def follower_page(api: WeChatApi, next_openid: str = "") -> tuple[list[str], str]:
+    """One page of the account's followers: (OpenIDs, the next_openid to ask from; '' at the end)."""
+    result = api.get("user/get", params={"next_openid": next_openid} if next_openid else None)
+    openids = list(((result.get("data") or {}).get("openid")) or [])
+    following = str(result.get("next_openid") or "")
+    return openids, following if openids and following != next_openid else ""
+
+
+def follows(api: WeChatApi, openids: list[str]) -> dict[str, bool]:
+    """Whether each OpenID (at most BATCHGET_MAX) follows the account, from user/info/batchget."""
+    if len(openids) > BATCHGET_MAX:
+        raise ValueError(f"batchget takes at most {BATCHGET_MAX} OpenIDs")
+    result = api.post("user/info/batchget", data={"user_list": [{"openid": o, "lang": "zh_CN"} for o in openids]})
+    return {str(info["openid"]): int(info.get("subscribe") or 0) == 1
+            for info in result.get("user_info_list") or [] if info.get("openid")}

@@ -3,6 +3,9 @@
     fake.script("cgi-bin/message/template/send", {"errcode": 42001, "errmsg": "expired"}, {...})
     fake.script("cgi-bin/menu/create", Delay(3))      # answers after 3 s
     fake.script("cgi-bin/qrcode/create", HttpError(502))
+    fake.refused.add(openid)                          # template sends to it answer 43101
+    fake.template_delay_s = 2                         # delivered at once, answered 2 s later
+    fake.followers = [...]                            # what user/get and batchget answer
 
 Scripted answers are used first, in order; an empty queue falls back to a plausible WeChat
 answer (a new token on each token fetch, msgids, tickets, errcode 0). Paths are relative to
@@ -18,6 +21,8 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
+
+CLIENT_MSG_WINDOW_S = 600  # WeChat delivers one message per OpenID + client_msg_id within 10 minutes
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,14 @@ class FakeWeChat:
     _serial: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _codes: dict = field(default_factory=dict)
+    # -- as WeChat really behaves (see the block at the end) --
+    followers: list = field(default_factory=list)       # what user/get lists, in order
+    follower_page_size: int = 10_000
+    refused: set = field(default_factory=set)           # OpenIDs that refused the template: 43101
+    not_following: set = field(default_factory=set)     # OpenIDs answered 43004
+    template_delay_s: float = 0.0                       # answer template sends this late (still delivered)
+    delivered: list = field(default_factory=list)       # (openid, template_id) of each message that reached a phone
+    _sent_ids: dict = field(default_factory=dict)       # (openid, client_msg_id) -> (msgid, monotonic time)
 
     def start(self) -> FakeWeChat:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -117,7 +130,7 @@ class FakeWeChat:
         if isinstance(scripted, Delay):
             time.sleep(scripted.seconds)
             scripted = scripted.body
-        return scripted if scripted is not None else self._default(request.path, request.query)
+        return scripted if scripted is not None else self._behaving(request)
 
     def _default(self, path: str, query: dict) -> dict:
         exam_answer = self._exam_default(path, query)
@@ -136,6 +149,53 @@ class FakeWeChat:
         if path == "sns/oauth2/access_token":
             return {"errcode": 40029, "errmsg": "invalid code"}
         return {"errcode": 0, "errmsg": "ok"}
+
+    # -- WeChat as it really behaves: template dedup by client_msg_id, 43101/43004, slow answers,
+    # -- the follower list (user/get, user/info/batchget) ----------------------------------------------
+
+    def _behaving(self, request: Request):
+        if request.path == "cgi-bin/message/template/send":
+            return self._template_send(request.json if isinstance(request.json, dict) else {})
+        if request.path == "cgi-bin/user/get":
+            return self._follower_page(request.query.get("next_openid") or "")
+        if request.path == "cgi-bin/user/info/batchget":
+            users = (request.json or {}).get("user_list") or []
+            if len(users) > 100:
+                return {"errcode": 45033, "errmsg": "user_list size exceeds limit"}
+            following = set(self.followers)
+            return {"user_info_list": [
+                {"subscribe": 1, "openid": u["openid"], "nickname": ""} if u["openid"] in following
+                else {"subscribe": 0, "openid": u["openid"]} for u in users]}
+        return self._default(request.path, request.query)
+
+    def _template_send(self, body: dict):
+        openid, client_msg_id = body.get("touser"), body.get("client_msg_id")
+        if openid in self.refused:
+            return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
+        if openid in self.not_following:
+            return {"errcode": 43004, "errmsg": "require subscribe"}
+        with self._lock:
+            now = time.monotonic()
+            earlier = self._sent_ids.get((openid, client_msg_id)) if client_msg_id else None
+            if earlier and now - earlier[1] < CLIENT_MSG_WINDOW_S:
+                msgid = earlier[0]  # the same message: answered, not delivered again
+            else:
+                msgid = 1000 + next(self._serial)
+                self.delivered.append((openid, body.get("template_id")))
+                if client_msg_id:
+                    self._sent_ids[(openid, client_msg_id)] = (msgid, now)
+        time.sleep(self.template_delay_s)
+        return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
+
+    def _follower_page(self, next_openid: str):
+        start = self.followers.index(next_openid) + 1 if next_openid in self.followers else 0
+        page = self.followers[start:start + self.follower_page_size]
+        answer = {"total": len(self.followers), "count": len(page)}
+        if page:
+            answer.update(data={"openid": page}, next_openid=page[-1])
+        else:
+            answer["next_openid"] = ""
+        return answer
 
 
 def _handler_for(fake: FakeWeChat):

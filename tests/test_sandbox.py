@@ -162,7 +162,8 @@ def test_chat_page_offers_every_menu_click(client):
 def test_chat_click_of_an_unbound_openid_answers_the_binding_link(client):
     page = client.post("/dev/chat", data={"openid": CHAT_OPENID, "key": "MY_COURSES"}).get_data(as_text=True)
     assert "点击菜单「我的课程」" in page
-    assert '<a href="https://wx.example.test/h5/bind">认证登录</a>' in page  # a link, as WeChat shows it
+    # a link, as WeChat shows it, opening through the sandbox's OAuth page (not open.weixin.qq.com)
+    assert f'<a href="/dev/oauth?openid={CHAT_OPENID}&amp;next=/h5/bind">认证登录</a>' in page
 
 
 def test_chat_click_of_a_bound_trainee_lists_the_courses(app, client):

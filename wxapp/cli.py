@@ -8,19 +8,27 @@ from flask.cli import AppGroup
 from services.study.learning import hours_text
 
 roster_cli = AppGroup("roster", help="报名汇总表 (enrollment rosters).")
+
+
 catalog_cli = AppGroup("catalog", help="课程与视频课时 (courses and lessons).")
 class_cli = AppGroup("class", help="班级 (classes).")
+
+
 menu_cli = AppGroup("menu", help="公众号自定义菜单 (the account's custom menu).")
 demo_cli = AppGroup("demo", help="Development demo data.")
+
+
 trainee_cli = AppGroup("trainee", help="学员 (trainees): binding and records.")
 notify_cli = AppGroup("notify", help="通知 (notices to trainees by WeChat template message or SMS).")
+
+
 scheduler_cli = AppGroup("scheduler", help="定时任务进程 (the scheduler process).")
 staff_cli = AppGroup("staff", help="教务账号 (staff accounts).")
 
 
 def register(app: Flask) -> None:
     for group in (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli, trainee_cli, notify_cli, scheduler_cli,
-                  staff_cli):
+                  staff_cli, follower_cli):
         app.cli.add_command(group)
 
 
@@ -348,3 +356,25 @@ def trainee_unlock(phone_or_id: str) -> None:
         click.echo(f"{who}：没有微信尝试过认证此学员，无需解除锁定。")
         return
     click.echo(f"{who}：尝试过认证的微信 {done.wechats} 个，已解除锁定 {done.lifted} 项，学员可立即重新认证登录。")
+
+
+# -- followers (issue 9) ---------------------------------------------------------------------------
+
+follower_cli = AppGroup("follower", help="关注者 (who follows the account).")
+
+
+@follower_cli.command("sync")
+def follower_sync() -> None:
+    """Records who follows the account, from WeChat's follower list (user/get, user/info/batchget)."""
+    from models import db
+    from services.identity import followers
+    from services.timeutil import utcnow
+    from services.wechat_api import WeChatApiError
+    from wxapp.extensions import wechat_api
+
+    try:
+        report = followers.sync(db.session, wechat_api(), utcnow())
+    except WeChatApiError as exc:
+        fail(f"无法读取微信关注者列表：errcode={exc.errcode} {exc.errmsg}")
+    click.echo(f"关注者 {report.listed} 人（{report.pages} 页）；已知微信用户中逐个核实 {report.checked} 人；"
+               f"记为关注 {report.following} 人，记为未关注 {report.not_following} 人。")

@@ -6,7 +6,7 @@ built once per app and kept in `app.extensions`; reach them through the accessor
 from __future__ import annotations
 
 import redis
-from flask import Flask, current_app, has_app_context
+from flask import Flask, current_app, g, has_app_context
 from sqlalchemy.orm import scoped_session, sessionmaker
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -50,7 +50,10 @@ def init_clients(app: Flask) -> None:
 
 
 def _redis_if_app() -> redis.Redis | None:
-    return current_app.extensions["redis"] if has_app_context() else None
+    if not has_app_context():
+        return None
+    # A WeChat callback has its own time-budgeted Redis (wxapp/wechat/budget.py).
+    return g.get("callback_redis") or current_app.extensions["redis"]
 
 
 def redis_client() -> redis.Redis:

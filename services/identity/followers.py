@@ -1,14 +1,21 @@
-"""Who is behind an OpenID: followers of the account and the trainee each is bound to."""
+"""Who is behind an OpenID: followers of the account and the trainee each is bound to.
+
+Following is three-valued (models.wechat): True once seen following, False once seen leaving,
+None while unknown. Any message or menu event shows an OpenID follows (`note_activity`);
+`unsubscribe` and a send answered 43004 show it does not; `follower sync` (followers_sync.py)
+reads WeChat's follower list.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import Trainee, WechatUser
 from services.identity.pii import mask_phone
+from services.wechat_api import BATCHGET_MAX, WeChatApi, follower_page, follows
 
 
 @dataclass(frozen=True)
@@ -71,3 +78,83 @@ def profile(session: Session, openid: str) -> Profile | None:
     if trainee is None:
         return None
     return Profile(trainee.id, trainee.name, trainee.company, mask_phone(trainee.phone), trainee.id_card_mask)
+
+
+# Only rows not already known to follow: on a menu click this matches nothing and writes nothing.
+_NOTE_FOLLOWING = (
+    update(WechatUser.__table__)
+    .where(WechatUser.__table__.c.openid == bindparam("who"),
+           or_(WechatUser.__table__.c.subscribed.is_(None), WechatUser.__table__.c.subscribed.is_(False)))
+    .values(subscribed=True)
+)
+
+
+def note_activity(session: Session, openid: str) -> None:
+    """A message or menu event came from `openid`: it follows the account (WeChat delivers
+    nothing from a non-follower). Run on the Core connection, outside the ORM, in the caller's
+    transaction: one statement, which on a known follower changes nothing."""
+    session.connection().execute(_NOTE_FOLLOWING, {"who": openid})
+
+
+def record_unfollowed(session: Session, openids: list[str], at: datetime) -> None:
+    """WeChat answered 43004 (not following) to a send to these OpenIDs; caller commits."""
+    if openids:
+        table = WechatUser.__table__
+        session.connection().execute(update(table).where(table.c.openid.in_(openids))
+                                     .values(subscribed=False, unsubscribed_at=at))
+
+
+@dataclass
+class SyncReport:
+    """What `follower sync` found: followers WeChat listed, known OpenIDs marked each way."""
+
+    listed: int = 0
+    pages: int = 0
+    checked: int = 0      # known OpenIDs missing from the list, asked about one by one (batchget)
+    following: int = 0    # known OpenIDs now recorded as following
+    not_following: int = 0
+
+
+SYNC_CHUNK = 1000
+
+
+def sync(session: Session, api: WeChatApi, now: datetime) -> SyncReport:
+    """Records who of the OpenIDs the account knows follows it, from WeChat's follower list.
+
+    Pages through `user/get`; an OpenID absent from the list is asked about through
+    `user/info/batchget` before it is marked as not following (it may have followed meanwhile).
+    A follow or unfollow the callback records after `now` wins over this older picture."""
+    report, listed, next_openid = SyncReport(), set(), ""
+    while True:
+        openids, next_openid = follower_page(api, next_openid)
+        report.pages += 1
+        listed.update(openids)
+        if not next_openid:
+            break
+    report.listed = len(listed)
+    known = session.execute(select(WechatUser.openid, WechatUser.subscribed)).all()
+    session.commit()
+    came = [openid for openid, state in known if openid in listed and state is not True]
+    missing = [openid for openid, state in known if openid not in listed and state is not False]
+    report.checked = len(missing)
+    answers: dict[str, bool] = {}
+    for start in range(0, len(missing), BATCHGET_MAX):
+        answers.update(follows(api, missing[start:start + BATCHGET_MAX]))
+    came += [openid for openid in missing if answers.get(openid) is True]
+    gone = [openid for openid in missing if answers.get(openid) is False]
+    report.following = _mark(session, came, True, now)
+    report.not_following = _mark(session, gone, False, now)
+    return report
+
+
+def _mark(session: Session, openids: list[str], following: bool, since: datetime) -> int:
+    """Sets the state of `openids`, except where the callback saw the opposite after `since`."""
+    table, changed = WechatUser.__table__, 0
+    newer = table.c.unsubscribed_at if following else table.c.subscribed_at
+    for start in range(0, len(openids), SYNC_CHUNK):
+        statement = (update(table).where(table.c.openid.in_(openids[start:start + SYNC_CHUNK]),
+                                         or_(newer.is_(None), newer < since))
+                     .values(subscribed=following))
+        changed += session.connection().execute(statement).rowcount
+    session.commit()
+    return changed

@@ -8,6 +8,9 @@ flat in the number of rows: at most two pools' worth of rows are held at any tim
 Transient failures (WeChat busy -1, 45009, timeouts, connection errors, a token still refused
 after the client's one refresh; SMS flow control) come back `pending` with exponential backoff
 and jitter, up to `max_attempts`; a WeChat failure for good falls back to SMS (see outbox.record).
+Every template message carries its row's client_msg_id. A WeChat send whose request left but whose
+answer never came is of unknown fate: resent (WeChat then delivers it once) only inside the
+resend window of its first such try, else left `unknown` (see outbox.RESEND_WINDOW).
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from services.identity.pii import mask_phone, short_openid
 from services.ratelimit import RateLimiter
 from services.notices.sms import SmsBackend, SmsError
 from services.timeutil import utcnow
-from services.wechat_api import WeChatApi, WeChatApiError
+from services.wechat_api import WeChatApi, WeChatApiError, WeChatUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class DispatchReport:
     failed: int = 0
     fallbacks: int = 0
     expired_leases: int = 0
+    unknown: int = 0
 
 
 class Dispatcher:
@@ -146,6 +150,8 @@ class Dispatcher:
         for o in outcomes:
             if o.sent:
                 report.sent += 1
+            elif o.unknown:
+                report.unknown += 1
             elif o.transient and o.attempts < self.policy.max_attempts or o.released:
                 report.retried += 1
             else:
@@ -190,13 +196,19 @@ class Dispatcher:
             return self._outcome(row, error="学员未绑定微信或已取消关注", transient=False)
         if not template.template_id:
             return self._outcome(row, error="未配置微信模板", transient=False)
+        started = self.clock()
+        if row.first_sent_at is not None and started >= row.first_sent_at + outbox.RESEND_WINDOW:
+            return self._outcome(row, error=outbox.UNKNOWN_FATE, unknown=True)
         try:
             msgid = self.wechat.send_template(row.openid, template.template_id, template.render(row.values),
-                                              url=row.link)
+                                              url=row.link, client_msg_id=outbox.client_msg_id(row.id))
         except WeChatApiError as exc:
-            log.info("outbox_wechat_error id=%s to=%s errcode=%s transient=%s", row.id, short_openid(row.openid),
-                     exc.errcode, exc.transient)
-            return self._outcome(row, error=f"微信 {exc.errcode}: {exc.errmsg}", transient=exc.transient)
+            left = isinstance(exc, WeChatUnavailable) and exc.may_have_left
+            log.info("outbox_wechat_error id=%s to=%s errcode=%s transient=%s may_have_left=%s", row.id,
+                     short_openid(row.openid), exc.errcode, exc.transient, left)
+            return self._outcome(row, error=f"微信 {exc.errcode}: {exc.errmsg}", transient=exc.transient,
+                                 errcode=exc.errcode, openid=row.openid,
+                                 first_sent_at=row.first_sent_at or (started if left else None))
         log.info("outbox_sent id=%s channel=wechat to=%s", row.id, short_openid(row.openid))
         return self._outcome(row, sent=True, message_id=str(msgid))
 
@@ -213,5 +225,6 @@ class Dispatcher:
 
     @staticmethod
     def _outcome(row: Claimed, **result) -> Outcome:
+        result.setdefault("first_sent_at", row.first_sent_at)
         return Outcome(id=row.id, channel=row.channel, trainee_id=row.trainee_id, notice_id=row.notice_id,
                        attempts=row.attempts, **result)

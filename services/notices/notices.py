@@ -7,8 +7,10 @@
 
 A notice has a key that names it (`class_open:7`), so asking again finds the same notice, and
 rows are written only for trainees who have none for it yet: a second run writes nothing and so
-sends nothing, while a trainee added to the class since is reached. A trainee bound to a
-following WeChat, when the kind has a WeChat template, gets a template message; anyone else an SMS.
+sends nothing, while a trainee added to the class since is reached. A trainee bound to a WeChat
+not known to have unfollowed (following, or never seen either way: everyone who followed before
+the service went live), when the kind has a WeChat template, gets a template message; anyone
+else an SMS.
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ from services.timeutil import SHANGHAI, local_text, utcnow
 LEARN_PATH = "/h5/learn"
 EXPIRY_HORIZON_MONTHS = 3
 INSERT_CHUNK = 1000
+# Following or unknown (None): template messages reach every WeChat not known to have unfollowed.
+_NOT_UNFOLLOWED = WechatUser.subscribed.is_not(False)
 
 
 class NoticeError(ServiceError):
@@ -45,7 +49,7 @@ class NoticeError(ServiceError):
 @dataclass(frozen=True)
 class Recipient:
     trainee_id: int
-    follows: bool  # bound to a WeChat that follows the account
+    follows: bool  # bound to a WeChat not known to have unfollowed the account
     params: dict | None = None
 
 
@@ -91,7 +95,7 @@ def registration_expiry(session: Session, templates: dict[str, KindTemplates], b
     follows = func.count(WechatUser.id)
     rows = session.execute(
         select(Enrollment.trainee_id, func.min(Enrollment.registration_expires), follows)
-        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Enrollment.trainee_id, WechatUser.subscribed.is_(True)))
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Enrollment.trainee_id, _NOT_UNFOLLOWED))
         .where(Enrollment.registration_expires.between(today, add_months(today, EXPIRY_HORIZON_MONTHS)))
         .group_by(Enrollment.trainee_id).order_by(Enrollment.trainee_id)
     ).all()
@@ -182,7 +186,7 @@ def _class_params(session: Session, klass: TrainingClass, base_url: str) -> dict
 def _members(session: Session, class_id: int) -> list[Recipient]:
     rows = session.execute(
         select(ClassMember.trainee_id, WechatUser.id.is_not(None))
-        .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, WechatUser.subscribed.is_(True)))
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, _NOT_UNFOLLOWED))
         .where(ClassMember.class_id == class_id).order_by(ClassMember.trainee_id)
     ).all()
     return [Recipient(trainee_id, bool(follows)) for trainee_id, follows in rows]

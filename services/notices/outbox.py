@@ -6,6 +6,12 @@ never claim a row twice (on SQLite the claim's UPDATE re-checks `state` under SQ
 writer lock, which gives the same; the project runs one dispatcher there). A row whose
 dispatcher died stays `sending` until its lease ends, then becomes `unknown` for staff to look
 at: it may or may not have left, and a blind resend could send it twice.
+
+A WeChat send that timed out after the request left may be on the phone already. It is sent
+again, with the same `client_msg_id` (WeChat delivers one message per OpenID + client_msg_id within
+10 minutes), only while the resend falls inside RESEND_WINDOW of the first such try
+(`first_sent_at`); past it the row becomes `unknown`: never resent, never turned into an SMS.
+WeChat's TEMPLATESENDJOBFINISH then says what became of a sent one (`record_job_finish`).
 """
 from __future__ import annotations
 
@@ -18,8 +24,18 @@ from sqlalchemy.orm import Session
 
 from models import Notice, OutboxMessage, Trainee, WechatUser
 from models.notices import CHANNEL_SMS, CHANNEL_WECHAT, FAILED, PENDING, SENDING, SENT, UNKNOWN
+from services.identity import followers
 
 ERROR_MAX = 300
+# WeChat dedups by client_msg_id for 10 minutes; a minute less leaves room for clocks and the send.
+RESEND_WINDOW = timedelta(minutes=9)
+NOT_FOLLOWING = 43004
+UNKNOWN_FATE = "微信未在超时内应答，可能已送达；不再重发，也不改发短信，请人工核实"
+
+
+def client_msg_id(row_id: int) -> str:
+    """The template message's client_msg_id: one per outbox row, the same on every resend."""
+    return f"wxapp-outbox-{row_id}"
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,7 @@ class Claimed:
     phone: str
     values: dict = field(repr=False)  # texts for the templates: notice's, row's and the trainee's name
     link: str | None = None
+    first_sent_at: datetime | None = None  # an earlier try may have reached WeChat then
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,10 @@ class Outcome:
     error: str | None = None
     transient: bool = False
     released: bool = False
+    unknown: bool = False                  # may have been delivered, must not be sent again
+    first_sent_at: datetime | None = None  # the first try that may have reached the provider
+    errcode: int | None = None
+    openid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,15 +121,15 @@ def _load(session: Session, ids: list[int]) -> list[Claimed]:
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.notice_id, OutboxMessage.trainee_id, OutboxMessage.channel,
                OutboxMessage.attempts, OutboxMessage.params, Notice.kind, Notice.params, Trainee.name,
-               Trainee.phone, WechatUser.openid)
+               Trainee.phone, WechatUser.openid, OutboxMessage.first_sent_at)
         .join(Notice, Notice.id == OutboxMessage.notice_id)
         .join(Trainee, Trainee.id == OutboxMessage.trainee_id)
-        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Trainee.id, WechatUser.subscribed.is_(True)))
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Trainee.id, WechatUser.subscribed.is_not(False)))
         .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
     ).all()
     return [
         Claimed(id=r[0], notice_id=r[1], trainee_id=r[2], channel=r[3], attempts=r[4], kind=r[6],
-                openid=r[10], phone=r[9], link=(r[7] or {}).get("link"),
+                openid=r[10], phone=r[9], link=(r[7] or {}).get("link"), first_sent_at=r[11],
                 values={**(r[7] or {}), **(r[5] or {}), "trainee_name": r[8]})
         for r in rows
     ]
@@ -124,35 +145,51 @@ def record(session: Session, token: str, outcomes: list[Outcome], policy: RetryP
     to the same trainee, in the same transaction, so no failure is left without its fallback.
     """
     rng = rng or random.Random()
-    by_state: dict[str, list[dict]] = {SENT: [], PENDING: [], FAILED: []}
+    by_state: dict[str, list[dict]] = {SENT: [], PENDING: [], FAILED: [], UNKNOWN: []}
     fallbacks = []
     for o in outcomes:
-        base = {"row_id": o.id, "token": token, "updated_at": now, "lease_until": None}
+        base = {"row_id": o.id, "token": token, "updated_at": now, "lease_until": None,
+                "first_sent_at": o.first_sent_at}
+        retry_at = now + timedelta(seconds=policy.delay(o.attempts, rng))
         if o.sent:
             by_state[SENT].append({**base, "provider_message_id": o.message_id, "sent_at": now, "last_error": None})
         elif o.released:
             by_state[PENDING].append({**base, "next_try_at": now, "last_error": None, "attempts": o.attempts - 1})
-        elif o.transient and o.attempts < policy.max_attempts:
-            retry_at = now + timedelta(seconds=policy.delay(o.attempts, rng))
+        elif o.unknown:
+            by_state[UNKNOWN].append({**base, "last_error": _cut(o.error)})
+        elif o.transient and o.attempts < policy.max_attempts and not _past_window(o.first_sent_at, retry_at):
             by_state[PENDING].append({**base, "next_try_at": retry_at, "last_error": _cut(o.error),
                                       "attempts": o.attempts})
+        elif o.transient and o.first_sent_at:
+            # Tries spent or the window passed, and one try may have reached the phone.
+            by_state[UNKNOWN].append({**base, "last_error": _cut(f"{UNKNOWN_FATE}（{o.error}）")})
         else:
             by_state[FAILED].append({**base, "last_error": _cut(o.error)})
             if o.channel == CHANNEL_WECHAT:
-                fallbacks.append({"notice_id": o.notice_id, "trainee_id": o.trainee_id, "channel": CHANNEL_SMS,
-                                  "state": PENDING, "attempts": 0, "next_try_at": now, "created_at": now,
-                                  "updated_at": now})
+                fallbacks.append(_fallback(o.notice_id, o.trainee_id, now))
+    unfollowed = [o.openid for o in outcomes if o.errcode == NOT_FOLLOWING and o.openid]
     try:
         for state, rows in by_state.items():
             if rows:
                 _write_results(session, state, rows)
         if fallbacks:
             session.execute(insert_ignoring_conflicts(session, OutboxMessage), fallbacks)
+        followers.record_unfollowed(session, unfollowed, now)
         session.commit()
     except BaseException:
         session.rollback()
         raise
     return len(fallbacks)
+
+
+def _past_window(first_sent_at: datetime | None, at: datetime) -> bool:
+    return first_sent_at is not None and at >= first_sent_at + RESEND_WINDOW
+
+
+def _fallback(notice_id: int, trainee_id: int, now: datetime) -> dict:
+    """The SMS row that stands in for a WeChat message that failed for good."""
+    return {"notice_id": notice_id, "trainee_id": trainee_id, "channel": CHANNEL_SMS, "state": PENDING,
+            "attempts": 0, "next_try_at": now, "created_at": now, "updated_at": now}
 
 
 def _write_results(session: Session, state: str, rows: list[dict]) -> None:
@@ -221,3 +258,26 @@ def next_due(session: Session, notice_id: int | None, now: datetime) -> datetime
 
 def _cut(error: str | None) -> str | None:
     return error[:ERROR_MAX] if error else error
+
+
+def record_job_finish(session: Session, msgid: str, status: str, now: datetime) -> str | None:
+    """WeChat's TEMPLATESENDJOBFINISH for `msgid`: `success` marks the row delivered; a failure
+    (`failed:user block`, `failed: system failed`) fails it and adds its SMS fallback. Returns
+    the row's state after, or None when no row has that msgid (sent by someone else)."""
+    try:
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.channel == CHANNEL_WECHAT,
+                                                         OutboxMessage.provider_message_id == msgid))
+        if row is None:
+            return None
+        if status == "success":
+            row.delivered_at = row.delivered_at or now
+        elif row.state == SENT and row.delivered_at is None:
+            row.state, row.last_error, row.updated_at = FAILED, _cut(f"微信未送达: {status}"), now
+            session.execute(insert_ignoring_conflicts(session, OutboxMessage),
+                            [_fallback(row.notice_id, row.trainee_id, now)])
+        state = row.state
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return state

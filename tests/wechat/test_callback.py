@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 from wechatpy.crypto import WeChatCrypto
@@ -221,7 +222,7 @@ def test_encrypted_body_with_wrong_msg_signature_is_forbidden(aes_client):
 
 
 def test_encrypted_body_that_does_not_decrypt_is_400(aes_client):
-    timestamp, nonce, encrypt = "1409735669", "1320562132", "bm90IHJlYWxseSBlbmNyeXB0ZWQ="
+    timestamp, nonce, encrypt = str(int(time.time())), "1320562132", "bm90IHJlYWxseSBlbmNyeXB0ZWQ="
     crypto = WeChatCrypto(TEST_TOKEN, TEST_AES_KEY, TEST_APPID)
     msg_signature = sign_msg(TEST_TOKEN, timestamp, nonce, encrypt)
     params = query(TEST_TOKEN, timestamp, nonce, encrypt_type="aes", msg_signature=msg_signature)
@@ -256,6 +257,7 @@ OFFICIAL = {
 def test_official_encryption_vector_decrypts_and_is_handled(make_app, caplog):
     app = make_app(WECHAT_TOKEN=OFFICIAL["token"], WECHAT_AES_KEY=OFFICIAL["aes_key"],
                    WECHAT_APPID=OFFICIAL["appid"])
+    app.wsgi_app.clock = lambda: int(OFFICIAL["timestamp"]) + 60  # the vector was signed in 2014
     params = query(OFFICIAL["token"], OFFICIAL["timestamp"], OFFICIAL["nonce"], encrypt_type="aes",
                    msg_signature=OFFICIAL["msg_signature"])
     body = f"<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[{OFFICIAL['encrypt']}]]></Encrypt></xml>"

@@ -6,12 +6,13 @@ expired, gets 40001, so the client's refresh-and-retry path runs in development 
 from __future__ import annotations
 
 import secrets
+import time
 
 from flask import jsonify, request
 
 from services import keys, sandbox_log
 from wxapp.extensions import redis_client
-from wxapp.sandbox import bp
+from wxapp.sandbox import behaviour, bp
 
 TOKEN_TTL_S = 7200
 
@@ -100,7 +101,9 @@ def template_send():
         return _error(40003, "invalid openid")
     if not body.get("template_id"):
         return _error(40037, "invalid template_id")
-    return jsonify(errcode=0, errmsg="ok", msgid=_serial())
+    answer, delay_s = behaviour.template_answer(body, _serial)
+    time.sleep(delay_s)  # delivered already, answered late: the development toggle at /dev/wechat
+    return jsonify(answer)
 
 
 @bp.post("/api/cgi-bin/message/custom/send")

@@ -9,19 +9,22 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from urllib.parse import parse_qsl, urlsplit
 from xml.etree.ElementTree import fromstring
 from xml.sax.saxutils import escape
 
-from flask import current_app, render_template, request
-from wechatpy.utils import WeChatSigner
+from flask import current_app, render_template, request, url_for
 
+from services import keys
 from services.menu import MenuError, load_menu
-from wxapp.sandbox import bp
+from wxapp.extensions import redis_client
+from wxapp.sandbox import bp, callback
 
 DEFAULT_OPENID = "oDevTrainee000000000000001"
 # WeChat shows <a href="…">…</a> in a text reply as a link, and the rest as text.
 _LINK = re.compile(r'<a href="([^"<>]+)">([^<]*)</a>')
 EVENTS = {"subscribe": "关注公众号", "unsubscribe": "取消关注"}
+OAUTH_AUTHORIZE = "https://open.weixin.qq.com/connect/oauth2/authorize"
 
 
 @bp.route("/chat", methods=["GET", "POST"])
@@ -31,8 +34,11 @@ def chat():
     buttons = _menu_buttons()
     if request.method == "POST":
         sent, xml = _message(openid, request.form, {b["key"]: b["name"] for b in buttons})
+        _follows(openid, request.form)
         status, reply = _post_callback(xml)
-        exchange = {"sent": sent, "status": status, "reply": [_segments(line) for line in reply]}
+        lines = [[(text, _through_sandbox_oauth(url, openid) if url else "") for text, url in _segments(line)]
+                 for line in reply]
+        exchange = {"sent": sent, "status": status, "reply": lines}
     return render_template("sandbox/chat.html", openid=openid, buttons=buttons, events=EVENTS, exchange=exchange)
 
 
@@ -72,18 +78,35 @@ def _message(openid: str, form, names: dict[str, str]) -> tuple[str, str]:
 
 
 def _post_callback(xml: str) -> tuple[int, list[str]]:
-    """Posts to /wechat as WeChat would (plaintext mode); (status, the reply as lines to show)."""
-    timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
-    signer = WeChatSigner()  # what check_signature checks on the other side
-    signer.add_data(current_app.config["WECHAT_TOKEN"], timestamp, nonce)
-    response = current_app.test_client().post(
-        "/wechat", query_string={"signature": signer.signature, "timestamp": timestamp, "nonce": nonce},
-        data=xml.encode(), content_type="text/xml")
-    body = response.get_data(as_text=True)
-    if response.status_code != 200 or body == "success":
-        return response.status_code, []
+    """Posts to /wechat as WeChat would (encrypted when the app has an AES key); (status, the
+    reply as lines to show)."""
+    status, body = callback.post(current_app._get_current_object(), xml)
+    if status != 200 or body == "success":
+        return status, []
     reply = fromstring(body)  # our own answer: no DTD to fear
     if reply.findtext("MsgType") == "text":
         return 200, [reply.findtext("Content") or ""]
     return 200, [f"{item.findtext('Title')}\n{item.findtext('Description')}\n{item.findtext('Url')}"
                  for item in reply.iter("item")]
+
+
+def _follows(openid: str, form) -> None:
+    """The sandbox account's follower list (what its user/get answers): anyone who writes or
+    clicks follows; `unsubscribe` leaves."""
+    if form.get("event") == "unsubscribe":
+        redis_client().srem(keys.sandbox_followers(), openid)
+    else:
+        redis_client().sadd(keys.sandbox_followers(), openid)
+
+
+def _through_sandbox_oauth(url: str, openid: str) -> str:
+    """A link to the trainee pages opens through the sandbox's OAuth page as the chat's OpenID,
+    as WeChat's in-app browser would through open.weixin.qq.com (a dead end offline)."""
+    base = current_app.config["PUBLIC_BASE_URL"]
+    if url.startswith(OAUTH_AUTHORIZE):
+        target = dict(parse_qsl(urlsplit(url).query)).get("redirect_uri", "")
+        url = target if target.startswith(base) else url
+    if url.startswith(base + "/h5/"):
+        path = url[len(base):]
+        return url_for("sandbox.oauth", openid=openid, next=path)
+    return url

@@ -3,7 +3,9 @@
 The first delivery claims the key; a retry gets the reply the first one stored, or `success`
 while the first is still being answered. Only handlers with an effect go through here: a pure
 (read-only) answer is simply computed again for a retry. If Redis is unreachable the message is handled
-anyway: a rare double effect is better than a trainee left without an answer.
+anyway: a rare double effect is better than a trainee left without an answer. So every handler with
+an effect must be harmless twice, as subscribe, unsubscribe and TEMPLATESENDJOBFINISH are (each sets
+a state, and the job report changes only a row still `sent`).
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ def delivery_key(fields: dict) -> str:
         return keys.callback_dedup(
             "event", sender, fields.get("CreateTime") or "", fields.get("Event") or "",
             fields.get("EventKey") or "",
+            # Two TEMPLATESENDJOBFINISH of one trainee within a second differ only by MsgID.
+            *([fields["MsgID"]] if fields.get("MsgID") else []),
         )
     return keys.callback_dedup("msg", sender, fields.get("MsgId") or fields.get("CreateTime") or "")
 

@@ -4,23 +4,30 @@ WeChat's servers are its only caller: no cookie, no form, no browser. So `/wecha
 in front of Flask's request machinery, inside an app context (`db.session` and `current_app`
 work as anywhere), but without the session, CSRF and rate-limit hooks every page needs: on a
 menu click those cost more than the answer itself (bench/callback.py). Nothing here waits on
-the network beyond Redis and the database: every answer leaves well within WeChat's 5 s.
+the network beyond Redis and the database: every answer leaves well within WeChat's 5 s, Redis
+through its own time-budgeted client (budget.py).
+
+Before any effect: a timestamp within 300 s of the clock, the body the (timestamp, nonce) first
+came with (replay.py), and, with WECHAT_AES_KEY set, an encrypted callback only.
 """
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from urllib.parse import parse_qsl
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wsgi import get_input_stream
 
 import handlers
+from services.identity import followers
 from services.identity.pii import short_openid
-from wxapp.extensions import db, read_only_session, redis_client
+from wxapp.extensions import db, read_only_session
 from wxapp.logs import kv
-from wxapp.wechat import dedup
+from wxapp.wechat import budget, dedup, replay
 from wxapp.wechat.render import render
 from wxapp.wechat.security import BadPayload, BadSignature, Cryptor, parse_fields, screen, signature_ok, to_message
 
@@ -30,6 +37,10 @@ PATH = "/wechat"
 NO_REPLY = "success"
 TEXT, XML = "text/plain; charset=utf-8", "application/xml; charset=utf-8"
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
+# Events WeChat itself sends about the account's messages, not a user's doing.
+NOT_FROM_USER = frozenset({"unsubscribe", "templatesendjobfinish", "masssendjobfinish"})
+PLAINTEXT_REFUSED = ("WECHAT_AES_KEY is set, so only encrypted callbacks (encrypt_type=aes with msg_signature) "
+                     "are accepted: set 消息加解密方式 to 安全模式 or 兼容模式 in WeChat's console")
 
 
 class CallbackEndpoint:
@@ -41,6 +52,8 @@ class CallbackEndpoint:
         self.token, self.max_body = cfg["WECHAT_TOKEN"], cfg["WECHAT_MAX_BODY"]
         aes_keys = [k for k in (cfg["WECHAT_AES_KEY"], cfg["WECHAT_AES_KEY_PREVIOUS"]) if k]
         self.cryptor = Cryptor(cfg["WECHAT_TOKEN"], cfg["WECHAT_APPID"], aes_keys) if aes_keys else None
+        self.redis = budget.callback_client(cfg["REDIS_URL"])
+        self.clock: Callable[[], float] = time.time  # tests replay old, signed vectors
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH:
@@ -70,11 +83,18 @@ class CallbackEndpoint:
             # differs from the one in WeChat's console.
             log.warning(kv("wechat_bad_signature", method=method))
             return 403, TEXT, "forbidden"
+        if not replay.fresh(args["timestamp"], self.clock()):
+            log.warning(kv("wechat_stale_timestamp", method=method, skew_s=_skew(args["timestamp"], self.clock())))
+            return 403, TEXT, "forbidden"
         if method == "GET":
             return 200, TEXT, args.get("echostr", "")
         encrypted = args.get("encrypt_type", "raw").lower() == "aes"
+        if self.cryptor is not None and not encrypted:
+            log.warning(kv("wechat_plaintext_refused", reason=PLAINTEXT_REFUSED))
+            return 403, TEXT, "forbidden"
+        raw = get_input_stream(environ).read(self.max_body + 1)
         try:
-            xml = screen(get_input_stream(environ).read(self.max_body + 1), self.max_body)
+            xml = screen(raw, self.max_body)
             if encrypted:
                 if self.cryptor is None:
                     raise BadPayload("encrypted callback but no WECHAT_AES_KEY configured")
@@ -89,7 +109,14 @@ class CallbackEndpoint:
             log.warning(kv("wechat_bad_payload", reason=str(exc)))
             return 400, TEXT, "bad request"
 
-        reply_xml = _deliver(message, fields)
+        redis = g.callback_redis = budget.BudgetRedis(self.redis)
+        user_act = getattr(message, "event", "").lower() not in NOT_FROM_USER
+        same_body, note_follow = replay.check(redis, args["timestamp"], args["nonce"], raw,
+                                              message.source if user_act else None)
+        if not same_body:
+            log.warning(kv("wechat_nonce_reused", method=method))
+            return 403, TEXT, "forbidden"
+        reply_xml = _deliver(message, fields, redis, note_follow)
         if not reply_xml:
             return 200, TEXT, NO_REPLY
         if encrypted:
@@ -97,32 +124,51 @@ class CallbackEndpoint:
         return 200, XML, reply_xml
 
 
-def _deliver(message, fields: dict) -> str:
+def _skew(timestamp: str, now: float) -> str:
+    return str(int(int(timestamp) - now)) if timestamp.lstrip("-").isdigit() else "not a number"
+
+
+def _deliver(message, fields: dict, redis: budget.BudgetRedis, note_follow: bool) -> str:
+    """The reply XML ('' for none); `note_follow`: record that the sender follows."""
     rule = handlers.router.match(message)
-    if rule is None:
-        log.info(kv("wechat_message", openid=short_openid(message.source), type=message.type,
-                    event=getattr(message, "event", ""), replied=False))
-        return ""
-    if rule.pure:
+    if rule is None or rule.pure:
         session = read_only_session()
         try:
-            return _answer(rule, message, session)
+            if note_follow:
+                _note_follow(session, message.source)
+            if rule is None:
+                log.info(kv("wechat_message", openid=short_openid(message.source), type=message.type,
+                            event=getattr(message, "event", ""), replied=False))
+                return ""
+            return _answer(rule, message, session, redis)
         finally:
             session.remove()
-    redis = redis_client()
     key = dedup.delivery_key(fields)
     first, stored = dedup.claim(redis, key)
     if not first:
         log.info(kv("wechat_retry", openid=short_openid(message.source), type=message.type))
         return stored.decode() if stored else ""
-    reply_xml = _answer(rule, message, db.session)
+    if note_follow:
+        _note_follow(db.session, message.source)
+    reply_xml = _answer(rule, message, db.session, redis)
     dedup.remember(redis, key, reply_xml.encode())
     return reply_xml
 
 
-def _answer(rule, message, session) -> str:
+def _note_follow(session, openid: str) -> None:
+    """Records that `openid` follows, committed whatever the handler then does; a failure here
+    costs the record, never the answer."""
+    try:
+        followers.note_activity(session, openid)
+        session.commit()
+    except SQLAlchemyError as exc:
+        session.rollback()
+        log.warning(kv("wechat_follow_unrecorded", openid=short_openid(openid), error=type(exc).__name__))
+
+
+def _answer(rule, message, session, redis: budget.BudgetRedis) -> str:
     ctx = handlers.Context(
-        openid=message.source, session=session, redis=redis_client(),
+        openid=message.source, session=session, redis=redis,  # type: ignore[arg-type]
         public_base_url=current_app.config["PUBLIC_BASE_URL"], contact=current_app.config["SCHOOL_CONTACT"],
     )
     event = getattr(message, "event", "")

@@ -48,19 +48,51 @@ def screen(body: bytes | str, limit: int) -> str:
     return text
 
 
+# WeChat's deepest callback is <xml><SendPicsInfo><PicList><item><PicMd5Sum>: five levels.
+MAX_DEPTH = 5
+# The only fields whose value is elements, not text (menu scan and photo/location events).
+NESTED_FIELDS = frozenset({"ScanCodeInfo", "SendPicsInfo", "PicList", "item", "SendLocationInfo"})
+
+
 def parse_fields(xml: str) -> dict:
-    """The fields of a screened WeChat `<xml>` document (nested elements as dicts), or BadPayload."""
+    """The fields of a screened WeChat `<xml>` document (nested elements as dicts), or BadPayload.
+
+    expat builds the tree without recursion; it is then read with a stack, not recursion,
+    refusing more than MAX_DEPTH levels and an element wherever text belongs
+    (`<EventKey><k/></EventKey>`, `<Content><xi:include/>`), so that every field a handler
+    reads is text or absent."""
     try:
         root = fromstring(xml)
     except (ParseError, ValueError) as exc:
         raise BadPayload(type(exc).__name__) from None
     if root.tag != "xml":
         raise BadPayload("root element is not <xml>")
-    return _children(root)
+    fields: dict = {}
+    for child in root:
+        if not len(child):
+            fields[child.tag] = child.text
+        elif child.tag in NESTED_FIELDS:
+            fields[child.tag] = _nested(child)
+        else:
+            raise BadPayload(f"<{child.tag[:40]}> holds an element where text belongs")
+    return fields
 
 
-def _children(element: Element) -> dict:
-    return {child.tag: _children(child) if len(child) else child.text for child in element}
+def _nested(element: Element) -> dict:
+    """A nested field's elements as dicts, read with an explicit stack; depth counts from <xml>."""
+    top: dict = {}
+    stack = [(element, top, 2)]
+    while stack:
+        parent, into, depth = stack.pop()
+        if depth >= MAX_DEPTH and len(parent):
+            raise BadPayload(f"nested deeper than {MAX_DEPTH} levels")
+        for child in parent:
+            if len(child):
+                into[child.tag] = {}
+                stack.append((child, into[child.tag], depth + 1))
+            else:
+                into[child.tag] = child.text
+    return top
 
 
 def to_message(fields: dict):

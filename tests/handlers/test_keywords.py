@@ -75,7 +75,6 @@ def test_a_bound_trainee_asking_to_rebind_is_told_the_school_phone(send, bound):
 
 
 def test_without_a_phone_the_contact_line_stays_as_configured(make_app):
-
     app = make_app()
     wechat = WeChatServer(app.test_client(), TEST_TOKEN)
     content = reply_content(wechat.post(text_xml(STRANGER, "帮助", msg_id=1)).data)

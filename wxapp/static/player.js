@@ -2,8 +2,11 @@
    past the furthest point watched until the hours are earned, sends heartbeats (every few
    seconds while playing, and on play, pause, seek, end, hide and unload) and shows the
    attendance QR when the server asks for a check. The server decides what counts; this page
-   only keeps an honest trainee from doing what would not count anyway. Plain ES5 for old
-   in-app browsers. */
+   only keeps an honest trainee from doing what would not count anyway. When heartbeats fail
+   (no network, or the server answers that it can't record), the video pauses and says why:
+   watching the server never saw would not count, and the part beyond the server's furthest
+   point would earn nothing (the jump rule), so when beats come back the page returns to that
+   point and says so. Plain ES5 for old in-app browsers. */
 (function () {
   "use strict";
 
@@ -32,6 +35,10 @@
   var pollTimer = null;
   var countdownTimer = null;
   var unloading = false;
+  var outage = null; // why heartbeats fail, while they do
+  var retryTimer = null;
+  var RETRY_MS = 3000;
+  var OFFLINE = "网络连接中断。";
 
   function $(id) { return document.getElementById(id); }
 
@@ -49,7 +56,9 @@
   }
 
   function showStatus() {
-    $("watched").textContent = clock(Math.max(serverMax, localFurthest)) + " / " + clock(duration);
+    // This page's own furthest point, at once; the server's confirmation apart from it.
+    $("watched").textContent = clock(Math.max(serverMax, localFurthest, video.currentTime || 0)) + " / " + clock(duration);
+    $("synced").textContent = clock(serverMax);
     $("hours-state").textContent = completed ? "已获得" : "未获得";
   }
 
@@ -75,15 +84,21 @@
         return null;
       }
       if (response.status === 401 || response.status === 403) { stop("登录已失效，请从公众号菜单重新进入。"); return null; }
-      return response.ok ? response.json() : null;
+      if (!response.ok) {
+        response.json().then(function (refusal) { failed(refusal.error ? refusal.error + "。" : OFFLINE); })
+          ["catch"](function () { failed(OFFLINE); });
+        return null;
+      }
+      return response.json();
     }).then(function (answer) {
       if (answer) { heard(answer); }
-    })["catch"](function () { /* the next beat tries again */ });
+    })["catch"](function () { failed(OFFLINE); });
   }
 
   function heard(answer) {
     serverMax = answer.max_position;
     completed = answer.lesson_completed;
+    if (outage) { recovered(); }
     if (afterExpiry) {
       // What was watched since the last passed check no longer counts: go back to where it ended.
       afterExpiry = false;
@@ -99,10 +114,51 @@
     video.pause();
     clearInterval(pollTimer);
     clearInterval(countdownTimer);
+    clearTimeout(retryTimer);
     $("stopped-text").textContent = message;
     $("check").hidden = true;
+    $("offline").hidden = true;
     $("stopped").hidden = false;
   }
+
+  // -- failed heartbeats --------------------------------------------------------------------
+
+  function failed(message) {
+    if (stopped) { return; }
+    outage = message;
+    video.pause();
+    $("offline-text").textContent = message;
+    $("offline-wait").hidden = false;
+    $("offline-back").hidden = true;
+    $("offline-resume-area").hidden = true;
+    $("offline").hidden = false;
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(function () { beat("paused"); }, RETRY_MS); // until one is heard
+  }
+
+  function recovered() {
+    outage = null;
+    clearTimeout(retryTimer);
+    $("offline-wait").hidden = true;
+    $("offline-resume-area").hidden = false;
+    var back = $("offline-back");
+    if (video.currentTime > serverMax + SEEK_SLACK) {
+      // What played while the server heard nothing was not recorded: watch it again from there.
+      localFurthest = serverMax;
+      video.currentTime = serverMax;
+      back.textContent = "连接已恢复。中断期间播放的部分没有记录，已退回到学校记录的位置 " + clock(serverMax) + "，请点击“继续学习”。";
+    } else {
+      back.textContent = "连接已恢复，学习记录没有损失，请点击“继续学习”。";
+    }
+    back.hidden = false;
+  }
+
+  $("offline-resume").addEventListener("click", function () {
+    $("offline").hidden = true;
+    if (check || stopped) { return; }
+    var playing = video.play();
+    if (playing && playing["catch"]) { playing["catch"](function () { /* the trainee taps play */ }); }
+  });
 
   // -- attendance checks --------------------------------------------------------------------
 
@@ -112,10 +168,17 @@
     video.pause();
     $("toast").hidden = true; // nothing may cover the QR
     $("check-qr").src = challenge.qr_png;
+    $("check-live").hidden = false;
+    $("check-over").hidden = true;
     $("check-retry-area").hidden = true;
     $("check").hidden = false;
     var expiresAt = Date.parse(challenge.expires_at);
-    function tick() { $("check-countdown").textContent = clock((expiresAt - (Date.now() + skewMs)) / 1000); }
+    var id = challenge.id;
+    function tick() {
+      var left = (expiresAt - (Date.now() + skewMs)) / 1000;
+      $("check-countdown").textContent = clock(left);
+      if (left <= 0 && check && check.id === id) { expired(); } // the server agrees within a poll
+    }
     tick();
     clearInterval(countdownTimer);
     countdownTimer = setInterval(tick, 500);
@@ -157,14 +220,16 @@
   function expired() {
     endCheck();
     afterExpiry = true;
-    $("check-expired").hidden = false;
-    $("check-countdown").textContent = "0:00";
+    $("check-live").hidden = true; // a dead QR must not stay on screen to be scanned
+    $("check-qr").removeAttribute("src");
+    $("check-over").hidden = false;
     $("check-retry-area").hidden = false;
     beat("paused"); // learns where the confirmed watching ends
   }
 
   $("check-retry").addEventListener("click", function () {
     $("check").hidden = true;
+    $("check-expired").hidden = false; // said on the next QR too
     video.play(); // a playing heartbeat asks the server for a new check
   });
 
@@ -193,6 +258,7 @@
     var now = video.currentTime;
     if (now > localFurthest && now - lastGood < 2) { localFurthest = now; }
     lastGood = now;
+    showStatus();
   });
 
   video.addEventListener("seeking", function () {
@@ -216,7 +282,7 @@
   });
 
   video.addEventListener("play", function () {
-    if (stopped || check) { video.pause(); }
+    if (stopped || check || outage) { video.pause(); }
   });
   video.addEventListener("playing", function () { beat("playing"); });
   video.addEventListener("pause", function () {
@@ -224,8 +290,12 @@
   });
   video.addEventListener("ended", function () {
     beat("ended");
+    // The end of the lesson offers what comes next: its exercise first, then the next lesson.
     var exercise = $("exercise-link");
     if (exercise) { exercise.className = "weui-btn weui-btn_primary"; }
+    var next = $("next-lesson");
+    next.hidden = false;
+    if (!exercise) { next.className = "weui-btn weui-btn_primary"; }
   });
 
   setInterval(function () {
@@ -235,6 +305,7 @@
   document.addEventListener("visibilitychange", function () {
     // Studying means watching: a hidden page pauses (the heartbeat goes out as a beacon).
     if (document.visibilityState === "hidden" && !video.paused) { video.pause(); }
+    if (document.visibilityState === "visible" && outage) { beat("paused"); } // a beacon hears nothing
   });
   window.addEventListener("pagehide", function () {
     unloading = true;

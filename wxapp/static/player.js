@@ -36,6 +36,10 @@
   var countdownTimer = null;
   var unloading = false;
   var outage = null; // why heartbeats fail, while they do
+  var recovering = false; // a beat was heard again during an outage
+  var sent = 0; // heartbeats sent by fetch, numbered
+  var heardUpTo = 0; // the latest of them that was answered
+  var inflight = 0;
   var retryTimer = null;
   var RETRY_MS = 3000;
   var OFFLINE = "网络连接中断。";
@@ -74,31 +78,37 @@
       navigator.sendBeacon(heartbeatUrl, body); // text/plain: no preflight, no custom header
       return;
     }
+    var mine = ++sent;
+    inflight += 1;
     fetch(heartbeatUrl, {
       method: "POST", body: body, credentials: "same-origin", keepalive: true,
       headers: { "Content-Type": "application/json" }
     }).then(function (response) {
       if (response.status === 409) {
-        response.json().then(function (refusal) { stop(STOPPED[refusal.error] || STOPPED.superseded); })
-          ["catch"](function () { stop(STOPPED.superseded); });
-        return null;
+        return response.json().then(function (refusal) { stop(STOPPED[refusal.error] || STOPPED.superseded); },
+                                    function () { stop(STOPPED.superseded); });
       }
       if (response.status === 401 || response.status === 403) { stop("登录已失效，请从公众号菜单重新进入。"); return null; }
       if (!response.ok) {
-        response.json().then(function (refusal) { failed(refusal.error ? refusal.error + "。" : OFFLINE); })
-          ["catch"](function () { failed(OFFLINE); });
-        return null;
+        return response.json().then(function (refusal) { failed(refusal.error ? refusal.error + "。" : OFFLINE, mine); },
+                                    function () { failed(OFFLINE, mine); });
       }
-      return response.json();
-    }).then(function (answer) {
-      if (answer) { heard(answer); }
-    })["catch"](function () { failed(OFFLINE); });
+      return response.json().then(function (answer) { heard(answer, mine); });
+    })["catch"](function () { failed(OFFLINE, mine); }).then(settled);
   }
 
-  function heard(answer) {
+  function settled() {
+    inflight -= 1;
+    // Beats sent before an outage may still be answered after the first good one: the server's
+    // furthest point is known once none is left in flight.
+    if (recovering && inflight === 0) { recovered(); }
+  }
+
+  function heard(answer, mine) {
     serverMax = answer.max_position;
     completed = answer.lesson_completed;
-    if (outage) { recovered(); }
+    heardUpTo = Math.max(heardUpTo, mine);
+    if (outage) { recovering = true; }
     if (afterExpiry) {
       // What was watched since the last passed check no longer counts: go back to where it ended.
       afterExpiry = false;
@@ -123,11 +133,15 @@
 
   // -- failed heartbeats --------------------------------------------------------------------
 
-  function failed(message) {
-    if (stopped) { return; }
+  function failed(message, mine) {
+    if (stopped || mine < heardUpTo) { return; } // a beat older than one heard: no news
     outage = message;
+    recovering = false;
     video.pause();
+    $("offline-title").textContent = "学习已暂停";
     $("offline-text").textContent = message;
+    $("offline-text").hidden = false;
+    $("offline-contact").hidden = false;
     $("offline-wait").hidden = false;
     $("offline-back").hidden = true;
     $("offline-resume-area").hidden = true;
@@ -138,7 +152,11 @@
 
   function recovered() {
     outage = null;
+    recovering = false;
     clearTimeout(retryTimer);
+    $("offline-title").textContent = "连接已恢复";
+    $("offline-text").hidden = true;
+    $("offline-contact").hidden = true;
     $("offline-wait").hidden = true;
     $("offline-resume-area").hidden = false;
     var back = $("offline-back");
@@ -146,9 +164,9 @@
       // What played while the server heard nothing was not recorded: watch it again from there.
       localFurthest = serverMax;
       video.currentTime = serverMax;
-      back.textContent = "连接已恢复。中断期间播放的部分没有记录，已退回到学校记录的位置 " + clock(serverMax) + "，请点击“继续学习”。";
+      back.textContent = "中断期间播放的部分没有记录，已退回到学校记录的位置 " + clock(serverMax) + "，请点击“继续学习”从这里接着看。";
     } else {
-      back.textContent = "连接已恢复，学习记录没有损失，请点击“继续学习”。";
+      back.textContent = "学习记录没有损失，请点击“继续学习”。";
     }
     back.hidden = false;
   }

@@ -87,14 +87,11 @@ def already_bound(ctx: Context, name: str) -> str:
 
 
 # The keywords a trainee may reply instead of using the menu, as the help text lists them.
-KEYWORDS: list[tuple[str, str]] = [
-    ("课程", "学习进度"), ("学时", "已修学时"), ("考试", "考试状态"), ("班级", "开班时间和地点"),
-    ("绑定", "认证链接"), ("客服", "联系电话"),
-]
+KEYWORDS: list[str] = ["课程", "学时", "考试", "班级", "绑定", "客服"]
 
 
 def keyword_list() -> str:
-    return "回复关键词：" + "，".join(f"“{word}”{what}" for word, what in KEYWORDS)
+    return "回复关键词可直接查询：" + "、".join(KEYWORDS)
 
 
 def not_understood(ctx: Context) -> str:

@@ -69,6 +69,7 @@ def exercise(lesson_id: int):
     return _private(make_response(render_template(
         "h5/exercise.html", lesson=info, questions=questions, result=result, not_yet=False,
         given=request.form if result is not None else MultiDict(),
+        next_lesson=learning.next_lesson(db.session, lesson_id) if result is not None and result.passed else None,
     )))
 
 

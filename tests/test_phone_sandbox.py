@@ -61,3 +61,18 @@ def test_the_decoder_is_the_vendored_jsqr():
     from wxapp.sandbox.phone import STATIC
 
     assert (STATIC / "jsQR.js").stat().st_size > 100_000  # the vendored decoder, not a stub
+
+
+def test_a_news_reply_becomes_cards_with_their_links():
+    from types import SimpleNamespace
+
+    from handlers.replies import Article, News
+    from wxapp.sandbox.phone import _reply_json
+    from wxapp.wechat.render import render
+
+    message = SimpleNamespace(source="oUser", target="gh_sandbox")
+    xml = render(News([Article("在线学习", "点击进入", "https://wx.example.test/h5/learn", "https://wx.example.test/a.png")]),
+                 message)
+    assert _reply_json(xml) == {"type": "news", "articles": [{
+        "title": "在线学习", "description": "点击进入", "url": "https://wx.example.test/h5/learn",
+        "image": "https://wx.example.test/a.png"}]}

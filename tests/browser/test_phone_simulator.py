@@ -109,7 +109,7 @@ def test_a_newcomer_follows_binds_studies_scans_and_sees_my_courses_change(live_
     page.locator(".msg_in a:has-text('进入在线学习')").last.click()
     web(page).click("#continue")  # 继续学习：第1讲 …
     player = web(page)
-    player.wait_for_function(f"{VIDEO}.readyState >= 1")
+    player.wait_for_function(f"{VIDEO} && {VIDEO}.readyState >= 1")  # once the player page is in
     player.click("#hours-state")
     player.evaluate(f"{VIDEO}.play()")
     for number in range(1, 8):

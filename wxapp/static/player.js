@@ -40,6 +40,7 @@
   var sent = 0; // heartbeats sent by fetch, numbered
   var heardUpTo = 0; // the latest of them that was answered
   var inflight = 0;
+  var resumeAfter = false; // the video was playing when the outage began
   var retryTimer = null;
   var RETRY_MS = 3000;
   var OFFLINE = "网络连接中断。";
@@ -135,6 +136,7 @@
 
   function failed(message, mine) {
     if (stopped || mine < heardUpTo) { return; } // a beat older than one heard: no news
+    if (!outage) { resumeAfter = !video.paused && !video.ended; }
     outage = message;
     recovering = false;
     video.pause();
@@ -147,35 +149,41 @@
     $("offline-resume-area").hidden = true;
     $("offline").hidden = false;
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(function () { beat("paused"); }, RETRY_MS); // until one is heard
+    retryTimer = setTimeout(function () { beat(video.ended ? "ended" : "paused"); }, RETRY_MS); // until one is heard
   }
 
   function recovered() {
     outage = null;
     recovering = false;
     clearTimeout(retryTimer);
+    if (video.currentTime <= serverMax + SEEK_SLACK) {
+      // Nothing was lost: carry on as before.
+      $("offline").hidden = true;
+      toast("连接已恢复，继续学习");
+      if (resumeAfter && !check) { playAgain(); }
+      return;
+    }
+    // What played while the server heard nothing was not recorded: watch it again from there.
+    localFurthest = serverMax;
+    video.currentTime = serverMax;
     $("offline-title").textContent = "连接已恢复";
     $("offline-text").hidden = true;
     $("offline-contact").hidden = true;
     $("offline-wait").hidden = true;
     $("offline-resume-area").hidden = false;
-    var back = $("offline-back");
-    if (video.currentTime > serverMax + SEEK_SLACK) {
-      // What played while the server heard nothing was not recorded: watch it again from there.
-      localFurthest = serverMax;
-      video.currentTime = serverMax;
-      back.textContent = "中断期间播放的部分没有记录，已退回到学校记录的位置 " + clock(serverMax) + "，请点击“继续学习”从这里接着看。";
-    } else {
-      back.textContent = "学习记录没有损失，请点击“继续学习”。";
-    }
-    back.hidden = false;
+    $("offline-back").textContent = "中断期间播放的部分没有记录，已退回到学校记录的位置 " + clock(serverMax) +
+      "，请点击“继续学习”从这里接着看。";
+    $("offline-back").hidden = false;
+  }
+
+  function playAgain() {
+    var playing = video.play();
+    if (playing && playing["catch"]) { playing["catch"](function () { /* the trainee taps play */ }); }
   }
 
   $("offline-resume").addEventListener("click", function () {
     $("offline").hidden = true;
-    if (check || stopped) { return; }
-    var playing = video.play();
-    if (playing && playing["catch"]) { playing["catch"](function () { /* the trainee taps play */ }); }
+    if (!check && !stopped) { playAgain(); }
   });
 
   // -- attendance checks --------------------------------------------------------------------

@@ -202,7 +202,8 @@
   function asPersona(url) {
     var path = ownPath(url);
     if (path === null) { return null; }
-    return oauthUrl + "?openid=" + encodeURIComponent(openid()) + "&next=" + encodeURIComponent(path);
+    // Slashes stay as they are, so that the access log's mask of /h5/attend/<token> still applies.
+    return oauthUrl + "?openid=" + encodeURIComponent(openid()) + "&next=" + encodeURIComponent(path).replace(/%2F/g, "/");
   }
 
   function openPage(url) {

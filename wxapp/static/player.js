@@ -91,11 +91,16 @@
       }
       if (response.status === 401 || response.status === 403) { stop("登录已失效，请从公众号菜单重新进入。"); return null; }
       if (!response.ok) {
-        return response.json().then(function (refusal) { failed(refusal.error ? refusal.error + "。" : OFFLINE, mine); },
+        return response.json().then(function (refusal) { failed(sentence(refusal.error) || OFFLINE, mine); },
                                     function () { failed(OFFLINE, mine); });
       }
       return response.json().then(function (answer) { heard(answer, mine); });
     })["catch"](function () { failed(OFFLINE, mine); }).then(settled);
+  }
+
+  function sentence(text) {
+    if (typeof text !== "string" || !text) { return ""; }
+    return /[。！？.!?]$/.test(text) ? text : text + "。";
   }
 
   function settled() {

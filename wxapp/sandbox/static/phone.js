@@ -1,7 +1,7 @@
 /* The development phone simulator (/dev/phone): the persona's chat with the account, its menu,
    the in-app browser (through /dev/oauth as the persona), 扫一扫 (jsQR decodes the QR shown in
    the phone), and what the server sent the persona (polled from the sandbox log). Each persona's
-   chat is kept in this browser's localStorage. */
+   chat is kept in this browser's localStorage, per instance/. */
 (function () {
   "use strict";
 
@@ -15,6 +15,7 @@
   var web = document.getElementById("web");
   var scanned = document.getElementById("scanned");
   var chats = {};
+  var STORE = "devphone:" + phone.dataset.instance; // a fresh instance/ starts with empty chats
 
   function $(id) { return document.getElementById(id); }
   function openid() { return persona.value; }
@@ -35,9 +36,9 @@
   // -- chats ------------------------------------------------------------------------------
 
   function load() {
-    try { chats = JSON.parse(localStorage.getItem("devphone") || "{}"); } catch (e) { chats = {}; }
+    try { chats = JSON.parse(localStorage.getItem(STORE) || "{}"); } catch (e) { chats = {}; }
   }
-  function save() { localStorage.setItem("devphone", JSON.stringify(chats)); }
+  function save() { localStorage.setItem(STORE, JSON.stringify(chats)); }
   function mine() { return chats[openid()] || (chats[openid()] = { items: [], seen: {} }); }
 
   function add(item) {

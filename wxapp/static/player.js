@@ -84,7 +84,11 @@
     fetch(heartbeatUrl, {
       method: "POST", body: body, credentials: "same-origin", keepalive: true,
       headers: { "Content-Type": "application/json" }
+    })["catch"](function () {
+      failed(OFFLINE, mine); // only the network's failure: a bug below must not pass for an outage
+      return null;
     }).then(function (response) {
+      if (response === null) { return null; }
       if (response.status === 409) {
         return response.json().then(function (refusal) { stop(STOPPED[refusal.error] || STOPPED.superseded); },
                                     function () { stop(STOPPED.superseded); });
@@ -94,8 +98,11 @@
         return response.json().then(function (refusal) { failed(sentence(refusal.error) || OFFLINE, mine); },
                                     function () { failed(OFFLINE, mine); });
       }
-      return response.json().then(function (answer) { heard(answer, mine); });
-    })["catch"](function () { failed(OFFLINE, mine); }).then(settled);
+      return response.json().then(function (answer) { heard(answer, mine); }, function () { failed(OFFLINE, mine); });
+    }).then(settled, function (error) {
+      settled();
+      if (window.console) { window.console.error(error); }
+    });
   }
 
   function sentence(text) {
@@ -313,6 +320,7 @@
   });
 
   video.addEventListener("play", function () {
+    if (outage && !stopped && !check) { resumeAfter = true; } // e.g. a check passed meanwhile
     if (stopped || check || outage) { video.pause(); }
   });
   video.addEventListener("playing", function () { beat("playing"); });

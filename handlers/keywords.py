@@ -1,4 +1,5 @@
-"""Text keywords a trainee may type instead of using the menu; anything else gets no reply."""
+"""Text keywords a trainee may type instead of using the menu; any other text gets the help text
+and the list of keywords (`texts.KEYWORDS`), so a message never goes unanswered."""
 from __future__ import annotations
 
 from handlers import menu, router, texts
@@ -19,7 +20,7 @@ def bind_keyword(message, ctx):
     return Text(texts.already_bound(ctx, mine.name))
 
 
-@router.text("课程", "我的课程", pure=True)
+@router.text("课程", "我的课程", "学时", "学习进度", pure=True)
 def courses_keyword(message, ctx):
     return menu.my_courses(message, ctx)
 
@@ -34,3 +35,21 @@ def certificates_keyword(message, ctx):
         return Text(texts.bind_prompt(ctx))
     valid = [c for c in certificates_of(ctx.session, mine.trainee_id) if c.valid]
     return Text(texts.certificates_text(ctx, mine.name, [c.major for c in valid]))
+@router.text("考试", "考试成绩", "成绩", pure=True)
+def exam_keyword(message, ctx):
+    return menu.my_exam(message, ctx)
+
+
+@router.text("班级", "我的班级", "开班", pure=True)
+def class_keyword(message, ctx):
+    return menu.my_class(message, ctx)
+
+
+@router.text("客服", "电话", "联系", "联系方式", "人工", "人工客服", pure=True)
+def contact_keyword(message, ctx):
+    return Text(texts.contact_text(ctx))
+
+
+@router.fallback(lambda m: m.type == "text", pure=True)
+def not_understood(message, ctx):
+    return Text(texts.not_understood(ctx))

@@ -48,6 +48,7 @@ class Rule:
 class Router:
     def __init__(self) -> None:
         self.rules: list[Rule] = []
+        self.fallbacks: list[Rule] = []  # tried only when no rule matches, whatever the import order
 
     def add(self, predicate: Predicate, pure: bool = False) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -72,4 +73,13 @@ class Router:
         return self.add(lambda m: m.type == "text" and (m.content or "").strip().lower() in wanted, pure)
 
     def match(self, message) -> Rule | None:
-        return next((rule for rule in self.rules if rule.predicate(message)), None)
+        found = next((rule for rule in self.rules if rule.predicate(message)), None)
+        return found or next((rule for rule in self.fallbacks if rule.predicate(message)), None)
+
+    def fallback(self, predicate: Predicate, pure: bool = False) -> Callable[[Handler], Handler]:
+        """A handler for what no rule matches (a text the account doesn't understand)."""
+        def register(handler: Handler) -> Handler:
+            self.fallbacks.append(Rule(predicate, handler, pure))
+            return handler
+
+        return register

@@ -40,7 +40,7 @@ def learn_link(ctx: Context, name: str) -> str:
 
 def course_list(ctx: Context, name: str, lines: list[CourseLine], exam: ExamState) -> str:
     if not lines:
-        return f"{name}，您好！您名下暂无报名的专业，请联系公司经办人或学校核实报名信息。"
+        return f"{name}，您好！您名下暂无报名的专业，请联系公司经办人或学校核实报名信息。\n学校：{ctx.contact}"
     rows = [f"{name}，您的课程："]
     for line in lines:
         title = "公共课" if line.kind == "public" else f"专业课·{line.major}"
@@ -88,12 +88,13 @@ def help_text(ctx: Context) -> str:
         "4. 考试60分合格，未合格可免费补考。\n"
         "5. 手机号变更、换了微信需重新绑定等问题，请联系学校。\n"
         f"联系方式：{ctx.contact}\n"
-        "回复“课程”查看学习进度，回复“绑定”获取认证链接。"
+        f"{keyword_list()}"
     )
 
 
 def already_bound(ctx: Context, name: str) -> str:
-    return f"您已认证为：{name}。如需更换绑定的微信，请联系学校。\n{link(ctx, LEARN_PATH, '进入在线学习')}"
+    return (f"您已认证为：{name}。如需更换绑定的微信，请联系学校：{ctx.contact}\n"
+            f"{link(ctx, LEARN_PATH, '进入在线学习')}")
 
 
 # Completion: the answer to 证书 / 学时证明.
@@ -106,3 +107,23 @@ def certificates_text(ctx: Context, name: str, majors: list[str]) -> str:
                 f"可在{link(ctx, CERTIFICATES_PATH, '我的学时证明')}查看、下载和打印。")
     return (f"{name}，您已完成：{'、'.join(majors)}。\n"
             f"点击{link(ctx, CERTIFICATES_PATH, '我的学时证明')}查看、下载和打印学时证明（PDF）。")
+
+
+# The keywords a trainee may reply instead of using the menu, as the help text lists them.
+KEYWORDS: list[str] = ["课程", "学时", "考试", "证书", "班级", "绑定", "客服"]
+
+
+def keyword_list() -> str:
+    return "回复关键词可直接查询：" + "、".join(KEYWORDS)
+
+
+def not_understood(ctx: Context) -> str:
+    return "抱歉，没有看懂您的消息。请使用下方菜单，或回复关键词。\n\n" + help_text(ctx)
+
+
+def contact_text(ctx: Context) -> str:
+    return (
+        f"【联系学校】\n{ctx.contact}\n"
+        "认证登录、学时、考勤和考试的问题都可以咨询；手机号变更或更换微信请带上身份证号。\n"
+        f"{keyword_list()}"
+    )

@@ -1,11 +1,19 @@
 """Every Redis key of the project, built in one place.
 
-All keys start with `wxapp:` so the project's data can be told apart from anything else in the
-same Redis database. Add a function here rather than writing a key string anywhere else.
+All keys start with `PREFIX` (`wxapp`, or the REDIS_KEY_PREFIX setting) so the project's data can
+be told apart from anything else in the same Redis database. Add a function here rather than
+writing a key string anywhere else.
 """
 from __future__ import annotations
 
 PREFIX = "wxapp"
+
+
+def use_prefix(prefix: str) -> None:
+    """Sets the prefix of every key for this process (REDIS_KEY_PREFIX; in development one per
+    `instance/`). Every process of one deployment reads the same setting, so they agree."""
+    global PREFIX
+    PREFIX = prefix
 
 
 def access_token(appid: str) -> str:

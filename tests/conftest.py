@@ -151,3 +151,13 @@ def fake_wechat():
     fake = FakeWeChat().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def _plain_redis_key_prefix():
+    """An app built for development sets this process's Redis key prefix (services/keys.py, one per
+    instance/): the next test starts from the plain one, whatever it builds."""
+    yield
+    from services import keys
+
+    keys.use_prefix("wxapp")

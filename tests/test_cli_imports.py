@@ -66,6 +66,18 @@ def test_class_create_with_a_bad_time_exits_1(runner):
     assert result.exit_code == 1 and "YYYY-MM-DD HH:MM" in result.output
 
 
+def test_class_create_refuses_a_start_in_the_past_unless_forced(runner):
+    args = list(CLASS_ARGS)
+    args[args.index("--starts") + 1] = "2020-03-01 09:00"
+    refused = runner.invoke(args=args)
+    assert refused.exit_code == 1
+    assert "2020-03-01 09:00（北京时间）已经过去" in refused.output and "--force" in refused.output
+    assert runner.invoke(args=["notify", "status", "SZ2701-JZ"]).exit_code == 1  # nothing was created
+    forced = runner.invoke(args=[*args, "--force"])
+    assert forced.exit_code == 0 and forced.output.startswith("已创建班级 SZ2701-JZ")
+    assert runner.invoke(args=args).exit_code == 0  # re-running the same class needs no --force
+
+
 def test_demo_load_twice(runner):
     first = runner.invoke(args=["demo", "load"])
     again = runner.invoke(args=["demo", "load"])

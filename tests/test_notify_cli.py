@@ -17,9 +17,29 @@ def test_notify_prints_counts_per_channel_and_a_second_run_sends_nothing(make_ap
         f"班级 {CLASS_CODE} 开班通知：学员 3 人，发送中…", "微信模板消息：已发送 2", "短信：已发送 1",
         "注：SMS_BACKEND=console，短信只记录（开发沙箱 /dev/ 可见），未真正发出。",
     ]
-    assert second.exit_code == 0 and second.output.splitlines()[1:] == first.output.splitlines()[1:]
+    assert second.exit_code == 0
+    again = second.output.splitlines()
+    assert again[0].startswith(f"班级 {CLASS_CODE.lower()} 开班通知已于 ")
+    assert again[0].endswith("发送过（学员 3 人）：没有新的学员需要通知，本次不再发送。")
+    assert again[1:] == ["全部学员的发送情况："] + first.output.splitlines()[1:]
     assert len(fake_wechat.calls(TEMPLATE_PATH)) == 2
     assert all(phone(n) not in first.output + second.output for n in (1, 2, 3))
+
+
+def test_a_rerun_after_trainees_joined_says_how_many_are_new_and_reaches_only_them(make_app, fake_wechat):
+    app = make_app(**notify_settings(fake_wechat))
+    class_with_trainees(app, bound=1, unbound=1)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["notify", "class-open", CLASS_CODE])
+    class_with_trainees(app, bound=2, unbound=0, first=3)  # two more join the class
+
+    result = runner.invoke(args=["notify", "class-open", CLASS_CODE])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].endswith("发送过（学员 2 人）；新加入班级的学员 2 人，发送中…")
+    assert lines[1:3] == ["全部学员的发送情况：", "微信模板消息：已发送 3"]
+    assert len(fake_wechat.calls(TEMPLATE_PATH)) == 3
 
 
 def test_notify_shows_wechat_failures_next_to_their_sms_fallback(make_app, fake_wechat):

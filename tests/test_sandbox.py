@@ -183,4 +183,4 @@ def test_chat_text_and_follow_go_through_the_callback(app, client):
     with app.app_context():
         assert db.session.query(WechatUser).filter_by(openid=CHAT_OPENID).one().subscribed
     quiet = client.post("/dev/chat", data={"openid": CHAT_OPENID, "text": "<随便>&"}).get_data(as_text=True)
-    assert 'id="no-reply"' in quiet and "&lt;随便&gt;&amp;" in quiet  # sent as text, escaped, no answer
+    assert "没有看懂" in quiet and "&lt;随便&gt;&amp;" in quiet  # sent as text, escaped, answered with the help

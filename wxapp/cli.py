@@ -101,14 +101,17 @@ def catalog_import(path: str) -> None:
 @click.option("--name", required=True, help="班级名称")
 @click.option("--starts", required=True, help="开班时间（北京时间），YYYY-MM-DD HH:MM")
 @click.option("--place", required=True, help="上课地点")
-def class_create(code: str, major: str, name: str, starts: str, place: str) -> None:
-    """Creates a class (班级)."""
+@click.option("--force", is_flag=True, help="开班时间已过也创建（补录已开过的班级）")
+def class_create(code: str, major: str, name: str, starts: str, place: str, force: bool) -> None:
+    """Creates a class (班级); a start in the past is refused unless --force."""
     from services import ServiceError
-    from services.school.classes import create_class, local_start
+    from services.school.classes import StartInPast, create_class, local_start
     from wxapp.extensions import db
 
     try:
-        training_class, created = create_class(db.session, code, major, name, starts, place)
+        training_class, created = create_class(db.session, code, major, name, starts, place, allow_past=force)
+    except StartInPast as exc:
+        fail(f"{exc.message}。如确需补录已开过的班级，请加 --force")
     except ServiceError as exc:
         fail(exc.message)
     state = "已创建班级 " if created else "班级已存在且内容相同，未做修改："
@@ -184,19 +187,45 @@ def notify_class_open(code: str) -> None:
 
     tools = notifier()
     try:
+        before = _class_open_before(code)
         notice = tools.class_open(code, f"cli:{operator()}")
     except ServiceError as exc:
         fail(exc.message)
     if not tools.templates["class_open"].wechat.template_id:
         click.echo("未配置微信模板 WECHAT_TEMPLATE_CLASS_OPEN：全部以短信发送。")
-    click.echo(f"班级 {code} 开班通知：学员 {notice.recipients} 人，发送中…")
+    click.echo(_class_open_headline(code, before, notice.recipients))
     tools.dispatcher().run(notice_id=notice.id, wait=True)
     counts = tools.counts(notice.id)
+    if before is not None:
+        click.echo("全部学员的发送情况：")
     _echo_counts(counts)
     if "sms" in counts and tools.sms.name == "console":
         click.echo("注：SMS_BACKEND=console，短信只记录（开发沙箱 /dev/ 可见），未真正发出。")
     if "sms" in counts and tools.sms.name == "unconfigured":
         click.echo("注：未配置短信服务（SMS_BACKEND=console），短信未发出，已记为失败。请配置短信服务（SMS_BACKEND=aliyun 或 tencent）。")
+
+
+def _class_open_before(code: str):
+    """The class-open notice this class already has (None: never sent), as (when, how many)."""
+    from services.notices import notices
+    from services.timeutil import local_text
+    from wxapp.extensions import db
+
+    _, sent = notices.class_notices(db.session, code)
+    found = next((n for n in sent if n.kind == "class_open"), None)
+    return None if found is None else (local_text(found.created_at), found.recipients)
+
+
+def _class_open_headline(code: str, before, recipients: int) -> str:
+    """First run: how many it goes to. A re-run: that it was sent before, and who is new."""
+    if before is None:
+        return f"班级 {code} 开班通知：学员 {recipients} 人，发送中…"
+    when, reached = before
+    added = recipients - reached
+    head = f"班级 {code} 开班通知已于 {when} 发送过（学员 {reached} 人）"
+    if added <= 0:
+        return f"{head}：没有新的学员需要通知，本次不再发送。"
+    return f"{head}；新加入班级的学员 {added} 人，发送中…"
 
 
 def _echo_counts(counts: dict, indent: str = "") -> None:

@@ -140,6 +140,8 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
     _check_rate_limit("VERIFY_RATE_LIMIT", cfg["VERIFY_RATE_LIMIT"])
     cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"]
     cfg["RATELIMIT_HEADERS_ENABLED"] = False
+    cfg["SCHOOL_CONTACT"] = contact_line(cfg["SCHOOL_CONTACT"], cfg["SCHOOL_PHONE"])
+    cfg["REDIS_KEY_PREFIX"] = _redis_key_prefix(env, instance_path, environ)
     if not cfg["WECHAT_API_BASE"].endswith("/"):
         cfg["WECHAT_API_BASE"] += "/"
     cfg["WECHAT_SANDBOX"] = cfg["WECHAT_APPID"] is None
@@ -244,3 +246,24 @@ def _check_exam_settings(cfg: dict) -> None:
         storage.check_url(cfg["STORAGE_URL"])
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def contact_line(contact: str, phone: str | None) -> str:
+    """The contact line the chat shows (help text, "请联系学校"): SCHOOL_CONTACT with the phone."""
+    if not phone or phone in contact:
+        return contact
+    return f"{contact}，电话 {phone}"
+
+
+def _redis_key_prefix(env: str, instance_path: Path, environ) -> str:
+    """The prefix of every Redis key (services/keys.py). In development each `instance/` gets its
+    own, made once, so a fresh instance (a new SQLite file, trainee ids from 1 again) doesn't
+    inherit the player state an old one left in the shared local Redis."""
+    configured = _env("REDIS_KEY_PREFIX", environ)
+    if configured or env != "development":
+        return configured or "wxapp"
+    path = instance_path / "redis_prefix"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"wxapp:{secrets.token_hex(4)}")
+    return path.read_text().strip()

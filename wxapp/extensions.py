@@ -14,6 +14,7 @@ from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 
 from models import db
+from services import keys
 from services.study import overview
 from services.notices.notify import Notifier
 from services.identity.pii import PiiCipher
@@ -31,6 +32,7 @@ __all__ = ["db", "migrate", "csrf", "limiter", "init_clients", "redis_client", "
 
 
 def init_clients(app: Flask) -> None:
+    keys.use_prefix(app.config["REDIS_KEY_PREFIX"])
     app.extensions["redis"] = redis.Redis.from_url(
         app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
     )

@@ -29,6 +29,10 @@ class ClassExists(ClassError):
     """A class with this code exists with other values."""
 
 
+class StartInPast(ClassError):
+    """A new class would start before now: most likely a typo in the year or month."""
+
+
 def parse_local_start(starts_local: str) -> datetime:
     """`YYYY-MM-DD HH:MM` in Beijing time to an aware UTC datetime."""
     try:
@@ -44,11 +48,15 @@ def local_start(training_class: TrainingClass) -> str:
 
 def create_class(
     session: Session, code: str, major_name: str, name: str, starts_local: str, place: str,
+    allow_past: bool = False, now: datetime | None = None,
 ) -> tuple[TrainingClass, bool]:
-    """Creates the class; returns it and whether it is new (False: it existed, identical)."""
+    """Creates the class; returns it and whether it is new (False: it existed, identical).
+    A new class starting before `now` is refused (StartInPast) unless `allow_past`."""
     try:
         result = _create(session, cells.compact(code), major_name, cells.text(name), starts_local,
                          cells.text(place))
+        if result[1] and not allow_past:
+            _check_future(result[0].starts_at, now or datetime.now(timezone.utc))
         session.commit()
     except BaseException:
         session.rollback()
@@ -82,3 +90,11 @@ def _check_lengths(code: str, name: str, place: str) -> None:
             raise ClassError(f"{label}不能为空")
         if len(value) > limit:
             raise ClassError(f"{label}超过{limit}个字")
+
+
+def _check_future(starts_at: datetime, now: datetime) -> None:
+    if starts_at < now:
+        raise StartInPast(
+            f"开班时间 {starts_at.astimezone(SHANGHAI).strftime(START_FORMAT)}（北京时间）已经过去"
+            f"（现在是 {now.astimezone(SHANGHAI).strftime(START_FORMAT)}），请核对年份和日期；未创建班级"
+        )

@@ -30,16 +30,21 @@ DEMO_COMPANY = "苏州演示建设有限公司"
 DEMO_PLACE = "苏州市姑苏区人民路100号智信培训楼3楼"
 DEMO_START_IN_DAYS = 3
 
+# The demo videos: a few seconds each, in the repo and served by the development sandbox at
+# /dev/media/ (scripts/make-demo-videos makes them), so the demo plays offline.
+DEMO_MEDIA = "/dev/media/"
+VIDEOS = ((DEMO_MEDIA + "lesson-1.mp4", 16), (DEMO_MEDIA + "lesson-2.mp4", 24), (DEMO_MEDIA + "lesson-3.mp4", 40))
+
 # (title, video URL, duration in seconds, hours); each course's hours add up to its requirement.
 PUBLIC_LESSONS = (
-    ("第1讲 建设工程法律法规新规解读", "https://media.w3.org/2010/05/sintel/trailer.mp4", 52, Decimal(6)),
-    ("第2讲 安全生产管理与事故案例", "https://media.w3.org/2010/05/bunny/trailer.mp4", 33, Decimal(5)),
-    ("第3讲 绿色施工与职业道德", "https://media.w3.org/2010/05/bunny/movie.mp4", 596, Decimal(5)),
+    ("第1讲 建设工程法律法规新规解读", *VIDEOS[0], Decimal(6)),
+    ("第2讲 安全生产管理与事故案例", *VIDEOS[1], Decimal(5)),
+    ("第3讲 绿色施工与职业道德", *VIDEOS[2], Decimal(5)),
 )
 BUILDING_LESSONS = (
-    ("第1讲 装配式建筑施工技术", "https://media.w3.org/2010/05/sintel/trailer.mp4", 52, Decimal(14)),
-    ("第2讲 深基坑支护与降水", "https://media.w3.org/2010/05/bunny/trailer.mp4", 33, Decimal(13)),
-    ("第3讲 建筑工程质量验收新规范", "https://media.w3.org/2010/05/bunny/movie.mp4", 596, Decimal(13)),
+    ("第1讲 装配式建筑施工技术", *VIDEOS[0], Decimal(14)),
+    ("第2讲 深基坑支护与降水", *VIDEOS[1], Decimal(13)),
+    ("第3讲 建筑工程质量验收新规范", *VIDEOS[2], Decimal(13)),
 )
 
 

@@ -216,3 +216,21 @@ def classes(session: Session, trainee_id: int) -> list[ClassLine]:
         .order_by(TrainingClass.starts_at)
     ).all()
     return [ClassLine(c.code, c.name, major, c.starts_at, c.place) for c, major in rows]
+
+
+@dataclass(frozen=True)
+class NextLesson:
+    id: int
+    title: str
+
+
+def next_lesson(session: Session, lesson_id: int) -> NextLesson | None:
+    """The lesson after this one in its course (what the end of a lesson offers as 下一讲)."""
+    current = select(Lesson.course_id, Lesson.position, Lesson.id).where(Lesson.id == lesson_id).subquery()
+    row = session.execute(
+        select(Lesson.id, Lesson.title).join(current, Lesson.course_id == current.c.course_id)
+        .where((Lesson.position > current.c.position)
+               | ((Lesson.position == current.c.position) & (Lesson.id > current.c.id)))
+        .order_by(Lesson.position, Lesson.id).limit(1)
+    ).first()
+    return NextLesson(*row) if row else None

@@ -235,7 +235,7 @@ def test_an_expired_check_cannot_be_confirmed(make_app, fake_wechat):
     page = me.get(path)
     time.sleep(2.1)
     r = me.post(path, data={"csrf_token": _csrf(page)})
-    assert r.status_code == 410 and "已过期" in r.get_data(as_text=True)
+    assert r.status_code == 410 and "已过期" in r.get_data(as_text=True) and "点击“重新验证”" in r.get_data(as_text=True)
     assert me.get(f"/api/attendance/{challenge['id']}").json == {"status": "expired"}
 
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import TrainingClass, db
-from services.school.classes import ClassError, ClassExists, create_class
+from services.school.classes import ClassError, ClassExists, StartInPast, create_class
 
 ARGS = ("SZ2701-JZ", "建筑工程", "2027年第1期建筑工程班", "2027-03-01 09:00", "苏州市姑苏区人民路100号培训楼")
 
@@ -71,3 +71,15 @@ def test_an_empty_code_name_or_place_is_refused(app, index):
     args[index] = "  "
     with pytest.raises(ClassError, match="不能为空"):
         create(app, *args)
+
+
+def test_a_new_class_may_not_start_in_the_past_unless_allowed(app):
+    now = datetime(2027, 3, 1, 1, 30, tzinfo=timezone.utc)  # 09:30 in Beijing, half an hour after the start
+    with app.app_context():
+        with pytest.raises(StartInPast) as refused:
+            create_class(db.session, *ARGS, now=now)
+        assert "2027-03-01 09:00（北京时间）已经过去" in refused.value.message
+        assert db.session.scalar(select(func.count()).select_from(TrainingClass)) == 0
+        _, created = create_class(db.session, *ARGS, allow_past=True, now=now)
+        assert created
+        assert create_class(db.session, *ARGS, now=now)[1] is False  # the same class again: a no-op

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+import pytest
 from sqlalchemy import func, select
 
 from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass, db
@@ -58,4 +59,29 @@ def test_demo_lessons_add_up_to_the_hours_each_course_requires(app):
         load_demo(db.session, app.extensions["pii"])
         for course in db.session.scalars(select(Course)):
             assert sum(lesson.hours for lesson in course.lessons) == course.hours_required
-            assert all(lesson.video_url.startswith("https://") for lesson in course.lessons)
+            assert all(lesson.video_url.startswith("/dev/media/") for lesson in course.lessons)
+
+
+def mp4_seconds(data: bytes) -> float:
+    """The length an MP4 declares in its movie header (`mvhd`, version 0)."""
+    import struct
+
+    at = data.index(b"mvhd") + 4
+    assert data[at] == 0
+    timescale, duration = struct.unpack(">II", data[at + 12:at + 20])
+    return duration / timescale
+
+
+def test_demo_videos_are_small_local_files_the_development_app_serves(app, make_app):
+    from pathlib import Path
+
+    from services.school.demo import VIDEOS
+
+    dev = make_app(WXAPP_ENV="development").test_client()
+    for url, duration in VIDEOS:
+        response = dev.get(url, headers={"Range": "bytes=0-99"})  # players ask for ranges
+        assert response.status_code == 206 and response.mimetype == "video/mp4" and len(response.data) == 100
+        assert response.data[4:8] == b"ftyp"  # an MP4
+        data = (Path(__file__).parents[2] / "wxapp/sandbox/media" / url.rsplit("/", 1)[1]).read_bytes()
+        assert len(data) < 100_000 and mp4_seconds(data) == pytest.approx(duration, abs=0.2)
+    assert dev.get("/dev/media/../config.py").status_code == 404

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 ATTEND_OUTCOMES = {  # outcome of a confirm → (status, message)
     "verified": (200, "验证成功，请回到播放页面继续学习。"),
     "used": (409, "这个二维码已经确认过了，无需重复确认。"),
-    "expired": (410, "这个二维码已过期。请回到播放页面，重新获取二维码。"),
+    "expired": (410, "这个二维码已过期。请回到播放页面，点击“重新验证”获取新的二维码。"),
 }
 
 
@@ -42,6 +42,7 @@ def lesson(lesson_id: int):
     page = player().open_page(g.trainee.id, current_openid(), lesson_id, time.time())
     return _private(make_response(render_template(
         "h5/player.html", lesson=info, page=page, heartbeat_s=current_app.config["PLAY_HEARTBEAT_S"],
+        next_lesson=learning.next_lesson(db.session, lesson_id),
         now_ms=int(time.time() * 1000), stopped={"superseded": Superseded().message, "closed": PageClosed().message},
     )))
 
@@ -67,7 +68,8 @@ def exercise(lesson_id: int):
             overview.forget(redis_client(), current_openid())
     return _private(make_response(render_template(
         "h5/exercise.html", lesson=info, questions=questions, result=result, not_yet=False,
-        answered=request.form if result is not None and not result.passed else MultiDict(),
+        given=request.form if result is not None else MultiDict(),
+        next_lesson=learning.next_lesson(db.session, lesson_id) if result is not None and result.passed else None,
     )))
 
 
@@ -100,3 +102,15 @@ def attend(token: str):
 
 def _masked(name: str) -> str:
     return name[:1] + "*" * max(1, len(name) - 1)
+
+
+@bp.app_template_filter("duration")
+def duration_text(seconds: int) -> str:
+    """A lesson's length as a trainee reads it: 45秒, 9分56秒, 45分钟 (never "0分钟")."""
+    seconds = max(0, int(seconds))
+    minutes, rest = divmod(seconds, 60)
+    if minutes == 0:
+        return f"{rest}秒"
+    if rest == 0 or minutes >= 10:
+        return f"{round(seconds / 60)}分钟"
+    return f"{minutes}分{rest}秒"

@@ -12,4 +12,4 @@ bp = Blueprint("sandbox", __name__, url_prefix="/dev", template_folder="template
 # WeChat's API takes JSON from servers, not forms from browsers: there is no CSRF token to check.
 csrf.exempt(bp)
 
-from wxapp.sandbox import api, behaviour, chat, pages  # noqa: E402,F401  (routes register on bp)
+from wxapp.sandbox import api, behaviour, chat, media, pages, phone  # noqa: E402,F401  (routes register on bp)

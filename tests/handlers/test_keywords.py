@@ -41,7 +41,7 @@ def bound(app):
 def test_a_text_not_understood_gets_the_help_text_and_the_keywords(send, text):
     content = send(STRANGER, text)
     assert content.startswith("抱歉，没有看懂您的消息")
-    assert "使用帮助" in content and "回复关键词可直接查询：课程、学时、考试、班级、绑定、客服" in content
+    assert "使用帮助" in content and "回复关键词可直接查询：课程、学时、考试、证书、班级、绑定、客服" in content
 
 
 def test_the_help_text_gives_the_school_phone(send):
@@ -56,7 +56,7 @@ def test_asking_for_the_school_answers_its_phone(send, word):
 
 
 @pytest.mark.parametrize("word,expected", [
-    ("考试", "您的考试：未开放"), ("学时", "已修 0 / 16 学时"), ("班级", "2027年第1期建筑工程班"),
+    ("考试", "· 建筑工程：未开放，还差 公共课 16 学时"), ("学时", "已修 0 / 16 学时"), ("班级", "2027年第1期建筑工程班"),
 ])
 def test_keywords_answer_a_bound_trainee_like_the_menu(send, bound, word, expected):
     assert expected in send(OPENID, word)

@@ -102,3 +102,18 @@ def attendance_check(check_id: str) -> str:
 def attendance_qr(check_id: str) -> str:
     """The rendered QR PNG of one attendance check."""
     return f"{PREFIX}:attend:qr:{check_id}"
+
+
+def staff_login_failures(username: str) -> str:
+    """Refused staff-console logins of one username in the current 15-minute window."""
+    return f"{PREFIX}:staff:login_fail:{username}"
+
+
+def staff_login_lock(username: str) -> str:
+    """Present while a staff username may not log in (too many refused passwords)."""
+    return f"{PREFIX}:staff:login_lock:{username}"
+
+
+def admin_upload(token: str) -> str:
+    """A roster uploaded to the staff console, kept until staff confirm the import (or it expires)."""
+    return f"{PREFIX}:admin:upload:{token}"

@@ -17,6 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    register_admin(app)
     mount_callback(app)
     register_error_handlers(app)
     register_commands(app)
@@ -93,3 +94,10 @@ def register_commands(app: Flask) -> None:
     from wxapp.cli import register
 
     register(app)
+
+
+def register_admin(app: Flask) -> None:
+    """The staff console: its own session cookie, Flask-Login, its pages under /admin/."""
+    from wxapp.admin import init_app
+
+    init_app(app)

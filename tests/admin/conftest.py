@@ -48,13 +48,17 @@ class Console:
         return response.get_data(as_text=True)
 
 
+def console_on(app, username: str = "wang", role: str = "staff") -> Console:
+    make_staff(app, username, role)
+    client = app.test_client()
+    assert log_in(client, username).status_code == 302
+    return Console(client)
+
+
 @pytest.fixture
 def console(app):
     """A client logged in as staff member `wang` (role staff)."""
-    make_staff(app, "wang")
-    client = app.test_client()
-    assert log_in(client, "wang").status_code == 302
-    return Console(client)
+    return console_on(app)
 
 
 @pytest.fixture

@@ -83,6 +83,11 @@ def _conditions(session: Session, cipher: PiiCipher, filters: Filters) -> list:
     return where
 
 
+def is_number(q: str) -> bool:
+    """Whether a search is by phone or ID card number (personal data: kept out of URLs)."""
+    return bool(re.fullmatch(r"[\d\s+-]{3,}[\dXx]?", cells.text(q)))
+
+
 def _query(cipher: PiiCipher, q: str):
     """An ID card finds by its hash (never by the number itself); digits by phone; else by name or company."""
     id_card = normalize_id_card(q)

@@ -14,7 +14,7 @@ MAX_PAGE = 10_000
 
 
 def page_arg() -> int:
-    raw = request.args.get("page", "1")
+    raw = request.values.get("page", "1")
     return min(max(int(raw), 1), MAX_PAGE) if raw.isdigit() else 1
 
 

@@ -19,7 +19,7 @@ from wxapp.extensions import db, pii, redis_client
 
 
 def _filters() -> trainees.Filters:
-    args = request.args
+    args = request.values
     major = args.get("major", "")
     state = args.get("state", "")
     return trainees.Filters(q=args.get("q", "")[:64], class_code=args.get("class", "")[:32],
@@ -27,14 +27,19 @@ def _filters() -> trainees.Filters:
                             state=state if state in trainees.STATES else "")
 
 
-@bp.route("/trainees")
+@bp.route("/trainees", methods=["GET", "POST"])
 def trainees_page():
+    """GET for links (filters, names); the search form POSTs, so that a phone or ID card number
+    typed in it never lands in a URL, a browser's history or an access log."""
     filters, page = _filters(), page_arg()
     try:
         rows, total = trainees.search(db.session, pii(), filters, page)
         error = None
     except ServiceError as exc:
         rows, total, error = [], 0, exc.message
+    if request.method == "POST" and total == 1 and trainees.is_number(filters.q):
+        target = url_for("admin.trainee_page", trainee_id=rows[0].id)
+        return ("", 204, {"HX-Redirect": target}) if request.headers.get("HX-Request") else redirect(target)
     major = db.session.get(Major, filters.major_id) if filters.major_id else None
     template = "admin/_trainee_rows.html" if request.headers.get("HX-Request") else "admin/trainees.html"
     return render_template(template, rows=rows, total=total, page=page, filters=filters, error=error,

@@ -117,3 +117,8 @@ def staff_login_lock(username: str) -> str:
 def admin_upload(token: str) -> str:
     """A roster uploaded to the staff console, kept until staff confirm the import (or it expires)."""
     return f"{PREFIX}:admin:upload:{token}"
+
+
+def admin_study_figures() -> str:
+    """The staff dashboard's study figures (per major, per class, totals), counted at most a minute ago."""
+    return f"{PREFIX}:admin:study_figures"

@@ -205,10 +205,11 @@ def notify_preview(session: Session, klass: TrainingClass, wechat_ready: bool) -
     configured) → WeChat, anyone else → SMS; trainees the notice already has rows for count apart."""
     reached = select(OutboxMessage.trainee_id).join(Notice, Notice.id == OutboxMessage.notice_id).where(
         Notice.key == f"{NOTICE_CLASS_OPEN}:{klass.id}")
+    done, follows = ClassMember.trainee_id.in_(reached), WechatUser.id.is_not(None)
     rows = session.execute(
-        select(ClassMember.trainee_id.in_(reached), WechatUser.id.is_not(None), func.count())
+        select(done, follows, func.count())
         .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, WechatUser.subscribed.is_(True)))
-        .where(ClassMember.class_id == klass.id).group_by(ClassMember.trainee_id.in_(reached), WechatUser.id.is_not(None))
+        .where(ClassMember.class_id == klass.id).group_by(done, follows)
     ).all()
     wechat = sum(n for done, follows, n in rows if not done and follows and wechat_ready)
     sms = sum(n for done, follows, n in rows if not done and not (follows and wechat_ready))

@@ -2,6 +2,8 @@
 password change, roles and the audit log (CONTRACT §9)."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from models import AuditEntry, StaffUser, db
@@ -181,3 +183,13 @@ def test_the_database_refuses_an_unknown_role(app):
             db.session.commit()
 
 
+
+
+def test_assets_are_served_by_the_app_without_a_session(client):
+    page = client.get("/admin/login").get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+    assert len(assets) == 3 and all(a.startswith("/admin/static/") for a in assets)
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200 and len(response.data) > 500
+    assert b"htmx" in client.get("/admin/static/vendor/htmx.min.js").data

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from models import AuditEntry, ClassMember, Notice, OutboxMessage, TrainingClass, db
-from services.notices.notify import Notifier  # noqa: F401  (the service the page calls)
 from tests import factories
 from tests.admin.conftest import console_on
 from tests.notify_util import CLASS_CODE, class_with_trainees, id_card, notify_settings, phone, sms_sent, \

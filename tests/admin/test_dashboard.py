@@ -9,7 +9,8 @@ import pytest
 from openpyxl import load_workbook
 
 from models import (
-    AttendanceCheck, AttendanceRefusal, Course, Lesson, LessonProgress, Notice, OutboxMessage, Trainee, db,
+    AttendanceCheck, AttendanceRefusal, Course, Enrollment, Lesson, LessonProgress, Notice, OutboxMessage, Trainee,
+    WechatUser, db,
 )
 from services.admin import figures
 from services.school.majors import ensure_majors
@@ -79,7 +80,8 @@ def test_dashboard_figures_and_their_links(app, console, school):
     assert link(page, "/admin/notices?state=failed") == "1"
     assert link(page, "/admin/notices?state=unknown") == "1"
     with app.app_context():
-        building = next(g for g in figures.by_major(db.session) if g.label == "建筑工程")
+        building = next(g for g in figures.count_study(db.session, datetime.now(timezone.utc)).majors
+                        if g.label == "建筑工程")
     assert link(page, f"/admin/trainees?major={building.key}&amp;state=finished") == "1"
     assert link(page, f"/admin/trainees?state=studying&amp;class={CLASS_CODE}") == "2"
 
@@ -100,12 +102,37 @@ def test_each_number_leads_to_its_rows(console, school):
 
 
 def test_by_class_and_by_major_figures(app, school):
+    a, _, _ = school
     with app.app_context():
-        [klass] = figures.by_class(db.session)
-        majors = {g.label: g for g in figures.by_major(db.session)}
+        db.session.add(Enrollment(trainee_id=a, major_id=figures_major(app, "机电工程"), kind="added", fee=304))
+        db.session.commit()
+        study = figures.count_study(db.session, datetime.now(timezone.utc))
+    [klass] = study.classes
+    majors = {g.label: g for g in study.majors}
     assert (klass.enrolled, klass.bound, klass.studying, klass.finished) == (2, 1, 2, 1)
-    assert (majors["机电工程"].enrolled, majors["机电工程"].finished) == (1, 0)
+    assert (majors["机电工程"].enrolled, majors["机电工程"].bound, majors["机电工程"].finished) == (2, 1, 0)
     assert majors["矿业工程"].enrolled == 0
+    totals = study.totals  # 甲 counts once, though enrolled twice
+    assert (totals.enrolled, totals.bound, totals.studying, totals.finished) == (3, 1, 2, 1)
+
+
+def figures_major(app, name: str) -> int:
+    return ensure_majors(db.session)[name].id
+
+
+def test_figures_are_kept_a_minute_and_recounted_after_a_change(app, console, school, redis):
+    assert link(console.text("/admin/"), "/admin/trainees?state=bound") == "1"
+    assert redis.ttl("wxapp:admin:study_figures") > 50
+    with app.app_context():
+        db.session.query(WechatUser).delete()
+        db.session.commit()
+    assert link(console.text("/admin/"), "/admin/trainees?state=bound") == "1"  # kept
+    assert link(console.text("/admin/?fresh=1"), "/admin/trainees?state=bound") == "0"
+    a, _, _ = school
+    console.text("/admin/")
+    assert redis.exists("wxapp:admin:study_figures")
+    console.post(f"/admin/trainees/{a}/edit", data={"phone": "", "company": "新单位"})  # a change in the console
+    assert not redis.exists("wxapp:admin:study_figures")
 
 
 def test_trainee_page_lists_lessons_checks_and_notices(console, school):

@@ -11,10 +11,11 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 
 def init_app(app: Flask) -> None:
     """Registers the console: its session cookie, its login manager, its pages."""
-    from wxapp.admin import auth, session
+    from wxapp.admin import session
+    from wxapp.admin.auth import login_manager
 
     session.install(app)
-    auth.login_manager.init_app(app)
+    login_manager.init_app(app)
     app.register_blueprint(bp)
 
 

@@ -49,7 +49,8 @@ def classes_page():
 def class_page(code: str):
     klass = _class_or_404(code)
     return render_template("admin/class.html", klass=klass, members=classes.members(db.session, klass),
-                           deliveries=classes.deliveries(db.session, klass), starts=classes.local_start_of(klass.starts_at))
+                           deliveries=classes.deliveries(db.session, klass),
+                           starts=classes.local_start_of(klass.starts_at))
 
 
 @bp.route("/classes/<code>/edit", methods=["POST"])

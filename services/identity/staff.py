@@ -6,6 +6,7 @@ username for 15 minutes, counted in Redis so that every worker and host shares t
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import redis as redis_lib
@@ -24,8 +25,6 @@ MIN_PASSWORD = 10
 LOGIN_LIMIT = 5
 LOGIN_WINDOW_S = 15 * 60
 LOGIN_LOCK_S = 15 * 60
-# Checked against when the username is unknown, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("no such staff account 0")
 
 
 class StaffError(ServiceError):
@@ -79,7 +78,7 @@ def authenticate(session: Session, redis: redis_lib.Redis, username: str, passwo
     if redis.exists(keys.staff_login_lock(name)):
         raise LoginRefused(f"该账号密码错误次数过多，已锁定 {LOGIN_LOCK_S // 60} 分钟，请稍后再试")
     user = session.scalar(select(StaffUser).where(StaffUser.username == name))
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    ok = check_password_hash(user.password_hash if user else _dummy_hash(), password)
     if user is None or not ok or not user.active:
         left = _count_failure(redis, name)
         if left <= 0:
@@ -87,6 +86,13 @@ def authenticate(session: Session, redis: redis_lib.Redis, username: str, passwo
         raise LoginRefused(f"用户名或密码错误（再错 {left} 次将锁定 {LOGIN_LOCK_S // 60} 分钟）")
     redis.delete(keys.staff_login_failures(name))
     return user
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the username is unknown, so that a wrong name costs as long as a wrong
+    password; made on first use (a scrypt hash at import would slow every process's start)."""
+    return generate_password_hash("no such staff account 0")
 
 
 def _count_failure(redis: redis_lib.Redis, name: str) -> int:

@@ -101,3 +101,33 @@ def test_staff_member_runs_a_class_from_roster_to_unbind(console_app, laptop, fa
     screenshot(page, "console-9-unbound")
     with app.app_context():
         assert db.session.query(WechatUser).filter_by(trainee_id=bound).count() == 0
+
+
+def test_admin_reveals_an_id_card_through_htmx_and_reads_the_audit_log(console_app, laptop):
+    app, origin = console_app
+    page = laptop
+    trainee = factories.trainee(app, name="李梅", phone=phone(50), id_card=id_card(50))
+    with app.app_context():
+        staff.create(db.session, "chen", PASSWORD, "test", "admin")
+    page.goto(f"{origin}/admin/login")
+    page.fill("#username", "chen")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('登录')")
+    page.wait_for_url(f"{origin}/admin/")
+
+    page.click("nav >> text=学员")
+    page.fill("#q", "李")  # htmx searches as the staff member types
+    page.wait_for_selector("#results >> text=李梅")
+    page.click("#results >> text=李梅")
+    page.wait_for_url(f"{origin}/admin/trainees/{trainee}")
+    assert id_card(50) not in page.content()
+    page.once("dialog", lambda dialog: dialog.accept())  # hx-confirm: the reveal is recorded
+    page.click("button:has-text('查看完整号码')")
+    page.wait_for_selector(f"#id-card:has-text('{id_card(50)}')")
+    assert page.url == f"{origin}/admin/trainees/{trainee}"  # swapped in place, no page load
+    assert page.locator("button:has-text('查看完整号码')").count() == 0
+    screenshot(page, "console-10-id-revealed")
+
+    page.click("nav >> text=操作记录")
+    assert "查看完整身份证号" in page.locator("table").inner_text()
+    screenshot(page, "console-11-audit")

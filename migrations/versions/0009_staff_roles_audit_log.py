@@ -1,4 +1,4 @@
-"""staff roles and the audit log of the staff console
+"""staff roles, the audit log of the staff console, fees marked paid
 
 Revision ID: 0009
 Revises: 0006
@@ -29,9 +29,12 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    op.add_column("enrollments", sa.Column("paid_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table("enrollments") as batch:
+        batch.drop_column("paid_at")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
     op.drop_table("audit_log")
     with op.batch_alter_table("staff_users") as batch:

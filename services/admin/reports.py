@@ -67,13 +67,14 @@ def attendance_xlsx(session: Session, klass: TrainingClass) -> bytes:
 
 
 def fees_xlsx(session: Session) -> bytes:
-    """Per company and major: 主项 / 增项 counts and fees, and the total."""
+    """Per company and major: 主项 / 增项 counts and fees, the total, what is paid and what is not."""
     out = io.BytesIO()
     book = _book(out)
     lines = fee_summary(session)
-    _table(book, "费用汇总", ["工作单位", "专业", "主项人数", "主项费用(元)", "增项人数", "增项费用(元)", "合计(元)"],
-           [[f.company, f.major, f.main_count, float(f.main_fee), f.added_count, float(f.added_fee), float(f.total)]
-            for f in lines])
+    _table(book, "费用汇总", ["工作单位", "专业", "主项人数", "主项费用(元)", "增项人数", "增项费用(元)", "合计(元)",
+                          "已缴(元)", "未缴(元)"],
+           [[f.company, f.major, f.main_count, float(f.main_fee), f.added_count, float(f.added_fee), float(f.total),
+             float(f.paid_fee), float(f.unpaid_fee)] for f in lines])
     book.close()
     return out.getvalue()
 

@@ -12,11 +12,12 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 import redis as redis_lib
 import xlsxwriter
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import Enrollment, Major, Trainee
@@ -101,10 +102,16 @@ class FeeLine:
     added_count: int
     main_fee: Decimal
     added_fee: Decimal
+    paid_count: int
+    paid_fee: Decimal
 
     @property
     def total(self) -> Decimal:
         return self.main_fee + self.added_fee
+
+    @property
+    def unpaid_fee(self) -> Decimal:
+        return self.total - self.paid_fee
 
 
 def fee_summary(session: Session, company: str = "") -> list[FeeLine]:
@@ -114,10 +121,27 @@ def fee_summary(session: Session, company: str = "") -> list[FeeLine]:
         return (func.count().filter(Enrollment.kind == kind),
                 func.coalesce(func.sum(Enrollment.fee).filter(Enrollment.kind == kind), 0))
 
-    stmt = (select(Trainee.company, Major.name, *of(ENROLLMENT_MAIN), *of(ENROLLMENT_ADDED))
+    paid = Enrollment.paid_at.is_not(None)
+    stmt = (select(Trainee.company, Major.name, *of(ENROLLMENT_MAIN), *of(ENROLLMENT_ADDED),
+                   func.count().filter(paid), func.coalesce(func.sum(Enrollment.fee).filter(paid), 0))
             .join(Enrollment, Enrollment.trainee_id == Trainee.id).join(Major, Major.id == Enrollment.major_id)
             .group_by(Trainee.company, Major.name, Major.position).order_by(Trainee.company, Major.position))
     if company:
         stmt = stmt.where(Trainee.company == company)
-    return [FeeLine(c or "（未填写单位）", m, int(a or 0), int(b or 0), Decimal(fa), Decimal(fb))
-            for c, m, a, fa, b, fb in session.execute(stmt)]
+    return [FeeLine(c or "（未填写单位）", m, int(a or 0), int(b or 0), Decimal(fa), Decimal(fb), int(p or 0), Decimal(fp))
+            for c, m, a, fa, b, fb, p, fp in session.execute(stmt)]
+
+
+def mark_paid(session: Session, company: str, paid: bool, actor: str, now: datetime) -> int:
+    """Marks every enrollment of a company's trainees paid (or not paid again); returns how many
+    changed. Recorded in the audit log."""
+    of_company = select(Trainee.id).where(Trainee.company == company)
+    changing = Enrollment.paid_at.is_(None) if paid else Enrollment.paid_at.is_not(None)
+    count = session.execute(
+        update(Enrollment).where(Enrollment.trainee_id.in_(of_company), changing)
+        .values(paid_at=now if paid else None).execution_options(synchronize_session=False)
+    ).rowcount or 0
+    audit.record(session, actor, "fees_marked_paid" if paid else "fees_marked_unpaid", f"company:{company[:90]}",
+                 f"{company}：{count} 项报名标记为{'已缴费' if paid else '未缴费'}")
+    session.commit()
+    return count

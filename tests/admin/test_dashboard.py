@@ -163,7 +163,8 @@ def test_fee_report_writes_formula_looking_text_as_text(app, console, school):
     response = console.get("/admin/exports/fees.xlsx")
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = list(sheet.values)
-    assert rows[0] == ("工作单位", "专业", "主项人数", "主项费用(元)", "增项人数", "增项费用(元)", "合计(元)")
+    assert rows[0] == ("工作单位", "专业", "主项人数", "主项费用(元)", "增项人数", "增项费用(元)", "合计(元)", "已缴(元)",
+                       "未缴(元)")
     cell = next(c for c in sheet["A"] if c.value == "=1+1")
     assert cell.data_type == "s"
-    assert ("苏州示例建设有限公司", "建筑工程", 2, 1230, 0, 0, 1230) in rows
+    assert ("苏州示例建设有限公司", "建筑工程", 2, 1230, 0, 0, 1230, 0, 1230) in rows

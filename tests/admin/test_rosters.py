@@ -7,6 +7,7 @@ import re
 from openpyxl import load_workbook
 
 from models import AuditEntry, ClassMember, Enrollment, Trainee, db
+from services.admin import rosters
 from services.school.imports import import_roster
 from tests import factories
 from tests.xlsx_files import ROSTER_HEADER, ROSTER_SAMPLE, roster_row, write_roster
@@ -116,3 +117,25 @@ def test_fee_summary_per_company_and_major(app, console, tmp_path):
     assert "苏州示例建设有限公司" in page and "615" in page and "293" in page and "1523" in page
     only = console.text("/admin/rosters/fees?company=苏州示例建设有限公司")
     assert "HYPERLINK" not in only and "908" in only
+
+
+def test_a_company_is_marked_paid_and_unpaid_again_recorded(app, console, tmp_path):
+    rows = [roster_row(), roster_row(major="市政公用工程", kind="增项"),
+            roster_row(name="吴二", card="32058319751212108X", phone="13912340002", company="常州路桥")]
+    with app.app_context():
+        import_roster(db.session, app.extensions["pii"], write_roster(tmp_path / "a.xlsx", rows))
+    response = console.post("/admin/rosters/fees/paid", data={"company": "苏州示例建设有限公司", "paid": "1"})
+    assert response.status_code == 302
+    page = console.text("/admin/rosters/fees")
+    assert "2 项报名已标记为已缴费" in page
+    with app.app_context():
+        paid = {(e.trainee.company, e.major.name): e.paid_at is not None for e in db.session.query(Enrollment)}
+        assert paid == {("苏州示例建设有限公司", "建筑工程"): True, ("苏州示例建设有限公司", "市政公用工程"): True,
+                        ("常州路桥", "建筑工程"): False}
+        lines = {(f.company, f.major): (f.paid_fee, f.unpaid_fee) for f in rosters.fee_summary(db.session)}
+        assert lines[("常州路桥", "建筑工程")] == (0, 615) and lines[("苏州示例建设有限公司", "建筑工程")] == (615, 0)
+    console.post("/admin/rosters/fees/paid", data={"company": "苏州示例建设有限公司", "paid": "0"})
+    with app.app_context():
+        assert db.session.query(Enrollment).filter(Enrollment.paid_at.is_not(None)).count() == 0
+        actions = [e.action for e in db.session.query(AuditEntry).order_by(AuditEntry.id)]
+        assert actions[-2:] == ["fees_marked_paid", "fees_marked_unpaid"]

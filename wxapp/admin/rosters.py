@@ -7,6 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from services import ServiceError
 from services.admin import rosters
 from services.school.imports import UnreadableFile
+from services.timeutil import utcnow
 from wxapp.admin import bp
 from wxapp.admin.auth import actor
 from wxapp.admin.helpers import xlsx_response
@@ -48,3 +49,12 @@ def rosters_fees():
     company = request.args.get("company", "").strip()[:200]
     lines = rosters.fee_summary(db.session, company)
     return render_template("admin/fees.html", lines=lines, company=company)
+
+
+@bp.route("/rosters/fees/paid", methods=["POST"])
+def rosters_fees_paid():
+    company = request.form.get("company", "").strip()[:200]
+    paid = request.form.get("paid") == "1"
+    count = rosters.mark_paid(db.session, company, paid, actor(), utcnow())
+    flash(f"{company}：{count} 项报名已标记为{'已缴费' if paid else '未缴费'}", "success")
+    return redirect(url_for("admin.rosters_fees"))

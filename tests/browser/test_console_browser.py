@@ -74,6 +74,10 @@ def test_staff_member_runs_a_class_from_roster_to_unbind(console_app, laptop, fa
     page.click("button:has-text('确认导入')")
     assert "已导入" in page.locator("h1").inner_text()
     screenshot(page, "console-4-roster-imported")
+    page.click("a:has-text('费用汇总')")
+    page.click("button:has-text('本单位全部已缴')")
+    assert "已标记为已缴费" in page.locator(".alert-success").inner_text()
+    screenshot(page, "console-4b-fees")
 
     page.click("nav >> text=班级")
     page.click(f"text={CLASS_CODE}")

@@ -34,11 +34,12 @@ from models.exercises import ExerciseAttempt, ExerciseQuestion  # noqa: E402
 from models.staff import StaffUser  # noqa: E402
 from models.completion import Completion  # noqa: E402
 from models.exam import ExamAnswer, ExamAttempt, ExamQuestion  # noqa: E402
+from models.audit import AuditEntry  # noqa: E402
 
 __all__ = [
     "db", "Base", "Major", "Course", "Lesson", "TrainingClass", "ClassMember",
     "Trainee", "Enrollment", "WechatUser", "BindingLog", "Notice", "OutboxMessage",
     "LessonProgress", "AttendanceCheck", "AttendanceRefusal", "ExerciseQuestion", "ExerciseAttempt",
-    "StaffUser", "Completion",
+    "StaffUser", "Completion", "AuditEntry",
     "ExamQuestion", "ExamAttempt", "ExamAnswer",
 ]

@@ -9,14 +9,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models import db
 from models.types import UTCDateTime, utcnow
 
+ROLE_ADMIN, ROLE_STAFF = "admin", "staff"
+ROLES = (ROLE_ADMIN, ROLE_STAFF)
+
 
 class StaffUser(db.Model):
     __tablename__ = "staff_users"
-    __table_args__ = (CheckConstraint("username = lower(username)", name="username_lower"),)
+    __table_args__ = (
+        CheckConstraint("username = lower(username)", name="username_lower"),
+        CheckConstraint("role IN ('admin', 'staff')", name="role_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(32), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # admin: also reads the audit log and may reveal a full ID card number; staff: everything else.
+    role: Mapped[str] = mapped_column(String(8), default=ROLE_STAFF, server_default=ROLE_STAFF)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(64), default="")

@@ -55,6 +55,8 @@ class Enrollment(db.Model):
     kind: Mapped[str] = mapped_column(String(8))
     registration_expires: Mapped[date | None]
     fee: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    # When staff marked the fee paid (the staff console's fee summary); None: not paid yet.
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

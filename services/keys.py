@@ -147,3 +147,23 @@ def sandbox_behaviour() -> str:
 def sandbox_followers() -> str:
     """The OpenIDs that follow the sandbox's account (what its user/get lists)."""
     return f"{PREFIX}:sandbox:followers"
+
+
+def staff_login_failures(username: str) -> str:
+    """Refused staff-console logins of one username in the current 15-minute window."""
+    return f"{PREFIX}:staff:login_fail:{username}"
+
+
+def staff_login_lock(username: str) -> str:
+    """Present while a staff username may not log in (too many refused passwords)."""
+    return f"{PREFIX}:staff:login_lock:{username}"
+
+
+def admin_upload(token: str) -> str:
+    """A roster uploaded to the staff console, kept until staff confirm the import (or it expires)."""
+    return f"{PREFIX}:admin:upload:{token}"
+
+
+def admin_study_figures() -> str:
+    """The staff dashboard's study figures (per major, per class, totals), counted at most a minute ago."""
+    return f"{PREFIX}:admin:study_figures"

@@ -18,6 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_security(app)
     register_extensions(app)
     register_blueprints(app)
+    register_admin(app)
     mount_callback(app)
     register_error_handlers(app)
     register_commands(app)
@@ -114,3 +115,10 @@ def register_commands(app: Flask) -> None:
     register(app)
     register_completion(app)
     app.cli.add_command(exam_cli)
+
+
+def register_admin(app: Flask) -> None:
+    """The staff console: its own session cookie, Flask-Login, its pages under /admin/."""
+    from wxapp.admin import init_app
+
+    init_app(app)

@@ -351,7 +351,9 @@ def trainee_show(phone_or_id: str) -> None:
 @staff_cli.command("create")
 @click.argument("username")
 @click.option("--password", help="密码；不给则提示输入（不回显，不留在命令历史里）")
-def staff_create(username: str, password: str | None) -> None:
+@click.option("--role", type=click.Choice(["admin", "staff"]), default="staff", show_default=True,
+              help="admin 还可查看操作记录、查看完整身份证号")
+def staff_create(username: str, password: str | None, role: str) -> None:
     """Creates a staff account (教务账号) for the staff console."""
     from services.identity import staff
     from wxapp.extensions import db
@@ -362,10 +364,10 @@ def staff_create(username: str, password: str | None) -> None:
             password = click.prompt("密码", hide_input=True)
             if click.prompt("再次输入密码", hide_input=True) != password:
                 fail("两次输入的密码不一致，未创建账号")
-        user = staff.create(db.session, username, password, f"cli:{operator()}")
+        user = staff.create(db.session, username, password, f"cli:{operator()}", role)
     except staff.StaffError as exc:
         fail(exc.message)
-    click.echo(f"已创建教务账号：{user.username}")
+    click.echo(f"已创建{'管理员' if role == 'admin' else '教务'}账号：{user.username}")
 
 
 @trainee_cli.command("unlock")

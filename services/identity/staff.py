@@ -1,24 +1,37 @@
-"""Staff accounts (教务人员): created from the command line (`staff create`), for the staff console.
+"""Staff accounts (教务人员): created from the command line (`staff create`), used in the staff console.
 
 Passwords are kept as salted scrypt hashes (Werkzeug's `generate_password_hash`), never in clear.
+Logging in is limited per username (CONTRACT §9): 5 refused passwords within 15 minutes lock the
+username for 15 minutes, counted in Redis so that every worker and host shares the count.
 """
 from __future__ import annotations
 
+import functools
 import re
 
+import redis as redis_lib
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import StaffUser
-from services import ServiceError
+from models.staff import ROLE_STAFF, ROLES
+from services import ServiceError, keys
+from services.identity import audit
 
 USERNAME = re.compile(r"[a-z][a-z0-9_.-]{2,31}")
 MIN_PASSWORD = 10
+LOGIN_LIMIT = 5
+LOGIN_WINDOW_S = 15 * 60
+LOGIN_LOCK_S = 15 * 60
 
 
 class StaffError(ServiceError):
+    pass
+
+
+class LoginRefused(StaffError):
     pass
 
 
@@ -41,14 +54,73 @@ def check_password(password: str) -> None:
         raise StaffError("密码过于简单，请换一个")
 
 
-def create(session: Session, username: str, password: str, created_by: str) -> StaffUser:
+def create(session: Session, username: str, password: str, created_by: str, role: str = ROLE_STAFF) -> StaffUser:
     name = check_username(session, username)
     check_password(password)
-    user = StaffUser(username=name, password_hash=generate_password_hash(password), created_by=created_by[:64])
+    if role not in ROLES:
+        raise StaffError("角色须为 admin 或 staff")
+    user = StaffUser(username=name, password_hash=generate_password_hash(password), created_by=created_by[:64],
+                     role=role)
     session.add(user)
     try:
         session.commit()
     except IntegrityError:  # created by someone else since the check
         session.rollback()
         raise StaffError(f"用户名 {name} 已存在") from None
+    return user
+
+
+def authenticate(session: Session, redis: redis_lib.Redis, username: str, password: str) -> StaffUser:
+    """The active account with this username and password, or LoginRefused (counted per username)."""
+    name = username.strip().lower()[:64]
+    if not name or not password:
+        raise LoginRefused("请输入用户名和密码")
+    if redis.exists(keys.staff_login_lock(name)):
+        raise LoginRefused(f"该账号密码错误次数过多，已锁定 {LOGIN_LOCK_S // 60} 分钟，请稍后再试")
+    user = session.scalar(select(StaffUser).where(StaffUser.username == name))
+    ok = check_password_hash(user.password_hash if user else _dummy_hash(), password)
+    if user is None or not ok or not user.active:
+        left = _count_failure(redis, name)
+        if left <= 0:
+            raise LoginRefused(f"用户名或密码错误；该账号已锁定 {LOGIN_LOCK_S // 60} 分钟")
+        raise LoginRefused(f"用户名或密码错误（再错 {left} 次将锁定 {LOGIN_LOCK_S // 60} 分钟）")
+    redis.delete(keys.staff_login_failures(name))
+    return user
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked against when the username is unknown, so that a wrong name costs as long as a wrong
+    password; made on first use (a scrypt hash at import would slow every process's start)."""
+    return generate_password_hash("no such staff account 0")
+
+
+def _count_failure(redis: redis_lib.Redis, name: str) -> int:
+    """Counts one refused login in a MULTI block; returns how many tries are left before the lock."""
+    pipe = redis.pipeline(transaction=True)
+    pipe.incr(keys.staff_login_failures(name))
+    pipe.expire(keys.staff_login_failures(name), LOGIN_WINDOW_S, nx=True)
+    failures, _ = pipe.execute()
+    if failures >= LOGIN_LIMIT:
+        pipe = redis.pipeline(transaction=True)
+        pipe.set(keys.staff_login_lock(name), 1, ex=LOGIN_LOCK_S)
+        pipe.delete(keys.staff_login_failures(name))
+        pipe.execute()
+    return LOGIN_LIMIT - failures
+
+
+def change_password(session: Session, user_id: int, current: str, new: str, repeat: str) -> StaffUser:
+    """Sets a new password after checking the current one, recorded in the audit log; the
+    console ends the account's other sessions (their id carries the old hash)."""
+    user = session.get(StaffUser, user_id)
+    if user is None or not check_password_hash(user.password_hash, current):
+        raise StaffError("当前密码不正确")
+    if new != repeat:
+        raise StaffError("两次输入的新密码不一致")
+    if new == current:
+        raise StaffError("新密码不能与当前密码相同")
+    check_password(new)
+    user.password_hash = generate_password_hash(new)
+    audit.record(session, user.username, "password_changed", f"staff:{user.username}", "修改了自己的密码")
+    session.commit()
     return user

@@ -57,16 +57,23 @@ class Line:
         return self.name, self.phone, self.company
 
 
-def import_roster(session: Session, cipher: PiiCipher, path: str | Path) -> ImportReport:
-    """Imports the roster at `path`; raises UnreadableFile when the file itself can't be read."""
+def import_roster(session: Session, cipher: PiiCipher, path: str | Path, dry_run: bool = False) -> ImportReport:
+    """Imports the roster at `path`; raises UnreadableFile when the file itself can't be read.
+
+    With `dry_run` the report is the same (counts and each rejected row) but nothing is written:
+    the staff console previews a file this way before staff confirm it.
+    """
     rows = read_sheet(path, COLUMNS)
     report = ImportReport()
     try:
         majors = ensure_majors(session)
         classes = _classes_by_code(session)
         lines = _consistent(report.accepted(rows, lambda row, errors: _parse(row, majors, classes, cipher, errors)), report)
-        _apply(session, cipher, lines, report)
-        session.commit()
+        _apply(session, cipher, lines, report, dry_run)
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
     except BaseException:
         session.rollback()
         raise
@@ -153,14 +160,16 @@ def _consistent(lines: Iterable[Line], report: ImportReport) -> list[Line]:
     return kept
 
 
-def _apply(session: Session, cipher: PiiCipher, lines: list[Line], report: ImportReport) -> None:
+def _apply(session: Session, cipher: PiiCipher, lines: list[Line], report: ImportReport, dry_run: bool) -> None:
     persons: dict[str, Line] = {}  # the first row of each trainee, in file order
     for line in lines:
         persons.setdefault(line.id_hash, line)
     existing = _existing_trainees(session, list(persons))
-    changed_rows = _update_trainees(session, existing, persons)
+    changed_rows = _update_trainees(session, existing, persons, dry_run)
     ids = {h: row.id for h, row in existing.items()}
-    ids.update(_insert_trainees(session, cipher, [p for h, p in persons.items() if h not in existing]))
+    new = [p for h, p in persons.items() if h not in existing]
+    # A dry run gives new trainees stand-in ids (no row has a negative id): they have nothing yet.
+    ids.update({p.id_hash: -n for n, p in enumerate(new, 1)} if dry_run else _insert_trainees(session, cipher, new))
     enrollments = _existing_enrollments(session, [row.id for row in existing.values()])
     memberships = _existing_memberships(session, [row.id for row in existing.values()])
 
@@ -175,7 +184,8 @@ def _apply(session: Session, cipher: PiiCipher, lines: list[Line], report: Impor
             report.updated += 1
         else:
             report.unchanged += 1
-    plan.execute(session)
+    if not dry_run:
+        plan.execute(session)
 
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
@@ -201,7 +211,7 @@ def _existing_trainees(session: Session, hashes: list[str]) -> dict:
     return found
 
 
-def _update_trainees(session: Session, existing: dict, persons: dict[str, Line]) -> set[int]:
+def _update_trainees(session: Session, existing: dict, persons: dict[str, Line], dry_run: bool) -> set[int]:
     """Brings name, phone and company up to date; returns the row numbers that changed one."""
     updates, rows = [], set()
     for id_hash, row in existing.items():
@@ -210,7 +220,7 @@ def _update_trainees(session: Session, existing: dict, persons: dict[str, Line])
             updates.append({"id": row.id, "name": line.name, "phone": line.phone,
                             "company": line.company, "updated_at": utcnow()})
             rows.add(line.number)
-    if updates:
+    if updates and not dry_run:
         session.execute(update(Trainee), updates)
     return rows
 

@@ -1,0 +1,243 @@
+"""Classes in the staff console: the list with member counts, editing name, time and place,
+members (add, remove) with their hours, and the class-open notice's preview and delivery.
+
+A moved class needs nothing rescheduled: the scheduler's reminders are keyed by the start time
+(`services.notices.notices.class_reminders`), so the new time gets its own reminder. What a move
+must undo is a reminder already written for the old time and not sent yet: those rows are dropped.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.orm import Session
+
+from models import (
+    ClassMember, Course, Enrollment, Lesson, LessonProgress, Notice, OutboxMessage, Trainee, TrainingClass, WechatUser,
+)
+from models.catalog import COURSE_PUBLIC
+from models.notices import NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, PENDING, SENDING
+from services import ServiceError
+from services.identity import audit
+from services.identity.binding import UnbindError, find_trainee
+from services.identity.pii import PiiCipher, mask_phone
+from services.school.classes import START_FORMAT, _check_lengths, local_start, parse_local_start
+from services.school.imports import cells
+from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
+from services.timeutil import SHANGHAI
+
+
+class MemberError(ServiceError):
+    pass
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    klass: TrainingClass
+    major: str
+    members: int
+    bound: int
+
+
+def all_classes(session: Session) -> list[ClassRow]:
+    """Every class, newest start first, with its member and bound counts (one query)."""
+    members = func.count(ClassMember.id)
+    bound = func.count(WechatUser.id)
+    rows = session.execute(
+        select(TrainingClass, members, bound)
+        .outerjoin(ClassMember, ClassMember.class_id == TrainingClass.id)
+        .outerjoin(WechatUser, WechatUser.trainee_id == ClassMember.trainee_id)
+        .group_by(TrainingClass.id).order_by(TrainingClass.starts_at.desc())
+    ).all()
+    return [ClassRow(k, k.major.name, m, b) for k, m, b in rows]
+
+
+def get(session: Session, code: str) -> TrainingClass | None:
+    return session.scalar(select(TrainingClass).where(func.upper(TrainingClass.code) == cells.compact(code).upper()))
+
+
+def update(session: Session, klass: TrainingClass, name: str, starts_local: str, place: str, actor: str) -> list[str]:
+    """Changes name, start time and place; returns the changes in words (empty: nothing changed)."""
+    name, place = cells.text(name), cells.text(place)
+    _check_lengths(klass.code, name, place)
+    starts_at = parse_local_start(starts_local)
+    changes = [f"{label}：{old} → {new}" for label, old, new in (
+        ("名称", klass.name, name), ("开班时间", local_start(klass), local_start_of(starts_at)),
+        ("地点", klass.place, place)) if old != new]
+    if not changes:
+        return []
+    moved = starts_at != klass.starts_at
+    klass.name, klass.starts_at, klass.place = name, starts_at, place
+    dropped = _drop_unsent_reminders(session, klass.id) if moved else 0
+    detail = "；".join(changes) + (f"；撤下旧时间的未发提醒 {dropped} 条" if dropped else "")
+    audit.record(session, actor, "class_updated", f"class:{klass.code}", detail)
+    session.commit()
+    return changes
+
+
+def local_start_of(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime(START_FORMAT)
+
+
+def _drop_unsent_reminders(session: Session, class_id: int) -> int:
+    """Reminder rows of this class not yet tried: they name the old time. A row being sent or
+    already sent stays (it is the record of what the trainee got)."""
+    reminders = select(Notice.id).where(Notice.class_id == class_id, Notice.kind == NOTICE_CLASS_REMINDER)
+    result = session.execute(delete(OutboxMessage).where(
+        OutboxMessage.notice_id.in_(reminders), OutboxMessage.state == PENDING, OutboxMessage.attempts == 0,
+    ).execution_options(synchronize_session=False))
+    return result.rowcount or 0
+
+
+def create_audit(session: Session, klass: TrainingClass, actor: str) -> None:
+    audit.record(session, actor, "class_created", f"class:{klass.code}",
+                 f"{klass.major.name}，{klass.name}，{local_start(klass)}，{klass.place}")
+    session.commit()
+
+
+def add_member(session: Session, cipher: PiiCipher, klass: TrainingClass, phone_or_id: str, actor: str) -> str:
+    """Puts a trainee enrolled in the class's major into it (out of another class of that major,
+    as a roster import would); returns what happened in words."""
+    try:
+        trainee = find_trainee(session, cipher, phone_or_id)
+    except UnbindError as exc:
+        raise MemberError(exc.message) from None
+    if session.scalar(select(Enrollment.id).where(Enrollment.trainee_id == trainee.id,
+                                                  Enrollment.major_id == klass.major_id)) is None:
+        raise MemberError(f"{trainee.name} 未报名{klass.major.name}专业，不能加入本班")
+    if session.scalar(select(ClassMember.id).where(ClassMember.class_id == klass.id,
+                                                   ClassMember.trainee_id == trainee.id)) is not None:
+        raise MemberError(f"{trainee.name} 已在本班")
+    others = session.scalars(select(ClassMember).join(TrainingClass).where(
+        ClassMember.trainee_id == trainee.id, TrainingClass.major_id == klass.major_id)).all()
+    moved_from = [m.training_class.code for m in others]
+    for member in others:
+        session.delete(member)
+    session.add(ClassMember(class_id=klass.id, trainee_id=trainee.id))
+    what = f"{trainee.name}（{mask_phone(trainee.phone)}）" + (f"，从 {'、'.join(moved_from)} 转入" if moved_from else "")
+    audit.record(session, actor, "member_added", f"class:{klass.code}", what)
+    session.commit()
+    return what
+
+
+def remove_member(session: Session, klass: TrainingClass, trainee_id: int, actor: str) -> str:
+    member = session.scalar(select(ClassMember).where(ClassMember.class_id == klass.id,
+                                                      ClassMember.trainee_id == trainee_id))
+    if member is None:
+        raise MemberError("该学员不在本班")
+    trainee = session.get(Trainee, trainee_id)
+    what = f"{trainee.name}（{mask_phone(trainee.phone)}）"
+    session.delete(member)
+    audit.record(session, actor, "member_removed", f"class:{klass.code}", what)
+    session.commit()
+    return what
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    trainee_id: int
+    name: str
+    phone: str  # as stored: masked by the page
+    company: str
+    bound: bool
+    public_earned: Decimal
+    public_required: Decimal
+    major_earned: Decimal
+    major_required: Decimal
+
+    @property
+    def finished(self) -> bool:
+        return self.public_earned >= self.public_required and self.major_earned >= self.major_required
+
+
+def members(session: Session, klass: TrainingClass) -> list[MemberRow]:
+    """The class's trainees with their hours in the 公共课 and the class's major (three queries)."""
+    rows = session.execute(
+        select(Trainee.id, Trainee.name, Trainee.phone, Trainee.company, WechatUser.id.is_not(None))
+        .join(ClassMember, ClassMember.trainee_id == Trainee.id)
+        .outerjoin(WechatUser, WechatUser.trainee_id == Trainee.id)
+        .where(ClassMember.class_id == klass.id).order_by(Trainee.name, Trainee.id)
+    ).all()
+    courses = session.execute(select(Course.id, Course.kind, Course.hours_required).where(
+        (Course.kind == COURSE_PUBLIC) | (Course.major_id == klass.major_id))).all()
+    required = {"public": Decimal(PUBLIC_HOURS), "major": Decimal(PROFESSIONAL_HOURS)}
+    for _, kind, hours in courses:
+        required["public" if kind == COURSE_PUBLIC else "major"] = Decimal(hours)
+    earned = _earned(session, klass.id, {cid: ("public" if kind == COURSE_PUBLIC else "major")
+                                         for cid, kind, _ in courses})
+    return [MemberRow(tid, name, phone, company, bool(bound),
+                      min(earned[tid]["public"], required["public"]), required["public"],
+                      min(earned[tid]["major"], required["major"]), required["major"])
+            for tid, name, phone, company, bound in rows]
+
+
+def _earned(session: Session, class_id: int, course_part: dict[int, str]) -> dict[int, dict[str, Decimal]]:
+    earned: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"public": Decimal(0), "major": Decimal(0)})
+    if not course_part:
+        return earned
+    rows = session.execute(
+        select(LessonProgress.trainee_id, Lesson.course_id, func.sum(Lesson.hours))
+        .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+        .join(ClassMember, and_(ClassMember.trainee_id == LessonProgress.trainee_id, ClassMember.class_id == class_id))
+        .where(LessonProgress.completed_at.is_not(None), Lesson.course_id.in_(list(course_part)))
+        .group_by(LessonProgress.trainee_id, Lesson.course_id))
+    for trainee_id, course_id, hours in rows:
+        earned[trainee_id][course_part[course_id]] += Decimal(hours or 0)
+    return earned
+
+
+class NotifyPreview:
+    """How many of a class's trainees the class-open notice would reach, and by which channel."""
+
+    def __init__(self, wechat: int, sms: int, already: int):
+        self.wechat, self.sms, self.already = wechat, sms, already
+
+    @property
+    def total(self) -> int:
+        return self.wechat + self.sms
+
+
+def notify_preview(session: Session, klass: TrainingClass, wechat_ready: bool) -> NotifyPreview:
+    """The split `notices.class_open` will make: bound to a following WeChat (and a template
+    configured) → WeChat, anyone else → SMS; trainees the notice already has rows for count apart."""
+    reached = select(OutboxMessage.trainee_id).join(Notice, Notice.id == OutboxMessage.notice_id).where(
+        Notice.key == f"{NOTICE_CLASS_OPEN}:{klass.id}")
+    done, follows = ClassMember.trainee_id.in_(reached), WechatUser.id.is_not(None)
+    rows = session.execute(
+        select(done, follows, func.count())
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, WechatUser.subscribed.is_(True)))
+        .where(ClassMember.class_id == klass.id).group_by(done, follows)
+    ).all()
+    wechat = sum(n for done, follows, n in rows if not done and follows and wechat_ready)
+    sms = sum(n for done, follows, n in rows if not done and not (follows and wechat_ready))
+    return NotifyPreview(wechat, sms, sum(n for done, _, n in rows if done))
+
+
+@dataclass(frozen=True)
+class Delivery:
+    trainee_id: int
+    name: str
+    phone: str
+    notice_kind: str
+    channel: str
+    state: str
+    attempts: int
+    last_error: str
+    sent_at: datetime | None
+
+
+def deliveries(session: Session, klass: TrainingClass) -> list[Delivery]:
+    """Every message of the class's notices, per trainee, the ones needing a person first."""
+    rows = session.execute(
+        select(Trainee.id, Trainee.name, Trainee.phone, Notice.kind, OutboxMessage.channel, OutboxMessage.state,
+               OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.sent_at)
+        .join(OutboxMessage, OutboxMessage.trainee_id == Trainee.id)
+        .join(Notice, Notice.id == OutboxMessage.notice_id)
+        .where(Notice.class_id == klass.id).order_by(Notice.id, Trainee.name, OutboxMessage.id)
+    ).all()
+    order = {"unknown": 0, "failed": 1, SENDING: 2, PENDING: 3, "sent": 4}
+    found = [Delivery(*row[:7], row[7] or "", row[8]) for row in rows]
+    return sorted(found, key=lambda d: order.get(d.state, 5))

@@ -1,0 +1,143 @@
+"""The dashboard's study figures, and the sets of trainees behind each one (the trainee list
+filters by the same definitions, so a number and the rows it links to agree).
+
+- bound: the trainee has a WeChat bound;
+- studying: the trainee has confirmed watching of any lesson;
+- finished: the 公共课's hours and the major's 专业课 hours are complete.
+
+Everything comes from ONE aggregate statement grouped by (major, class): per major, per class and
+the totals are sums of its few hundred rows. "Finished" needs the hours of every completed lesson
+(200,000 progress rows at a school's size), which costs a few hundred ms, so the figures are kept
+in Redis for `CACHE_S` and the page says when they were counted; staff may recount at once.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import redis as redis_lib
+from sqlalchemy import and_, case, func, select, text
+from sqlalchemy.orm import Session
+
+from models import ClassMember, Course, Enrollment, Lesson, LessonProgress, Major, TrainingClass, WechatUser
+from models.catalog import COURSE_PUBLIC
+from services import keys
+
+CACHE_S = 60
+FIGURES = ("enrolled", "bound", "studying", "finished")
+
+
+def bound():
+    return select(WechatUser.trainee_id).where(WechatUser.trainee_id.is_not(None))
+
+
+def studying():
+    return select(LessonProgress.trainee_id).distinct()
+
+
+def enrolled(major_id: int):
+    return select(Enrollment.trainee_id).where(Enrollment.major_id == major_id)
+
+
+def _done_courses():
+    """(trainee, major, kind) of each course whose completed lessons hold its required hours."""
+    earned = (select(LessonProgress.trainee_id, Lesson.course_id, func.sum(Lesson.hours).label("earned"))
+              .join(Lesson, Lesson.id == LessonProgress.lesson_id)
+              .where(LessonProgress.completed_at.is_not(None))
+              .group_by(LessonProgress.trainee_id, Lesson.course_id).subquery())
+    return (select(earned.c.trainee_id, Course.major_id, Course.kind)
+            .join(Course, Course.id == earned.c.course_id).where(earned.c.earned >= Course.hours_required))
+
+
+def finished(major_id: int | None = None):
+    """Trainees who finished the 公共课 and the 专业课 of `major_id` (of any major when None)."""
+    done = _done_courses().subquery()
+    public = select(done.c.trainee_id).where(done.c.kind == COURSE_PUBLIC)
+    major = select(done.c.trainee_id).where(done.c.kind != COURSE_PUBLIC, done.c.trainee_id.in_(public))
+    return major.where(done.c.major_id == major_id) if major_id is not None else major
+
+
+@dataclass
+class GroupFigures:
+    key: str  # class code or major id, for the links
+    label: str
+    enrolled: int = 0
+    bound: int = 0
+    studying: int = 0
+    finished: int = 0
+
+    def add(self, counts: tuple[int, ...]) -> None:
+        for name, n in zip(FIGURES, counts):
+            setattr(self, name, getattr(self, name) + n)
+
+
+@dataclass
+class StudyFigures:
+    counted_at: str  # ISO 8601
+    totals: GroupFigures
+    majors: list[GroupFigures] = field(default_factory=list)
+    classes: list[GroupFigures] = field(default_factory=list)
+
+
+def _grouped(session: Session):
+    """Per (major, class code or None): pair counts and, on each trainee's first enrollment, trainee counts."""
+    done = _done_courses().cte("done")
+    public_done = select(done.c.trainee_id).where(done.c.kind == COURSE_PUBLIC).distinct().subquery()
+    major_done = select(done.c.trainee_id, done.c.major_id).where(done.c.kind != COURSE_PUBLIC).subquery()
+    any_done = select(major_done.c.trainee_id).distinct().subquery()
+    firsts = select(func.min(Enrollment.id).label("id")).group_by(Enrollment.trainee_id).subquery()
+    b, s = bound().subquery(), studying().subquery()
+    member = (select(ClassMember.trainee_id, TrainingClass.major_id, TrainingClass.code)
+              .join(TrainingClass, TrainingClass.id == ClassMember.class_id).subquery())
+    has_public = public_done.c.trainee_id.is_not(None)
+    first = firsts.c.id.is_not(None)
+
+    def count(condition):
+        return func.count(case((condition, 1)))
+
+    stmt = (select(Enrollment.major_id, member.c.code, func.count(), count(b.c.trainee_id.is_not(None)),
+                   count(s.c.trainee_id.is_not(None)), count(has_public & major_done.c.trainee_id.is_not(None)),
+                   count(first), count(first & b.c.trainee_id.is_not(None)), count(first & s.c.trainee_id.is_not(None)),
+                   count(first & has_public & any_done.c.trainee_id.is_not(None)))
+            .outerjoin(firsts, firsts.c.id == Enrollment.id)
+            .outerjoin(b, b.c.trainee_id == Enrollment.trainee_id)
+            .outerjoin(s, s.c.trainee_id == Enrollment.trainee_id)
+            .outerjoin(public_done, public_done.c.trainee_id == Enrollment.trainee_id)
+            .outerjoin(any_done, any_done.c.trainee_id == Enrollment.trainee_id)
+            .outerjoin(major_done, and_(major_done.c.trainee_id == Enrollment.trainee_id,
+                                        major_done.c.major_id == Enrollment.major_id))
+            .outerjoin(member, and_(member.c.trainee_id == Enrollment.trainee_id,
+                                    member.c.major_id == Enrollment.major_id))
+            .group_by(Enrollment.major_id, member.c.code))
+    if session.get_bind().dialect.name == "postgresql":
+        # The per-(trainee, course) sums fit in memory instead of spilling to disk in batches.
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    return session.execute(stmt).all()
+
+
+def count_study(session: Session, now: datetime) -> StudyFigures:
+    majors = {mid: GroupFigures(str(mid), name) for mid, name in
+              session.execute(select(Major.id, Major.name).order_by(Major.position))}
+    classes = {code: GroupFigures(code, f"{code} {name}") for code, name in
+               session.execute(select(TrainingClass.code, TrainingClass.name).order_by(TrainingClass.starts_at.desc()))}
+    totals = GroupFigures("", "全部")
+    for major_id, code, *counts in _grouped(session):
+        majors[major_id].add(counts[:4])
+        if code is not None:
+            classes[code].add(counts[:4])
+        totals.add(counts[4:])
+    session.commit()  # ends the transaction SET LOCAL applied to
+    return StudyFigures(now.isoformat(), totals, list(majors.values()), list(classes.values()))
+
+
+def cached_study(session: Session, redis: redis_lib.Redis, now: datetime, fresh: bool = False) -> StudyFigures:
+    """The study figures counted at most CACHE_S ago (now, when `fresh`)."""
+    raw = None if fresh else redis.get(keys.admin_study_figures())
+    if raw is not None:
+        data = json.loads(raw)
+        return StudyFigures(data["counted_at"], GroupFigures(**data["totals"]),
+                            [GroupFigures(**g) for g in data["majors"]], [GroupFigures(**g) for g in data["classes"]])
+    figures = count_study(session, now)
+    redis.set(keys.admin_study_figures(), json.dumps(asdict(figures), ensure_ascii=False), ex=CACHE_S)
+    return figures

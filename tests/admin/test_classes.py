@@ -1,0 +1,180 @@
+"""Classes in the console: list, create, edit (a moved class's reminder moves), members with
+their hours, the class-open notice (confirmation, then sending, then delivery) and the retry."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from models import AuditEntry, ClassMember, Notice, OutboxMessage, TrainingClass, db
+from tests import factories
+from tests.admin.conftest import console_on
+from tests.notify_util import CLASS_CODE, class_with_trainees, id_card, notify_settings, phone, sms_sent, \
+    template_recipients
+
+
+def test_create_class_and_list_it(app, console):
+    response = console.post("/admin/classes", data={"code": "SZ2702-SZ", "major": "市政公用工程", "name": "市政2期",
+                                                    "starts": "2027-04-01 09:00", "place": "苏州培训楼"})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/classes/SZ2702-SZ")
+    page = console.text("/admin/classes")
+    assert "SZ2702-SZ" in page and "市政2期" in page and "2027年4月1日 09:00" in page
+    with app.app_context():
+        assert db.session.query(AuditEntry).filter_by(action="class_created", target="class:SZ2702-SZ").count() == 1
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("starts", "明天上午", "格式不对"), ("major", "土木", "不存在"), ("code", "", "不能为空")])
+def test_create_refusals_answer_in_chinese_and_keep_the_form(app, console, field, value, message):
+    data = {"code": "SZ9", "major": "建筑工程", "name": "班", "starts": "2027-04-01 09:00", "place": "楼", field: value}
+    response = console.post("/admin/classes", data=data)
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(TrainingClass).count() == 0
+
+
+def test_class_page_shows_members_with_their_hours(app, console):
+    class_with_trainees(app, bound=1, unbound=1)
+    page = console.text(f"/admin/classes/{CLASS_CODE}")
+    assert "学员1" in page and "学员2" in page and "已绑定" in page and "未绑定" in page
+    assert "0 / 16" in page and "0 / 40" in page
+    assert phone(1) not in page and "139****0001" in page
+    assert console.get("/admin/classes/NOPE").status_code == 404
+
+
+def test_edit_moves_the_class_and_drops_its_unsent_reminder(app, console):
+    class_with_trainees(app, bound=0, unbound=2)
+    with app.app_context():
+        klass = db.session.query(TrainingClass).one()
+        old = Notice(key=f"class_reminder:{klass.id}:x", kind="class_reminder", class_id=klass.id,
+                     requested_by="scheduler", params={}, recipients=2)
+        db.session.add(old)
+        db.session.flush()
+        for tid in (1, 2):
+            db.session.add(OutboxMessage(notice_id=old.id, trainee_id=tid, channel="sms",
+                                         state="sent" if tid == 1 else "pending"))
+        db.session.commit()
+    response = console.post(f"/admin/classes/{CLASS_CODE}/edit",
+                            data={"name": "2027年第1期建筑工程班", "starts": "2027-03-08 09:00", "place": "新地点"})
+    assert response.status_code == 302
+    page = console.text(f"/admin/classes/{CLASS_CODE}")
+    assert "开班时间：2027-03-01 09:00 → 2027-03-08 09:00" in page and "新地点" in page
+    with app.app_context():
+        klass = db.session.query(TrainingClass).one()
+        assert klass.starts_at == datetime(2027, 3, 8, 1, 0, tzinfo=timezone.utc)
+        assert [m.state for m in db.session.query(OutboxMessage)] == ["sent"]
+        entry = db.session.query(AuditEntry).filter_by(action="class_updated").one()
+        assert "撤下旧时间的未发提醒 1 条" in entry.detail
+
+
+def test_a_moved_class_gets_its_reminder_for_the_new_time(app, console):
+    class_with_trainees(app, bound=0, unbound=1)
+    notifier = app.extensions["notifier"]
+    with app.app_context():
+        first = [n.id for n in notifier.class_reminders(datetime(2027, 2, 28, 2, 0, tzinfo=timezone.utc))]
+        assert len(first) == 1
+    console.post(f"/admin/classes/{CLASS_CODE}/edit", data={"name": "2027年第1期建筑工程班",
+                                                             "starts": "2027-03-10 09:00", "place": "楼"})
+    with app.app_context():
+        assert notifier.class_reminders(datetime(2027, 2, 28, 2, 0, tzinfo=timezone.utc)) == []
+        moved = notifier.class_reminders(datetime(2027, 3, 9, 2, 0, tzinfo=timezone.utc))
+        assert len(moved) == 1 and moved[0].key.endswith("20270310T0100Z")
+        assert db.session.query(OutboxMessage).filter_by(notice_id=first[0]).count() == 0
+
+
+def test_bad_edit_changes_nothing(app, console):
+    class_with_trainees(app, bound=0, unbound=1)
+    console.post(f"/admin/classes/{CLASS_CODE}/edit", data={"name": "", "starts": "2027-03-08 09:00", "place": "x"})
+    assert "班级名称不能为空" in console.text(f"/admin/classes/{CLASS_CODE}")
+    with app.app_context():
+        assert db.session.query(TrainingClass).one().place.startswith("苏州市姑苏区")
+
+
+def test_add_and_remove_members(app, console):
+    factories.training_class(app)
+    tid = factories.trainee(app, name="甲", phone=phone(7), id_card=id_card(7))
+    factories.trainee(app, name="乙", phone=phone(8), id_card=id_card(8), majors=(("机电工程", "main"),))
+    response = console.post(f"/admin/classes/{CLASS_CODE}/members", data={"who": phone(7)})
+    assert response.status_code == 302
+    assert "已加入本班：甲" in console.text(f"/admin/classes/{CLASS_CODE}")
+    console.post(f"/admin/classes/{CLASS_CODE}/members", data={"who": id_card(8)})
+    assert "未报名建筑工程专业" in console.text(f"/admin/classes/{CLASS_CODE}")
+    console.post(f"/admin/classes/{CLASS_CODE}/members", data={"who": "12345"})
+    assert "请输入学员的手机号" in console.text(f"/admin/classes/{CLASS_CODE}")
+    console.post(f"/admin/classes/{CLASS_CODE}/members/{tid}/remove")
+    with app.app_context():
+        assert db.session.query(ClassMember).count() == 0
+        actions = [e.action for e in db.session.query(AuditEntry).order_by(AuditEntry.id)]
+        assert actions[-2:] == ["member_added", "member_removed"]
+
+
+def test_adding_a_member_moves_them_out_of_another_class_of_the_major(app, console):
+    factories.training_class(app)
+    factories.training_class(app, code="SZ2703-JZ", name="3期")
+    factories.trainee(app, name="甲", phone=phone(7), id_card=id_card(7), class_code="SZ2703-JZ")
+    console.post(f"/admin/classes/{CLASS_CODE}/members", data={"who": phone(7)})
+    assert "从 SZ2703-JZ 转入" in console.text(f"/admin/classes/{CLASS_CODE}")
+    with app.app_context():
+        assert db.session.query(ClassMember).count() == 1
+
+
+@pytest.fixture
+def notify_app(make_app, fake_wechat):
+    return make_app(**notify_settings(fake_wechat))
+
+
+def test_notify_first_shows_the_counts_and_sends_nothing(notify_app, fake_wechat):
+    class_with_trainees(notify_app, bound=2, unbound=1)
+    console = console_on(notify_app)
+    page = console.post(f"/admin/classes/{CLASS_CODE}/notify").get_data(as_text=True)
+    assert 'id="count-wechat">2<' in page and 'id="count-sms">1<' in page and 'name="confirm" value="1"' in page
+    with notify_app.app_context():
+        assert db.session.query(Notice).count() == 0
+    assert template_recipients(fake_wechat) == {}
+
+
+def test_notify_with_confirm_sends_once_and_shows_each_delivery(notify_app, fake_wechat, redis):
+    class_with_trainees(notify_app, bound=2, unbound=1)
+    console = console_on(notify_app)
+    response = console.post(f"/admin/classes/{CLASS_CODE}/notify", data={"confirm": "1"})
+    assert response.status_code == 302
+    assert sorted(template_recipients(fake_wechat).values()) == [1, 1] and len(sms_sent(redis)) == 1
+    page = console.text(f"/admin/classes/{CLASS_CODE}")
+    assert page.count('state state-sent') == 3 and "开班通知" in page
+    again = console.post(f"/admin/classes/{CLASS_CODE}/notify").get_data(as_text=True)
+    assert 'id="count-wechat">0<' in again and "另有 3 人此前已发过" in again
+    console.post(f"/admin/classes/{CLASS_CODE}/notify", data={"confirm": "1"})
+    assert sum(template_recipients(fake_wechat).values()) == 2 and len(sms_sent(redis)) == 1
+    with notify_app.app_context():
+        notice = db.session.scalars(select(Notice)).one()
+        assert notice.requested_by == "console:wang"
+        assert db.session.query(AuditEntry).filter_by(action="class_notified").count() == 2
+    fragment = console.text(f"/admin/classes/{CLASS_CODE}/delivery")
+    assert "delivery-table" in fragment and "<html" not in fragment and "hx-trigger" not in fragment
+
+
+def test_retry_sends_failed_texts_again(make_app, fake_wechat, redis):
+    app = make_app(**notify_settings(fake_wechat))
+    class_with_trainees(app, bound=0, unbound=2)
+    console = console_on(app)
+    with app.app_context():
+        klass = db.session.query(TrainingClass).one()
+        notice = Notice(key=f"class_open:{klass.id}", kind="class_open", class_id=klass.id, requested_by="x",
+                        params={"class_name": "班", "class_code": CLASS_CODE, "place": "楼", "major": "建筑工程",
+                                "starts_at": "2027年3月1日 09:00", "link": "https://wx.example.test/h5/learn"},
+                        recipients=2)
+        db.session.add(notice)
+        db.session.flush()
+        db.session.add_all([OutboxMessage(notice_id=notice.id, trainee_id=1, channel="sms", state="failed",
+                                          attempts=1, last_error="未配置短信服务"),
+                            OutboxMessage(notice_id=notice.id, trainee_id=2, channel="sms", state="unknown",
+                                          attempts=1, next_try_at=datetime.now(timezone.utc) - timedelta(1))])
+        db.session.commit()
+    response = console.post(f"/admin/classes/{CLASS_CODE}/retry")
+    assert response.status_code == 302
+    assert len(sms_sent(redis)) == 1
+    page = console.text(f"/admin/classes/{CLASS_CODE}")
+    assert "已重发失败短信 1 条" in page and 'state state-unknown' in page
+    console.post(f"/admin/classes/{CLASS_CODE}/retry")
+    assert len(sms_sent(redis)) == 1 and "没有需要重发的短信" in console.text(f"/admin/classes/{CLASS_CODE}")

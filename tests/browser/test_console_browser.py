@@ -1,0 +1,137 @@
+"""The staff console in a laptop-sized Chromium (1366×768): log in, upload a roster, preview and
+confirm, open the class, notify it (confirmation, then delivery), find a trainee, unbind."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from models import WechatUser, db
+from services.identity import staff
+from tests import factories
+from tests.browser.conftest import _free_port, screenshot
+from tests.notify_util import CLASS_CODE, id_card, notify_settings, phone, template_recipients
+from tests.xlsx_files import ROSTER_SAMPLE
+
+pytestmark = pytest.mark.browser
+LAPTOP = {"width": 1366, "height": 768}
+PASSWORD = "Jiaowu2027ok"
+
+
+@pytest.fixture
+def database_url(sqlite_url):
+    return sqlite_url  # one backend is enough for the browser; the pages are tested on both
+
+
+@pytest.fixture
+def console_app(make_app, fake_wechat):
+    port = _free_port()
+    origin = f"http://127.0.0.1:{port}"
+    app = make_app(PUBLIC_BASE_URL=origin, **notify_settings(fake_wechat))
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, origin
+    server.shutdown()
+
+
+@pytest.fixture
+def laptop(chromium):
+    context = chromium.new_context(viewport=LAPTOP, locale="zh-CN")
+    context.route("**/*", lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort())
+    yield context.new_page()
+    context.close()
+
+
+def test_staff_member_runs_a_class_from_roster_to_unbind(console_app, laptop, fake_wechat):
+    app, origin = console_app
+    page = laptop
+    factories.training_class(app)
+    bound = factories.trainee(app, name="李梅", phone=phone(50), id_card=id_card(50), openid="oLiMei",
+                              class_code=CLASS_CODE)
+    with app.app_context():
+        staff.create(db.session, "wang", PASSWORD, "test")
+
+    page.goto(f"{origin}/admin/classes")
+    assert page.url.startswith(f"{origin}/admin/login")
+    screenshot(page, "console-1-login")
+    page.fill("#username", "wang")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('登录')")
+    page.wait_for_url(f"{origin}/admin/classes")  # back where the staff member wanted to go
+
+    page.goto(f"{origin}/admin/")
+    assert page.locator("a.figure-link").first.inner_text() == "1"
+    screenshot(page, "console-2-dashboard")
+
+    page.click("nav >> text=报名名单")
+    page.set_input_files("#file", str(ROSTER_SAMPLE))
+    page.click("button:has-text('上传并预览')")
+    assert "第12行" in page.locator("#rejected").inner_text()
+    assert "校验位" in page.locator("#rejected").inner_text()
+    screenshot(page, "console-3-roster-preview")
+    page.click("button:has-text('确认导入')")
+    assert "已导入" in page.locator("h1").inner_text()
+    screenshot(page, "console-4-roster-imported")
+    page.click("a:has-text('费用汇总')")
+    page.click("button:has-text('本单位全部已缴')")
+    assert "已标记为已缴费" in page.locator(".alert-success").inner_text()
+    screenshot(page, "console-4b-fees")
+
+    page.click("nav >> text=班级")
+    page.click(f"text={CLASS_CODE}")
+    assert page.locator("#members ~ table tbody tr").count() == 2
+    screenshot(page, "console-5-class")
+
+    page.click("button:has-text('发送开班通知')")
+    assert page.locator("#count-wechat").inner_text() == "1" and page.locator("#count-sms").inner_text() == "1"
+    screenshot(page, "console-6-notify-confirm")
+    page.click("button:has-text('确认发送')")
+    page.wait_for_selector("#delivery-table .state-sent")
+    assert page.locator("#delivery-table .state-sent").count() == 2
+    assert sum(template_recipients(fake_wechat).values()) == 1
+    screenshot(page, "console-7-delivery")
+
+    page.click("nav >> text=学员")
+    page.fill("#q", phone(50))
+    page.click("button:has-text('查找')")
+    page.wait_for_url(f"{origin}/admin/trainees/{bound}")
+    assert phone(50) not in page.content()
+    screenshot(page, "console-8-trainee")
+    page.fill("input[name=reason]", "学员更换手机")
+    page.click("button:has-text('解绑')")
+    assert "已解绑微信" in page.locator(".alert-success").inner_text()
+    screenshot(page, "console-9-unbound")
+    with app.app_context():
+        assert db.session.query(WechatUser).filter_by(trainee_id=bound).count() == 0
+
+
+def test_admin_reveals_an_id_card_through_htmx_and_reads_the_audit_log(console_app, laptop):
+    app, origin = console_app
+    page = laptop
+    trainee = factories.trainee(app, name="李梅", phone=phone(50), id_card=id_card(50))
+    with app.app_context():
+        staff.create(db.session, "chen", PASSWORD, "test", "admin")
+    page.goto(f"{origin}/admin/login")
+    page.fill("#username", "chen")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('登录')")
+    page.wait_for_url(f"{origin}/admin/")
+
+    page.click("nav >> text=学员")
+    page.fill("#q", "李")  # htmx searches as the staff member types
+    page.wait_for_selector("#results >> text=李梅")
+    page.click("#results >> text=李梅")
+    page.wait_for_url(f"{origin}/admin/trainees/{trainee}")
+    assert id_card(50) not in page.content()
+    page.once("dialog", lambda dialog: dialog.accept())  # hx-confirm: the reveal is recorded
+    page.click("button:has-text('查看完整号码')")
+    page.wait_for_selector(f"#id-card:has-text('{id_card(50)}')")
+    assert page.url == f"{origin}/admin/trainees/{trainee}"  # swapped in place, no page load
+    assert page.locator("button:has-text('查看完整号码')").count() == 0
+    screenshot(page, "console-10-id-revealed")
+
+    page.click("nav >> text=操作记录")
+    assert "查看完整身份证号" in page.locator("table").inner_text()
+    screenshot(page, "console-11-audit")

@@ -1,0 +1,142 @@
+"""Staff login, logout and password change; every console page but the login needs a staff session.
+
+The session keeps `<id>:<end of the password hash>` as the user id: a password change makes the
+account's other sessions load nobody, so they end, while the session that changed it is renewed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+
+from models import StaffUser
+from models.staff import ROLE_ADMIN
+from services.identity import audit, staff
+from wxapp.admin import bp
+from wxapp.extensions import db, redis_client
+
+login_manager = LoginManager()
+login_manager.login_view = "admin.login"
+login_manager.login_message = "请先登录教务后台"
+login_manager.session_protection = "basic"
+
+
+@dataclass
+class StaffPrincipal(UserMixin):
+    """The logged-in staff member as the console sees them (a detached snapshot of the account)."""
+
+    user_id: int
+    username: str
+    role: str
+    hash_tail: str
+
+    def get_id(self) -> str:
+        return f"{self.user_id}:{self.hash_tail}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ROLE_ADMIN
+
+    @classmethod
+    def of(cls, user: StaffUser) -> StaffPrincipal:
+        return cls(user.id, user.username, user.role, user.password_hash[-12:])
+
+
+@login_manager.user_loader
+def load_staff(user_id: str) -> StaffPrincipal | None:
+    number, _, tail = user_id.partition(":")
+    user = db.session.get(StaffUser, int(number)) if number.isdigit() else None
+    if user is None or not user.active or user.password_hash[-12:] != tail:
+        return None
+    return StaffPrincipal.of(user)
+
+
+@bp.before_request
+def require_staff():
+    """Every console page but the login and its assets needs a staff session."""
+    if request.endpoint in ("admin.login", "admin.static"):
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def admin_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def actor() -> str:
+    return current_user.username
+
+
+def _safe_next(target: str | None) -> str:
+    parts = urlsplit(target or "")
+    if target and not parts.scheme and not parts.netloc and parts.path.startswith("/admin/"):
+        return target
+    return url_for("admin.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(url_for("admin.dashboard"))
+        return render_template("admin/login.html", next=request.args.get("next", ""))
+    username = request.form.get("username", "")
+    try:
+        user = staff.authenticate(db.session, redis_client(), username, request.form.get("password", ""))
+    except staff.LoginRefused as exc:
+        return render_template("admin/login.html", error=exc.message, username=username[:64],
+                               next=request.form.get("next", "")), 200
+    session.clear()  # a new session id for the new identity
+    session.permanent = True
+    login_user(StaffPrincipal.of(user))
+    audit.record(db.session, user.username, "logged_in", f"staff:{user.username}", "")
+    db.session.commit()
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash("已退出登录")
+    return redirect(url_for("admin.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password():
+    if request.method == "POST":
+        form = request.form
+        try:
+            user = staff.change_password(db.session, current_user.user_id, form.get("current", ""),
+                                         form.get("new", ""), form.get("repeat", ""))
+        except staff.StaffError as exc:
+            db.session.rollback()
+            return render_template("admin/password.html", error=exc.message)
+        login_user(StaffPrincipal.of(user))  # this session carries the new hash; others end
+        flash("密码已修改；其他已登录的地方需要重新登录")
+        return redirect(url_for("admin.dashboard"))
+    return render_template("admin/password.html")
+
+
+@bp.route("/audit")
+@admin_required
+def audit_log():
+    from wxapp.admin.helpers import page_arg
+
+    page = page_arg()
+    entries, total = audit.page(db.session, page, request.args.get("actor", "").strip()[:64],
+                                request.args.get("action", "").strip()[:48])
+    return render_template("admin/audit.html", entries=entries, total=total, page=page,
+                           page_size=audit.PAGE_SIZE)

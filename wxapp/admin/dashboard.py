@@ -1,0 +1,52 @@
+"""The dashboard: trainees enrolled, bound, studying and finished per class and per major,
+today's attendance checks and the notices' delivery; every number links to its rows."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import render_template, request
+
+from services import keys
+from services.admin import activity, figures
+from services.admin.notices import outbox_page
+from services.timeutil import local_text, utcnow
+from wxapp.admin import bp
+from wxapp.admin.helpers import page_arg
+from wxapp.extensions import db, redis_client
+
+OUTBOX_PAGE = 50
+
+
+@bp.after_request
+def recount_after_changes(response):
+    """A change made in the console shows on the dashboard at once, not a minute later."""
+    if request.method == "POST" and response.status_code < 400:
+        redis_client().delete(keys.admin_study_figures())
+    return response
+
+
+@bp.route("/")
+def dashboard():
+    now = utcnow()
+    study = figures.cached_study(db.session, redis_client(), now, fresh=request.args.get("fresh") == "1")
+    return render_template(
+        "admin/dashboard.html", study=study, counted_at=local_text(datetime.fromisoformat(study.counted_at)),
+        attendance=activity.attendance_today(db.session, now), notices=activity.notices(db.session),
+    )
+
+
+@bp.route("/attendance")
+def attendance():
+    status = request.args.get("status", "")
+    status = status if status in ("verified", "expired", "refused") else ""
+    rows = activity.attendance_rows(db.session, utcnow(), status)
+    return render_template("admin/attendance.html", rows=rows, status=status)
+
+
+@bp.route("/notices")
+def notices():
+    state = request.args.get("state", "")
+    page = page_arg()
+    rows, total = outbox_page(db.session, state, page, OUTBOX_PAGE)
+    return render_template("admin/notices.html", rows=rows, total=total, state=state, page=page,
+                           page_size=OUTBOX_PAGE)

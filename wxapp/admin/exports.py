@@ -1,0 +1,27 @@
+"""The exports page: an attendance report per class and the fee report per company (xlsx)."""
+from __future__ import annotations
+
+from flask import abort, render_template
+
+from services.admin import classes, reports
+from wxapp.admin import bp
+from wxapp.admin.helpers import xlsx_response
+from wxapp.extensions import db
+
+
+@bp.route("/exports")
+def exports():
+    return render_template("admin/exports.html", classes=classes.all_classes(db.session))
+
+
+@bp.route("/exports/attendance/<code>.xlsx")
+def export_attendance(code: str):
+    klass = classes.get(db.session, code)
+    if klass is None:
+        abort(404)
+    return xlsx_response(reports.attendance_xlsx(db.session, klass), f"考勤报表-{klass.code}.xlsx")
+
+
+@bp.route("/exports/fees.xlsx")
+def export_fees():
+    return xlsx_response(reports.fees_xlsx(db.session), "费用汇总.xlsx")

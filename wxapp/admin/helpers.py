@@ -1,0 +1,64 @@
+"""Small helpers of the console's views and templates: paging, masking filters, file answers."""
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from flask import Response, request
+
+from services.identity.pii import mask_phone
+from services.timeutil import local_text
+from wxapp.admin import bp
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_PAGE = 10_000
+
+
+def page_arg() -> int:
+    raw = request.values.get("page", "1")
+    return min(max(int(raw), 1), MAX_PAGE) if raw.isdigit() else 1
+
+
+def xlsx_response(data: bytes, filename: str) -> Response:
+    # RFC 5987 filename*: Chinese file names survive every browser.
+    return Response(data, mimetype=XLSX, headers={
+        "Content-Disposition": f"attachment; filename=\"report.xlsx\"; filename*=UTF-8''{quote(filename)}",
+        "Cache-Control": "no-store",
+    })
+
+
+STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未知", "pending": "待发送", "sending": "发送中"}
+CHANNEL_LABELS = {"wechat": "微信", "sms": "短信"}
+CHECK_LABELS = {"verified": "已通过", "expired": "已超时", "pending": "待验证"}
+NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册到期提醒"}
+KIND_LABELS = {"main": "主项", "added": "增项"}
+AUDIT_LABELS = {
+    "logged_in": "登录", "password_changed": "修改密码", "roster_imported": "导入报名名单", "class_created": "创建班级",
+    "class_updated": "修改班级", "member_added": "加入班级", "member_removed": "移出班级", "class_notified": "发送开班通知",
+    "texts_retried": "重发短信", "trainee_edited": "修改学员信息", "trainee_unbound": "解绑微信",
+    "id_card_revealed": "查看完整身份证号", "fees_marked_paid": "标记已缴费", "fees_marked_unpaid": "标记未缴费",
+}
+
+
+@bp.app_template_filter("local")
+def local_filter(moment) -> str:
+    return local_text(moment) if moment else ""
+
+
+@bp.app_template_filter("phone")
+def phone_filter(phone) -> str:
+    return mask_phone(phone)
+
+
+@bp.app_context_processor
+def labels() -> dict:
+    return {"STATE_LABELS": STATE_LABELS, "CHANNEL_LABELS": CHANNEL_LABELS, "CHECK_LABELS": CHECK_LABELS,
+            "NOTICE_LABELS": NOTICE_LABELS, "KIND_LABELS": KIND_LABELS, "AUDIT_LABELS": AUDIT_LABELS,
+            "query_without_page": query_without_page}
+
+
+def query_without_page() -> str:
+    """The current query string without `page`, ending in `&` when not empty (for pager links)."""
+    rest = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "page"])
+    return rest + "&" if rest else ""
+
+

@@ -1,0 +1,60 @@
+"""Rosters: upload a company's 报名汇总表, preview each row's problem (nothing written), confirm to
+import; the blank template; the fee summary per company and major."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+
+from services import ServiceError
+from services.admin import rosters
+from services.school.imports import UnreadableFile
+from services.timeutil import utcnow
+from wxapp.admin import bp
+from wxapp.admin.auth import actor
+from wxapp.admin.helpers import xlsx_response
+from wxapp.extensions import db, pii, redis_client
+
+
+@bp.route("/rosters", methods=["GET", "POST"])
+def rosters_page():
+    if request.method == "GET":
+        return render_template("admin/rosters.html")
+    upload = request.files.get("file")
+    filename = (upload.filename or "") if upload else ""
+    try:
+        token = rosters.keep_upload(redis_client(), upload.read(rosters.MAX_UPLOAD + 1) if upload else b"")
+        report = rosters.preview(db.session, redis_client(), pii(), token)
+    except (UnreadableFile, rosters.UploadError) as exc:
+        return render_template("admin/rosters.html", error=exc.message), 400
+    return render_template("admin/roster_preview.html", report=report, token=token, filename=filename[:80])
+
+
+@bp.route("/rosters/confirm", methods=["POST"])
+def rosters_confirm():
+    filename = request.form.get("filename", "")[:80]
+    try:
+        report = rosters.confirm(db.session, redis_client(), pii(), request.form.get("token", ""), actor(), filename)
+    except ServiceError as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("admin.rosters_page"))
+    return render_template("admin/roster_done.html", report=report, filename=filename)
+
+
+@bp.route("/rosters/template.xlsx")
+def rosters_template():
+    return xlsx_response(rosters.template_xlsx(), "报名汇总表模板.xlsx")
+
+
+@bp.route("/rosters/fees")
+def rosters_fees():
+    company = request.args.get("company", "").strip()[:200]
+    lines = rosters.fee_summary(db.session, company)
+    return render_template("admin/fees.html", lines=lines, company=company)
+
+
+@bp.route("/rosters/fees/paid", methods=["POST"])
+def rosters_fees_paid():
+    company = request.form.get("company", "").strip()[:200]
+    paid = request.form.get("paid") == "1"
+    count = rosters.mark_paid(db.session, company, paid, actor(), utcnow())
+    flash(f"{company}：{count} 项报名已标记为{'已缴费' if paid else '未缴费'}", "success")
+    return redirect(url_for("admin.rosters_fees"))

@@ -72,3 +72,9 @@ def test_production_adds_hsts(monkeypatch, make_app, tmp_path):
 
 def test_a_custom_jssdk_origin_joins_the_policy():
     assert "https://cdn.example.test" in content_security_policy("https://cdn.example.test/jweixin.js")
+
+
+def test_only_the_sandbox_lets_its_phone_simulator_frame_the_pages(make_app):
+    framed = make_app(WECHAT_API_BASE="http://127.0.0.1:9/dev/api/").test_client().get("/h5/bind")
+    assert framed.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert directives(framed.headers["Content-Security-Policy"])["frame-ancestors"] == "'self'"

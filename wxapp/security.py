@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request
 from werkzeug.routing import IntegerConverter
 
+from wxapp.config import SANDBOX_API_PATH
+
 INT_MAX = 2**31 - 1
 JSSDK_ORIGINS = ("https://res.wx.qq.com", "https://res2.wx.qq.com")  # WeChat's JS-SDK and its backup
 HSTS = "max-age=31536000"
@@ -34,7 +36,7 @@ class BoundedIntConverter(IntegerConverter):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
-def content_security_policy(jssdk_url: str) -> str:
+def content_security_policy(jssdk_url: str, framed_by_self: bool = False) -> str:
     scripts = ["'self'", *JSSDK_ORIGINS]
     origin = _origin(jssdk_url)
     if origin and origin not in scripts:
@@ -50,7 +52,7 @@ def content_security_policy(jssdk_url: str) -> str:
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",
-        "frame-ancestors 'none'",
+        "frame-ancestors 'self'" if framed_by_self else "frame-ancestors 'none'",
     ])
 
 
@@ -67,8 +69,12 @@ def tel_href(phone: str | None) -> str:
 def register(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedIntConverter
     app.add_template_filter(tel_href, "tel_href")
-    csp = content_security_policy(app.config.get("WECHAT_JSSDK_URL") or "")
     production = app.config["WXAPP_ENV"] == "production"
+    # The development phone simulator (/dev/phone) opens the trainee pages inside its own frame;
+    # only where the sandbox stands in for WeChat, which a production start refuses.
+    framed_by_self = not production and SANDBOX_API_PATH in app.config["WECHAT_API_BASE"]
+    csp = content_security_policy(app.config.get("WECHAT_JSSDK_URL") or "", framed_by_self)
+    frame_options = "SAMEORIGIN" if framed_by_self else "DENY"
 
     @app.after_request
     def secure_headers(response: Response) -> Response:
@@ -76,7 +82,7 @@ def register(app: Flask) -> None:
         path = request.path
         if not path.startswith(_NO_CSP_PREFIXES):
             headers.setdefault("Content-Security-Policy", csp)
-        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("X-Frame-Options", frame_options)
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         if production:

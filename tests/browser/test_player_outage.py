@@ -106,14 +106,21 @@ def test_the_player_pauses_while_heartbeats_fail_and_returns_to_what_the_server_
     screenshot(page, "player-outage-1-paused")
 
     os.kill(own_redis[0].pid, signal.SIGCONT)
-    page.wait_for_function("!document.getElementById('offline-back').hidden", timeout=15000)
-    back = page.locator("#offline-back").inner_text()
-    rewound = page.evaluate(f"{VIDEO}.currentTime")
-    assert "已退回到学校记录的位置" in back and rewound < paused_at - 0.5
-    assert clock_seconds(back.split("位置 ")[1][:5].strip("，")) == int(rewound) <= synced(page)
-    screenshot(page, "player-outage-2-back")
-
-    page.click("#offline-resume")
+    # A beat still waiting on the frozen Redis (not yet timed out) is carried out when it thaws, and
+    # may record up to where the video stopped: then there is nothing to go back over and it plays
+    # on. Otherwise it goes back to the server's record first. Either way it never plays past it.
+    page.wait_for_function(f"(document.getElementById('offline').hidden && !{VIDEO}.paused)"
+                           " || !document.getElementById('offline-back').hidden", timeout=15000)
+    if page.locator("#offline-back").is_visible():
+        back = page.locator("#offline-back").inner_text()
+        rewound = page.evaluate(f"{VIDEO}.currentTime")
+        assert "已退回到学校记录的位置" in back and rewound < paused_at - 0.5
+        assert clock_seconds(back.split("位置 ")[1][:5].strip("，")) == int(rewound) <= synced(page)
+        screenshot(page, "player-outage-2-back")
+        page.click("#offline-resume")
+    else:
+        assert synced(page) >= int(paused_at) - 1  # the thawed beats recorded what was watched
+        assert "连接已恢复" in page.locator("#toast-text").inner_text()
     page.wait_for_function(f"document.getElementById('offline').hidden && !{VIDEO}.paused")
     # Watching from the rewind point counts again: the server's record passes where the video stopped.
     page.wait_for_function(f"(() => {{ const [m, s] = document.getElementById('synced').textContent.split(':');"

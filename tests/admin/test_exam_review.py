@@ -4,7 +4,6 @@ certificate PDF, lifting a binding lock, and the recorded download of the comple
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
@@ -12,25 +11,9 @@ from openpyxl import load_workbook
 from models import AuditEntry, BindingLog, Completion, OutboxMessage, db
 from models.exam import ExamAttempt
 from services import keys
-from services.exam import attempts
-from services.timeutil import utcnow
 from tests import factories
-from tests.exam_util import bank, full_hours, keys_of, photo
+from tests.exam_util import bank, full_hours, sit
 from tests.notify_util import id_card, phone
-from wxapp.extensions import exam_tools
-
-
-def _attempt(app, trainee_id: int, token: str = "t", submit: bool = True) -> int:
-    now = utcnow()
-    with app.app_context():
-        exam_id = attempts.exams_for(db.session, trainee_id)[0].id
-        view, _ = attempts.start_attempt(exam_tools(), trainee_id, exam_id, token, photo(), now)
-    if submit:
-        with app.app_context():
-            for question_id, keys_ in keys_of(app, view.id).items():
-                attempts.save_answer(exam_tools(), trainee_id, view.id, token, question_id, keys_, now)
-            attempts.submit(exam_tools(), trainee_id, view.id, token, photo("PNG"), now + timedelta(minutes=1))
-    return view.id
 
 
 @pytest.fixture
@@ -41,7 +24,7 @@ def passed(app):
     bank(app)
     full_hours(app, trainee_id)
     full_hours(app, other)
-    return trainee_id, _attempt(app, trainee_id), other, _attempt(app, other, submit=False)
+    return trainee_id, sit(app, trainee_id), other, sit(app, other, submit=False)
 
 
 def _audit(app, action: str) -> list[AuditEntry]:

@@ -1,5 +1,6 @@
 """Trainees: search (name, phone, company, ID card by its hash), paginated on the server; a
-trainee's page (enrollments, binding with unbind, lessons, attendance, exercises, notices),
+trainee's page (enrollments, binding with unbind, lessons, attendance, exercises, notices, exam
+attempts and certificates, whose actions live in `wxapp.admin.exam_review`),
 recorded edits of phone and company, and an admin's recorded reveal of the full ID card."""
 from __future__ import annotations
 

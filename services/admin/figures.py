@@ -3,7 +3,8 @@ filters by the same definitions, so a number and the rows it links to agree).
 
 - bound: the trainee has a WeChat bound;
 - studying: the trainee has confirmed watching of any lesson;
-- finished: the 公共课's hours and the major's 专业课 hours are complete.
+- finished: the 公共课's hours and the major's 专业课 hours are complete;
+- passed: the trainee passed the major's exam and the pass stands (a valid completion).
 
 Everything comes from ONE aggregate statement grouped by (major, class): per major, per class and
 the totals are sums of its few hundred rows. "Finished" needs the hours of every completed lesson
@@ -20,12 +21,12 @@ import redis as redis_lib
 from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.orm import Session
 
-from models import ClassMember, Course, Enrollment, Lesson, LessonProgress, Major, TrainingClass, WechatUser
+from models import ClassMember, Completion, Course, Enrollment, Lesson, LessonProgress, Major, TrainingClass, WechatUser
 from models.catalog import COURSE_PUBLIC
 from services import keys
 
 CACHE_S = 60
-FIGURES = ("enrolled", "bound", "studying", "finished")
+FIGURES = ("enrolled", "bound", "studying", "finished", "passed")
 
 
 def bound():
@@ -58,6 +59,12 @@ def finished(major_id: int | None = None):
     return major.where(done.c.major_id == major_id) if major_id is not None else major
 
 
+def passed(major_id: int | None = None):
+    """Trainees whose exam of `major_id` (of any major when None) is passed and not voided."""
+    stmt = select(Completion.trainee_id).where(Completion.state == "valid")
+    return stmt.where(Completion.major_id == major_id) if major_id is not None else stmt
+
+
 @dataclass
 class GroupFigures:
     key: str  # class code or major id, for the links
@@ -66,6 +73,7 @@ class GroupFigures:
     bound: int = 0
     studying: int = 0
     finished: int = 0
+    passed: int = 0
 
     def add(self, counts: tuple[int, ...]) -> None:
         for name, n in zip(FIGURES, counts):
@@ -88,6 +96,9 @@ def _grouped(session: Session):
     any_done = select(major_done.c.trainee_id).distinct().subquery()
     firsts = select(func.min(Enrollment.id).label("id")).group_by(Enrollment.trainee_id).subquery()
     b, s = bound().subquery(), studying().subquery()
+    major_passed = (select(Completion.trainee_id, Completion.major_id).where(Completion.state == "valid")
+                    .distinct().subquery())
+    any_passed = passed().distinct().subquery()
     member = (select(ClassMember.trainee_id, TrainingClass.major_id, TrainingClass.code)
               .join(TrainingClass, TrainingClass.id == ClassMember.class_id).subquery())
     has_public = public_done.c.trainee_id.is_not(None)
@@ -98,8 +109,9 @@ def _grouped(session: Session):
 
     stmt = (select(Enrollment.major_id, member.c.code, func.count(), count(b.c.trainee_id.is_not(None)),
                    count(s.c.trainee_id.is_not(None)), count(has_public & major_done.c.trainee_id.is_not(None)),
-                   count(first), count(first & b.c.trainee_id.is_not(None)), count(first & s.c.trainee_id.is_not(None)),
-                   count(first & has_public & any_done.c.trainee_id.is_not(None)))
+                   count(major_passed.c.trainee_id.is_not(None)), count(first), count(first & b.c.trainee_id.is_not(None)), count(first & s.c.trainee_id.is_not(None)),
+                   count(first & has_public & any_done.c.trainee_id.is_not(None)),
+                   count(first & any_passed.c.trainee_id.is_not(None)))
             .outerjoin(firsts, firsts.c.id == Enrollment.id)
             .outerjoin(b, b.c.trainee_id == Enrollment.trainee_id)
             .outerjoin(s, s.c.trainee_id == Enrollment.trainee_id)
@@ -107,6 +119,9 @@ def _grouped(session: Session):
             .outerjoin(any_done, any_done.c.trainee_id == Enrollment.trainee_id)
             .outerjoin(major_done, and_(major_done.c.trainee_id == Enrollment.trainee_id,
                                         major_done.c.major_id == Enrollment.major_id))
+            .outerjoin(any_passed, any_passed.c.trainee_id == Enrollment.trainee_id)
+            .outerjoin(major_passed, and_(major_passed.c.trainee_id == Enrollment.trainee_id,
+                                          major_passed.c.major_id == Enrollment.major_id))
             .outerjoin(member, and_(member.c.trainee_id == Enrollment.trainee_id,
                                     member.c.major_id == Enrollment.major_id))
             .group_by(Enrollment.major_id, member.c.code))
@@ -123,10 +138,11 @@ def count_study(session: Session, now: datetime) -> StudyFigures:
                session.execute(select(TrainingClass.code, TrainingClass.name).order_by(TrainingClass.starts_at.desc()))}
     totals = GroupFigures("", "全部")
     for major_id, code, *counts in _grouped(session):
-        majors[major_id].add(counts[:4])
+        pairs, people = counts[:len(FIGURES)], counts[len(FIGURES):]
+        majors[major_id].add(pairs)
         if code is not None:
-            classes[code].add(counts[:4])
-        totals.add(counts[4:])
+            classes[code].add(pairs)
+        totals.add(people)
     session.commit()  # ends the transaction SET LOCAL applied to
     return StudyFigures(now.isoformat(), totals, list(majors.values()), list(classes.values()))
 

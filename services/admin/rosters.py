@@ -38,10 +38,10 @@ class UploadError(ServiceError):
     pass
 
 
-def keep_upload(redis: redis_lib.Redis, data: bytes) -> str:
+def keep_upload(redis: redis_lib.Redis, data: bytes, what: str = "报名汇总表") -> str:
     """Stores an uploaded workbook until confirmation; returns its token."""
     if not data:
-        raise UploadError("请选择要上传的报名汇总表（.xlsx 文件）")
+        raise UploadError(f"请选择要上传的{what}（.xlsx 文件）")
     if len(data) > MAX_UPLOAD:
         raise UploadError(f"文件超过 {MAX_UPLOAD // 1024 // 1024} MB")
     if not data.startswith(XLSX_MAGIC):

@@ -26,7 +26,7 @@ from services.school.imports import cells
 from services.school.imports.roster import COMPANY_MAX
 
 PAGE_SIZE = 50
-STATES = ("bound", "unbound", "studying", "finished")
+STATES = ("bound", "unbound", "studying", "finished", "passed")
 
 
 class TraineeError(ServiceError):
@@ -110,6 +110,8 @@ def _state(state: str, major_id: int | None):
         return Trainee.id.in_(figures.studying())
     if state == "finished":
         return Trainee.id.in_(figures.finished(major_id))
+    if state == "passed":
+        return Trainee.id.in_(figures.passed(major_id))
     raise TraineeError("未知的筛选条件")
 
 

@@ -168,3 +168,34 @@ def test_fee_report_writes_formula_looking_text_as_text(app, console, school):
     cell = next(c for c in sheet["A"] if c.value == "=1+1")
     assert cell.data_type == "s"
     assert ("苏州示例建设有限公司", "建筑工程", 2, 1230, 0, 0, 1230, 0, 1230) in rows
+
+
+def test_exam_passed_per_class_and_major_counts_standing_passes_and_links_to_them(app, console, school):
+    from models import Completion
+    from tests.completion_util import complete
+
+    a, b, c = school
+    with app.app_context():
+        db.session.add(Enrollment(trainee_id=a, major_id=figures_major(app, "机电工程"), kind="added", fee=304))
+        db.session.commit()
+    complete(app, a)
+    complete(app, a, major="机电工程")
+    voided = complete(app, c, major="机电工程")
+    with app.app_context():
+        db.session.query(Completion).filter_by(number=voided).update(
+            {"state": "cancelled", "cancelled_at": datetime.now(timezone.utc)})
+        db.session.commit()
+        study = figures.count_study(db.session, datetime.now(timezone.utc))
+    majors = {g.label: g for g in study.majors}
+    assert (study.classes[0].passed, majors["建筑工程"].passed, majors["机电工程"].passed) == (1, 1, 1)
+    assert study.totals.passed == 1  # 甲 counts once; 丙's voided pass not at all
+    page = console.text("/admin/?fresh=1")
+    assert link(page, "/admin/trainees?state=passed") == "1"
+    assert link(page, f"/admin/trainees?state=passed&amp;class={CLASS_CODE}") == "1"
+    rows = console.text(f"/admin/trainees?major={figures_major_id(app, '机电工程')}&state=passed")
+    assert "甲" in rows and "丙" not in rows and "考试已合格" in rows
+
+
+def figures_major_id(app, name: str) -> int:
+    with app.app_context():
+        return figures_major(app, name)

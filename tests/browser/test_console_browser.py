@@ -1,5 +1,6 @@
 """The staff console in a laptop-sized Chromium (1366×768): log in, upload a roster, preview and
-confirm, open the class, notify it (confirmation, then delivery), find a trainee, unbind."""
+confirm, open the class, notify it (confirmation, then delivery), find a trainee, unbind; review a
+trainee's exam with both photos, void it, and export the completions."""
 from __future__ import annotations
 
 import threading
@@ -135,3 +136,66 @@ def test_admin_reveals_an_id_card_through_htmx_and_reads_the_audit_log(console_a
     page.click("nav >> text=操作记录")
     assert "查看完整身份证号" in page.locator("table").inner_text()
     screenshot(page, "console-11-audit")
+
+
+def test_staff_reviews_an_exam_voids_it_and_exports_the_completions(console_app, laptop):
+    import io
+
+    from openpyxl import load_workbook
+
+    from models import Completion
+    from tests.completion_util import complete
+    from models import AuditEntry
+    from tests.exam_util import bank, full_hours, sit
+
+    app, origin = console_app
+    page = laptop
+    trainee = factories.trainee(app, name="周一", phone=phone(60), id_card=id_card(60))
+    bank(app)
+    full_hours(app, trainee)
+    attempt = sit(app, trainee)
+    other = factories.trainee(app, name="吴二", phone=phone(61), id_card=id_card(61))
+    number = complete(app, other)
+    with app.app_context():
+        staff.create(db.session, "wang", PASSWORD, "test")
+    page.goto(f"{origin}/admin/login")
+    page.fill("#username", "wang")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('登录')")
+    page.wait_for_url(f"{origin}/admin/")
+
+    page.click("nav >> text=学员")
+    page.fill("#q", id_card(60))
+    page.click("button:has-text('查找')")
+    page.wait_for_url(f"{origin}/admin/trainees/{trainee}")
+    card = page.locator(f"#attempt-{attempt}")
+    card.scroll_into_view_if_needed()
+    photos = card.locator("img.exam-photo")
+    assert photos.count() == 2  # before and after, side by side
+    boxes = [photos.nth(i).bounding_box() for i in range(2)]
+    assert boxes[0]["y"] == boxes[1]["y"] and boxes[0]["x"] + boxes[0]["width"] <= boxes[1]["x"]
+    assert all(photos.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(2))
+    screenshot(page, "console-12-exam-attempt")
+    card.locator("input[name=reason]").fill("考前照片与本人不符")
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.locator("button:has-text('取消成绩')").click()
+    page.wait_for_selector(".alert-success")
+    assert "已取消该次考试的合格成绩" in page.locator(".alert-success").inner_text()
+    assert "成绩已取消" in page.locator(f"#attempt-{attempt}").inner_text()
+    page.locator("#exam").scroll_into_view_if_needed()
+    screenshot(page, "console-13-exam-voided")
+
+    page.click("nav >> text=导出")
+    assert "完整的身份证号" in page.locator("#completions").inner_text()
+    page.select_option("#major", "建筑工程")
+    screenshot(page, "console-14-exports")
+    with page.expect_download() as info:
+        page.click("button:has-text('下载结业名单')")
+    assert info.value.suggested_filename.startswith("结业名单-") and info.value.suggested_filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(info.value.path().read_bytes())).worksheets[0]
+    assert [sheet.cell(2, c).value for c in (1, 2, 12)] == ["吴二", id_card(61), number]
+    assert sheet.max_row == 2  # 周一's voided pass is not exported
+    with app.app_context():
+        assert db.session.query(Completion).filter_by(trainee_id=trainee).one().state == "cancelled"
+        actions = {e.action for e in db.session.query(AuditEntry).filter_by(actor="wang")}
+    assert {"exam_voided", "completions_exported"} <= actions

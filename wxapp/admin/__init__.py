@@ -22,3 +22,4 @@ def init_app(app: Flask) -> None:
 from wxapp.admin import (  # noqa: E402,F401  (routes register on import)
     auth, classes, dashboard, exports, rosters, trainees, helpers,
 )
+from wxapp.admin import catalog, exam_review  # noqa: E402,F401

@@ -1,4 +1,5 @@
-"""The exports page: an attendance report per class and the fee report per company (xlsx)."""
+"""The exports page: an attendance report per class and the fee report per company (xlsx); the
+provincial completions file is `wxapp.admin.exam_review.export_completions`."""
 from __future__ import annotations
 
 from flask import abort, render_template

@@ -1,5 +1,6 @@
 """Trainees: search (name, phone, company, ID card by its hash), paginated on the server; a
-trainee's page (enrollments, binding with unbind, lessons, attendance, exercises, notices),
+trainee's page (enrollments, binding with unbind, lessons, attendance, exercises, notices, exam
+attempts and certificates, whose actions live in `wxapp.admin.exam_review`),
 recorded edits of phone and company, and an admin's recorded reveal of the full ID card."""
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from flask_login import current_user
 from models import Major, Trainee
 from services import ServiceError
 from services.admin import trainees
+from services.completion import certificates
+from services.exam import staff as exam_staff
 from services.identity import binding
 from services.study import learning, segments, study_records
 from services.timeutil import utcnow
 from wxapp.admin import bp
 from wxapp.admin.auth import actor, admin_required
 from wxapp.admin.helpers import page_arg
-from wxapp.extensions import db, pii, redis_client
+from wxapp.extensions import db, exam_tools, pii, redis_client
 
 
 def _filters() -> trainees.Filters:
@@ -63,6 +66,8 @@ def trainee_page(trainee_id: int):
         history=binding.history(db.session, trainee.id), records=records, describe=segments.describe,
         checks=trainees.attendance(db.session, trainee.id, utcnow()),
         notices=trainees.notices_of(db.session, trainee.id),
+        attempts=exam_staff.attempts_of(exam_tools(), trainee.id),
+        certificates=certificates.certificates_of(db.session, trainee.id),
     )
 
 
@@ -92,10 +97,6 @@ def trainee_unbind(trainee_id: int):
     else:
         flash("已解绑微信，学员可重新认证登录" + ("；原微信中打开的播放页面已停止" if stopped else ""), "success")
     return redirect(url_for("admin.trainee_page", trainee_id=trainee_id) + "#binding")
-
-
-# Lifting a binding lock (issue 14, 6.): to come with `binding.unlock_trainee`, being written
-# beside this console; its button belongs in the binding card of trainee.html (marked there).
 
 
 @bp.route("/trainees/<int:trainee_id>/reveal", methods=["POST"])

@@ -2,8 +2,13 @@
 
 A course is keyed by its slot (the one 公共课, or the 专业课 of a major), its name taken from
 the file; a lesson by (course, title), its position by its order in the file. Lessons missing
-from the file stay: trainees' progress may point at them. The workbook's second sheet, 课后练习,
-holds the lessons' exercises (`services.school.imports.exercises`), imported in the same transaction.
+from the file stay: trainees' progress may point at them. They follow the file's lessons, in their
+old order (a second catalog once interleaved its lessons with the first's), and when a course's
+lessons then hold more or fewer hours than the course requires, the report says so in `warnings`,
+naming the course, both totals and the lessons kept from before: a warning rather than a refusal,
+because those lessons may have been watched and can't be deleted, and the new file is still what
+staff mean to publish. The workbook's second sheet, 课后练习, holds the lessons' exercises
+(`services.school.imports.exercises`), imported in the same transaction.
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ class CatalogReport(ImportReport):
     (None: the workbook has no such sheet)."""
 
     exercises: ImportReport | None = field(default=None)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,12 @@ class Line:
     hours: Decimal
 
 
-def import_catalog(session: Session, path: str | Path) -> CatalogReport:
-    """Imports the catalog at `path`; raises UnreadableFile when the file itself can't be read."""
+def import_catalog(session: Session, path: str | Path, dry_run: bool = False) -> CatalogReport:
+    """Imports the catalog at `path`; raises UnreadableFile when the file itself can't be read.
+
+    With `dry_run` the report is the same (counts, rejected rows, warnings) but nothing is written:
+    the staff console previews a file this way before staff confirm it.
+    """
     rows = read_sheet(path, COLUMNS)
     report = CatalogReport()
     try:
@@ -59,7 +69,10 @@ def import_catalog(session: Session, path: str | Path) -> CatalogReport:
         _apply(session, lines, report)
         session.flush()
         report.exercises = import_exercises(session, path)
-        session.commit()
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
     except BaseException:
         session.rollback()
         raise
@@ -144,6 +157,35 @@ def _apply(session: Session, lines: list[Line], report: ImportReport) -> None:
             report.updated += 1
         else:
             report.unchanged += 1
+    for slot, count in positions.items():
+        report.warnings.extend(_settle(courses[slot], {line.title for line in lines if _slot_of(line) == slot}, count))
+
+
+def _slot_of(line: Line) -> int | None:
+    return line.major.id if line.major else None
+
+
+def _settle(course: Course, in_file: set[str], count: int) -> list[str]:
+    """Puts the course's lessons missing from the file after the file's own; returns what staff must
+    know when the course's lessons no longer hold the hours it requires."""
+    kept = sorted((lesson for lesson in course.lessons if lesson.title not in in_file), key=lambda x: x.position)
+    for n, lesson in enumerate(kept, count + 1):
+        lesson.position = n
+    total = sum((Decimal(lesson.hours) for lesson in course.lessons), Decimal(0))
+    required = Decimal(course.hours_required)
+    if total == required:
+        return []
+    older = f"；其中 {len(kept)} 个视频课时不在本文件中，为以前导入的（{'、'.join(x.title for x in kept[:5])}" \
+            f"{'等' if len(kept) > 5 else ''}），已排在本文件的视频课时之后" if kept else ""
+    if total > required:
+        return [f"课程“{course.name}”的视频课时共 {_num(total)} 学时，超过该课程要求的 {_num(required)} 学时{older}："
+                f"学员看完其中任意 {_num(required)} 学时即修满该课程"]
+    return [f"课程“{course.name}”的视频课时共 {_num(total)} 学时，少于该课程要求的 {_num(required)} 学时{older}："
+            "学员无法修满该课程"]
+
+
+def _num(value: Decimal) -> str:
+    return f"{value.normalize():f}"
 
 
 def _course(session: Session, courses: dict[int | None, Course], line: Line) -> bool:

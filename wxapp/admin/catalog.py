@@ -1,0 +1,53 @@
+"""The catalog: upload the catalog workbook, preview (nothing written), confirm; the courses'
+lessons and their order."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+
+from services import ServiceError
+from services.admin import catalog, rosters
+from services.school.imports import UnreadableFile
+from wxapp.admin import bp
+from wxapp.admin.auth import actor
+from wxapp.extensions import db, redis_client
+
+
+@bp.route("/catalog", methods=["GET", "POST"])
+def catalog_page():
+    if request.method == "GET":
+        return render_template("admin/catalog.html", courses=catalog.courses(db.session))
+    upload = request.files.get("file")
+    filename = (upload.filename or "") if upload else ""
+    try:
+        data = upload.read(rosters.MAX_UPLOAD + 1) if upload else b""
+        token = rosters.keep_upload(redis_client(), data, "课程目录")
+        report = catalog.preview(db.session, redis_client(), token)
+    except (UnreadableFile, rosters.UploadError) as exc:
+        return render_template("admin/catalog.html", courses=catalog.courses(db.session), error=exc.message), 400
+    return render_template("admin/catalog_preview.html", report=report, token=token, filename=filename[:80])
+
+
+@bp.route("/catalog/confirm", methods=["POST"])
+def catalog_confirm():
+    filename = request.form.get("filename", "")[:80]
+    try:
+        report = catalog.confirm(db.session, redis_client(), request.form.get("token", ""), actor(), filename)
+    except ServiceError as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("admin.catalog_page"))
+    flash(f"已导入课程目录：新增 {report.created}，更新 {report.updated}，未变 {report.unchanged}，"
+          f"拒绝 {len(report.rejected)}", "success")
+    for warning in report.warnings:
+        flash("注意：" + warning, "warning")
+    return redirect(url_for("admin.catalog_page"))
+
+
+@bp.route("/catalog/lessons/<int:lesson_id>/move", methods=["POST"])
+def lesson_move(lesson_id: int):
+    try:
+        lesson = catalog.move_lesson(db.session, lesson_id, request.form.get("to") == "up", actor())
+    except catalog.CatalogError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("admin.catalog_page"))
+    return redirect(url_for("admin.catalog_page") + f"#lesson-{lesson.id}")

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models import db
+from models import Base
 from models.catalog import Major
 from models.trainee import Enrollment, Trainee
 from models.types import UTCDateTime, utcnow
@@ -21,7 +21,7 @@ QUESTION_KINDS = ("single", "multi", "judge")
 PUBLIC_POOL = "public"  # the 公共 pool; a major's pool is named by the major's code
 
 
-class ExamQuestion(db.Model):
+class ExamQuestion(Base):
     """One question of a pool. `answer` holds option letters (A, ACD) or, for 判断, T or F."""
 
     __tablename__ = "exam_questions"
@@ -44,7 +44,7 @@ class ExamQuestion(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class ExamAttempt(db.Model):
+class ExamAttempt(Base):
     """One sitting of a trainee's exam of a major (一次考试)."""
 
     __tablename__ = "exam_attempts"
@@ -95,7 +95,7 @@ class ExamAttempt(db.Model):
         return f"<ExamAttempt {self.id}>"
 
 
-class ExamAnswer(db.Model):
+class ExamAnswer(Base):
     """The answer given to one question of an attempt, as the keys shown on the paper."""
 
     __tablename__ = "exam_answers"

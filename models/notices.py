@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models import db
+from models import Base
 from models.classes import TrainingClass
 from models.trainee import Trainee
 from models.types import UTCDateTime, utcnow
@@ -37,7 +37,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Notice(db.Model):
+class Notice(Base):
     """One push asked for once: `key` names it (e.g. `class_open:7`) so asking again finds it."""
 
     __tablename__ = "notices"
@@ -60,7 +60,7 @@ class Notice(db.Model):
         return f"<Notice {self.key}>"
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Base):
     """One message to one trainee by one channel, and where its delivery stands."""
 
     __tablename__ = "outbox"

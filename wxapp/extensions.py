@@ -14,10 +14,11 @@ from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
 
 from models import db
+from wxapp import config
 from services.study import overview
 from services.notices.notify import Notifier
 from services.identity.pii import PiiCipher
-from services.study.progress import Player, Settings as PlaySettings
+from services.study.progress import Player
 from services.wechat_api import WeChatApi
 
 migrate = Migrate()
@@ -43,8 +44,8 @@ def init_clients(app: Flask) -> None:
         timeout=app.config["WECHAT_TIMEOUT_S"],
     )
     app.extensions["notifier"] = Notifier(
-        app.config, db.session, app.extensions["wechat_api"], app.extensions["redis"])
-    app.extensions["play_settings"] = PlaySettings.from_config(app.config)
+        config.notice_settings(app.config), db.session, app.extensions["wechat_api"], app.extensions["redis"])
+    app.extensions["play_settings"] = config.play_settings(app.config)
     overview.track_changes(_redis_if_app)
     init_exam(app)
 

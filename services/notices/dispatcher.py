@@ -23,13 +23,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Mapping
+from typing import Callable
 
 from sqlalchemy.orm import Session
 
 from models.notices import CHANNEL_WECHAT
 from services.notices import outbox
 from services.notices.notice_templates import KindTemplates
+from services.notices.settings import DispatchSettings
 from services.notices.outbox import Claimed, Outcome, RetryPolicy
 from services.identity.pii import mask_phone, short_openid
 from services.ratelimit import RateLimiter
@@ -42,21 +43,6 @@ log = logging.getLogger(__name__)
 BATCH_WINDOW_S = 0.02   # gather outcomes this long before writing them in one transaction
 IDLE_CLAIM_S = 0.5      # with nothing claimable, look again this often
 MIN_SLEEP_S, MAX_SLEEP_S = 0.1, 1.0  # waiting for retries or other dispatchers' rows: look again
-
-
-@dataclass(frozen=True)
-class DispatchSettings:
-    pool_size: int
-    rate_per_s: float      # per channel, all processes together; 0: no limit
-    lease_s: float
-    max_attempts: int
-    retry_base_s: float
-
-    @classmethod
-    def from_config(cls, cfg: Mapping) -> DispatchSettings:
-        return cls(pool_size=max(int(cfg["OUTBOX_POOL_SIZE"]), 1), rate_per_s=float(cfg["OUTBOX_RATE_PER_S"]),
-                   lease_s=float(cfg["OUTBOX_LEASE_S"]), max_attempts=max(int(cfg["OUTBOX_MAX_ATTEMPTS"]), 1),
-                   retry_base_s=float(cfg["OUTBOX_RETRY_BASE_S"]))
 
 
 @dataclass

@@ -9,18 +9,19 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from functools import cached_property
-from typing import Callable, Mapping
+from dataclasses import replace
+from typing import Callable
 
 import redis as redis_lib
 from requests.adapters import HTTPAdapter
 from sqlalchemy.orm import Session
 
 from models import Notice
-from models.notices import NOTICE_KINDS
 from services import keys
 from services.notices import notice_templates, notices
-from services.notices.dispatcher import Dispatcher, DispatchSettings
+from services.notices.dispatcher import Dispatcher
 from services.notices.notice_templates import KindTemplates
+from services.notices.settings import NoticeSettings
 from services.ratelimit import RateLimiter
 from services.notices.sms import SmsBackend, build_backend
 from services.timeutil import utcnow
@@ -28,7 +29,7 @@ from services.wechat_api import WeChatApi
 
 
 class Notifier:
-    def __init__(self, settings: Mapping, session: Session, wechat: WeChatApi, redis: redis_lib.Redis):
+    def __init__(self, settings: NoticeSettings, session: Session, wechat: WeChatApi, redis: redis_lib.Redis):
         self.settings = settings
         self.session = session
         self.wechat = wechat
@@ -38,29 +39,30 @@ class Notifier:
 
     @cached_property
     def templates(self) -> dict[str, KindTemplates]:
-        ids = {kind: self.settings.get(f"WECHAT_TEMPLATE_{kind.upper()}") for kind in NOTICE_KINDS}
-        return notice_templates.load(self.settings["NOTICE_TEMPLATES_FILE"], ids)
+        return notice_templates.load(self.settings.templates_file, self.settings.template_ids)
 
     @cached_property
     def sms(self) -> SmsBackend:
-        return build_backend(self.settings, self.redis)
+        return build_backend(self.settings.sms, self.redis)
 
-    def dispatcher(self, clock: Callable[[], datetime] = utcnow, **overrides) -> Dispatcher:
-        """A dispatcher over the shared clients; `overrides` replace OUTBOX_* settings."""
-        settings = DispatchSettings.from_config({**self.settings, **overrides})
+    def dispatcher(self, clock: Callable[[], datetime] = utcnow, pool_size: int | None = None) -> Dispatcher:
+        """A dispatcher over the shared clients, with its own number of send threads if given."""
+        settings = self.settings.dispatch
+        if pool_size is not None:
+            settings = replace(settings, pool_size=pool_size)
         self._size_http_pool(settings.pool_size)
         limiter = RateLimiter(self.redis, keys.outbox_rate, settings.rate_per_s) if settings.rate_per_s > 0 else None
         return Dispatcher(self.session, self.wechat, self.sms, self.templates, settings, limiter, clock)
 
     def class_open(self, class_code: str, requested_by: str, now: datetime | None = None) -> Notice:
         return notices.class_open(self.session, self.templates, class_code, requested_by,
-                                  self.settings["PUBLIC_BASE_URL"], now)
+                                  self.settings.public_base_url, now)
 
     def class_reminders(self, now: datetime | None = None) -> list[Notice]:
-        return notices.class_reminders(self.session, self.templates, self.settings["PUBLIC_BASE_URL"], now)
+        return notices.class_reminders(self.session, self.templates, self.settings.public_base_url, now)
 
     def registration_expiry(self, now: datetime | None = None) -> Notice | None:
-        return notices.registration_expiry(self.session, self.templates, self.settings["PUBLIC_BASE_URL"], now)
+        return notices.registration_expiry(self.session, self.templates, self.settings.public_base_url, now)
 
     def counts(self, notice_id: int) -> dict[str, dict[str, int]]:
         return notices.counts(self.session, notice_id)

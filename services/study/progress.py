@@ -71,11 +71,6 @@ class Settings:
     check_ttl_s: int
     heartbeat_s: float
 
-    @classmethod
-    def from_config(cls, config) -> Settings:
-        return cls(config["ATTENDANCE_INTERVAL_MIN_S"], config["ATTENDANCE_INTERVAL_MAX_S"],
-                   config["ATTENDANCE_TTL_S"], config["PLAY_HEARTBEAT_S"])
-
 
 @dataclass(frozen=True)
 class Beat:

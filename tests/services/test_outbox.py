@@ -222,7 +222,7 @@ def test_two_dispatchers_on_postgresql_send_each_row_once(make_app, fake_wechat,
     def dispatch(app):
         with app.app_context():
             barrier.wait()
-            dispatcher = app.extensions["notifier"].dispatcher(OUTBOX_POOL_SIZE=3)
+            dispatcher = app.extensions["notifier"].dispatcher(pool_size=3)
             reports.append(dispatcher.run(notice_id=notice_id, wait=True))
 
     threads = [threading.Thread(target=dispatch, args=(app,)) for app in apps]
@@ -258,7 +258,7 @@ def test_an_interrupted_dispatcher_gives_back_the_rows_it_had_not_started(notify
         notice = tools.class_open(CLASS_CODE, "test")
         threading.Timer(0.25, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C mid-batch
         with pytest.raises(KeyboardInterrupt):
-            tools.dispatcher(OUTBOX_POOL_SIZE=2).run(notice_id=notice.id)
+            tools.dispatcher(pool_size=2).run(notice_id=notice.id)
         pending_attempts = db.session.scalars(
             select(OutboxMessage.attempts).where(OutboxMessage.state == "pending")).all()
 

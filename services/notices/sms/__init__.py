@@ -15,6 +15,8 @@ from typing import Mapping, Protocol
 
 import redis as redis_lib
 
+from services.notices.settings import SmsSettings
+
 
 class SmsError(Exception):
     """The provider refused or could not be reached; `code` is the provider's own error code."""
@@ -33,15 +35,15 @@ class SmsBackend(Protocol):
         """Sends one templated text to an 11-digit mainland mobile; returns the message id."""
 
 
-def build_backend(settings: Mapping, redis: redis_lib.Redis) -> SmsBackend:
+def build_backend(settings: SmsSettings, redis: redis_lib.Redis) -> SmsBackend:
     """The backend named by `SMS_BACKEND`; the provider SDK is imported here, not before."""
-    name = settings["SMS_BACKEND"]
+    name = settings.backend
     if name == "console":
         from services.notices.sms.console import ConsoleSms, UnconfiguredSms
 
-        if settings.get("WXAPP_ENV") == "production":
+        if settings.production:
             return UnconfiguredSms()
-        return ConsoleSms(redis, settings["SMS_SIGN_NAME"])
+        return ConsoleSms(redis, settings.sign_name)
     if name == "aliyun":
         from services.notices.sms.aliyun import AliyunSms
 

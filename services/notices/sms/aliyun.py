@@ -41,9 +41,9 @@ class AliyunSms:
         self._local = threading.local()  # one SDK client per thread: no shared state to trust
 
     @classmethod
-    def from_settings(cls, settings: Mapping) -> AliyunSms:
-        return cls(settings["SMS_ACCESS_KEY_ID"], settings["SMS_ACCESS_KEY_SECRET"], settings["SMS_SIGN_NAME"],
-                   settings.get("SMS_ENDPOINT"), settings.get("SMS_REGION"), settings.get("SMS_TIMEOUT_S", 5))
+    def from_settings(cls, settings: SmsSettings) -> AliyunSms:
+        return cls(settings.access_key_id or "", settings.access_key_secret or "", settings.sign_name,
+                   settings.endpoint, settings.region, settings.timeout_s)
 
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)

@@ -41,10 +41,9 @@ class TencentSms:
         self._local = threading.local()
 
     @classmethod
-    def from_settings(cls, settings: Mapping) -> TencentSms:
-        return cls(settings["SMS_ACCESS_KEY_ID"], settings["SMS_ACCESS_KEY_SECRET"], settings["SMS_SDK_APP_ID"],
-                   settings["SMS_SIGN_NAME"], settings.get("SMS_ENDPOINT"), settings.get("SMS_REGION"),
-                   settings.get("SMS_TIMEOUT_S", 5))
+    def from_settings(cls, settings: SmsSettings) -> TencentSms:
+        return cls(settings.access_key_id or "", settings.access_key_secret or "", settings.sdk_app_id or "",
+                   settings.sign_name, settings.endpoint, settings.region, settings.timeout_s)
 
     def _client(self) -> SmsClient:
         client = getattr(self._local, "client", None)

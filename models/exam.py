@@ -8,6 +8,7 @@ answers saved at once can't overwrite each other. Every attempt is kept, voided 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -19,6 +20,13 @@ from models.types import UTCDateTime, utcnow
 
 QUESTION_KINDS = ("single", "multi", "judge")
 PUBLIC_POOL = "public"  # the 公共 pool; a major's pool is named by the major's code
+
+
+class PaperItem(TypedDict):
+    """One question of a drawn paper: its id and the original option letters in the order shown."""
+
+    q: int
+    o: list[str]
 
 
 class ExamQuestion(Base):
@@ -37,7 +45,7 @@ class ExamQuestion(Base):
     # SHA-256 of the stem: "the same question" is the same 专业 and 题干 (CONTRACT §7).
     stem_hash: Mapped[str] = mapped_column(String(64))
     stem: Mapped[str] = mapped_column(Text)
-    options: Mapped[list] = mapped_column(JSON)
+    options: Mapped[list[str]] = mapped_column(JSON)
     answer: Mapped[str] = mapped_column(String(8))
     explanation: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -67,7 +75,7 @@ class ExamAttempt(Base):
     # SHA-256 of the browser session's exam token; NULL after staff release it (the next session claims it).
     session_hash: Mapped[str | None] = mapped_column(String(64))
     # [{"q": question id, "o": option letters in the order shown}], in the order shown.
-    paper: Mapped[list] = mapped_column(JSON)
+    paper: Mapped[list[PaperItem]] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deadline: Mapped[datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

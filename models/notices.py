@@ -19,11 +19,12 @@ from models.types import UTCDateTime, utcnow
 NOTICE_CLASS_OPEN = "class_open"
 NOTICE_CLASS_REMINDER = "class_reminder"
 NOTICE_REGISTRATION_EXPIRY = "registration_expiry"
-NOTICE_KINDS = (NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY)
 # The exam's notices: a result (合格 / 不合格) and a pass cancelled by staff (取消测试成绩).
 NOTICE_EXAM_RESULT = "exam_result"
 NOTICE_EXAM_VOIDED = "exam_voided"
-NOTICE_KINDS += (NOTICE_EXAM_RESULT, NOTICE_EXAM_VOIDED)
+NOTICE_KINDS = (
+    NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, NOTICE_EXAM_RESULT, NOTICE_EXAM_VOIDED,
+)
 
 CHANNEL_WECHAT = "wechat"
 CHANNEL_SMS = "sms"
@@ -49,7 +50,7 @@ class Notice(Base):
     class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id", ondelete="SET NULL"), index=True)
     requested_by: Mapped[str] = mapped_column(String(64))
     # Values shared by every message of the notice (class name, start time, place, link).
-    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     recipients: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -85,7 +86,7 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     provider_message_id: Mapped[str | None] = mapped_column(String(64))
     # Values for this trainee only (e.g. the registration expiry date).
-    params: Mapped[dict | None] = mapped_column(JSON)
+    params: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

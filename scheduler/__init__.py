@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import redis as redis_lib
 from apscheduler.executors.pool import ThreadPoolExecutor

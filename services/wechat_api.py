@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import redis as redis_lib
 import requests
@@ -21,7 +22,8 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
-from services import keys
+from services import JsonObject, keys
+from services.redis_tools import text as redis_text
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class WeChatApi(WeChatClient):
 
     # -- public API ---------------------------------------------------------------------------
 
-    def access_token(self) -> str:  # type: ignore[override]
+    def access_token(self) -> str:
         """The shared token, fetched if none is stored.
 
         A method where wechatpy has a property: the few wechatpy sub-APIs that read the property
@@ -84,14 +86,14 @@ class WeChatApi(WeChatClient):
         """
         return self._token(failed=None)
 
-    def create_menu(self, menu: dict) -> None:
+    def create_menu(self, menu: JsonObject) -> None:
         self.post("menu/create", data=menu)
 
-    def send_template(self, openid: str, template_id: str, data: dict, url: str | None = None,
+    def send_template(self, openid: str, template_id: str, data: dict[str, dict[str, str]], url: str | None = None,
                       client_msg_id: str | None = None) -> int:
         """A template message; WeChat delivers one per OpenID + `client_msg_id` within 10 minutes,
         so a resend after a timeout reaches the phone once (wechatpy's send_template lacks it)."""
-        body = {"touser": openid, "template_id": template_id, "data": data}
+        body: JsonObject = {"touser": openid, "template_id": template_id, "data": data}
         if url:
             body["url"] = url
         if client_msg_id:
@@ -99,9 +101,9 @@ class WeChatApi(WeChatClient):
         result = self.post("message/template/send", data=body)
         return int(result["msgid"])
 
-    def send_text(self, openid: str, text: str) -> None:
+    def sendredis_text(self, openid: str, text: str) -> None:
         """A customer-service text message (allowed for a while after the user wrote or scanned)."""
-        self.message.send_text(openid, text)
+        self.message.sendredis_text(openid, text)
 
     def create_temp_qrcode(self, scene_str: str, expire_seconds: int) -> tuple[str, str]:
         """A temporary parametric QR code: (ticket, url the QR image encodes)."""
@@ -126,7 +128,7 @@ class WeChatApi(WeChatClient):
 
     # -- token --------------------------------------------------------------------------------
 
-    def fetch_access_token(self, force_refresh: bool = False) -> dict:
+    def fetch_access_token(self, force_refresh: bool = False) -> JsonObject:
         """Fetches a token from `stable_token` through api_base and stores it for every process."""
         result = self._plain_call("POST", "cgi-bin/stable_token", json={
             "grant_type": "client_credential", "appid": self.appid, "secret": self.secret,
@@ -152,8 +154,7 @@ class WeChatApi(WeChatClient):
             raise WeChatUnavailable(f"Redis: {type(exc).__name__}") from None
 
     def _stored_token(self) -> str | None:
-        value = self.redis.get(keys.access_token(self.appid))
-        return value.decode() if value is not None else None
+        return redis_text(self.redis.get(keys.access_token(self.appid)))
 
     def _refresh_token(self, failed: str | None) -> str:
         """Under the lock: re-check the store, so only the first of many waiting processes fetches.
@@ -171,10 +172,10 @@ class WeChatApi(WeChatClient):
             stored = self._stored_token()
             if stored and stored != failed:
                 return stored
-            token = self.fetch_access_token()["access_token"]
+            token = str(self.fetch_access_token()["access_token"])
             if token == failed:
                 # stable_token hands back the same token while WeChat thinks it valid: force a new one.
-                token = self.fetch_access_token(force_refresh=True)["access_token"]
+                token = str(self.fetch_access_token(force_refresh=True)["access_token"])
             return token
         finally:
             try:
@@ -184,7 +185,7 @@ class WeChatApi(WeChatClient):
 
     # -- transport ----------------------------------------------------------------------------
 
-    def _request(self, method, url_or_endpoint, **kwargs):
+    def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> JsonObject:
         """Every token-bearing call: our token, one retry on a refused token, our errors."""
         params = dict(kwargs.pop("params", None) or {})
         token = self.access_token()
@@ -202,15 +203,17 @@ class WeChatApi(WeChatClient):
             if not isinstance(result, dict):  # wechatpy hands back the raw response when not JSON
                 raise WeChatUnavailable("answer is not a JSON object")
             return result
+        raise WeChatUnavailable("the token was refused twice")  # the loop's second try raises first
 
-    def _plain_call(self, method: str, path: str, params: dict | None = None, json: dict | None = None) -> dict:
+    def _plain_call(self, method: str, path: str, params: dict[str, str] | None = None,
+                    json: JsonObject | None = None) -> JsonObject:
         """A call that carries no access token (token fetch, OAuth code exchange)."""
         try:
             res = self._http.request(method, self.api_base + path, params=params, json=json, timeout=self.timeout)
             res.raise_for_status()
             result = res.json()
         except requests.HTTPError as exc:
-            raise self._http_error(exc.response.status_code) from None
+            raise self._http_error(exc.response.status_code if exc.response is not None else 0) from None
         except (requests.RequestException, ValueError) as exc:
             raise self._transport_error(exc) from None
         if not isinstance(result, dict):
@@ -241,19 +244,19 @@ class WeChatApi(WeChatClient):
     def jsapi_ticket(self) -> str:
         """The JS-SDK `jsapi_ticket`, shared in Redis like the token and fetched under a lock."""
         try:
-            stored = self.redis.get(keys.jsapi_ticket(self.appid))
+            stored = redis_text(self.redis.get(keys.jsapi_ticket(self.appid)))
             if stored is not None:
-                return stored.decode()
+                return stored
             lock = self.redis.lock(keys.jsapi_ticket_lock(self.appid), timeout=3 * self.timeout + 5,
                                    blocking_timeout=3 * self.timeout + 5)
             if not lock.acquire():
                 raise WeChatUnavailable("timed out waiting for the jsapi_ticket lock")
             try:
-                stored = self.redis.get(keys.jsapi_ticket(self.appid))
+                stored = redis_text(self.redis.get(keys.jsapi_ticket(self.appid)))
                 if stored is not None:
-                    return stored.decode()
+                    return stored
                 result = self.get("ticket/getticket", params={"type": "jsapi"})
-                ticket = result.get("ticket")
+                ticket = str(result.get("ticket") or "")
                 if not ticket:
                     raise WeChatUnavailable("getticket answer without ticket")
                 expires_in = int(result.get("expires_in") or 7200)
@@ -269,7 +272,8 @@ class WeChatApi(WeChatClient):
 
     def jsapi_signature(self, noncestr: str, timestamp: int, url: str, ticket: str | None = None) -> str:
         """`wx.config`'s signature of the page at `url` (without its `#…`), by wechatpy's signer."""
-        return self.jsapi.get_jsapi_signature(noncestr, ticket or self.jsapi_ticket(), timestamp, url.split("#")[0])
+        page = url.split("#")[0]
+        return str(self.jsapi.get_jsapi_signature(noncestr, ticket or self.jsapi_ticket(), timestamp, page))
 
     def download_media(self, media_id: str, max_bytes: int) -> bytes:
         """A temporary medium (a photo the JS-SDK uploaded) from `cgi-bin/media/get`, at most `max_bytes`."""
@@ -279,10 +283,10 @@ class WeChatApi(WeChatClient):
                 res = self._http.get(self.api_base + "cgi-bin/media/get", timeout=self.timeout, stream=True,
                                      params={"access_token": token, "media_id": media_id})
                 res.raise_for_status()
-                body = res.raw.read(max_bytes + 1, decode_content=True)
+                body: bytes = res.raw.read(max_bytes + 1, decode_content=True)
                 res.close()
             except requests.HTTPError as exc:
-                raise self._http_error(exc.response.status_code) from None
+                raise self._http_error(exc.response.status_code if exc.response is not None else 0) from None
             except requests.RequestException as exc:
                 raise self._transport_error(exc) from None
             if "json" not in res.headers.get("Content-Type", "") and not body.startswith(b"{"):

@@ -213,8 +213,8 @@ NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班前一�
 @click.argument("code")
 def notify_status(code: str) -> None:
     """Shows the notices sent to a class: counts per channel and state, and every message not delivered."""
-    from services.notices import notices
     from services.identity.pii import mask_phone
+    from services.notices import notices
     from services.timeutil import local_text
     from wxapp.extensions import db
 
@@ -287,8 +287,8 @@ def trainee_show(phone_or_id: str) -> None:
     """Prints a trainee's courses and study records (watching, attendance checks, exercises)."""
     from models import WechatUser
     from services.identity import binding
-    from services.study import learning, segments, study_records
     from services.identity.pii import mask_phone, short_openid
+    from services.study import learning, segments, study_records
     from services.timeutil import local_text
     from wxapp.extensions import db, pii
 

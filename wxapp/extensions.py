@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import redis
 from flask import Flask, current_app, g, has_app_context
-from sqlalchemy.orm import scoped_session, sessionmaker
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from models import db
-from wxapp import config
-from services.study import overview
-from services.notices.notify import Notifier
 from services.identity.pii import PiiCipher
+from services.notices.notify import Notifier
+from services.study import overview
 from services.study.progress import Player
 from services.wechat_api import WeChatApi
+from wxapp import config
 
 migrate = Migrate()
 csrf = CSRFProtect()

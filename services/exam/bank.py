@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,15 @@ from models.exam import PUBLIC_POOL, ExamQuestion
 from services.exam.rules import KIND_LABELS, KINDS, Rules
 from services.school.imports import cells
 from services.school.imports.exercises import (  # the same cells, read the same way
-    FALSE_WORDS, KINDS as KIND_WORDS, OPTION_COLUMNS, STEM_MAX, TRUE_WORDS, _answer, _options,
+    FALSE_WORDS,
+    OPTION_COLUMNS,
+    STEM_MAX,
+    TRUE_WORDS,
+    _answer,
+    _options,
+)
+from services.school.imports.exercises import (
+    KINDS as KIND_WORDS,
 )
 from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
 from services.school.majors import MAJORS
@@ -89,11 +98,11 @@ def shortages(session: Session, rules: Rules) -> list[str]:
     return found
 
 
-def _lines(report: ImportReport, rows: list[SheetRow]):
+def _lines(report: ImportReport, rows: list[SheetRow]) -> Iterator[tuple[int, Line]]:
     for row in rows:
         errors: list[str] = []
         line = _parse(row, errors)
-        if errors:
+        if errors or line is None:
             report.reject(row.number, "；".join(errors))
         else:
             yield row.number, line

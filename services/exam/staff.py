@@ -42,7 +42,7 @@ def void(tools: ExamTools, attempt_id: int, by: str, reason: str, now: datetime)
         attempt.voided_at, attempt.voided_by, attempt.void_reason = now, by[:64], reason[:REASON_MAX]
         cancel_completion_of_attempt(session, attempt.id, reason=reason, at=now)
         notice = notices.exam_voided(session, tools.templates(), trainee_id=attempt.trainee_id, attempt_id=attempt.id,
-                            major=session.get(Major, attempt.major_id).name, reason=reason,
+                            major=session.get_one(Major, attempt.major_id).name, reason=reason,
                             requested_by=by, base_url=tools.base_url, now=now)
         session.commit()
     except BaseException:

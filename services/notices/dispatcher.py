@@ -19,22 +19,22 @@ import queue
 import random
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy.orm import Session
 
 from models.notices import CHANNEL_WECHAT
+from services.identity.pii import mask_phone, short_openid
 from services.notices import outbox
 from services.notices.notice_templates import KindTemplates
-from services.notices.settings import DispatchSettings
 from services.notices.outbox import Claimed, Outcome, RetryPolicy
-from services.identity.pii import mask_phone, short_openid
-from services.ratelimit import RateLimiter
+from services.notices.settings import DispatchSettings
 from services.notices.sms import SmsBackend, SmsError
+from services.ratelimit import RateLimiter
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApi, WeChatApiError, WeChatUnavailable
 
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 BATCH_WINDOW_S = 0.02   # gather outcomes this long before writing them in one transaction
 IDLE_CLAIM_S = 0.5      # with nothing claimable, look again this often
 MIN_SLEEP_S, MAX_SLEEP_S = 0.1, 1.0  # waiting for retries or other dispatchers' rows: look again
+
+
+# The rows being sent: row id -> (its send in the pool, the claimed row).
+Inflight = dict[int, tuple[Future[None], Claimed]]
 
 
 @dataclass
@@ -76,7 +80,7 @@ class Dispatcher:
         report = DispatchReport(expired_leases=outbox.expire_leases(self.session, self.clock()))
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         done: queue.Queue[Outcome] = queue.Queue()
-        inflight: dict[int, tuple[Future, Claimed]] = {}
+        inflight: Inflight = {}
         next_claim = 0.0  # monotonic time of the next claim; pushed back while nothing is claimable
         with ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="outbox") as pool:
             try:
@@ -98,7 +102,8 @@ class Dispatcher:
 
     # -- the caller's thread: the database ------------------------------------------------------
 
-    def _top_up(self, pool: ThreadPoolExecutor, inflight: dict, done: queue.Queue, notice_id: int | None) -> int:
+    def _top_up(self, pool: ThreadPoolExecutor, inflight: Inflight, done: queue.Queue[Outcome],
+                notice_id: int | None) -> int:
         """Claims enough rows to keep every pool thread busy with one waiting behind it."""
         claimed = outbox.claim(self.session, self.token, 2 * self.settings.pool_size - len(inflight),
                                self.settings.lease_s, self.clock(), notice_id)
@@ -106,7 +111,7 @@ class Dispatcher:
             inflight[row.id] = (pool.submit(self._send_into, row, done), row)
         return len(claimed)
 
-    def _collect(self, inflight: dict, done: queue.Queue, report: DispatchReport) -> int:
+    def _collect(self, inflight: Inflight, done: queue.Queue[Outcome], report: DispatchReport) -> int:
         """Waits for outcomes, records a batch of them; returns the SMS fallback rows added."""
         outcomes = [done.get()]
         until = time.monotonic() + BATCH_WINDOW_S
@@ -119,7 +124,7 @@ class Dispatcher:
             inflight.pop(o.id, None)
         return self._record(outcomes, report)
 
-    def _abandon(self, inflight: dict, done: queue.Queue, report: DispatchReport) -> None:
+    def _abandon(self, inflight: Inflight, done: queue.Queue[Outcome], report: DispatchReport) -> None:
         """Interrupted (Ctrl-C, a database error): sends not yet started are cancelled and given
         back; those under way finish and are recorded when possible, else their lease runs out."""
         outcomes = [self._outcome(row, released=True) for future, row in inflight.values() if future.cancel()]
@@ -160,7 +165,7 @@ class Dispatcher:
 
     # -- pool threads: the providers ------------------------------------------------------------
 
-    def _send_into(self, row: Claimed, done: queue.Queue) -> None:
+    def _send_into(self, row: Claimed, done: queue.Queue[Outcome]) -> None:
         try:
             done.put(self._send(row))
         except Exception as exc:  # a bug must not leave the row unrecorded: retry it later
@@ -210,7 +215,11 @@ class Dispatcher:
         return self._outcome(row, sent=True, message_id=message_id)
 
     @staticmethod
-    def _outcome(row: Claimed, **result) -> Outcome:
-        result.setdefault("first_sent_at", row.first_sent_at)
+    def _outcome(row: Claimed, *, sent: bool = False, message_id: str | None = None, error: str | None = None,
+                 transient: bool = False, released: bool = False, unknown: bool = False,
+                 errcode: int | None = None, openid: str | None = None,
+                 first_sent_at: datetime | None = None) -> Outcome:
         return Outcome(id=row.id, channel=row.channel, trainee_id=row.trainee_id, notice_id=row.notice_id,
-                       attempts=row.attempts, **result)
+                       attempts=row.attempts, sent=sent, message_id=message_id, error=error, transient=transient,
+                       released=released, unknown=unknown, errcode=errcode, openid=openid,
+                       first_sent_at=first_sent_at or row.first_sent_at)

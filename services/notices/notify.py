@@ -7,10 +7,10 @@ only when first needed, so web workers that never send pay for neither.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
-from dataclasses import replace
-from typing import Callable
 
 import redis as redis_lib
 from requests.adapters import HTTPAdapter
@@ -22,8 +22,8 @@ from services.notices import notice_templates, notices
 from services.notices.dispatcher import Dispatcher
 from services.notices.notice_templates import KindTemplates
 from services.notices.settings import NoticeSettings
-from services.ratelimit import RateLimiter
 from services.notices.sms import SmsBackend, build_backend
+from services.ratelimit import RateLimiter
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApi
 

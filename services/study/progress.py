@@ -55,12 +55,12 @@ class PageClosed(Superseded):
 
     reason = "closed"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("本微信已不再绑定该学员。请从公众号菜单重新认证登录后继续学习。")
 
 
 class Busy(ServiceError):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("系统繁忙，请稍后再试")
 
 

@@ -7,7 +7,7 @@ set once), so two processes flushing the same lesson in either order leave the s
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from services.study.play_state import LessonState
 
 
 def moment(now: float) -> datetime:
-    return datetime.fromtimestamp(now, timezone.utc)
+    return datetime.fromtimestamp(now, UTC)
 
 
 def load_lesson(session: Session, trainee_id: int, lesson_id: int) -> LessonState | None:

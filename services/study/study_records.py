@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
@@ -27,14 +27,14 @@ class LessonRecord:
     watched: Segments
     credited_seconds: float
     completed_at: datetime | None
-    checks: Counter  # issued, verified, expired, pending, refused
+    checks: Counter[str]  # issued, verified, expired, pending, refused
     attempts: int
     attempts_passed: int
 
 
 def lesson_records(session: Session, trainee_id: int, now: datetime | None = None) -> list[LessonRecord]:
     """Every lesson the trainee has any record of, in catalog order."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     progress = {row.lesson_id: row for row in session.scalars(
         select(LessonProgress).where(LessonProgress.trainee_id == trainee_id))}
     checks = _checks(session, trainee_id, now)
@@ -57,13 +57,13 @@ def lesson_records(session: Session, trainee_id: int, now: datetime | None = Non
         records.append(LessonRecord(
             lesson_id, course, title, duration_s, hours, json.loads(row.watched) if row else [],
             row.credited_seconds if row else 0.0, row.completed_at if row else None,
-            checks.get(lesson_id, Counter()), total, int(passed),
+            checks.get(lesson_id, Counter[str]()), total, int(passed),
         ))
     return records
 
 
-def _checks(session: Session, trainee_id: int, now: datetime) -> dict[int, Counter]:
-    counts: dict[int, Counter] = {}
+def _checks(session: Session, trainee_id: int, now: datetime) -> dict[int, Counter[str]]:
+    counts: dict[int, Counter[str]] = {}
     rows = session.execute(
         select(AttendanceCheck.lesson_id, AttendanceCheck.status, AttendanceCheck.expires_at,
                func.count(AttendanceRefusal.id).label("refused"))
@@ -72,6 +72,8 @@ def _checks(session: Session, trainee_id: int, now: datetime) -> dict[int, Count
         .group_by(AttendanceCheck.id)
     )
     for lesson_id, status, expires_at, refused in rows:
+        if lesson_id is None:
+            continue  # excluded by the query; the ORM types the column as nullable
         if status == "pending" and expires_at < now:
             status = "expired"  # its player never came back to see it expire
         counter = counts.setdefault(lesson_id, Counter())

@@ -17,8 +17,17 @@ from services.notices import outbox
 from services.timeutil import utcnow
 from tests.fakewechat import Delay, HttpError
 from tests.notify_util import (
-    CLASS_CODE, CLASS_NAME, TEMPLATE_PATH, TOKEN_PATH, class_with_trainees, notify_settings, openid,
-    outbox_states, phone, sms_sent, template_recipients,
+    CLASS_CODE,
+    CLASS_NAME,
+    TEMPLATE_PATH,
+    TOKEN_PATH,
+    class_with_trainees,
+    notify_settings,
+    openid,
+    outbox_states,
+    phone,
+    sms_sent,
+    template_recipients,
 )
 
 BUSY = {"errcode": -1, "errmsg": "system error"}

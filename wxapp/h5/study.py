@@ -9,9 +9,9 @@ import time
 from flask import current_app, g, make_response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from services.identity.pii import short_openid
 from services.study import attendance, exercises, learning, overview
 from services.study.progress import PageClosed, Superseded
-from services.identity.pii import short_openid
 from wxapp.extensions import db, player, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, error_page, trainee_required
@@ -77,7 +77,8 @@ def attend(token: str):
     now = time.time()
     check = attendance.by_token(redis_client(), db.session, token, now)
     if check is None:
-        return _private(make_response(error_page("二维码无效。请回到播放页面，扫描页面上的二维码。", 404)), referrer=False)
+        page = error_page("二维码无效。请回到播放页面，扫描页面上的二维码。", 404)
+        return _private(make_response(page), referrer=False)
     name, title = attendance.who(db.session, check)
     mine = check.trainee_id == g.trainee.id
     status, message = 200, None

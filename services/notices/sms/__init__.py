@@ -11,7 +11,8 @@ tells the dispatcher whether a later retry may succeed. Phone numbers never reac
 """
 from __future__ import annotations
 
-from typing import Mapping, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 import redis as redis_lib
 

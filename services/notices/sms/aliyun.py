@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 from alibabacloud_dysmsapi20170525 import models as sms_models
 from alibabacloud_dysmsapi20170525.client import Client
@@ -17,6 +17,7 @@ from alibabacloud_tea_openapi import models as api_models
 from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingException
 
 from services.identity.pii import mask_phone
+from services.notices.settings import SmsSettings
 from services.notices.sms import SmsError, split_endpoint
 
 log = logging.getLogger(__name__)

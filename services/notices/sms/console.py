@@ -3,7 +3,7 @@ masked) and nothing is sent; in production, where nobody reads that log, each me
 for good instead, so the outbox and `notify status` say what really happened."""
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import redis as redis_lib
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -17,6 +17,7 @@ from tencentcloud.sms.v20210111 import models as sms_models
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
 from services.identity.pii import mask_phone
+from services.notices.settings import SmsSettings
 from services.notices.sms import SmsError, split_endpoint
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from services import ServiceError
 
@@ -55,14 +56,14 @@ class ImportReport:
     def reject(self, number: int, reason: str) -> None:
         self.rejected.append((number, reason))
 
-    def accepted(self, rows: Iterable[SheetRow], parse: Callable[[SheetRow, list[str]], T]) -> Iterator[T]:
+    def accepted(self, rows: Iterable[SheetRow], parse: Callable[[SheetRow, list[str]], T | None]) -> Iterator[T]:
         """The rows `parse` accepts; a row it adds errors for is rejected with all of them."""
         for row in rows:
             errors: list[str] = []
             line = parse(row, errors)
             if errors:
                 self.reject(row.number, "；".join(errors))
-            else:
+            elif line is not None:
                 yield line
 
 
@@ -112,7 +113,7 @@ def _read(path: str | Path, columns: tuple[str, ...], name: str | None) -> list[
         workbook.close()
 
 
-def _open(path: Path):
+def _open(path: Path) -> Workbook:
     if not path.is_file():
         raise UnreadableFile(f"找不到文件：{path}")
     _check_archive(path)
@@ -139,7 +140,7 @@ def _check_archive(path: Path) -> None:
             raise UnreadableFile(too_big)
 
 
-def _find_header(sheet, columns: tuple[str, ...], where: str) -> tuple[int, dict[str, int]]:
+def _find_header(sheet: Worksheet, columns: tuple[str, ...], where: str) -> tuple[int, dict[str, int]]:
     wanted = {header_key(name): name for name in columns}
     rows = sheet.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS, values_only=True)
     for number, values in enumerate(rows, start=1):
@@ -155,7 +156,7 @@ def _find_header(sheet, columns: tuple[str, ...], where: str) -> tuple[int, dict
     )
 
 
-def _data_rows(sheet, header_number: int, positions: dict[str, int]) -> list[SheetRow]:
+def _data_rows(sheet: Worksheet, header_number: int, positions: dict[str, int]) -> list[SheetRow]:
     width = max(positions.values()) + 1
     result: list[SheetRow] = []
     blank_run = 0

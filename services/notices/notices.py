@@ -37,10 +37,9 @@ from models.notices import (
 )
 from services import ServiceError
 from services.db import transaction
-from services.exam.state import exam_state
+from services.exam.state import owes_an_exam
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import insert_ignoring_conflicts
-from services.study import learning
 from services.timeutil import SHANGHAI, local_text, utcnow
 
 LEARN_PATH = "/h5/learn"
@@ -104,13 +103,13 @@ def registration_expiry(session: Session, templates: dict[str, KindTemplates], b
     rows = session.execute(
         select(Enrollment.trainee_id, func.min(Enrollment.registration_expires), follows)
         .outerjoin(WechatUser, and_(WechatUser.trainee_id == Enrollment.trainee_id, _NOT_UNFOLLOWED))
-        .where(Enrollment.registration_expires.between(today, add_months(today, EXPIRY_HORIZON_MONTHS)))
+        .where(Enrollment.registration_expires.between(today, add_months(today, EXPIRY_HORIZON_MONTHS)),
+               owes_an_exam(Enrollment.trainee_id))  # a trainee who passed every exam is done
         .group_by(Enrollment.trainee_id).order_by(Enrollment.trainee_id)
     ).all()
     recipients = [
         Recipient(trainee_id, count > 0, {"expires_on": f"{expires.year}年{expires.month}月{expires.day}日"})
-        for trainee_id, expires, count in rows
-        if expires is not None and not _finished(session, trainee_id)  # never None: `between` above
+        for trainee_id, expires, count in rows if expires is not None  # never None: `between` above
     ]
     if not recipients:
         return None
@@ -177,11 +176,6 @@ def _class(session: Session, class_code: str) -> TrainingClass:
     if klass is None:
         raise NoticeError(f"班级 {class_code} 不存在")
     return klass
-
-
-def _finished(session: Session, trainee_id: int) -> bool:
-    """Finished: every enrolled major's exam passed."""
-    return exam_state(session, trainee_id, learning.courses(session, trainee_id)).passed
 
 
 def _class_params(session: Session, klass: TrainingClass, base_url: str) -> dict[str, str]:

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services import ServiceError
-from services.study import attendance, credit, overview, play_state, progress_store, segments
+from services.study import attendance, credit, exercises, overview, play_state, progress_store, segments
 from services.study.play_state import LessonState, NewCheck, PlayState
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,15 @@ class Player:
             self._withdraw(effects)
         raise Busy()
 
-    def settle(self, trainee_id: int, now: float) -> None:
+    def confirm_check(self, token: str, check: attendance.Check, openid: str, now: float) -> str:
+        """The trainee's own scan confirms the check (attendance.confirm: `verified`, `used` or `expired`);
+        a confirm that won is settled into their progress at once."""
+        outcome = attendance.confirm(self.redis, self.session, token, check, openid, now)
+        if outcome == "verified":
+            self._settle_check(check.trainee_id, now)
+        return outcome
+
+    def _settle_check(self, trainee_id: int, now: float) -> None:
         """Settles a check a scan just verified (or that expired) into the trainee's progress."""
         for _ in range(CAS_TRIES):
             state = play_state.read(self.redis, trainee_id, [])
@@ -181,7 +189,18 @@ class Player:
                 return
         raise Busy()
 
-    def exercise_passed(self, trainee_id: int, lesson_id: int) -> None:
+    def submit_exercise(self, trainee_id: int, openid: str, lesson_id: int, answers: dict[int, str],
+                        now: float) -> exercises.Grade:
+        """Grades one 交卷 (exercises.grade); a pass reaches the lesson's hot state too, and a lesson it
+        completes clears the trainee's cached overview."""
+        result = exercises.grade(self.session, trainee_id, lesson_id, answers, now)
+        if result.passed:
+            self._exercise_passed(trainee_id, lesson_id)
+        if result.completed:
+            overview.forget(self.redis, openid)
+        return result
+
+    def _exercise_passed(self, trainee_id: int, lesson_id: int) -> None:
         """Marks the hot state of the lesson (if any) as having its exercise passed."""
         for _ in range(CAS_TRIES):
             state = play_state.read(self.redis, trainee_id, [lesson_id])

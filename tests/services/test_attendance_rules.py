@@ -74,9 +74,7 @@ def test_a_passed_check_confirms_what_was_watched_since_the_last_one(app, setup)
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         answers = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30), (31, 30, "paused")])
         check = check_of(app, answers[2].challenge.id)
-        assert attendance.confirm(app.extensions["redis"], db.session, token_of(app, check.id), check, OPENID,
-                                  T0 + 60) == "verified"
-        p.settle(trainee_id, T0 + 60)
+        assert p.confirm_check(token_of(app, check.id), check, OPENID, T0 + 60) == "verified"
         row = db.session.query(LessonProgress).one()
         assert json.loads(row.watched) == [[0.0, 30.0]] and row.credited_seconds == 30.0
         assert db.session.query(AttendanceCheck).one().status == "verified"
@@ -154,8 +152,7 @@ def test_a_lesson_is_earned_when_watched_to_the_end_and_checked(app, setup):
         closing = answers[-1].challenge
         assert closing is not None and not answers[-1].lesson_completed
         check = check_of(app, closing.id)
-        attendance.confirm(redis, db.session, token_of(app, closing.id), check, OPENID, T0 + 320)
-        p.settle(trainee_id, T0 + 320)
+        p.confirm_check(token_of(app, closing.id), check, OPENID, T0 + 320)
         row = db.session.query(LessonProgress).one()
         assert row.video_done_at is not None and row.completed_at is not None
         assert redis.get(f"wxapp:overview:{OPENID}:v") != version  # the chat's overview is rebuilt
@@ -173,8 +170,7 @@ def test_dragging_to_the_end_is_not_watching_to_the_end(app, setup):
                       + [(116, 295), (121, 300), (121.5, 300, "ended")])
         closing = answers[-1].challenge
         check = check_of(app, closing.id)
-        attendance.confirm(app.extensions["redis"], db.session, token_of(app, closing.id), check, OPENID, T0 + 130)
-        p.settle(trainee_id, T0 + 130)
+        p.confirm_check(token_of(app, closing.id), check, OPENID, T0 + 130)
         row = db.session.query(LessonProgress).one()
         assert json.loads(row.watched) == [[0.0, 100.0]] and row.video_done_at is None
         assert row.completed_at is None
@@ -190,8 +186,7 @@ def test_settling_forgets_the_overview_only_when_hours_change(app, setup):
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         challenge = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30)])[2].challenge
         check = check_of(app, challenge.id)
-        attendance.confirm(redis, db.session, token_of(app, challenge.id), check, OPENID, T0 + 40)
-        p.settle(trainee_id, T0 + 40)
+        p.confirm_check(token_of(app, challenge.id), check, OPENID, T0 + 40)
         assert redis.get(f"wxapp:overview:{OPENID}:v") == version  # confirmed, but no lesson completed
 
 

@@ -101,9 +101,9 @@ class WeChatApi(WeChatClient):
         result = self.post("message/template/send", data=body)
         return int(result["msgid"])
 
-    def sendredis_text(self, openid: str, text: str) -> None:
+    def send_text(self, openid: str, text: str) -> None:
         """A customer-service text message (allowed for a while after the user wrote or scanned)."""
-        self.message.sendredis_text(openid, text)
+        self.message.send_text(openid, text)
 
     def create_temp_qrcode(self, scene_str: str, expire_seconds: int) -> tuple[str, str]:
         """A temporary parametric QR code: (ticket, url the QR image encodes)."""

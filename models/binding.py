@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models import Base
 from models.types import UTCDateTime, utcnow
 
-BIND_ACTIONS = ("bound", "refused", "unbound")
-
 
 class BindingLog(Base):
     __tablename__ = "binding_log"

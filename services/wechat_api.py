@@ -31,7 +31,6 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # System busy, frequency limits, and a token still refused after one refresh: worth retrying later.
 TRANSIENT_ERRORS = frozenset({-1, 45009, 45011}) | TOKEN_ERRORS
 TOKEN_MARGIN_S = 300  # WeChat keeps an old token valid ~5 min after a refresh; renew before that.
-QR_MAX_EXPIRE_S = 30 * 24 * 3600
 
 
 class WeChatApiError(Exception):
@@ -100,21 +99,6 @@ class WeChatApi(WeChatClient):
             body["client_msg_id"] = client_msg_id
         result = self.post("message/template/send", data=body)
         return int(result["msgid"])
-
-    def send_text(self, openid: str, text: str) -> None:
-        """A customer-service text message (allowed for a while after the user wrote or scanned)."""
-        self.message.send_text(openid, text)
-
-    def create_temp_qrcode(self, scene_str: str, expire_seconds: int) -> tuple[str, str]:
-        """A temporary parametric QR code: (ticket, url the QR image encodes)."""
-        if not 1 <= len(scene_str) <= 64:
-            raise ValueError("scene_str must be 1 to 64 characters")
-        result = self.qrcode.create({
-            "expire_seconds": min(int(expire_seconds), QR_MAX_EXPIRE_S),
-            "action_name": "QR_STR_SCENE",
-            "action_info": {"scene": {"scene_str": scene_str}},
-        })
-        return result["ticket"], result["url"]
 
     def oauth_openid(self, code: str) -> OAuthResult:
         """Exchanges a one-time OAuth2 (snsapi_base) code for the visitor's OpenID."""

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.exam import PUBLIC_POOL, ExamQuestion
+from services.db import transaction
 from services.exam.rules import KIND_LABELS, KINDS, Rules
 from services.school.imports import cells
 from services.school.imports.exercises import (  # the same cells, read the same way
@@ -65,7 +66,7 @@ def import_bank(session: Session, path: str | Path, rules: Rules | None) -> Bank
     """Imports the first sheet in one transaction; raises UnreadableFile for a file it can't read."""
     rows = read_sheet(path, COLUMNS)
     report = BankReport()
-    try:
+    with transaction(session):
         existing = {(q.pool, q.stem_hash): q for q in session.scalars(select(ExamQuestion))}
         seen: set[tuple[str, str]] = set()
         for number, line in _lines(report, rows):
@@ -77,10 +78,6 @@ def import_bank(session: Session, path: str | Path, rules: Rules | None) -> Bank
             _apply(session, existing.get(key), key, line, report)
         session.flush()
         report.short = shortages(session, rules) if rules is not None else []
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     report.rejected.sort()
     return report
 

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services import ServiceError
+from services.db import transaction
 from services.study import attendance, credit, exercises, overview, play_state, progress_store, segments
 from services.study.play_state import LessonState, NewCheck, PlayState
 
@@ -284,12 +285,8 @@ class Player:
         """Records a new check in the database before anything can show it."""
         if effects.new_check is None:
             return
-        try:
+        with transaction(self.session):
             attendance.record_issued(self.session, effects.new_check)
-            self.session.commit()
-        except BaseException:
-            self.session.rollback()
-            raise
 
     def _withdraw(self, effects: _Effects) -> None:
         """A check recorded for a write that lost its race was never shown: it goes again."""

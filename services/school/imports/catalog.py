@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import Course, Lesson, Major
 from models.catalog import COURSE_PROFESSIONAL, COURSE_PUBLIC
+from services.db import transaction
 from services.school.imports import cells
 from services.school.imports.exercises import import_exercises
 from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
@@ -53,16 +54,12 @@ def import_catalog(session: Session, path: str | Path) -> CatalogReport:
     """Imports the catalog at `path`; raises UnreadableFile when the file itself can't be read."""
     rows = read_sheet(path, COLUMNS)
     report = CatalogReport()
-    try:
+    with transaction(session):
         majors = ensure_majors(session)
         lines = _consistent(report.accepted(rows, lambda row, errors: _parse(row, majors, errors)), report)
         _apply(session, lines, report)
         session.flush()
         report.exercises = import_exercises(session, path)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     report.rejected.sort()
     return report
 

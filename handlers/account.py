@@ -7,6 +7,7 @@ from handlers import texts
 from handlers.replies import Reply, Text
 from handlers.router import Context, Message, router
 from services.identity import followers
+from services.logfmt import kv
 from services.notices import outbox
 from services.timeutil import utcnow
 
@@ -31,6 +32,6 @@ def unsubscribed(message: Message, ctx: Context) -> Reply | None:
 def template_job_finished(message: Message, ctx: Context) -> Reply | None:
     """WeChat's report on a template message: delivered, or refused (then the SMS goes out)."""
     state = outbox.record_job_finish(ctx.session, str(message.id), str(message.status or ""), utcnow())
-    log.info("template_job_finished msgid=%s status=%s outbox_state=%s", message.id,
-             str(message.status or "").replace(" ", "_"), state)
+    log.info(kv("template_job_finished", msgid=message.id, status=str(message.status or "").replace(" ", "_"),
+                outbox_state=state))
     return None

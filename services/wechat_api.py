@@ -23,6 +23,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
 from services import JsonObject, keys
+from services.logfmt import kv
 from services.redis_tools import text as redis_text
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,7 @@ class WeChatApi(WeChatClient):
         expires_in = int(result.get("expires_in") or 7200)
         ttl = expires_in - TOKEN_MARGIN_S if expires_in > 2 * TOKEN_MARGIN_S else max(expires_in // 2, 1)
         self.redis.set(keys.access_token(self.appid), token, ex=ttl)
-        log.info("wechat_token_fetched force=%s ttl=%s", force_refresh, ttl)
+        log.info(kv("wechat_token_fetched", force=force_refresh, ttl=ttl))
         return result
 
     def _token(self, failed: str | None) -> str:
@@ -165,7 +166,7 @@ class WeChatApi(WeChatClient):
             try:
                 lock.release()
             except redis_lib.exceptions.LockError:
-                log.warning("wechat_token_lock_expired appid=%s", self.appid)
+                log.warning(kv("wechat_token_lock_expired", appid=self.appid))
 
     # -- transport ----------------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class WeChatApi(WeChatClient):
                 result = super()._request(method, url_or_endpoint, params={**params, "access_token": token}, **kwargs)
             except WeChatClientException as exc:
                 if exc.errcode in TOKEN_ERRORS and attempt == 1:
-                    log.info("wechat_token_refused errcode=%s retrying=1", exc.errcode)
+                    log.info(kv("wechat_token_refused", errcode=exc.errcode, retrying=1))
                     token = self._token(failed=token)
                     continue
                 raise self._error_from(exc) from None
@@ -250,7 +251,7 @@ class WeChatApi(WeChatClient):
                 try:
                     lock.release()
                 except redis_lib.exceptions.LockError:
-                    log.warning("wechat_ticket_lock_expired appid=%s", self.appid)
+                    log.warning(kv("wechat_ticket_lock_expired", appid=self.appid))
         except redis_lib.RedisError as exc:
             raise WeChatUnavailable(f"Redis: {type(exc).__name__}") from None
 

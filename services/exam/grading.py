@@ -22,6 +22,7 @@ from services.db import affected
 from services.exam import ExamError
 from services.exam import paper as papers
 from services.exam.rules import Rules
+from services.logfmt import kv
 from services.notices import notices
 from services.notices.notice_templates import KindTemplates
 from services.storage import Storage
@@ -82,8 +83,8 @@ def close(tools: ExamTools, attempt: ExamAttempt, now: datetime, by: str) -> Res
     session.flush()
     if result.passed:
         _after_pass(tools, attempt, result.score, now)
-    log.info("exam_graded attempt=%s trainee=%s score=%s passed=%s by=%s", attempt.id, attempt.trainee_id,
-             result.score, result.passed, by)
+    log.info(kv("exam_graded", attempt=attempt.id, trainee=attempt.trainee_id, score=result.score,
+                passed=result.passed, by=by))
     return result
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from models.exam import PUBLIC_POOL, ExamQuestion, PaperItem
 from services.exam import ExamError
 from services.exam.rules import KINDS, Rules
+from services.logfmt import kv
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def draw(session: Session, major_code: str, rules: Rules, rng: random.Random | N
     for (pool, kind), count in wanted.items():
         have = sum(1 for q in drawn if (q.pool, q.kind) == (pool, kind))
         if have < count:
-            log.error("exam_bank_short pool=%s kind=%s have=%s need=%s", pool, kind, have, count)
+            log.error(kv("exam_bank_short", pool=pool, kind=kind, have=have, need=count))
             raise ExamError("题库题目不足，暂时无法开始考试，请联系学校。", 503)
     # Types in the rules' order (single, multi, judge), 公共 and major mixed within a type.
     ordered = sorted(drawn, key=lambda q: (KINDS.index(q.kind), rng.random()))

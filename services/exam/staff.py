@@ -13,6 +13,7 @@ from services.completion.records import cancel_completion_of_attempt
 from services.db import transaction
 from services.exam import ExamError
 from services.exam.grading import ExamTools
+from services.logfmt import kv
 from services.notices import notices
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def void(tools: ExamTools, attempt_id: int, by: str, reason: str, now: datetime)
         notice = notices.exam_voided(session, tools.templates(), trainee_id=attempt.trainee_id, attempt_id=attempt.id,
                             major=session.get_one(Major, attempt.major_id).name, reason=reason,
                             requested_by=by, base_url=tools.base_url, now=now)
-    log.info("exam_voided attempt=%s trainee=%s by=%s", attempt.id, attempt.trainee_id, by)
+    log.info(kv("exam_voided", attempt=attempt.id, trainee=attempt.trainee_id, by=by))
     return attempt, notice
 
 

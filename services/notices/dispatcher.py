@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from models.notices import CHANNEL_WECHAT
 from services.identity.pii import mask_phone, short_openid
+from services.logfmt import kv
 from services.notices import outbox
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import Claimed, Outcome, RetryPolicy
@@ -134,7 +135,7 @@ class Dispatcher:
         try:
             self._record(outcomes, report)
         except Exception:
-            log.exception("outbox_abandon_unrecorded rows=%s", len(outcomes))
+            log.exception(kv("outbox_abandon_unrecorded", rows=len(outcomes)))
 
     def _record(self, outcomes: list[Outcome], report: DispatchReport) -> int:
         added = outbox.record(self.session, self.token, outcomes, self.policy, self.clock(), self._rng)
@@ -169,7 +170,7 @@ class Dispatcher:
         try:
             done.put(self._send(row))
         except Exception as exc:  # a bug must not leave the row unrecorded: retry it later
-            log.exception("outbox_send_crashed id=%s", row.id)
+            log.exception(kv("outbox_send_crashed", id=row.id))
             done.put(self._outcome(row, error=f"内部错误 {type(exc).__name__}", transient=True))
 
     def _send(self, row: Claimed) -> Outcome:
@@ -195,12 +196,12 @@ class Dispatcher:
                                               url=row.link, client_msg_id=outbox.client_msg_id(row.id))
         except WeChatApiError as exc:
             left = isinstance(exc, WeChatUnavailable) and exc.may_have_left
-            log.info("outbox_wechat_error id=%s to=%s errcode=%s transient=%s may_have_left=%s", row.id,
-                     short_openid(row.openid), exc.errcode, exc.transient, left)
+            log.info(kv("outbox_wechat_error", id=row.id, to=short_openid(row.openid), errcode=exc.errcode,
+                        transient=exc.transient, may_have_left=left))
             return self._outcome(row, error=f"微信 {exc.errcode}: {exc.errmsg}", transient=exc.transient,
                                  errcode=exc.errcode, openid=row.openid,
                                  first_sent_at=row.first_sent_at or (started if left else None))
-        log.info("outbox_sent id=%s channel=wechat to=%s", row.id, short_openid(row.openid))
+        log.info(kv("outbox_sent", id=row.id, channel="wechat", to=short_openid(row.openid)))
         return self._outcome(row, sent=True, message_id=str(msgid))
 
     def _send_sms(self, row: Claimed) -> Outcome:
@@ -208,10 +209,10 @@ class Dispatcher:
         try:
             message_id = self.sms.send(row.phone, template.template_code, template.render(row.values))
         except SmsError as exc:
-            log.info("outbox_sms_error id=%s to=%s code=%s transient=%s", row.id, mask_phone(row.phone),
-                     exc.code, exc.transient)
+            log.info(kv("outbox_sms_error", id=row.id, to=mask_phone(row.phone), code=exc.code,
+                        transient=exc.transient))
             return self._outcome(row, error=f"短信 {exc.code}: {exc.message}", transient=exc.transient)
-        log.info("outbox_sent id=%s channel=sms to=%s", row.id, mask_phone(row.phone))
+        log.info(kv("outbox_sent", id=row.id, channel="sms", to=mask_phone(row.phone)))
         return self._outcome(row, sent=True, message_id=message_id)
 
     @staticmethod

@@ -33,6 +33,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from services import JsonObject, keys
 from services.exam.state import exam_state
 from services.identity import followers
+from services.logfmt import kv
 from services.redis_tools import text as redis_text
 from services.study import learning
 from services.study.learning import ClassLine, CourseLine, ExamState, MajorExam
@@ -72,7 +73,7 @@ def for_openid(session: Session, redis: redis_lib.Redis, openid: str) -> Overvie
             keys.overview_generation(), keys.overview_version(openid), keys.overview(openid)
         )
     except redis_lib.RedisError as exc:
-        log.warning("overview_cache_unavailable error=%s", type(exc).__name__)
+        log.warning(kv("overview_cache_unavailable", error=type(exc).__name__))
         return build(session, openid)
     stamp = [_text(generation), _text(version)]
     if cached is not None:
@@ -83,7 +84,7 @@ def for_openid(session: Session, redis: redis_lib.Redis, openid: str) -> Overvie
     try:
         redis.set(keys.overview(openid), json.dumps({"stamp": stamp, "overview": _encode(result)}), ex=TTL_S)
     except redis_lib.RedisError as exc:
-        log.warning("overview_cache_unavailable error=%s", type(exc).__name__)
+        log.warning(kv("overview_cache_unavailable", error=type(exc).__name__))
     return result
 
 
@@ -180,4 +181,4 @@ def _publish(session: Session) -> None:
             forget(redis, openid)
     except redis_lib.RedisError as exc:
         # Cached entries then live out their TTL at most.
-        log.warning("overview_invalidation_failed error=%s", type(exc).__name__)
+        log.warning(kv("overview_invalidation_failed", error=type(exc).__name__))

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from services import ServiceError
 from services.db import transaction
+from services.logfmt import kv
 from services.study import attendance, credit, exercises, overview, play_state, progress_store, segments
 from services.study.play_state import LessonState, NewCheck, PlayState
 
@@ -296,8 +297,8 @@ class Player:
 
     def _apply(self, state: PlayState, effects: _Effects, now: float) -> None:
         if effects.new_check is not None:
-            log.info("attendance_check_issued trainee=%s lesson=%s check=%s", state.trainee_id,
-                     effects.new_check.lesson_id, effects.new_check.id)
+            log.info(kv("attendance_check_issued", trainee=state.trainee_id, lesson=effects.new_check.lesson_id,
+                        check=effects.new_check.id))
         if not effects.expired_check and not effects.flush:
             return
         for attempt in range(2):
@@ -310,7 +311,7 @@ class Player:
                 if attempt:
                     raise
         if effects.expired_check:
-            log.info("attendance_check_expired trainee=%s check=%s", state.trainee_id, effects.expired_check)
+            log.info(kv("attendance_check_expired", trainee=state.trainee_id, check=effects.expired_check))
         if completed and state.openid:
             overview.forget(self.redis, state.openid)
 

@@ -17,6 +17,7 @@ from alibabacloud_tea_openapi import models as api_models
 from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingException
 
 from services.identity.pii import mask_phone
+from services.logfmt import kv
 from services.notices.settings import SmsSettings
 from services.notices.sms import SmsError, split_endpoint
 
@@ -62,7 +63,7 @@ class AliyunSms:
         except Exception as exc:  # the SDK raises a family of Tea exceptions: sort them below
             raise _error_from(exc) from None
         if body.code != "OK":
-            log.warning("sms_refused backend=aliyun to=%s code=%s", mask_phone(phone), body.code)
+            log.warning(kv("sms_refused", backend="aliyun", to=mask_phone(phone), code=body.code))
             raise SmsError(str(body.code), str(body.message or ""), transient=body.code in TRANSIENT_CODES)
         return str(body.biz_id or "")
 

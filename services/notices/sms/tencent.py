@@ -17,6 +17,7 @@ from tencentcloud.sms.v20210111 import models as sms_models
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
 from services.identity.pii import mask_phone
+from services.logfmt import kv
 from services.notices.settings import SmsSettings
 from services.notices.sms import SmsError, split_endpoint
 
@@ -69,7 +70,7 @@ class TencentSms:
             raise SmsError("EmptyStatus", "no status in the answer", transient=True)
         status = statuses[0]
         if status.Code != "Ok":
-            log.warning("sms_refused backend=tencent to=%s code=%s", mask_phone(phone), status.Code)
+            log.warning(kv("sms_refused", backend="tencent", to=mask_phone(phone), code=status.Code))
             raise SmsError(str(status.Code), str(status.Message or ""), transient=_transient(status.Code))
         return str(status.SerialNo or "")
 

@@ -24,8 +24,10 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from services import ServiceError
+from services.logfmt import kv
 
 T = TypeVar("T")
+
 log = logging.getLogger(__name__)
 
 HEADER_SEARCH_ROWS = 10
@@ -107,7 +109,7 @@ def _read(path: str | Path, columns: tuple[str, ...], name: str | None) -> list[
         raise
     except Exception as exc:  # noqa: BLE001 (any damage in a file staff upload is one line, not a traceback)
         # No worksheet at all, or XML / zip damage that only shows while reading the rows.
-        log.debug("import_unreadable file=%s error=%s", path.name, type(exc).__name__)
+        log.debug(kv("import_unreadable", file=path.name, error=type(exc).__name__))
         raise UnreadableFile(f"文件 {path.name} 已损坏或没有工作表，无法读取") from None
     finally:
         workbook.close()
@@ -120,7 +122,7 @@ def _open(path: Path) -> Workbook:
     try:
         return load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 (openpyxl raises a dozen kinds for a bad file)
-        log.debug("import_unreadable file=%s error=%s", path.name, type(exc).__name__)
+        log.debug(kv("import_unreadable", file=path.name, error=type(exc).__name__))
         raise UnreadableFile(f"无法读取文件 {path.name}：请确认是 Excel 的 .xlsx 格式（不支持 .xls、.csv）") from None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 
@@ -16,9 +16,9 @@ import redis as redis_lib
 from requests.adapters import HTTPAdapter
 from sqlalchemy.orm import Session
 
-from models import Notice
+from models import Notice, TrainingClass
 from services import keys
-from services.notices import notice_templates, notices
+from services.notices import notice_templates, notices, outbox
 from services.notices.dispatcher import Dispatcher
 from services.notices.notice_templates import KindTemplates
 from services.notices.settings import NoticeSettings
@@ -26,6 +26,16 @@ from services.notices.sms import SmsBackend, build_backend
 from services.ratelimit import RateLimiter
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApi
+
+
+@dataclass(frozen=True)
+class Resent:
+    """What `retry_texts` did for one notice."""
+
+    notice: Notice
+    requeued: int  # failed texts made due again, sent before retry_texts returned
+    unknown: int  # texts of unknown fate: maybe delivered, so not resent
+    counts: dict[str, dict[str, int]]  # the notice's rows by channel and state, after
 
 
 class Notifier:
@@ -66,6 +76,22 @@ class Notifier:
 
     def counts(self, notice_id: int) -> dict[str, dict[str, int]]:
         return notices.counts(self.session, notice_id)
+
+    def retry_texts(self, class_code: str, now: datetime | None = None) -> tuple[TrainingClass, list[Resent]]:
+        """Sends again the failed texts of the class's notices to trainees they have not reached and
+        waits for them; texts of unknown fate are left alone. NoticeError for an unknown class, or
+        when no SMS provider is configured."""
+        klass, sent = notices.class_notices(self.session, class_code)
+        if self.sms.name == "unconfigured":
+            raise notices.NoticeError("未配置短信服务（SMS_BACKEND=console）：请先配置 SMS_BACKEND=aliyun 或 tencent。")
+        results = []
+        for notice in sent:
+            again = outbox.requeue_failed_texts(self.session, notice.id, now or utcnow())
+            unknown = notices.counts(self.session, notice.id).get("sms", {}).get("unknown", 0)
+            if again:
+                self.dispatcher().run(notice_id=notice.id, wait=True)
+            results.append(Resent(notice, again, unknown, notices.counts(self.session, notice.id)))
+        return klass, results
 
     def _size_http_pool(self, size: int) -> None:
         # requests keeps 10 connections per host: with more send threads the rest would reconnect

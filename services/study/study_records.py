@@ -13,7 +13,21 @@ from decimal import Decimal
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from models import AttendanceCheck, AttendanceRefusal, Course, ExerciseAttempt, Lesson, LessonProgress
+from models import (
+    AttendanceCheck,
+    AttendanceRefusal,
+    BindingLog,
+    Course,
+    ExerciseAttempt,
+    Lesson,
+    LessonProgress,
+    Trainee,
+    WechatUser,
+)
+from services.identity import binding
+from services.identity.pii import PiiCipher
+from services.study import learning
+from services.study.learning import CourseLine
 from services.study.segments import Segments
 
 
@@ -81,3 +95,22 @@ def _checks(session: Session, trainee_id: int, now: datetime) -> dict[int, Count
         counter[status] += 1
         counter["refused"] += refused
     return counts
+
+
+@dataclass(frozen=True)
+class TraineeReport:
+    """Everything staff see of one trainee (`trainee show`): binding, hours, each lesson's record."""
+
+    trainee: Trainee
+    openid: str | None  # the WeChat bound now
+    bindings: list[BindingLog]  # newest first
+    courses: list[CourseLine]
+    lessons: list[LessonRecord]
+
+
+def trainee_report(session: Session, cipher: PiiCipher, phone_or_id: str) -> TraineeReport:
+    """The report of the trainee a phone or ID card number names; binding.UnbindError if none or several."""
+    trainee = binding.find_trainee(session, cipher, phone_or_id)
+    openid = session.scalar(select(WechatUser.openid).where(WechatUser.trainee_id == trainee.id))
+    return TraineeReport(trainee, openid, binding.history(session, trainee.id), learning.courses(session, trainee.id),
+                         lesson_records(session, trainee.id))

@@ -17,7 +17,7 @@ def test_show_prints_watching_checks_and_exercises(app, runner):
         p = player(app, interval_min_s=30, interval_max_s=30, check_ttl_s=60)
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         answers = [p.heartbeat(OPENID, beat(lesson_id, t, tab), T0 + t) for t in (0, 15, 30)]
-        first = attendance.by_id(redis, db.session, answers[-1].challenge.id, T0)
+        first = attendance.by_id(redis, db.session, answers[-1].check.id, T0)
         db.session.add(AttendanceRefusal(check_id=1, openid="oSomeoneElse"))
         db.session.commit()
         token = redis.hget(f"wxapp:attend:check:{first.id}", "token").decode()

@@ -83,7 +83,7 @@ class Beat:
 
 
 @dataclass(frozen=True)
-class Challenge:
+class PendingCheck:
     id: str
     expires_at: float
 
@@ -95,7 +95,7 @@ class Progress:
     max_position: float
     credited_seconds: float
     lesson_completed: bool
-    challenge: Challenge | None
+    check: PendingCheck | None
     position: float = 0.0
     tab: str = ""
     has_exercise: bool = False
@@ -324,7 +324,7 @@ class Player:
         return completed
 
     def _progress(self, state: PlayState, lesson: LessonState, position: float = 0.0, tab: str = "") -> Progress:
-        challenge = Challenge(state.check_id, state.check_expires) if state.check_id else None
-        return Progress(round(lesson.furthest, 2), round(lesson.confirmed_s, 2), lesson.completed, challenge,
+        check = PendingCheck(state.check_id, state.check_expires) if state.check_id else None
+        return Progress(round(lesson.furthest, 2), round(lesson.confirmed_s, 2), lesson.completed, check,
                         round(position, 2), tab, lesson.has_exercise)
 

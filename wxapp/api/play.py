@@ -73,15 +73,15 @@ def read_beat() -> Beat | None:
 
 
 def progress_json(progress: Progress) -> dict:
-    challenge = None
-    if progress.challenge is not None:
-        challenge = {
-            "id": progress.challenge.id,
-            "qr_png": url_for("api.attendance_qr", check_id=progress.challenge.id),
-            "expires_at": datetime.fromtimestamp(progress.challenge.expires_at, UTC).isoformat(),
+    check = None
+    if progress.check is not None:
+        check = {
+            "id": progress.check.id,
+            "qr_png": url_for("api.attendance_qr", check_id=progress.check.id),
+            "expires_at": datetime.fromtimestamp(progress.check.expires_at, UTC).isoformat(),
         }
     return {"max_position": progress.max_position, "credited_seconds": progress.credited_seconds,
-            "lesson_completed": progress.lesson_completed, "challenge": challenge}
+            "lesson_completed": progress.lesson_completed, "challenge": check}  # CONTRACT's key
 
 
 @limiter.request_filter

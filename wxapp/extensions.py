@@ -5,6 +5,8 @@ built once per app and kept in `app.extensions`; reach them through the accessor
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis
 from flask import Flask, current_app, g, has_app_context
 from flask_limiter import Limiter
@@ -43,8 +45,11 @@ def init_clients(app: Flask) -> None:
         redis=app.extensions["redis"],
         timeout=app.config["WECHAT_TIMEOUT_S"],
     )
+    # Production has no sandbox: its console backend fails each text rather than record it.
+    recorder = None if app.config["WXAPP_ENV"] == "production" else _sandbox_sms_recorder(app.extensions["redis"])
     app.extensions["notifier"] = Notifier(
-        config.notice_settings(app.config), db.session, app.extensions["wechat_api"], app.extensions["redis"])
+        config.notice_settings(app.config), db.session, app.extensions["wechat_api"], app.extensions["redis"],
+        sms_recorder=recorder)
     app.extensions["play_settings"] = config.play_settings(app.config)
     overview.track_changes(_redis_if_app)
     init_exam(app)
@@ -107,3 +112,10 @@ def exam_tools():
     return ExamTools(session=db.session, storage=current_app.extensions["photo_storage"],
                      rules=current_app.config["EXAM_RULES"], templates=lambda: notifier().templates,
                      base_url=current_app.config["PUBLIC_BASE_URL"])
+
+
+def _sandbox_sms_recorder(redis_client: redis.Redis) -> Callable[[dict], None]:
+    """The console SMS backend's messages go to the development sandbox log (shown at /dev/)."""
+    from wxapp.sandbox import log as sandbox_log
+
+    return lambda body: sandbox_log.record(redis_client, "sms", "POST", "sms/send", body=body)

@@ -22,7 +22,7 @@ from services.notices import notice_templates, notices, outbox
 from services.notices.dispatcher import Dispatcher
 from services.notices.notice_templates import KindTemplates
 from services.notices.settings import NoticeSettings
-from services.notices.sms import SmsBackend, build_backend
+from services.notices.sms import SmsBackend, SmsRecorder, build_backend
 from services.ratelimit import RateLimiter
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApi
@@ -39,11 +39,13 @@ class Resent:
 
 
 class Notifier:
-    def __init__(self, settings: NoticeSettings, session: Session, wechat: WeChatApi, redis: redis_lib.Redis):
+    def __init__(self, settings: NoticeSettings, session: Session, wechat: WeChatApi, redis: redis_lib.Redis,
+                 sms_recorder: SmsRecorder | None = None):
         self.settings = settings
         self.session = session
         self.wechat = wechat
         self.redis = redis
+        self.sms_recorder = sms_recorder
         self._http_pool = 0
         self._lock = threading.Lock()
 
@@ -53,7 +55,7 @@ class Notifier:
 
     @cached_property
     def sms(self) -> SmsBackend:
-        return build_backend(self.settings.sms, self.redis)
+        return build_backend(self.settings.sms, self.redis, self.sms_recorder)
 
     def dispatcher(self, clock: Callable[[], datetime] = utcnow, pool_size: int | None = None) -> Dispatcher:
         """A dispatcher over the shared clients, with its own number of send threads if given."""

@@ -11,11 +11,12 @@ tells the dispatcher whether a later retry may succeed. Phone numbers never reac
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import redis as redis_lib
 
+from services import JsonObject
 from services.notices.settings import SmsSettings
 
 
@@ -29,6 +30,10 @@ class SmsError(Exception):
         self.transient = transient
 
 
+# Where the console backend puts what it would have sent (the app's development sandbox log).
+SmsRecorder = Callable[[JsonObject], None]
+
+
 class SmsBackend(Protocol):
     name: str
 
@@ -36,7 +41,7 @@ class SmsBackend(Protocol):
         """Sends one templated text to an 11-digit mainland mobile; returns the message id."""
 
 
-def build_backend(settings: SmsSettings, redis: redis_lib.Redis) -> SmsBackend:
+def build_backend(settings: SmsSettings, redis: redis_lib.Redis, record: SmsRecorder | None = None) -> SmsBackend:
     """The backend named by `SMS_BACKEND`; the provider SDK is imported here, not before."""
     name = settings.backend
     if name == "console":
@@ -44,7 +49,7 @@ def build_backend(settings: SmsSettings, redis: redis_lib.Redis) -> SmsBackend:
 
         if settings.production:
             return UnconfiguredSms()
-        return ConsoleSms(redis, settings.sign_name)
+        return ConsoleSms(redis, settings.sign_name, record)
     if name == "aliyun":
         from services.notices.sms.aliyun import AliyunSms
 

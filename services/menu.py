@@ -12,7 +12,9 @@ from pathlib import Path
 from services import JsonObject, ServiceError
 from services.wechat_api import WeChatApi
 
-REQUIRED_KEYS = ("ONLINE_LEARNING", "MY_COURSES", "MY_CLASS", "MY_EXAM", "HELP")
+# The CLICK keys of menu.json (CONTRACT §3); handlers/menu.py answers each.
+ONLINE_LEARNING, MY_COURSES, MY_CLASS, MY_EXAM, HELP = "ONLINE_LEARNING", "MY_COURSES", "MY_CLASS", "MY_EXAM", "HELP"
+REQUIRED_KEYS = (ONLINE_LEARNING, MY_COURSES, MY_CLASS, MY_EXAM, HELP)
 MAX_TOP, MAX_SUB = 3, 5
 TOP_NAME_BYTES, SUB_NAME_BYTES, KEY_BYTES, URL_BYTES = 16, 60, 128, 1024
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "menu.json"

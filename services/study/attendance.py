@@ -24,7 +24,7 @@ from models import AttendanceCheck, AttendanceRefusal, Lesson, Trainee
 from services import keys
 from services.redis_tools import text as redis_text
 from services.study.play_state import NewCheck
-from services.study.progress_store import moment
+from services.timeutil import moment
 
 # Seconds a check's Redis data outlives its expiry, so that a late poll still reads `expired`.
 KEEP_S = 3600

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from models import ExerciseAttempt, ExerciseQuestion, LessonProgress
 from services import ServiceError
-from services.study.progress_store import moment
+from services.timeutil import moment
 
 LETTERS = "ABCDEF"
 KIND_LABELS = {"single": "单选题", "multi": "多选题", "judge": "判断题"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
@@ -29,6 +29,7 @@ from services.identity.pii import PiiCipher
 from services.study import learning
 from services.study.learning import CourseLine
 from services.study.segments import Segments
+from services.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class LessonRecord:
 
 def lesson_records(session: Session, trainee_id: int, now: datetime | None = None) -> list[LessonRecord]:
     """Every lesson the trainee has any record of, in catalog order."""
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     progress = {row.lesson_id: row for row in session.scalars(
         select(LessonProgress).where(LessonProgress.trainee_id == trainee_id))}
     checks = _checks(session, trainee_id, now)

@@ -137,8 +137,9 @@ def export_completions(session: Session, cipher: PiiCipher, path: str | os.PathL
         sheet = _Sheet(workbook)
         rows = 0
         for rows, found in enumerate(session.execute(_query(wanted)), start=1):
-            values = found.tuple()
-            sheet.row(rows, (values[0], _decrypt(cipher, values[1], values[8]), *values[2:]))
+            name, token, phone, company, major, kind, score, completed_at, number = found
+            sheet.row(rows, (name, _decrypt(cipher, token, number), phone, company, major, kind, score,
+                             completed_at, number))
         workbook.close()
         os.replace(temporary, target)
     except BaseException:

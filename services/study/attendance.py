@@ -85,24 +85,25 @@ class Check:
     status: str  # pending | verified | expired
 
 
+def status_at(status: str, expires_at: float, now: float) -> str:
+    """A check's status as of `now`: a pending check past its expiry is expired, noticed or not."""
+    return "expired" if status == "pending" and now > expires_at else status
+
+
 def _from_redis(raw: dict[bytes | str, bytes | str], check_id: str, now: float) -> Check | None:
     fields = {redis_text(k): redis_text(v) or "" for k, v in raw.items()}
     if "exp" not in fields:
         return None
     expires_at = float(fields["exp"])
-    status = fields["status"]
-    if status == "pending" and now > expires_at:
-        status = "expired"
+    status = status_at(fields["status"], expires_at, now)
     return Check(check_id, int(fields["trainee"]), int(fields["lesson"]), expires_at, status)
 
 
 def _from_row(row: AttendanceCheck | None, now: float) -> Check | None:
     if row is None:
         return None
-    status = row.status
     expires_at = row.expires_at.timestamp()
-    if status == "pending" and now > expires_at:
-        status = "expired"
+    status = status_at(row.status, expires_at, now)
     return Check(row.public_id, row.trainee_id, row.lesson_id or 0, expires_at, status)
 
 

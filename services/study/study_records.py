@@ -26,7 +26,7 @@ from models import (
 )
 from services.identity import binding
 from services.identity.pii import PiiCipher
-from services.study import learning
+from services.study import attendance, learning
 from services.study.learning import CourseLine
 from services.study.segments import Segments
 from services.timeutil import utcnow
@@ -89,8 +89,7 @@ def _checks(session: Session, trainee_id: int, now: datetime) -> dict[int, Count
     for lesson_id, status, expires_at, refused in rows:
         if lesson_id is None:
             continue  # excluded by the query; the ORM types the column as nullable
-        if status == "pending" and expires_at < now:
-            status = "expired"  # its player never came back to see it expire
+        status = attendance.status_at(status, expires_at.timestamp(), now.timestamp())  # its player may never come back
         counter = counts.setdefault(lesson_id, Counter())
         counter["issued"] += 1
         counter[status] += 1

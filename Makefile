@@ -29,8 +29,11 @@ run: install
 	WXAPP_ENV=development $(FLASK) run --host 127.0.0.1 --port 5000
 
 # Two workers by default (CI's machine has 2 cores); TEST_WORKERS=0 runs in one process.
+# The checks of pyproject.toml first: lint and import order everywhere, strict types in services/ and handlers/.
 TEST_WORKERS ?= 2
 test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 clean:

@@ -142,7 +142,7 @@ def main() -> None:
     results = {label: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for label, rs in runs.items()}
     for label, r in results.items():
         print(f"{label:24} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p90_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7.0f}")
-    per_round = [real["rps"] / bare["rps"] for bare, real in zip(runs[bare_label], runs[real_label])]
+    per_round = [real["rps"] / bare["rps"] for bare, real in zip(runs[bare_label], runs[real_label], strict=False)]
     bare, real = results[bare_label], results[real_label]
     print("ratio per round: " + ", ".join(f"{x:.2f}" for x in per_round)
           + "; p99 per round: " + ", ".join(f"{r['p99_ms']:.1f}" for r in runs[real_label]) + " ms")

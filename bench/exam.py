@@ -16,12 +16,11 @@ from __future__ import annotations
 import io
 import os
 import random
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -67,7 +66,7 @@ def fill_bank(app) -> None:
         options = [] if kind == "judge" else ["选项甲", "选项乙", "选项丙", "选项丁", "选项戊"][: 5 if kind == "multi" else 4]
         answer = {"single": "B", "multi": "ACD", "judge": "T"}[kind]
         rows.append(dict(pool=pool, kind=kind, stem=stem, stem_hash=stem_hash(stem), options=options, answer=answer,
-                         created_at=datetime.now(timezone.utc), updated_at=datetime.now(timezone.utc)))
+                         created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
     with app.app_context():
         db.session.execute(ExamQuestion.__table__.insert(), rows)
         db.session.commit()
@@ -112,7 +111,7 @@ def trainees(app, count: int) -> list[str]:
     from services.identity.pii import mask_id_card
     from services.school.majors import ensure_majors
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     openids = []
     with app.app_context():
         majors = ensure_majors(db.session)

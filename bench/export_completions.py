@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,7 +32,7 @@ from services.school.majors import MAJOR_NAMES, ensure_majors  # noqa: E402
 from wxapp import create_app  # noqa: E402
 
 RUNS = 3
-START = datetime(2027, 3, 1, 1, 0, tzinfo=timezone.utc)
+START = datetime(2027, 3, 1, 1, 0, tzinfo=UTC)
 
 
 def fill(session, cipher, rows: int) -> None:

@@ -17,7 +17,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -86,10 +86,10 @@ def _populate(rows: int) -> None:
 
     major = ensure_majors(db.session)["建筑工程"]
     klass = TrainingClass(code=CLASS_CODE, major=major, name="基准测试班", place="苏州市姑苏区培训楼",
-                          starts_at=datetime(2027, 3, 1, 1, tzinfo=timezone.utc))
+                          starts_at=datetime(2027, 3, 1, 1, tzinfo=UTC))
     db.session.add(klass)
     db.session.flush()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     db.session.execute(insert(Trainee), [
         {"id": n, "name": f"学员{n}", "phone": f"139{n:08d}", "company": "基准公司", "id_card_hash": f"bench{n}",
          "id_card_enc": "-", "id_card_mask": "3205**********0000", "is_demo": False, "created_at": now,

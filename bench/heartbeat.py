@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -49,9 +49,9 @@ def seed(env: dict, trainees: int, path: Path) -> None:
     from flask_migrate import upgrade
 
     from models import Course, Enrollment, Lesson, Trainee, WechatUser, db
-    from services.study import play_state
-    from services.school.majors import ensure_majors
     from services.identity.pii import id_card_check_digit, mask_id_card
+    from services.school.majors import ensure_majors
+    from services.study import play_state
     from wxapp import create_app
     from wxapp.extensions import player
 
@@ -65,7 +65,7 @@ def seed(env: dict, trainees: int, path: Path) -> None:
         db.session.add(course)
         db.session.flush()
         lesson_ids = [lesson.id for lesson in course.lessons]
-        cipher, now = app.extensions["pii"], datetime.now(timezone.utc)
+        cipher, now = app.extensions["pii"], datetime.now(UTC)
         rows = []
         for i in range(trainees):
             card = f"3205051980{i:07d}"
@@ -106,12 +106,12 @@ def xid_now(database_url: str) -> int:
 
 def qr_figures(env: dict, port: int, path: Path, database_url: str) -> dict:
     """Draws QR PNGs of fresh checks in-process, and fetches pending checks' PNGs over HTTP."""
-    from services.study import attendance
     from services import keys
+    from services.study import attendance
 
     r = redis.Redis.from_url(REDIS_URL)
     draws = []
-    for i in range(101):
+    for _ in range(101):
         check = attendance.new_check(1, 1, time.time(), 180)
         r.hset(keys.attendance_check(check.id), mapping={"token": check.token, "exp": check.expires_at})
         r.expire(keys.attendance_check(check.id), 600)

@@ -19,8 +19,8 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT, VENV_BIN, gunicorn, production_env  # noqa: E402
-from tests.faults.servers import PostgresServer, RedisServer, pg_bin  # noqa: E402
 from tests.fakewechat import FakeWeChat  # noqa: E402
+from tests.faults.servers import PostgresServer, RedisServer, pg_bin  # noqa: E402
 from tests.h5.test_hostile_requests import HOSTILE_BODIES, HOSTILE_PATHS  # noqa: E402
 from tests.test_import_hostile import MALFORMED, malformed_files  # noqa: E402
 

@@ -22,10 +22,10 @@ import psycopg  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
 
 from models import db  # noqa: E402
+from services.identity.pii import id_card_check_digit  # noqa: E402
 from services.school.classes import create_class  # noqa: E402
 from services.school.imports import import_roster  # noqa: E402
 from services.school.majors import MAJOR_NAMES  # noqa: E402
-from services.identity.pii import id_card_check_digit  # noqa: E402
 from wxapp import create_app  # noqa: E402
 
 PG_ADMIN_DSN = os.environ.get("WXAPP_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -52,7 +52,7 @@ def roster_rows(total: int, phone_prefix: str = "139", seed: int = 2027):
         id_card, phone = fictitious_id(person), f"{phone_prefix}{person:08d}"
         name, company = f"学员{person}", f"苏州测试建设第{person % 50}有限公司"
         majors = rng.sample(MAJOR_NAMES, 2) if rng.random() < TWO_MAJOR_SHARE else [rng.choice(MAJOR_NAMES)]
-        for kind, major in zip(("主项", "增项"), majors):
+        for kind, major in zip(("主项", "增项"), majors, strict=False):
             if emitted == total:
                 break
             expires = datetime(2027, 1, 1) + timedelta(days=person % 700)

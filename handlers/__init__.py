@@ -2,10 +2,10 @@
 
 Importing this package registers every handler on `router`.
 """
-from handlers.router import Context, Router
+from handlers.router import Context, router
 
-router = Router()
-
-from handlers import account, menu, keywords  # noqa: E402,F401  (registration by import)
+# isort: split
+# After `router`: the handler modules register on it as they are imported.
+from handlers import account, keywords, menu  # noqa: F401
 
 __all__ = ["router", "Context"]

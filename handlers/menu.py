@@ -1,18 +1,22 @@
 """The custom menu's CLICK keys (CONTRACT §3). Every key but HELP needs a bound trainee."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
 
-from handlers import router, texts
-from handlers.replies import Text
+from handlers import texts
+from handlers.replies import Reply, Text
+from handlers.router import Context, Handler, Message, router
+from services import menu as menu_keys
 from services.study import overview
+from services.study.overview import Overview
 
 
-def with_overview(handler):
+def with_overview(handler: Callable[[Overview, Context], Reply]) -> Handler:
     """Answers the binding link to a user not yet bound; else calls handler(overview, ctx)."""
 
     @wraps(handler)
-    def wrapper(message, ctx):
+    def wrapper(message: Message, ctx: Context) -> Reply:
         mine = overview.for_openid(ctx.session, ctx.redis, ctx.openid)
         if mine is None:
             return Text(texts.bind_prompt(ctx))
@@ -21,30 +25,30 @@ def with_overview(handler):
     return wrapper
 
 
-@router.click("ONLINE_LEARNING", pure=True)
+@router.click(menu_keys.ONLINE_LEARNING, pure=True)
 @with_overview
-def online_learning(mine, ctx):
+def online_learning(mine: Overview, ctx: Context) -> Reply:
     return Text(texts.learn_link(ctx, mine.name))
 
 
-@router.click("MY_COURSES", pure=True)
+@router.click(menu_keys.MY_COURSES, pure=True)
 @with_overview
-def my_courses(mine, ctx):
+def my_courses(mine: Overview, ctx: Context) -> Reply:
     return Text(texts.course_list(ctx, mine.name, mine.courses, mine.exam))
 
 
-@router.click("MY_CLASS", pure=True)
+@router.click(menu_keys.MY_CLASS, pure=True)
 @with_overview
-def my_class(mine, ctx):
+def my_class(mine: Overview, ctx: Context) -> Reply:
     return Text(texts.class_list(mine.name, mine.classes))
 
 
-@router.click("MY_EXAM", pure=True)
+@router.click(menu_keys.MY_EXAM, pure=True)
 @with_overview
-def my_exam(mine, ctx):
+def my_exam(mine: Overview, ctx: Context) -> Reply:
     return Text(texts.exam_text(ctx, mine.name, mine.exam))
 
 
-@router.click("HELP", pure=True)
-def help_(message, ctx):
+@router.click(menu_keys.HELP, pure=True)
+def help_(message: Message, ctx: Context) -> Reply:
     return Text(texts.help_text(ctx))

@@ -1,7 +1,7 @@
 """What a handler answers, independent of XML: rendered by wxapp/wechat."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -9,17 +9,4 @@ class Text:
     content: str
 
 
-@dataclass(frozen=True)
-class Article:
-    title: str
-    description: str
-    url: str
-    image: str = ""
-
-
-@dataclass(frozen=True)
-class News:
-    articles: list[Article] = field(default_factory=list)
-
-
-Reply = Text | News
+Reply = Text

@@ -20,8 +20,11 @@ from sqlalchemy.orm import Session
 
 from handlers.replies import Reply
 
-Handler = Callable[[Any, "Context"], Reply | None]
-Predicate = Callable[[Any], bool]
+# A message parsed by wechatpy (TextMessage, ClickEvent, …): the library ships no types.
+Message = Any
+Handler = Callable[[Message, "Context"], Reply | None]
+Predicate = Callable[[Message], bool]
+Registration = Callable[[Handler], Handler]
 
 
 @dataclass(frozen=True)
@@ -50,29 +53,29 @@ class Router:
         self.rules: list[Rule] = []
         self.fallbacks: list[Rule] = []  # tried only when no rule matches, whatever the import order
 
-    def add(self, predicate: Predicate, pure: bool = False) -> Callable[[Handler], Handler]:
+    def add(self, predicate: Predicate, pure: bool = False) -> Registration:
         def register(handler: Handler) -> Handler:
             self.rules.append(Rule(predicate, handler, pure))
             return handler
 
         return register
 
-    def event(self, *names: str, pure: bool = False):
+    def event(self, *names: str, pure: bool = False) -> Registration:
         wanted = {n.lower() for n in names}
         return self.add(lambda m: m.type == "event" and getattr(m, "event", "").lower() in wanted, pure)
 
-    def click(self, *keys: str, pure: bool = False):
+    def click(self, *keys: str, pure: bool = False) -> Registration:
         wanted = set(keys)
         return self.add(
             lambda m: m.type == "event" and getattr(m, "event", "") == "click" and m.key in wanted, pure
         )
 
-    def text(self, *keywords: str, pure: bool = False):
+    def text(self, *keywords: str, pure: bool = False) -> Registration:
         """A text message equal to one of the keywords (spaces and case ignored)."""
         wanted = {k.strip().lower() for k in keywords}
         return self.add(lambda m: m.type == "text" and (m.content or "").strip().lower() in wanted, pure)
 
-    def match(self, message) -> Rule | None:
+    def match(self, message: Message) -> Rule | None:
         found = next((rule for rule in self.rules if rule.predicate(message)), None)
         return found or next((rule for rule in self.fallbacks if rule.predicate(message)), None)
 
@@ -83,3 +86,6 @@ class Router:
             return handler
 
         return register
+
+
+router = Router()  # every handler module registers on this one

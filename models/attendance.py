@@ -6,11 +6,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models import db
+from models import Base
 from models.types import UTCDateTime, utcnow
 
 
-class AttendanceCheck(db.Model):
+class AttendanceCheck(Base):
     """A random 考勤验证 issued while a lesson played. Only the token's SHA-256 is kept here."""
 
     __tablename__ = "attendance_checks"
@@ -31,7 +31,7 @@ class AttendanceCheck(db.Model):
     verified_openid: Mapped[str | None] = mapped_column(String(64))
 
 
-class AttendanceRefusal(db.Model):
+class AttendanceRefusal(Base):
     """A scan of a check's QR by a WeChat other than the one bound to the check's trainee."""
 
     __tablename__ = "attendance_refusals"

@@ -6,13 +6,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models import db
+from models import Base
 from models.types import UTCDateTime, utcnow
 
-BIND_ACTIONS = ("bound", "refused", "unbound")
 
-
-class BindingLog(db.Model):
+class BindingLog(Base):
     __tablename__ = "binding_log"
     __table_args__ = (
         CheckConstraint("action IN ('bound', 'refused', 'unbound')", name="action_known"),

@@ -6,13 +6,13 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models import db
+from models import Base
 
 COURSE_PUBLIC = "public"
 COURSE_PROFESSIONAL = "professional"
 
 
-class Major(db.Model):
+class Major(Base):
     """A 专业 and its fee per trainee as 主项 (main) and as 增项 (added)."""
 
     __tablename__ = "majors"
@@ -34,7 +34,7 @@ class Major(db.Model):
         return f"<Major {self.code}>"
 
 
-class Course(db.Model):
+class Course(Base):
     """One 公共课 for everyone, one 专业课 per major."""
 
     __tablename__ = "courses"
@@ -66,7 +66,7 @@ class Course(db.Model):
         return f"<Course {self.kind} {self.name}>"
 
 
-class Lesson(db.Model):
+class Lesson(Base):
     """A 视频课时: one video of a course, worth some hours once earned."""
 
     __tablename__ = "lessons"

@@ -6,13 +6,13 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models import db
+from models import Base
 from models.catalog import Major
 from models.trainee import Trainee
 from models.types import UTCDateTime, utcnow
 
 
-class TrainingClass(db.Model):
+class TrainingClass(Base):
     __tablename__ = "classes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,7 +32,7 @@ class TrainingClass(db.Model):
         return f"<TrainingClass {self.code}>"
 
 
-class ClassMember(db.Model):
+class ClassMember(Base):
     __tablename__ = "class_members"
     __table_args__ = (UniqueConstraint("class_id", "trainee_id"),)
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models import db
+from models import Base
 from models.catalog import Major
 from models.trainee import Trainee
 from models.types import UTCDateTime, utcnow
@@ -19,7 +19,7 @@ from models.types import UTCDateTime, utcnow
 COMPLETION_STATES = ("valid", "cancelled")
 
 
-class Completion(db.Model):
+class Completion(Base):
     __tablename__ = "completions"
     __table_args__ = (
         CheckConstraint("state IN ('valid', 'cancelled')", name="state"),

@@ -8,11 +8,12 @@ answers saved at once can't overwrite each other. Every attempt is kept, voided 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models import db
+from models import Base
 from models.catalog import Major
 from models.trainee import Enrollment, Trainee
 from models.types import UTCDateTime, utcnow
@@ -21,7 +22,14 @@ QUESTION_KINDS = ("single", "multi", "judge")
 PUBLIC_POOL = "public"  # the 公共 pool; a major's pool is named by the major's code
 
 
-class ExamQuestion(db.Model):
+class PaperItem(TypedDict):
+    """One question of a drawn paper: its id and the original option letters in the order shown."""
+
+    q: int
+    o: list[str]
+
+
+class ExamQuestion(Base):
     """One question of a pool. `answer` holds option letters (A, ACD) or, for 判断, T or F."""
 
     __tablename__ = "exam_questions"
@@ -37,14 +45,14 @@ class ExamQuestion(db.Model):
     # SHA-256 of the stem: "the same question" is the same 专业 and 题干 (CONTRACT §7).
     stem_hash: Mapped[str] = mapped_column(String(64))
     stem: Mapped[str] = mapped_column(Text)
-    options: Mapped[list] = mapped_column(JSON)
+    options: Mapped[list[str]] = mapped_column(JSON)
     answer: Mapped[str] = mapped_column(String(8))
     explanation: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
-class ExamAttempt(db.Model):
+class ExamAttempt(Base):
     """One sitting of a trainee's exam of a major (一次考试)."""
 
     __tablename__ = "exam_attempts"
@@ -67,7 +75,7 @@ class ExamAttempt(db.Model):
     # SHA-256 of the browser session's exam token; NULL after staff release it (the next session claims it).
     session_hash: Mapped[str | None] = mapped_column(String(64))
     # [{"q": question id, "o": option letters in the order shown}], in the order shown.
-    paper: Mapped[list] = mapped_column(JSON)
+    paper: Mapped[list[PaperItem]] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deadline: Mapped[datetime] = mapped_column(UTCDateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -95,7 +103,7 @@ class ExamAttempt(db.Model):
         return f"<ExamAttempt {self.id}>"
 
 
-class ExamAnswer(db.Model):
+class ExamAnswer(Base):
     """The answer given to one question of an attempt, as the keys shown on the paper."""
 
     __tablename__ = "exam_answers"

@@ -6,11 +6,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models import db
+from models import Base
 from models.types import UTCDateTime, utcnow
 
 
-class ExerciseQuestion(db.Model):
+class ExerciseQuestion(Base):
     """One question of a lesson's 课后练习; `options` is a JSON list, `answer` the letters (A, AC)."""
 
     __tablename__ = "exercise_questions"
@@ -28,7 +28,7 @@ class ExerciseQuestion(db.Model):
     answer: Mapped[str] = mapped_column(String(8))
 
 
-class ExerciseAttempt(db.Model):
+class ExerciseAttempt(Base):
     """One 交卷 of a lesson's exercise: how many answers were right, and what was answered."""
 
     __tablename__ = "exercise_attempts"

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models import db
+from models import Base
 from models.classes import TrainingClass
 from models.trainee import Trainee
 from models.types import UTCDateTime, utcnow
@@ -19,11 +19,12 @@ from models.types import UTCDateTime, utcnow
 NOTICE_CLASS_OPEN = "class_open"
 NOTICE_CLASS_REMINDER = "class_reminder"
 NOTICE_REGISTRATION_EXPIRY = "registration_expiry"
-NOTICE_KINDS = (NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY)
 # The exam's notices: a result (合格 / 不合格) and a pass cancelled by staff (取消测试成绩).
 NOTICE_EXAM_RESULT = "exam_result"
 NOTICE_EXAM_VOIDED = "exam_voided"
-NOTICE_KINDS += (NOTICE_EXAM_RESULT, NOTICE_EXAM_VOIDED)
+NOTICE_KINDS = (
+    NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, NOTICE_EXAM_RESULT, NOTICE_EXAM_VOIDED,
+)
 
 CHANNEL_WECHAT = "wechat"
 CHANNEL_SMS = "sms"
@@ -37,7 +38,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-class Notice(db.Model):
+class Notice(Base):
     """One push asked for once: `key` names it (e.g. `class_open:7`) so asking again finds it."""
 
     __tablename__ = "notices"
@@ -49,7 +50,7 @@ class Notice(db.Model):
     class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id", ondelete="SET NULL"), index=True)
     requested_by: Mapped[str] = mapped_column(String(64))
     # Values shared by every message of the notice (class name, start time, place, link).
-    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    params: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     recipients: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -60,7 +61,7 @@ class Notice(db.Model):
         return f"<Notice {self.key}>"
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Base):
     """One message to one trainee by one channel, and where its delivery stands."""
 
     __tablename__ = "outbox"
@@ -85,7 +86,7 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(300))
     provider_message_id: Mapped[str | None] = mapped_column(String(64))
     # Values for this trainee only (e.g. the registration expiry date).
-    params: Mapped[dict | None] = mapped_column(JSON)
+    params: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

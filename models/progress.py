@@ -10,11 +10,11 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, Float, ForeignKey, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models import db
+from models import Base
 from models.types import UTCDateTime, utcnow
 
 
-class LessonProgress(db.Model):
+class LessonProgress(Base):
     """One trainee's confirmed watching of one lesson.
 
     `watched` is a JSON list of [start, end] seconds, merged: the parts credited and confirmed

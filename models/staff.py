@@ -6,14 +6,14 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models import db
+from models import Base
 from models.types import UTCDateTime, utcnow
 
 ROLE_ADMIN, ROLE_STAFF = "admin", "staff"
 ROLES = (ROLE_ADMIN, ROLE_STAFF)
 
 
-class StaffUser(db.Model):
+class StaffUser(Base):
     __tablename__ = "staff_users"
     __table_args__ = (
         CheckConstraint("username = lower(username)", name="username_lower"),

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models import db
+from models import Base
 from models.catalog import Major
 from models.types import UTCDateTime, utcnow
 
@@ -15,7 +15,7 @@ ENROLLMENT_MAIN = "main"    # 主项
 ENROLLMENT_ADDED = "added"  # 增项
 
 
-class Trainee(db.Model):
+class Trainee(Base):
     """A person on a roster. The ID card number is stored encrypted, found by its keyed hash."""
 
     __tablename__ = "trainees"
@@ -39,7 +39,7 @@ class Trainee(db.Model):
         return f"<Trainee {self.id}>"
 
 
-class Enrollment(db.Model):
+class Enrollment(Base):
     """A trainee enrolled in one major, as 主项 or 增项, with the fee charged for it."""
 
     __tablename__ = "enrollments"

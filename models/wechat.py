@@ -12,12 +12,12 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models import db
+from models import Base
 from models.trainee import Trainee
 from models.types import UTCDateTime, utcnow
 
 
-class WechatUser(db.Model):
+class WechatUser(Base):
     __tablename__ = "wechat_users"
 
     id: Mapped[int] = mapped_column(primary_key=True)

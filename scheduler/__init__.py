@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import redis as redis_lib
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -26,6 +26,7 @@ from flask import Flask
 
 from scheduler import jobs
 from services import keys
+from services.logfmt import kv
 from services.timeutil import SHANGHAI
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class Leadership:
         try:
             return bool(self._lock.acquire(blocking=False))
         except redis_lib.RedisError as exc:
-            log.warning("scheduler_lock_unavailable error=%s", type(exc).__name__)
+            log.warning(kv("scheduler_lock_unavailable", error=type(exc).__name__))
             return False
 
     def renew(self) -> bool:
@@ -106,7 +107,7 @@ class Leadership:
             self._lock.reacquire()
             return True
         except (redis_lib.RedisError, redis_lib.exceptions.LockError) as exc:
-            log.warning("scheduler_lock_lost error=%s", type(exc).__name__)
+            log.warning(kv("scheduler_lock_lost", error=type(exc).__name__))
             return False
 
     def release(self) -> None:
@@ -144,13 +145,13 @@ def _start(app: Flask) -> BackgroundScheduler:
     scheduler.start(paused=True)
     sync_jobs(scheduler)
     scheduler.resume()
-    log.info("scheduler_leading jobs=%s", ",".join(job.id for job in scheduler.get_jobs()))
+    log.info(kv("scheduler_leading", jobs=",".join(job.id for job in scheduler.get_jobs())))
     return scheduler
 
 
 def _tell(on_change: Callable[[bool], None] | None, leading: bool) -> None:
     if not leading:
-        log.info("scheduler_idle")
+        log.info(kv("scheduler_idle"))
     if on_change is not None:
         on_change(leading)
 

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from flask import Flask, current_app, has_app_context
 
+from services.logfmt import kv
 from services.notices.notify import Notifier
 from services.timeutil import utcnow
 
@@ -51,16 +52,15 @@ def dispatch_outbox(now: datetime | None = None) -> None:
         clock = utcnow if now is None else (lambda: now)
         report = notifier().dispatcher(clock).run(max_seconds=DISPATCH_MAX_S)
         if report.sent or report.failed or report.retried or report.expired_leases or report.unknown:
-            log.info("outbox_dispatched sent=%s retried=%s failed=%s fallbacks=%s expired_leases=%s unknown=%s",
-                     report.sent, report.retried, report.failed, report.fallbacks, report.expired_leases,
-                     report.unknown)
+            log.info(kv("outbox_dispatched", sent=report.sent, retried=report.retried, failed=report.failed,
+                        fallbacks=report.fallbacks, expired_leases=report.expired_leases, unknown=report.unknown))
 
 
 def remind_class_starts(now: datetime | None = None) -> None:
     """Writes the reminders of classes starting from now to the end of tomorrow (once each)."""
     with app_context():
         for notice in notifier().class_reminders(now or utcnow()):
-            log.info("class_reminder_written notice=%s recipients=%s", notice.key, notice.recipients)
+            log.info(kv("class_reminder_written", notice=notice.key, recipients=notice.recipients))
 
 
 def remind_registration_expiry(now: datetime | None = None) -> None:
@@ -68,7 +68,7 @@ def remind_registration_expiry(now: datetime | None = None) -> None:
     with app_context():
         notice = notifier().registration_expiry(now or utcnow())
         if notice is not None:
-            log.info("registration_expiry_written notice=%s recipients=%s", notice.key, notice.recipients)
+            log.info(kv("registration_expiry_written", notice=notice.key, recipients=notice.recipients))
 
 
 # -- the exam --------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ def settle_exam_deadlines(now: datetime | None = None) -> None:
     with app_context():
         graded = settle_due(current_app.extensions["exam_tools"](), now or utcnow())
         if graded:
-            log.info("exam_deadlines_settled graded=%s", graded)
+            log.info(kv("exam_deadlines_settled", graded=graded))
 
 
 def sync_followers(now: datetime | None = None) -> None:
@@ -93,5 +93,5 @@ def sync_followers(now: datetime | None = None) -> None:
 
     with app_context():
         report = followers.sync(db.session, current_app.extensions["wechat_api"], now or utcnow())
-        log.info("followers_synced listed=%s checked=%s following=%s not_following=%s",
-                 report.listed, report.checked, report.following, report.not_following)
+        log.info(kv("followers_synced", listed=report.listed, checked=report.checked, following=report.following,
+                    not_following=report.not_following))

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from services import ServiceError
+from services import JsonObject, ServiceError
 from services.wechat_api import WeChatApi
 
-REQUIRED_KEYS = ("ONLINE_LEARNING", "MY_COURSES", "MY_CLASS", "MY_EXAM", "HELP")
+# The CLICK keys of menu.json (CONTRACT §3); handlers/menu.py answers each.
+ONLINE_LEARNING, MY_COURSES, MY_CLASS, MY_EXAM, HELP = "ONLINE_LEARNING", "MY_COURSES", "MY_CLASS", "MY_EXAM", "HELP"
+REQUIRED_KEYS = (ONLINE_LEARNING, MY_COURSES, MY_CLASS, MY_EXAM, HELP)
 MAX_TOP, MAX_SUB = 3, 5
 TOP_NAME_BYTES, SUB_NAME_BYTES, KEY_BYTES, URL_BYTES = 16, 60, 128, 1024
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "menu.json"
@@ -22,16 +24,17 @@ class MenuError(ServiceError):
     """The menu definition is unreadable or breaks one of WeChat's rules."""
 
 
-def load_menu(path: Path = DEFAULT_PATH) -> dict:
+def load_menu(path: Path = DEFAULT_PATH) -> JsonObject:
     try:
         menu = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MenuError(f"菜单文件 {path} 无法读取：{exc}") from None
     validate_menu(menu)
-    return menu
+    checked: JsonObject = menu
+    return checked
 
 
-def validate_menu(menu: dict) -> None:
+def validate_menu(menu: object) -> None:
     buttons = menu.get("button") if isinstance(menu, dict) else None
     if not isinstance(buttons, list) or not 1 <= len(buttons) <= MAX_TOP:
         raise MenuError(f"一级菜单须为 1 至 {MAX_TOP} 个")
@@ -55,7 +58,7 @@ def validate_menu(menu: dict) -> None:
         raise MenuError(f"菜单缺少 key：{', '.join(missing)}")
 
 
-def push_menu(api: WeChatApi, path: Path = DEFAULT_PATH) -> dict:
+def push_menu(api: WeChatApi, path: Path = DEFAULT_PATH) -> JsonObject:
     """Creates the account's menu from the file (replacing the current one); returns what was sent."""
     menu = load_menu(path)
     api.create_menu(menu)
@@ -70,7 +73,7 @@ def _check_name(button: object, max_bytes: int, label: str) -> None:
         raise MenuError(f"{label}「{name}」超过 {max_bytes} 字节")
 
 
-def _check_action(button: dict) -> list[str]:
+def _check_action(button: JsonObject) -> list[str]:
     """The CLICK key a leaf button carries ([] for a link button)."""
     kind = button.get("type")
     if kind == "click":

@@ -6,7 +6,7 @@ to wait before asking again. The clock is Redis's own, so hosts with skewed cloc
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import redis as redis_lib
 

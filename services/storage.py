@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -93,7 +95,8 @@ class S3Storage:
 
     def get(self, key: str) -> bytes:
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"].read()
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=self._name(key))["Body"].read()
+            return body
         except self._errors as exc:
             raise StorageError(f"s3: {type(exc).__name__}") from None
 
@@ -111,11 +114,11 @@ def check_url(url: str) -> None:
 
 def from_url(url: str) -> Storage:
     """`s3://bucket/prefix?endpoint=…&region=…&addressing=virtual`, `file:///dir` or a plain directory."""
-    kind, args = _parse(url)
-    return S3Storage(*args) if kind == "s3" else LocalStorage(*args)
+    return _parse(url)()
 
 
-def _parse(url: str) -> tuple[str, tuple]:
+def _parse(url: str) -> Callable[[], Storage]:
+    """The store's constructor with its settings, without building it (no client made while checking)."""
     parts = urlsplit(url)
     if parts.scheme == "s3":
         if not parts.netloc:
@@ -126,10 +129,10 @@ def _parse(url: str) -> tuple[str, tuple]:
             raise ValueError(f"STORAGE_URL: unknown parameter {', '.join(sorted(unknown))}")
         if query.get("addressing", "path") not in ("path", "virtual"):
             raise ValueError("STORAGE_URL: addressing must be path or virtual")
-        return "s3", (parts.netloc, parts.path, query.get("endpoint"), query.get("region"),
-                      query.get("addressing", "path"))
+        return partial(S3Storage, parts.netloc, parts.path, query.get("endpoint"), query.get("region"),
+                       query.get("addressing", "path"))
     if parts.scheme == "file":
-        return "local", (parts.path,)
+        return partial(LocalStorage, parts.path)
     if parts.scheme and len(parts.scheme) > 1:  # one letter: a Windows drive
         raise ValueError(f"STORAGE_URL: unsupported scheme {parts.scheme}://")
-    return "local", (url,)
+    return partial(LocalStorage, url)

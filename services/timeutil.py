@@ -1,14 +1,22 @@
-"""Times are stored in UTC and shown in Asia/Shanghai."""
+"""The one time helper: times are stored in UTC (timezone-aware) and shown in Asia/Shanghai.
+
+`utcnow` is the models' own column default, so a row's times and a service's agree by construction.
+"""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+from models.types import utcnow
+
+__all__ = ["SHANGHAI", "utcnow", "moment", "local_text"]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+def moment(epoch_s: float) -> datetime:
+    """A `time.time()` reading (the player's clock) as an aware UTC datetime."""
+    return datetime.fromtimestamp(epoch_s, UTC)
 
 
 def local_text(moment: datetime) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import redis as redis_lib
 import requests
@@ -21,7 +22,9 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
-from services import keys
+from services import JsonObject, keys
+from services.logfmt import kv
+from services.redis_tools import text as redis_text
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,6 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # System busy, frequency limits, and a token still refused after one refresh: worth retrying later.
 TRANSIENT_ERRORS = frozenset({-1, 45009, 45011}) | TOKEN_ERRORS
 TOKEN_MARGIN_S = 300  # WeChat keeps an old token valid ~5 min after a refresh; renew before that.
-QR_MAX_EXPIRE_S = 30 * 24 * 3600
 
 
 class WeChatApiError(Exception):
@@ -76,7 +78,7 @@ class WeChatApi(WeChatClient):
 
     # -- public API ---------------------------------------------------------------------------
 
-    def access_token(self) -> str:  # type: ignore[override]
+    def access_token(self) -> str:
         """The shared token, fetched if none is stored.
 
         A method where wechatpy has a property: the few wechatpy sub-APIs that read the property
@@ -84,35 +86,20 @@ class WeChatApi(WeChatClient):
         """
         return self._token(failed=None)
 
-    def create_menu(self, menu: dict) -> None:
+    def create_menu(self, menu: JsonObject) -> None:
         self.post("menu/create", data=menu)
 
-    def send_template(self, openid: str, template_id: str, data: dict, url: str | None = None,
+    def send_template(self, openid: str, template_id: str, data: dict[str, dict[str, str]], url: str | None = None,
                       client_msg_id: str | None = None) -> int:
         """A template message; WeChat delivers one per OpenID + `client_msg_id` within 10 minutes,
         so a resend after a timeout reaches the phone once (wechatpy's send_template lacks it)."""
-        body = {"touser": openid, "template_id": template_id, "data": data}
+        body: JsonObject = {"touser": openid, "template_id": template_id, "data": data}
         if url:
             body["url"] = url
         if client_msg_id:
             body["client_msg_id"] = client_msg_id
         result = self.post("message/template/send", data=body)
         return int(result["msgid"])
-
-    def send_text(self, openid: str, text: str) -> None:
-        """A customer-service text message (allowed for a while after the user wrote or scanned)."""
-        self.message.send_text(openid, text)
-
-    def create_temp_qrcode(self, scene_str: str, expire_seconds: int) -> tuple[str, str]:
-        """A temporary parametric QR code: (ticket, url the QR image encodes)."""
-        if not 1 <= len(scene_str) <= 64:
-            raise ValueError("scene_str must be 1 to 64 characters")
-        result = self.qrcode.create({
-            "expire_seconds": min(int(expire_seconds), QR_MAX_EXPIRE_S),
-            "action_name": "QR_STR_SCENE",
-            "action_info": {"scene": {"scene_str": scene_str}},
-        })
-        return result["ticket"], result["url"]
 
     def oauth_openid(self, code: str) -> OAuthResult:
         """Exchanges a one-time OAuth2 (snsapi_base) code for the visitor's OpenID."""
@@ -126,7 +113,7 @@ class WeChatApi(WeChatClient):
 
     # -- token --------------------------------------------------------------------------------
 
-    def fetch_access_token(self, force_refresh: bool = False) -> dict:
+    def fetch_access_token(self, force_refresh: bool = False) -> JsonObject:
         """Fetches a token from `stable_token` through api_base and stores it for every process."""
         result = self._plain_call("POST", "cgi-bin/stable_token", json={
             "grant_type": "client_credential", "appid": self.appid, "secret": self.secret,
@@ -138,7 +125,7 @@ class WeChatApi(WeChatClient):
         expires_in = int(result.get("expires_in") or 7200)
         ttl = expires_in - TOKEN_MARGIN_S if expires_in > 2 * TOKEN_MARGIN_S else max(expires_in // 2, 1)
         self.redis.set(keys.access_token(self.appid), token, ex=ttl)
-        log.info("wechat_token_fetched force=%s ttl=%s", force_refresh, ttl)
+        log.info(kv("wechat_token_fetched", force=force_refresh, ttl=ttl))
         return result
 
     def _token(self, failed: str | None) -> str:
@@ -152,8 +139,7 @@ class WeChatApi(WeChatClient):
             raise WeChatUnavailable(f"Redis: {type(exc).__name__}") from None
 
     def _stored_token(self) -> str | None:
-        value = self.redis.get(keys.access_token(self.appid))
-        return value.decode() if value is not None else None
+        return redis_text(self.redis.get(keys.access_token(self.appid)))
 
     def _refresh_token(self, failed: str | None) -> str:
         """Under the lock: re-check the store, so only the first of many waiting processes fetches.
@@ -171,20 +157,20 @@ class WeChatApi(WeChatClient):
             stored = self._stored_token()
             if stored and stored != failed:
                 return stored
-            token = self.fetch_access_token()["access_token"]
+            token = str(self.fetch_access_token()["access_token"])
             if token == failed:
                 # stable_token hands back the same token while WeChat thinks it valid: force a new one.
-                token = self.fetch_access_token(force_refresh=True)["access_token"]
+                token = str(self.fetch_access_token(force_refresh=True)["access_token"])
             return token
         finally:
             try:
                 lock.release()
             except redis_lib.exceptions.LockError:
-                log.warning("wechat_token_lock_expired appid=%s", self.appid)
+                log.warning(kv("wechat_token_lock_expired", appid=self.appid))
 
     # -- transport ----------------------------------------------------------------------------
 
-    def _request(self, method, url_or_endpoint, **kwargs):
+    def _request(self, method: str, url_or_endpoint: str, **kwargs: Any) -> JsonObject:
         """Every token-bearing call: our token, one retry on a refused token, our errors."""
         params = dict(kwargs.pop("params", None) or {})
         token = self.access_token()
@@ -193,7 +179,7 @@ class WeChatApi(WeChatClient):
                 result = super()._request(method, url_or_endpoint, params={**params, "access_token": token}, **kwargs)
             except WeChatClientException as exc:
                 if exc.errcode in TOKEN_ERRORS and attempt == 1:
-                    log.info("wechat_token_refused errcode=%s retrying=1", exc.errcode)
+                    log.info(kv("wechat_token_refused", errcode=exc.errcode, retrying=1))
                     token = self._token(failed=token)
                     continue
                 raise self._error_from(exc) from None
@@ -202,15 +188,17 @@ class WeChatApi(WeChatClient):
             if not isinstance(result, dict):  # wechatpy hands back the raw response when not JSON
                 raise WeChatUnavailable("answer is not a JSON object")
             return result
+        raise WeChatUnavailable("the token was refused twice")  # the loop's second try raises first
 
-    def _plain_call(self, method: str, path: str, params: dict | None = None, json: dict | None = None) -> dict:
+    def _plain_call(self, method: str, path: str, params: dict[str, str] | None = None,
+                    json: JsonObject | None = None) -> JsonObject:
         """A call that carries no access token (token fetch, OAuth code exchange)."""
         try:
             res = self._http.request(method, self.api_base + path, params=params, json=json, timeout=self.timeout)
             res.raise_for_status()
             result = res.json()
         except requests.HTTPError as exc:
-            raise self._http_error(exc.response.status_code) from None
+            raise self._http_error(exc.response.status_code if exc.response is not None else 0) from None
         except (requests.RequestException, ValueError) as exc:
             raise self._transport_error(exc) from None
         if not isinstance(result, dict):
@@ -241,19 +229,19 @@ class WeChatApi(WeChatClient):
     def jsapi_ticket(self) -> str:
         """The JS-SDK `jsapi_ticket`, shared in Redis like the token and fetched under a lock."""
         try:
-            stored = self.redis.get(keys.jsapi_ticket(self.appid))
+            stored = redis_text(self.redis.get(keys.jsapi_ticket(self.appid)))
             if stored is not None:
-                return stored.decode()
+                return stored
             lock = self.redis.lock(keys.jsapi_ticket_lock(self.appid), timeout=3 * self.timeout + 5,
                                    blocking_timeout=3 * self.timeout + 5)
             if not lock.acquire():
                 raise WeChatUnavailable("timed out waiting for the jsapi_ticket lock")
             try:
-                stored = self.redis.get(keys.jsapi_ticket(self.appid))
+                stored = redis_text(self.redis.get(keys.jsapi_ticket(self.appid)))
                 if stored is not None:
-                    return stored.decode()
+                    return stored
                 result = self.get("ticket/getticket", params={"type": "jsapi"})
-                ticket = result.get("ticket")
+                ticket = str(result.get("ticket") or "")
                 if not ticket:
                     raise WeChatUnavailable("getticket answer without ticket")
                 expires_in = int(result.get("expires_in") or 7200)
@@ -263,13 +251,14 @@ class WeChatApi(WeChatClient):
                 try:
                     lock.release()
                 except redis_lib.exceptions.LockError:
-                    log.warning("wechat_ticket_lock_expired appid=%s", self.appid)
+                    log.warning(kv("wechat_ticket_lock_expired", appid=self.appid))
         except redis_lib.RedisError as exc:
             raise WeChatUnavailable(f"Redis: {type(exc).__name__}") from None
 
     def jsapi_signature(self, noncestr: str, timestamp: int, url: str, ticket: str | None = None) -> str:
         """`wx.config`'s signature of the page at `url` (without its `#…`), by wechatpy's signer."""
-        return self.jsapi.get_jsapi_signature(noncestr, ticket or self.jsapi_ticket(), timestamp, url.split("#")[0])
+        page = url.split("#")[0]
+        return str(self.jsapi.get_jsapi_signature(noncestr, ticket or self.jsapi_ticket(), timestamp, page))
 
     def download_media(self, media_id: str, max_bytes: int) -> bytes:
         """A temporary medium (a photo the JS-SDK uploaded) from `cgi-bin/media/get`, at most `max_bytes`."""
@@ -279,10 +268,10 @@ class WeChatApi(WeChatClient):
                 res = self._http.get(self.api_base + "cgi-bin/media/get", timeout=self.timeout, stream=True,
                                      params={"access_token": token, "media_id": media_id})
                 res.raise_for_status()
-                body = res.raw.read(max_bytes + 1, decode_content=True)
+                body: bytes = res.raw.read(max_bytes + 1, decode_content=True)
                 res.close()
             except requests.HTTPError as exc:
-                raise self._http_error(exc.response.status_code) from None
+                raise self._http_error(exc.response.status_code if exc.response is not None else 0) from None
             except requests.RequestException as exc:
                 raise self._transport_error(exc) from None
             if "json" not in res.headers.get("Content-Type", "") and not body.startswith(b"{"):

@@ -1,14 +1,14 @@
 """Completions for the certificate, verification and export tests, written by the real service."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from models import db
 from services.completion.records import cancel_completion_of_attempt, record_completion
 from services.school.majors import ensure_majors
 
 # 2027-03-20 10:00 in Shanghai
-PASSED_AT = datetime(2027, 3, 20, 2, 0, tzinfo=timezone.utc)
+PASSED_AT = datetime(2027, 3, 20, 2, 0, tzinfo=UTC)
 
 
 def complete(app, trainee_id: int, major: str = "建筑工程", score: int = 86, at: datetime = PASSED_AT,
@@ -22,7 +22,7 @@ def complete(app, trainee_id: int, major: str = "建筑工程", score: int = 86,
         return number
 
 
-def cancel(app, attempt_id: int, at: datetime = datetime(2027, 4, 2, 3, 0, tzinfo=timezone.utc)) -> None:
+def cancel(app, attempt_id: int, at: datetime = datetime(2027, 4, 2, 3, 0, tzinfo=UTC)) -> None:
     with app.app_context():
         cancel_completion_of_attempt(db.session, attempt_id, reason="照片与本人不符", at=at)
         db.session.commit()

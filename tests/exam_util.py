@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from PIL import Image
 
@@ -54,7 +54,7 @@ def full_hours(app, trainee_id: int, majors=("建筑工程",), public_done: bool
             if lesson.id in have:
                 continue
             db.session.add(LessonProgress(trainee_id=trainee_id, lesson_id=lesson.id, watched="[]", credited_seconds=0,
-                                          max_position=0, position=0, completed_at=datetime.now(timezone.utc)))
+                                          max_position=0, position=0, completed_at=datetime.now(UTC)))
         db.session.commit()
 
 

@@ -1,11 +1,11 @@
 """Test data built through the real models and services."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from models import ClassMember, Enrollment, Trainee, TrainingClass, WechatUser, db
-from services.school.majors import ensure_majors
 from services.identity.pii import mask_id_card
+from services.school.majors import ensure_majors
 
 
 def trainee(app, name="周一", phone="13912340001", id_card="320505198001010017",
@@ -27,13 +27,13 @@ def trainee(app, name="周一", phone="13912340001", id_card="320505198001010017
             db.session.add(ClassMember(class_id=klass.id, trainee_id=person.id))
         if openid:
             db.session.add(WechatUser(openid=openid, subscribed=True, trainee_id=person.id,
-                                      bound_at=datetime.now(timezone.utc)))
+                                      bound_at=datetime.now(UTC)))
         db.session.commit()
         return person.id
 
 
 def training_class(app, code="SZ2701-JZ", major="建筑工程", name="2027年第1期建筑工程班",
-                   starts_at=datetime(2027, 3, 1, 1, 0, tzinfo=timezone.utc), place="苏州市姑苏区人民路100号培训楼") -> int:
+                   starts_at=datetime(2027, 3, 1, 1, 0, tzinfo=UTC), place="苏州市姑苏区人民路100号培训楼") -> int:
     with app.app_context():
         by_name = ensure_majors(db.session)
         klass = TrainingClass(code=code, major=by_name[major], name=name, starts_at=starts_at, place=place)

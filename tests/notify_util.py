@@ -7,9 +7,9 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from models import OutboxMessage, db
-from services import sandbox_log
 from services.identity.pii import id_card_check_digit
 from tests import factories
+from wxapp.sandbox import log as sandbox_log
 
 TEMPLATE_PATH = "cgi-bin/message/template/send"
 TOKEN_PATH = "cgi-bin/stable_token"

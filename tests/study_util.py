@@ -5,8 +5,8 @@ import json
 import random
 
 from models import Course, ExerciseQuestion, Lesson, db
-from services.study import progress
 from services.school.majors import ensure_majors
+from services.study import progress
 
 T0 = 1_800_000_000.0  # any fixed moment: tests drive the clock
 

@@ -17,12 +17,11 @@ def test_show_prints_watching_checks_and_exercises(app, runner):
         p = player(app, interval_min_s=30, interval_max_s=30, check_ttl_s=60)
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         answers = [p.heartbeat(OPENID, beat(lesson_id, t, tab), T0 + t) for t in (0, 15, 30)]
-        first = attendance.by_id(redis, db.session, answers[-1].challenge.id, T0)
+        first = attendance.by_id(redis, db.session, answers[-1].check.id, T0)
         db.session.add(AttendanceRefusal(check_id=1, openid="oSomeoneElse"))
         db.session.commit()
         token = redis.hget(f"wxapp:attend:check:{first.id}", "token").decode()
-        assert attendance.confirm(redis, db.session, token, first, OPENID, T0 + 40) == "verified"
-        p.settle(trainee_id, T0 + 40)
+        assert p.confirm_check(token, first, OPENID, T0 + 40) == "verified"
         for t in (41, 56, 71):  # the next check comes and is left to expire
             p.heartbeat(OPENID, beat(lesson_id, t - 11, tab), T0 + t)
         p.heartbeat(OPENID, beat(lesson_id, 60, tab, "paused"), T0 + 140)

@@ -6,8 +6,8 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from services import sandbox_log
 from services.wechat_api import WeChatApi, WeChatApiError
+from wxapp.sandbox import log as sandbox_log
 
 API = "/dev/api/"
 

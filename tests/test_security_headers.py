@@ -60,8 +60,8 @@ def test_static_assets_stay_cacheable(client):
 
 
 def test_production_adds_hsts(monkeypatch, make_app, tmp_path):
-    from wxapp import create_app
     from tests.conftest import base_settings
+    from wxapp import create_app
 
     settings = base_settings("postgresql+psycopg://postgres@127.0.0.1:1/none", "redis://127.0.0.1:1/0", str(tmp_path))
     settings.update(WXAPP_ENV="production", WECHAT_API_BASE="https://api.weixin.qq.com/")

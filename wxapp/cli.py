@@ -244,8 +244,8 @@ NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班前一�
 @click.argument("code")
 def notify_status(code: str) -> None:
     """Shows the notices sent to a class: counts per channel and state, and every message not delivered."""
-    from services.notices import notices
     from services.identity.pii import mask_phone
+    from services.notices import notices
     from services.timeutil import local_text
     from wxapp.extensions import db
 
@@ -269,30 +269,23 @@ def notify_status(code: str) -> None:
 def notify_retry(code: str) -> None:
     """Sends again the failed texts of a class's notices to trainees they have not reached
     (e.g. once an SMS provider is configured). Messages of unknown fate are not resent."""
-    from services.notices import notices, outbox
-    from services.timeutil import utcnow
-    from wxapp.extensions import db, notifier
+    from services.notices import notices
+    from wxapp.extensions import notifier
 
-    tools = notifier()
     try:
-        klass, sent = notices.class_notices(db.session, code)
+        klass, results = notifier().retry_texts(code)
     except notices.NoticeError as exc:
         fail(exc.message)
-    if tools.sms.name == "unconfigured":
-        fail("未配置短信服务（SMS_BACKEND=console）：请先配置 SMS_BACKEND=aliyun 或 tencent。")
-    for notice in sent:
-        label = NOTICE_LABELS.get(notice.kind, notice.kind)
-        again = outbox.requeue_failed_texts(db.session, notice.id, utcnow())
-        unknown = notices.counts(db.session, notice.id).get("sms", {}).get("unknown", 0)
-        if again:
-            click.echo(f"{label}：重发短信 {again} 条，发送中…")
-            tools.dispatcher().run(notice_id=notice.id, wait=True)
-            _echo_counts(notices.counts(db.session, notice.id), indent="  ")
+    for result in results:
+        label = NOTICE_LABELS.get(result.notice.kind, result.notice.kind)
+        if result.requeued:
+            click.echo(f"{label}：重发短信 {result.requeued} 条，发送中…")
+            _echo_counts(result.counts, indent="  ")
         else:
             click.echo(f"{label}：没有需要重发的短信")
-        if unknown:
-            click.echo(f"  状态未知的短信 {unknown} 条未重发：可能已送达，请用 notify status 查看并人工核实。")
-    if not sent:
+        if result.unknown:
+            click.echo(f"  状态未知的短信 {result.unknown} 条未重发：可能已送达，请用 notify status 查看并人工核实。")
+    if not results:
         click.echo(f"班级 {klass.code} 尚未发送通知")
 
 
@@ -316,31 +309,29 @@ REFUSAL_LABELS = {"bound_elsewhere": "该学员已绑定其他微信", "openid_b
 @click.argument("phone_or_id")
 def trainee_show(phone_or_id: str) -> None:
     """Prints a trainee's courses and study records (watching, attendance checks, exercises)."""
-    from models import WechatUser
     from services.identity import binding
-    from services.study import learning, segments, study_records
     from services.identity.pii import mask_phone, short_openid
+    from services.study import segments, study_records
     from services.timeutil import local_text
     from wxapp.extensions import db, pii
 
     try:
-        trainee = binding.find_trainee(db.session, pii(), phone_or_id)
+        report = study_records.trainee_report(db.session, pii(), phone_or_id)
     except binding.UnbindError as exc:
         fail(exc.message)
-    user = db.session.query(WechatUser).filter_by(trainee_id=trainee.id).one_or_none()
+    trainee = report.trainee
     click.echo(f"学员：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}），{trainee.company}")
-    click.echo(f"微信：{'已绑定（' + short_openid(user.openid) + '）' if user else '未绑定'}")
-    for entry in binding.history(db.session, trainee.id):
+    click.echo(f"微信：{'已绑定（' + short_openid(report.openid) + '）' if report.openid else '未绑定'}")
+    for entry in report.bindings:
         wechat = f"微信 {short_openid(entry.openid)}"
         what = {"bound": f"认证绑定（{wechat}）", "unbound": f"解绑（{wechat}，{entry.actor}：{entry.note}）"}.get(
             entry.action, f"认证被拒（{wechat}，{REFUSAL_LABELS.get(entry.reason, entry.reason)}）")
         click.echo(f"  {local_text(entry.at)} {what}")
-    for line in learning.courses(db.session, trainee.id):
+    for line in report.courses:
         label = "公共课" if line.kind == "public" else f"专业课·{line.major}"
         click.echo(f"{label}：已修 {hours_text(line.hours_earned)} / {hours_text(line.hours_required)} 学时")
-    records = study_records.lesson_records(db.session, trainee.id)
-    click.echo("视频课时记录：" + ("" if records else "无"))
-    for r in records:
+    click.echo("视频课时记录：" + ("" if report.lessons else "无"))
+    for r in report.lessons:
         state = f"已获得学时（{local_text(r.completed_at)}）" if r.completed_at else "未获得学时"
         click.echo(f"[{r.course}] {r.title}（{r.duration_s // 60}分{r.duration_s % 60}秒，{hours_text(r.hours)}学时）：{state}")
         click.echo(f"  已看部分：{segments.describe(r.watched)}；计入时长 {int(r.credited_seconds)} 秒")

@@ -31,7 +31,8 @@ def _day(option: str, raw: str | None) -> date | None:
 @click.option("--major", metavar="专业", help="只导出这个专业，例如 建筑工程")
 def export_completions(path: str, date_from: str | None, date_to: str | None, major: str | None) -> None:
     """Writes the valid completions (结业名单) for the provincial platform, with FULL ID card numbers."""
-    from services.completion.export import ExportFilter, ExportRefused, export_completions as export
+    from services.completion.export import ExportFilter, ExportRefused
+    from services.completion.export import export_completions as export
     from wxapp.cli import fail
     from wxapp.extensions import db, pii
 

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from services.notices.settings import NoticeSettings
+    from services.study.progress import Settings as PlaySettings
 
 ENVIRONMENTS = ("development", "testing", "production")
 SANDBOX_API_PATH = "/dev/api/"
@@ -267,3 +273,35 @@ def _redis_key_prefix(env: str, instance_path: Path, environ) -> str:
         instance_path.mkdir(parents=True, exist_ok=True)
         path.write_text(f"wxapp:{secrets.token_hex(4)}")
     return path.read_text().strip()
+
+
+# -- Typed settings handed to services, built once from the checked config -----------------------
+
+def notice_settings(cfg: Mapping[str, Any]) -> NoticeSettings:
+    """What notices, their templates, the outbox and the SMS backend need, and nothing else."""
+    from models.notices import NOTICE_KINDS
+    from services.notices.settings import DispatchSettings, NoticeSettings, SmsSettings
+
+    sms = SmsSettings(
+        backend=cfg["SMS_BACKEND"], sign_name=cfg["SMS_SIGN_NAME"], access_key_id=cfg["SMS_ACCESS_KEY_ID"],
+        access_key_secret=cfg["SMS_ACCESS_KEY_SECRET"], sdk_app_id=cfg["SMS_SDK_APP_ID"],
+        endpoint=cfg["SMS_ENDPOINT"], region=cfg["SMS_REGION"], timeout_s=cfg["SMS_TIMEOUT_S"],
+        production=cfg["WXAPP_ENV"] == "production",
+    )
+    dispatch = DispatchSettings(
+        pool_size=max(int(cfg["OUTBOX_POOL_SIZE"]), 1), rate_per_s=float(cfg["OUTBOX_RATE_PER_S"]),
+        lease_s=float(cfg["OUTBOX_LEASE_S"]), max_attempts=max(int(cfg["OUTBOX_MAX_ATTEMPTS"]), 1),
+        retry_base_s=float(cfg["OUTBOX_RETRY_BASE_S"]),
+    )
+    return NoticeSettings(
+        templates_file=cfg["NOTICE_TEMPLATES_FILE"],
+        template_ids={kind: cfg.get(f"WECHAT_TEMPLATE_{kind.upper()}") for kind in NOTICE_KINDS},
+        public_base_url=cfg["PUBLIC_BASE_URL"], sms=sms, dispatch=dispatch,
+    )
+
+
+def play_settings(cfg: Mapping[str, Any]) -> PlaySettings:
+    from services.study.progress import Settings
+
+    return Settings(cfg["ATTENDANCE_INTERVAL_MIN_S"], cfg["ATTENDANCE_INTERVAL_MAX_S"], cfg["ATTENDANCE_TTL_S"],
+                    cfg["PLAY_HEARTBEAT_S"])

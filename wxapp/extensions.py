@@ -5,21 +5,24 @@ built once per app and kept in `app.extensions`; reach them through the accessor
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import redis
 from flask import Flask, current_app, g, has_app_context
-from sqlalchemy.orm import scoped_session, sessionmaker
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_wtf import CSRFProtect
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 from models import db
 from services import keys
-from services.study import overview
-from services.notices.notify import Notifier
 from services.identity.pii import PiiCipher
-from services.study.progress import Player, Settings as PlaySettings
+from services.notices.notify import Notifier
+from services.study import overview
+from services.study.progress import Player
 from services.wechat_api import WeChatApi
+from wxapp import config
 
 migrate = Migrate()
 csrf = CSRFProtect()
@@ -44,9 +47,12 @@ def init_clients(app: Flask) -> None:
         redis=app.extensions["redis"],
         timeout=app.config["WECHAT_TIMEOUT_S"],
     )
+    # Production has no sandbox: its console backend fails each text rather than record it.
+    recorder = None if app.config["WXAPP_ENV"] == "production" else _sandbox_sms_recorder(app.extensions["redis"])
     app.extensions["notifier"] = Notifier(
-        app.config, db.session, app.extensions["wechat_api"], app.extensions["redis"])
-    app.extensions["play_settings"] = PlaySettings.from_config(app.config)
+        config.notice_settings(app.config), db.session, app.extensions["wechat_api"], app.extensions["redis"],
+        sms_recorder=recorder)
+    app.extensions["play_settings"] = config.play_settings(app.config)
     overview.track_changes(_redis_if_app)
     init_exam(app)
 
@@ -108,3 +114,10 @@ def exam_tools():
     return ExamTools(session=db.session, storage=current_app.extensions["photo_storage"],
                      rules=current_app.config["EXAM_RULES"], templates=lambda: notifier().templates,
                      base_url=current_app.config["PUBLIC_BASE_URL"])
+
+
+def _sandbox_sms_recorder(redis_client: redis.Redis) -> Callable[[dict], None]:
+    """The console SMS backend's messages go to the development sandbox log (shown at /dev/)."""
+    from wxapp.sandbox import log as sandbox_log
+
+    return lambda body: sandbox_log.record(redis_client, "sms", "POST", "sms/send", body=body)

@@ -13,6 +13,8 @@ import re
 
 from flask import Flask
 
+from services.logfmt import kv  # noqa: F401  (the one line format; the app's views import it from here)
+
 # One pass over each line, alternatives tried in this order at every position:
 # the token of an attendance QR (it lives in its URL only: access logs show the path without it),
 # an 18-character ID card, an 11-digit mobile.
@@ -59,17 +61,6 @@ class ScrubFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return scrub(super().format(record))
-
-
-def kv(name: str, /, **fields) -> str:
-    """`event a=1 b="x y"`: the shape of every log line we write."""
-    parts = [name]
-    for key, value in fields.items():
-        value = "-" if value is None else str(value)
-        if not value or any(c in value for c in ' "='):
-            value = '"' + value.replace('"', "'") + '"'
-        parts.append(f"{key}={value}")
-    return " ".join(parts)
 
 
 def setup_logging(app: Flask) -> None:

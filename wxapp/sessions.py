@@ -20,6 +20,7 @@ def keeps_cookie(view):
 
 class SessionInterface(SecureCookieSessionInterface):
     def should_set_cookie(self, app: Flask, session: SessionMixin) -> bool:
-        if not session.modified and getattr(app.view_functions.get(request.endpoint or ""), "keeps_session_cookie", False):
+        view = app.view_functions.get(request.endpoint or "")
+        if not session.modified and getattr(view, "keeps_session_cookie", False):
             return False
         return super().should_set_cookie(app, session)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 import qrcode
 import qrcode.image.svg
-from sqlalchemy import case, select
+from sqlalchemy import Select, case, select
 from sqlalchemy.orm import Session, joinedload
 
 from models import Completion
@@ -105,7 +105,7 @@ def _certificate(completion: Completion) -> Certificate:
     )
 
 
-def _loaded():
+def _loaded() -> Select[Completion]:
     return select(Completion).options(joinedload(Completion.trainee), joinedload(Completion.major))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import xlsxwriter
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, select
 from sqlalchemy.orm import Session
 
 from models import Completion, Enrollment, Major, Trainee
@@ -55,11 +55,16 @@ class ExportResult:
     path: Path
 
 
+# name, ID card (encrypted in the query, in clear in the sheet), phone, company, major, enrollment kind,
+# score, completed at, certificate number.
+ExportRow = tuple[str, str, str, str, str, str, int, datetime, str]
+
+
 def _shanghai_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), SHANGHAI)
 
 
-def _query(wanted: ExportFilter):
+def _query(wanted: ExportFilter) -> Select[*ExportRow]:
     enrollment = and_(Enrollment.trainee_id == Completion.trainee_id, Enrollment.major_id == Completion.major_id)
     stmt = (
         select(Trainee.name, Trainee.id_card_enc, Trainee.phone, Trainee.company, Major.name, Enrollment.kind,
@@ -93,7 +98,7 @@ class _Sheet:
         for col, title in enumerate(COLUMNS):
             self.sheet.write_string(0, col, title, header)
 
-    def row(self, r: int, values: tuple) -> None:
+    def row(self, r: int, values: ExportRow) -> None:
         name, id_card, phone, company, major, kind, score, completed_at, number = values
         s, text = self.sheet, self.text
         s.write_string(r, 0, name)
@@ -117,7 +122,7 @@ def _decrypt(cipher: PiiCipher, token: str, number: str) -> str:
         raise ExportRefused(f"证书 {number} 的身份证号无法解密：PII_KEY 与导入时不同？文件未写出") from None
 
 
-def export_completions(session: Session, cipher: PiiCipher, path: str | os.PathLike,
+def export_completions(session: Session, cipher: PiiCipher, path: str | os.PathLike[str],
                        wanted: ExportFilter = ExportFilter()) -> ExportResult:
     """Writes the valid completions matching `wanted` to `path` (.xlsx); returns how many rows."""
     wanted.check()
@@ -131,8 +136,10 @@ def export_completions(session: Session, cipher: PiiCipher, path: str | os.PathL
                                                    "strings_to_formulas": False, "strings_to_urls": False})
         sheet = _Sheet(workbook)
         rows = 0
-        for rows, (name, token, *rest) in enumerate(session.execute(_query(wanted)), start=1):
-            sheet.row(rows, (name, _decrypt(cipher, token, rest[-1]), *rest))
+        for rows, found in enumerate(session.execute(_query(wanted)), start=1):
+            name, token, phone, company, major, kind, score, completed_at, number = found
+            sheet.row(rows, (name, _decrypt(cipher, token, number), phone, company, major, kind, score,
+                             completed_at, number))
         workbook.close()
         os.replace(temporary, target)
     except BaseException:

@@ -7,6 +7,7 @@ inline SVG), so nothing is fetched while rendering: a reference to anything outs
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 # WeasyPrint narrates each rendering step at INFO; its warnings (a missing glyph, a bad rule) stay on.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
@@ -16,7 +17,7 @@ class OutsideResource(ValueError):
     """The HTML referred to a resource; certificates embed everything they show."""
 
 
-def _refuse(url: str, *args, **kwargs):
+def _refuse(url: str, *args: object, **kwargs: object) -> NoReturn:
     raise OutsideResource(f"refused to fetch {url[:80]!r} while rendering a PDF")
 
 
@@ -24,4 +25,5 @@ def render_pdf(html: str) -> bytes:
     # Imported here: WeasyPrint loads Pango when imported, and only this path needs it.
     from weasyprint import HTML
 
-    return HTML(string=html, url_fetcher=_refuse).write_pdf()
+    pdf: bytes = HTML(string=html, url_fetcher=_refuse).write_pdf()
+    return pdf

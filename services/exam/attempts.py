@@ -187,7 +187,7 @@ def view(tools: ExamTools, attempt: ExamAttempt) -> AttemptView:
     questions = papers.questions_of(tools.session, attempt.paper)
     answers = dict(tools.session.execute(
         select(ExamAnswer.question_id, ExamAnswer.keys).where(ExamAnswer.attempt_id == attempt.id)).all())
-    enrollment = tools.session.get(Enrollment, attempt.enrollment_id)
+    enrollment = tools.session.get_one(Enrollment, attempt.enrollment_id)
     return AttemptView(
         id=attempt.id, exam_id=attempt.enrollment_id, major=enrollment.major.name, deadline=attempt.deadline,
         questions=papers.shown(attempt.paper, questions), answers={q: list(k) for q, k in answers.items()},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +17,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.exam import PUBLIC_POOL, ExamQuestion
+from services.db import transaction
 from services.exam.rules import KIND_LABELS, KINDS, Rules
 from services.school.imports import cells
 from services.school.imports.exercises import (  # the same cells, read the same way
-    FALSE_WORDS, KINDS as KIND_WORDS, OPTION_COLUMNS, STEM_MAX, TRUE_WORDS, _answer, _options,
+    FALSE_WORDS,
+    OPTION_COLUMNS,
+    STEM_MAX,
+    TRUE_WORDS,
+    _answer,
+    _options,
+)
+from services.school.imports.exercises import (
+    KINDS as KIND_WORDS,
 )
 from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
 from services.school.majors import MAJORS
@@ -56,7 +66,7 @@ def import_bank(session: Session, path: str | Path, rules: Rules | None) -> Bank
     """Imports the first sheet in one transaction; raises UnreadableFile for a file it can't read."""
     rows = read_sheet(path, COLUMNS)
     report = BankReport()
-    try:
+    with transaction(session):
         existing = {(q.pool, q.stem_hash): q for q in session.scalars(select(ExamQuestion))}
         seen: set[tuple[str, str]] = set()
         for number, line in _lines(report, rows):
@@ -68,10 +78,6 @@ def import_bank(session: Session, path: str | Path, rules: Rules | None) -> Bank
             _apply(session, existing.get(key), key, line, report)
         session.flush()
         report.short = shortages(session, rules) if rules is not None else []
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     report.rejected.sort()
     return report
 
@@ -89,11 +95,11 @@ def shortages(session: Session, rules: Rules) -> list[str]:
     return found
 
 
-def _lines(report: ImportReport, rows: list[SheetRow]):
+def _lines(report: ImportReport, rows: list[SheetRow]) -> Iterator[tuple[int, Line]]:
     for row in rows:
         errors: list[str] = []
         line = _parse(row, errors)
-        if errors:
+        if errors or line is None:
             report.reject(row.number, "；".join(errors))
         else:
             yield row.number, line

@@ -8,19 +8,21 @@ attempt is graded, and a completion written, exactly once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Major
-from models.exam import ExamAnswer, ExamAttempt
+from models.exam import ExamAnswer, ExamAttempt, ExamQuestion, PaperItem
 from services.completion.records import record_completion
+from services.db import affected
 from services.exam import ExamError
 from services.exam import paper as papers
 from services.exam.rules import Rules
+from services.logfmt import kv
 from services.notices import notices
 from services.notices.notice_templates import KindTemplates
 from services.storage import Storage
@@ -50,7 +52,7 @@ class Result:
     total: int
 
 
-def score(rules: Rules, paper: list[dict], questions: dict, answers: dict[int, str]) -> Result:
+def score(rules: Rules, paper: list[PaperItem], questions: dict[int, ExamQuestion], answers: dict[int, str]) -> Result:
     """Points per type from the rules; the paper totals 100 when it was drawn in full."""
     points = correct = 0
     for item in paper:
@@ -65,10 +67,10 @@ def score(rules: Rules, paper: list[dict], questions: dict, answers: dict[int, s
 def close(tools: ExamTools, attempt: ExamAttempt, now: datetime, by: str) -> Result:
     """Grades the open attempt inside the caller's transaction; ExamError(409) if it is closed already."""
     session = tools.session
-    claimed = session.execute(
+    claimed = affected(session,
         update(ExamAttempt).where(ExamAttempt.id == attempt.id, ExamAttempt.submitted_at.is_(None))
         .values(submitted_at=now, submitted_by=by).execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if claimed != 1:
         raise ExamError(ALREADY_SUBMITTED, 409)
     session.refresh(attempt)
@@ -76,21 +78,22 @@ def close(tools: ExamTools, attempt: ExamAttempt, now: datetime, by: str) -> Res
     answers = dict(session.execute(
         select(ExamAnswer.question_id, ExamAnswer.keys).where(ExamAnswer.attempt_id == attempt.id)).all())
     result = score(tools.rules, attempt.paper, questions, answers)
-    attempt.score, attempt.passed, attempt.correct, attempt.total = result.score, result.passed, result.correct, result.total
+    attempt.score, attempt.passed = result.score, result.passed
+    attempt.correct, attempt.total = result.correct, result.total
     session.flush()
     if result.passed:
-        _after_pass(tools, attempt, now)
-    log.info("exam_graded attempt=%s trainee=%s score=%s passed=%s by=%s", attempt.id, attempt.trainee_id,
-             result.score, result.passed, by)
+        _after_pass(tools, attempt, result.score, now)
+    log.info(kv("exam_graded", attempt=attempt.id, trainee=attempt.trainee_id, score=result.score,
+                passed=result.passed, by=by))
     return result
 
 
-def _after_pass(tools: ExamTools, attempt: ExamAttempt, now: datetime) -> None:
+def _after_pass(tools: ExamTools, attempt: ExamAttempt, points: int, now: datetime) -> None:
     record_completion(tools.session, trainee_id=attempt.trainee_id, major_id=attempt.major_id,
-                      score=attempt.score, completed_at=now, attempt_id=attempt.id)
-    major = tools.session.get(Major, attempt.major_id)
+                      score=points, completed_at=now, attempt_id=attempt.id)
+    major = tools.session.get_one(Major, attempt.major_id)
     notices.exam_result(tools.session, tools.templates(), trainee_id=attempt.trainee_id, attempt_id=attempt.id,
-                        major=major.name, score=attempt.score, passed=True, base_url=tools.base_url, now=now)
+                        major=major.name, score=points, passed=True, base_url=tools.base_url, now=now)
 
 
 def settle_due(tools: ExamTools, now: datetime, trainee_id: int | None = None) -> int:

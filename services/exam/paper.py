@@ -1,7 +1,8 @@
 """Drawing a paper (stratified random, per the rules) and showing it without its answers.
 
 The database samples each pool and type (a window numbered in random order) and sends only the
-questions drawn: a bank of thousands costs one query of a paper's rows. Options of single and multiple choice are shuffled;
+questions drawn: a bank of thousands costs one query of a paper's rows. Options of single and multiple choice are
+shuffled;
 the order shown is stored with the attempt (`o`: original letters in the order shown), so the
 keys a trainee sees (A, B, C…) are the paper's own and a reload shows the same paper.
 """
@@ -9,15 +10,16 @@ from __future__ import annotations
 
 import logging
 import random
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from models.exam import PUBLIC_POOL, ExamQuestion
+from models.exam import PUBLIC_POOL, ExamQuestion, PaperItem
 from services.exam import ExamError
 from services.exam.rules import KINDS, Rules
+from services.logfmt import kv
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ class ShownQuestion:
     options: list[tuple[str, str]]  # (key shown, text)
 
 
-def draw(session: Session, major_code: str, rules: Rules, rng: random.Random | None = None) -> list[dict]:
+def draw(session: Session, major_code: str, rules: Rules, rng: random.Random | None = None) -> list[PaperItem]:
     """A fresh paper for the major: [{"q": id, "o": shown order of original letters}]."""
     rng = rng or _rng
     wanted = {(pool, kind): counts[kind] for pool, counts in ((PUBLIC_POOL, rules.public), (major_code, rules.major))
@@ -43,7 +45,7 @@ def draw(session: Session, major_code: str, rules: Rules, rng: random.Random | N
     for (pool, kind), count in wanted.items():
         have = sum(1 for q in drawn if (q.pool, q.kind) == (pool, kind))
         if have < count:
-            log.error("exam_bank_short pool=%s kind=%s have=%s need=%s", pool, kind, have, count)
+            log.error(kv("exam_bank_short", pool=pool, kind=kind, have=have, need=count))
             raise ExamError("题库题目不足，暂时无法开始考试，请联系学校。", 503)
     # Types in the rules' order (single, multi, judge), 公共 and major mixed within a type.
     ordered = sorted(drawn, key=lambda q: (KINDS.index(q.kind), rng.random()))
@@ -51,7 +53,7 @@ def draw(session: Session, major_code: str, rules: Rules, rng: random.Random | N
 
 
 @lru_cache(maxsize=64)
-def _sample(major_code: str, wanted: tuple[tuple[tuple[str, str], int], ...]):
+def _sample(major_code: str, wanted: tuple[tuple[tuple[str, str], int], ...]) -> Select[ExamQuestion]:
     """One query: each (pool, type) numbered in random order by the database, the first N kept.
     Only the questions drawn leave the database, however large the bank. Built once per major."""
     ranked = (
@@ -74,12 +76,12 @@ def _shuffled(question: ExamQuestion, rng: random.Random) -> list[str]:
     return letters
 
 
-def questions_of(session: Session, paper: list[dict]) -> dict[int, ExamQuestion]:
+def questions_of(session: Session, paper: list[PaperItem]) -> dict[int, ExamQuestion]:
     ids = [item["q"] for item in paper]
     return {q.id: q for q in session.scalars(select(ExamQuestion).where(ExamQuestion.id.in_(ids)))}
 
 
-def shown(paper: list[dict], questions: dict[int, ExamQuestion]) -> list[ShownQuestion]:
+def shown(paper: list[PaperItem], questions: dict[int, ExamQuestion]) -> list[ShownQuestion]:
     """The paper as the trainee sees it: never the correct answers."""
     result = []
     for item in paper:
@@ -93,20 +95,20 @@ def shown(paper: list[dict], questions: dict[int, ExamQuestion]) -> list[ShownQu
     return result
 
 
-def shown_keys(item: dict, question: ExamQuestion) -> set[str]:
+def shown_keys(item: PaperItem, question: ExamQuestion) -> set[str]:
     if question.kind == "judge":
         return {"T", "F"}
     return set(LETTERS[:len(item["o"])])
 
 
-def original_letters(item: dict, question: ExamQuestion, keys: str) -> str:
+def original_letters(item: PaperItem, question: ExamQuestion, keys: str) -> str:
     """The bank's letters behind the keys shown on this paper, sorted (how answers are stored)."""
     if question.kind == "judge":
         return keys
     return "".join(sorted(item["o"][LETTERS.index(k)] for k in keys if LETTERS.index(k) < len(item["o"])))
 
 
-def is_correct(item: dict, question: ExamQuestion, keys: str | None) -> bool:
+def is_correct(item: PaperItem, question: ExamQuestion, keys: str | None) -> bool:
     """Exact: single and 判断 the one right key, multiple choice all and only the right keys."""
     if not keys:
         return False

@@ -61,7 +61,7 @@ def load(path: str | Path) -> Rules:
     return rules
 
 
-def _counts(path, raw: dict, name: str) -> dict[str, int]:
+def _counts(path: str | Path, raw: dict[str, object], name: str) -> dict[str, int]:
     entry = raw.get(name)
     if not isinstance(entry, dict) or set(entry) - set(KINDS):
         raise RulesError(f"exam rules file {path}: {name} must map {', '.join(KINDS)} to numbers")
@@ -71,7 +71,7 @@ def _counts(path, raw: dict, name: str) -> dict[str, int]:
     return counts
 
 
-def _number(path, raw: dict, name: str) -> int:
+def _number(path: str | Path, raw: dict[str, object], name: str) -> int:
     value = raw.get(name)
     if not isinstance(value, int) or isinstance(value, bool):
         raise RulesError(f"exam rules file {path}: {name} must be a whole number")

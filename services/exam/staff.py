@@ -10,8 +10,10 @@ from sqlalchemy import select
 from models import Major, Notice
 from models.exam import ExamAttempt
 from services.completion.records import cancel_completion_of_attempt
+from services.db import transaction
 from services.exam import ExamError
 from services.exam.grading import ExamTools
+from services.logfmt import kv
 from services.notices import notices
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ def void(tools: ExamTools, attempt_id: int, by: str, reason: str, now: datetime)
     if not by or not reason:
         raise ExamError("请写明操作人（--by）和取消原因（--reason）")
     session = tools.session
-    try:
+    with transaction(session):
         attempt = _attempt(tools, attempt_id)
         if not attempt.passed:
             raise ExamError(f"考试记录 {attempt_id} 不是合格的成绩，无需取消")
@@ -42,28 +44,20 @@ def void(tools: ExamTools, attempt_id: int, by: str, reason: str, now: datetime)
         attempt.voided_at, attempt.voided_by, attempt.void_reason = now, by[:64], reason[:REASON_MAX]
         cancel_completion_of_attempt(session, attempt.id, reason=reason, at=now)
         notice = notices.exam_voided(session, tools.templates(), trainee_id=attempt.trainee_id, attempt_id=attempt.id,
-                            major=session.get(Major, attempt.major_id).name, reason=reason,
+                            major=session.get_one(Major, attempt.major_id).name, reason=reason,
                             requested_by=by, base_url=tools.base_url, now=now)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    log.info("exam_voided attempt=%s trainee=%s by=%s", attempt.id, attempt.trainee_id, by)
+    log.info(kv("exam_voided", attempt=attempt.id, trainee=attempt.trainee_id, by=by))
     return attempt, notice
 
 
 def release(tools: ExamTools, attempt_id: int) -> ExamAttempt:
     """Frees an open attempt from the browser session that holds it (a phone lost or changed)."""
     session = tools.session
-    try:
+    with transaction(session):
         attempt = _attempt(tools, attempt_id)
         if not attempt.is_open:
             raise ExamError(f"考试记录 {attempt_id} 已交卷，无需释放")
         attempt.session_hash = None
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return attempt
 
 

@@ -21,13 +21,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models import BindingLog, Trainee, WechatUser
-from services import ServiceError
+from services import ServiceError, keys
 from services.identity.followers import BoundTrainee
 from services.identity.pii import (
-    InvalidIdCard, InvalidPhone, PiiCipher, mask_id_card, mask_phone, normalize_id_card, normalize_phone,
+    InvalidIdCard,
+    InvalidPhone,
+    PiiCipher,
+    mask_id_card,
+    mask_phone,
+    normalize_id_card,
+    normalize_phone,
     validate_id_card,
 )
-from services import keys
 from services.study import progress
 from services.timeutil import utcnow
 
@@ -74,7 +79,7 @@ class BindRefused(ServiceError):
     staff see a new phone's refused tries when the trainee calls about changing WeChat)."""
 
     def __init__(self, message: str, reason: str, field: str | None = None, counted: bool = True,
-                 trainee_id: int | None = None):
+                 trainee_id: int | None = None) -> None:
         super().__init__(message)
         self.reason, self.field, self.counted, self.trainee_id = reason, field, counted, trainee_id
 
@@ -160,7 +165,7 @@ def _attach(session: Session, openid: str, trainee: Trainee) -> None:
     user.trainee_id, user.bound_at = trainee.id, utcnow()
 
 
-def _record(session: Session, attempt: Attempt, action: str, reason: str = "", trainee_id: int | None = None):
+def _record(session: Session, attempt: Attempt, action: str, reason: str = "", trainee_id: int | None = None) -> None:
     """Adds the log row and commits (with the binding itself, for a bind)."""
     session.add(BindingLog(
         action=action, reason=reason, openid=attempt.openid, trainee_id=trainee_id, ip=attempt.ip,

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import Trainee, WechatUser
+from services.db import table_of
 from services.identity.pii import mask_phone
 from services.wechat_api import BATCHGET_MAX, WeChatApi, follower_page, follows
 
@@ -81,10 +82,10 @@ def profile(session: Session, openid: str) -> Profile | None:
 
 
 # Only rows not already known to follow: on a menu click this matches nothing and writes nothing.
+_USERS = table_of(WechatUser)
 _NOTE_FOLLOWING = (
-    update(WechatUser.__table__)
-    .where(WechatUser.__table__.c.openid == bindparam("who"),
-           or_(WechatUser.__table__.c.subscribed.is_(None), WechatUser.__table__.c.subscribed.is_(False)))
+    update(_USERS)
+    .where(_USERS.c.openid == bindparam("who"), or_(_USERS.c.subscribed.is_(None), _USERS.c.subscribed.is_(False)))
     .values(subscribed=True)
 )
 
@@ -99,8 +100,7 @@ def note_activity(session: Session, openid: str) -> None:
 def record_unfollowed(session: Session, openids: list[str], at: datetime) -> None:
     """WeChat answered 43004 (not following) to a send to these OpenIDs; caller commits."""
     if openids:
-        table = WechatUser.__table__
-        session.connection().execute(update(table).where(table.c.openid.in_(openids))
+        session.connection().execute(update(_USERS).where(_USERS.c.openid.in_(openids))
                                      .values(subscribed=False, unsubscribed_at=at))
 
 
@@ -149,7 +149,7 @@ def sync(session: Session, api: WeChatApi, now: datetime) -> SyncReport:
 
 def _mark(session: Session, openids: list[str], following: bool, since: datetime) -> int:
     """Sets the state of `openids`, except where the callback saw the opposite after `since`."""
-    table, changed = WechatUser.__table__, 0
+    table, changed = _USERS, 0
     newer = table.c.unsubscribed_at if following else table.c.subscribed_at
     for start in range(0, len(openids), SYNC_CHUNK):
         statement = (update(table).where(table.c.openid.in_(openids[start:start + SYNC_CHUNK]),

@@ -39,7 +39,7 @@ def _half_width(text: str) -> str:
     return text.translate(_FULLWIDTH)
 
 
-def normalize_id_card(raw) -> str:
+def normalize_id_card(raw: object) -> str:
     """The canonical form of a typed ID card: half-width, no spaces, upper-case X."""
     if raw is None:
         return ""
@@ -47,11 +47,11 @@ def normalize_id_card(raw) -> str:
 
 
 def id_card_check_digit(first17: str) -> str:
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=False))
     return _ID_CHECK[total % 11]
 
 
-def validate_id_card(raw) -> str:
+def validate_id_card(raw: object) -> str:
     """Returns the canonical ID card number or raises InvalidIdCard with the reason."""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         raise InvalidIdCard("身份证号被存成了数字，末几位已丢失；请把该列设置为“文本”格式后重新填写")
@@ -73,7 +73,7 @@ def validate_id_card(raw) -> str:
     return value
 
 
-def normalize_phone(raw) -> str:
+def normalize_phone(raw: object) -> str:
     """Returns an 11-digit mainland mobile number or raises InvalidPhone."""
     if raw is None:
         raise InvalidPhone("手机号为空")

@@ -19,21 +19,23 @@ import queue
 import random
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Mapping
 
 from sqlalchemy.orm import Session
 
 from models.notices import CHANNEL_WECHAT
+from services.identity.pii import mask_phone, short_openid
+from services.logfmt import kv
 from services.notices import outbox
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import Claimed, Outcome, RetryPolicy
-from services.identity.pii import mask_phone, short_openid
-from services.ratelimit import RateLimiter
+from services.notices.settings import DispatchSettings
 from services.notices.sms import SmsBackend, SmsError
+from services.ratelimit import RateLimiter
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApi, WeChatApiError, WeChatUnavailable
 
@@ -44,19 +46,8 @@ IDLE_CLAIM_S = 0.5      # with nothing claimable, look again this often
 MIN_SLEEP_S, MAX_SLEEP_S = 0.1, 1.0  # waiting for retries or other dispatchers' rows: look again
 
 
-@dataclass(frozen=True)
-class DispatchSettings:
-    pool_size: int
-    rate_per_s: float      # per channel, all processes together; 0: no limit
-    lease_s: float
-    max_attempts: int
-    retry_base_s: float
-
-    @classmethod
-    def from_config(cls, cfg: Mapping) -> DispatchSettings:
-        return cls(pool_size=max(int(cfg["OUTBOX_POOL_SIZE"]), 1), rate_per_s=float(cfg["OUTBOX_RATE_PER_S"]),
-                   lease_s=float(cfg["OUTBOX_LEASE_S"]), max_attempts=max(int(cfg["OUTBOX_MAX_ATTEMPTS"]), 1),
-                   retry_base_s=float(cfg["OUTBOX_RETRY_BASE_S"]))
+# The rows being sent: row id -> (its send in the pool, the claimed row).
+Inflight = dict[int, tuple[Future[None], Claimed]]
 
 
 @dataclass
@@ -90,7 +81,7 @@ class Dispatcher:
         report = DispatchReport(expired_leases=outbox.expire_leases(self.session, self.clock()))
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         done: queue.Queue[Outcome] = queue.Queue()
-        inflight: dict[int, tuple[Future, Claimed]] = {}
+        inflight: Inflight = {}
         next_claim = 0.0  # monotonic time of the next claim; pushed back while nothing is claimable
         with ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="outbox") as pool:
             try:
@@ -112,7 +103,8 @@ class Dispatcher:
 
     # -- the caller's thread: the database ------------------------------------------------------
 
-    def _top_up(self, pool: ThreadPoolExecutor, inflight: dict, done: queue.Queue, notice_id: int | None) -> int:
+    def _top_up(self, pool: ThreadPoolExecutor, inflight: Inflight, done: queue.Queue[Outcome],
+                notice_id: int | None) -> int:
         """Claims enough rows to keep every pool thread busy with one waiting behind it."""
         claimed = outbox.claim(self.session, self.token, 2 * self.settings.pool_size - len(inflight),
                                self.settings.lease_s, self.clock(), notice_id)
@@ -120,7 +112,7 @@ class Dispatcher:
             inflight[row.id] = (pool.submit(self._send_into, row, done), row)
         return len(claimed)
 
-    def _collect(self, inflight: dict, done: queue.Queue, report: DispatchReport) -> int:
+    def _collect(self, inflight: Inflight, done: queue.Queue[Outcome], report: DispatchReport) -> int:
         """Waits for outcomes, records a batch of them; returns the SMS fallback rows added."""
         outcomes = [done.get()]
         until = time.monotonic() + BATCH_WINDOW_S
@@ -133,7 +125,7 @@ class Dispatcher:
             inflight.pop(o.id, None)
         return self._record(outcomes, report)
 
-    def _abandon(self, inflight: dict, done: queue.Queue, report: DispatchReport) -> None:
+    def _abandon(self, inflight: Inflight, done: queue.Queue[Outcome], report: DispatchReport) -> None:
         """Interrupted (Ctrl-C, a database error): sends not yet started are cancelled and given
         back; those under way finish and are recorded when possible, else their lease runs out."""
         outcomes = [self._outcome(row, released=True) for future, row in inflight.values() if future.cancel()]
@@ -143,7 +135,7 @@ class Dispatcher:
         try:
             self._record(outcomes, report)
         except Exception:
-            log.exception("outbox_abandon_unrecorded rows=%s", len(outcomes))
+            log.exception(kv("outbox_abandon_unrecorded", rows=len(outcomes)))
 
     def _record(self, outcomes: list[Outcome], report: DispatchReport) -> int:
         added = outbox.record(self.session, self.token, outcomes, self.policy, self.clock(), self._rng)
@@ -174,11 +166,11 @@ class Dispatcher:
 
     # -- pool threads: the providers ------------------------------------------------------------
 
-    def _send_into(self, row: Claimed, done: queue.Queue) -> None:
+    def _send_into(self, row: Claimed, done: queue.Queue[Outcome]) -> None:
         try:
             done.put(self._send(row))
         except Exception as exc:  # a bug must not leave the row unrecorded: retry it later
-            log.exception("outbox_send_crashed id=%s", row.id)
+            log.exception(kv("outbox_send_crashed", id=row.id))
             done.put(self._outcome(row, error=f"内部错误 {type(exc).__name__}", transient=True))
 
     def _send(self, row: Claimed) -> Outcome:
@@ -204,12 +196,12 @@ class Dispatcher:
                                               url=row.link, client_msg_id=outbox.client_msg_id(row.id))
         except WeChatApiError as exc:
             left = isinstance(exc, WeChatUnavailable) and exc.may_have_left
-            log.info("outbox_wechat_error id=%s to=%s errcode=%s transient=%s may_have_left=%s", row.id,
-                     short_openid(row.openid), exc.errcode, exc.transient, left)
+            log.info(kv("outbox_wechat_error", id=row.id, to=short_openid(row.openid), errcode=exc.errcode,
+                        transient=exc.transient, may_have_left=left))
             return self._outcome(row, error=f"微信 {exc.errcode}: {exc.errmsg}", transient=exc.transient,
                                  errcode=exc.errcode, openid=row.openid,
                                  first_sent_at=row.first_sent_at or (started if left else None))
-        log.info("outbox_sent id=%s channel=wechat to=%s", row.id, short_openid(row.openid))
+        log.info(kv("outbox_sent", id=row.id, channel="wechat", to=short_openid(row.openid)))
         return self._outcome(row, sent=True, message_id=str(msgid))
 
     def _send_sms(self, row: Claimed) -> Outcome:
@@ -217,14 +209,18 @@ class Dispatcher:
         try:
             message_id = self.sms.send(row.phone, template.template_code, template.render(row.values))
         except SmsError as exc:
-            log.info("outbox_sms_error id=%s to=%s code=%s transient=%s", row.id, mask_phone(row.phone),
-                     exc.code, exc.transient)
+            log.info(kv("outbox_sms_error", id=row.id, to=mask_phone(row.phone), code=exc.code,
+                        transient=exc.transient))
             return self._outcome(row, error=f"短信 {exc.code}: {exc.message}", transient=exc.transient)
-        log.info("outbox_sent id=%s channel=sms to=%s", row.id, mask_phone(row.phone))
+        log.info(kv("outbox_sent", id=row.id, channel="sms", to=mask_phone(row.phone)))
         return self._outcome(row, sent=True, message_id=message_id)
 
     @staticmethod
-    def _outcome(row: Claimed, **result) -> Outcome:
-        result.setdefault("first_sent_at", row.first_sent_at)
+    def _outcome(row: Claimed, *, sent: bool = False, message_id: str | None = None, error: str | None = None,
+                 transient: bool = False, released: bool = False, unknown: bool = False,
+                 errcode: int | None = None, openid: str | None = None,
+                 first_sent_at: datetime | None = None) -> Outcome:
         return Outcome(id=row.id, channel=row.channel, trainee_id=row.trainee_id, notice_id=row.notice_id,
-                       attempts=row.attempts, **result)
+                       attempts=row.attempts, sent=sent, message_id=message_id, error=error, transient=transient,
+                       released=released, unknown=unknown, errcode=errcode, openid=openid,
+                       first_sent_at=first_sent_at or row.first_sent_at)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from models.notices import NOTICE_KINDS
-from services import ServiceError
+from services import JsonObject, ServiceError
 
 # What a text may name; each notice or outbox row provides the ones its kind knows.
 VALUE_NAMES = frozenset({"trainee_name", "class_name", "class_code", "major", "starts_at", "place", "expires_on"})
@@ -31,7 +31,7 @@ class WechatTemplate:
     template_id: str | None
     fields: dict[str, str]
 
-    def render(self, values: Mapping[str, str]) -> dict:
+    def render(self, values: Mapping[str, str]) -> dict[str, dict[str, str]]:
         data = {}
         for name, text in self.fields.items():
             value = text.format_map(values)
@@ -70,7 +70,7 @@ def load(path: str | Path, template_ids: Mapping[str, str | None] | None = None)
     return kinds
 
 
-def _kind(path, kind: str, entry: dict, template_id: str | None) -> KindTemplates:
+def _kind(path: str | Path, kind: str, entry: JsonObject, template_id: str | None) -> KindTemplates:
     wechat, sms = entry.get("wechat") or {}, entry.get("sms") or {}
     fields, params = wechat.get("fields") or {}, sms.get("params") or {}
     if not sms.get("template_code") or not params:
@@ -79,7 +79,8 @@ def _kind(path, kind: str, entry: dict, template_id: str | None) -> KindTemplate
         for name, text in texts.items():
             unknown = _placeholders(text) - VALUE_NAMES
             if unknown:
-                raise TemplateError(f"通知模板文件 {path}：{where}.{name} 用了未知的占位符 {', '.join(sorted(unknown))}")
+                names = ", ".join(sorted(unknown))
+                raise TemplateError(f"通知模板文件 {path}：{where}.{name} 用了未知的占位符 {names}")
     return KindTemplates(
         wechat=WechatTemplate(template_id=template_id or wechat.get("template_id") or None, fields=dict(fields)),
         sms=SmsTemplate(template_code=str(sms["template_code"]), params=dict(params)),

@@ -17,20 +17,27 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from models import ClassMember, Enrollment, Major, Notice, OutboxMessage, Trainee, TrainingClass, WechatUser
 from models.notices import (
-    CHANNEL_SMS, CHANNEL_WECHAT, FAILED, NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, PENDING,
+    CHANNEL_SMS,
+    CHANNEL_WECHAT,
+    FAILED,
+    NOTICE_CLASS_OPEN,
+    NOTICE_CLASS_REMINDER,
+    NOTICE_EXAM_RESULT,
+    NOTICE_EXAM_VOIDED,
+    NOTICE_REGISTRATION_EXPIRY,
+    PENDING,
     UNKNOWN,
 )
-from models.notices import NOTICE_EXAM_RESULT, NOTICE_EXAM_VOIDED
 from services import ServiceError
-from services.exam.state import exam_state
-from services.study import learning
+from services.db import transaction
+from services.exam.state import owes_an_exam
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import insert_ignoring_conflicts
 from services.timeutil import SHANGHAI, local_text, utcnow
@@ -50,7 +57,7 @@ class NoticeError(ServiceError):
 class Recipient:
     trainee_id: int
     follows: bool  # bound to a WeChat not known to have unfollowed the account
-    params: dict | None = None
+    params: dict[str, str] | None = None
 
 
 def class_open(session: Session, templates: dict[str, KindTemplates], class_code: str, requested_by: str,
@@ -71,7 +78,7 @@ def class_reminders(session: Session, templates: dict[str, KindTemplates], base_
     """
     now = now or utcnow()
     tomorrow = now.astimezone(SHANGHAI).date() + timedelta(days=1)
-    horizon = datetime.combine(tomorrow + timedelta(days=1), time(0), SHANGHAI).astimezone(timezone.utc)
+    horizon = datetime.combine(tomorrow + timedelta(days=1), time(0), SHANGHAI).astimezone(UTC)
     starting = session.scalars(
         select(TrainingClass).where(TrainingClass.starts_at > now, TrainingClass.starts_at < horizon)
         .order_by(TrainingClass.starts_at)
@@ -96,12 +103,13 @@ def registration_expiry(session: Session, templates: dict[str, KindTemplates], b
     rows = session.execute(
         select(Enrollment.trainee_id, func.min(Enrollment.registration_expires), follows)
         .outerjoin(WechatUser, and_(WechatUser.trainee_id == Enrollment.trainee_id, _NOT_UNFOLLOWED))
-        .where(Enrollment.registration_expires.between(today, add_months(today, EXPIRY_HORIZON_MONTHS)))
+        .where(Enrollment.registration_expires.between(today, add_months(today, EXPIRY_HORIZON_MONTHS)),
+               owes_an_exam(Enrollment.trainee_id))  # a trainee who passed every exam is done
         .group_by(Enrollment.trainee_id).order_by(Enrollment.trainee_id)
     ).all()
     recipients = [
         Recipient(trainee_id, count > 0, {"expires_on": f"{expires.year}年{expires.month}月{expires.day}日"})
-        for trainee_id, expires, count in rows if not _finished(session, trainee_id)
+        for trainee_id, expires, count in rows if expires is not None  # never None: `between` above
     ]
     if not recipients:
         return None
@@ -170,15 +178,10 @@ def _class(session: Session, class_code: str) -> TrainingClass:
     return klass
 
 
-def _finished(session: Session, trainee_id: int) -> bool:
-    """Finished: every enrolled major's exam passed."""
-    return exam_state(session, trainee_id, learning.courses(session, trainee_id)).passed
-
-
-def _class_params(session: Session, klass: TrainingClass, base_url: str) -> dict:
+def _class_params(session: Session, klass: TrainingClass, base_url: str) -> dict[str, str]:
     return {
         "class_name": klass.name, "class_code": klass.code, "place": klass.place,
-        "major": session.get(Major, klass.major_id).name, "starts_at": local_text(klass.starts_at),
+        "major": session.get_one(Major, klass.major_id).name, "starts_at": local_text(klass.starts_at),
         "link": base_url + LEARN_PATH,
     }
 
@@ -193,23 +196,19 @@ def _members(session: Session, class_id: int) -> list[Recipient]:
 
 
 def _write(session: Session, templates: dict[str, KindTemplates], key: str, kind: str,
-           klass: TrainingClass | None, requested_by: str, params: dict, recipients: list[Recipient],
+           klass: TrainingClass | None, requested_by: str, params: dict[str, str], recipients: list[Recipient],
            now: datetime) -> Notice:
     """Finds or creates the notice, adds rows for trainees it has none for; one transaction."""
-    try:
+    with transaction(session):
         notice = _notice(session, key, kind, klass, requested_by, params, now)
         _add_rows(session, notice, recipients, bool(templates[kind].wechat.template_id), now)
-        notice.recipients = session.scalar(
-            select(func.count(func.distinct(OutboxMessage.trainee_id))).where(OutboxMessage.notice_id == notice.id))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        reached = func.count(func.distinct(OutboxMessage.trainee_id))
+        notice.recipients = session.scalar(select(reached).where(OutboxMessage.notice_id == notice.id)) or 0
     return notice
 
 
 def _notice(session: Session, key: str, kind: str, klass: TrainingClass | None, requested_by: str,
-            params: dict, now: datetime) -> Notice:
+            params: dict[str, str], now: datetime) -> Notice:
     # ON CONFLICT DO NOTHING: two staff running the same notify at once find one notice.
     session.execute(insert_ignoring_conflicts(session, Notice).values(
         key=key, kind=kind, class_id=klass.id if klass else None, requested_by=requested_by[:64],
@@ -256,9 +255,9 @@ def exam_voided(session: Session, templates: dict[str, KindTemplates], *, traine
 
 
 def _write_one(session: Session, templates: dict[str, KindTemplates], key: str, kind: str, trainee_id: int,
-               params: dict, now: datetime, requested_by: str = "exam") -> Notice:
-    follows = session.scalar(select(func.count(WechatUser.id)).where(
-        WechatUser.trainee_id == trainee_id, WechatUser.subscribed.is_(True))) > 0
+               params: dict[str, str], now: datetime, requested_by: str = "exam") -> Notice:
+    follows = (session.scalar(select(func.count(WechatUser.id)).where(
+        WechatUser.trainee_id == trainee_id, WechatUser.subscribed.is_(True))) or 0) > 0
     notice = _notice(session, key, kind, None, requested_by, params, now)
     _add_rows(session, notice, [Recipient(trainee_id, follows)], bool(templates[kind].wechat.template_id), now)
     notice.recipients = 1

@@ -7,63 +7,93 @@ only when first needed, so web workers that never send pay for neither.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
-from typing import Callable, Mapping
 
 import redis as redis_lib
 from requests.adapters import HTTPAdapter
 from sqlalchemy.orm import Session
 
-from models import Notice
-from models.notices import NOTICE_KINDS
+from models import Notice, TrainingClass
 from services import keys
-from services.notices import notice_templates, notices
-from services.notices.dispatcher import Dispatcher, DispatchSettings
+from services.notices import notice_templates, notices, outbox
+from services.notices.dispatcher import Dispatcher
 from services.notices.notice_templates import KindTemplates
+from services.notices.settings import NoticeSettings
+from services.notices.sms import SmsBackend, SmsRecorder, build_backend
 from services.ratelimit import RateLimiter
-from services.notices.sms import SmsBackend, build_backend
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApi
 
 
+@dataclass(frozen=True)
+class Resent:
+    """What `retry_texts` did for one notice."""
+
+    notice: Notice
+    requeued: int  # failed texts made due again, sent before retry_texts returned
+    unknown: int  # texts of unknown fate: maybe delivered, so not resent
+    counts: dict[str, dict[str, int]]  # the notice's rows by channel and state, after
+
+
 class Notifier:
-    def __init__(self, settings: Mapping, session: Session, wechat: WeChatApi, redis: redis_lib.Redis):
+    def __init__(self, settings: NoticeSettings, session: Session, wechat: WeChatApi, redis: redis_lib.Redis,
+                 sms_recorder: SmsRecorder | None = None):
         self.settings = settings
         self.session = session
         self.wechat = wechat
         self.redis = redis
+        self.sms_recorder = sms_recorder
         self._http_pool = 0
         self._lock = threading.Lock()
 
     @cached_property
     def templates(self) -> dict[str, KindTemplates]:
-        ids = {kind: self.settings.get(f"WECHAT_TEMPLATE_{kind.upper()}") for kind in NOTICE_KINDS}
-        return notice_templates.load(self.settings["NOTICE_TEMPLATES_FILE"], ids)
+        return notice_templates.load(self.settings.templates_file, self.settings.template_ids)
 
     @cached_property
     def sms(self) -> SmsBackend:
-        return build_backend(self.settings, self.redis)
+        return build_backend(self.settings.sms, self.redis, self.sms_recorder)
 
-    def dispatcher(self, clock: Callable[[], datetime] = utcnow, **overrides) -> Dispatcher:
-        """A dispatcher over the shared clients; `overrides` replace OUTBOX_* settings."""
-        settings = DispatchSettings.from_config({**self.settings, **overrides})
+    def dispatcher(self, clock: Callable[[], datetime] = utcnow, pool_size: int | None = None) -> Dispatcher:
+        """A dispatcher over the shared clients, with its own number of send threads if given."""
+        settings = self.settings.dispatch
+        if pool_size is not None:
+            settings = replace(settings, pool_size=pool_size)
         self._size_http_pool(settings.pool_size)
         limiter = RateLimiter(self.redis, keys.outbox_rate, settings.rate_per_s) if settings.rate_per_s > 0 else None
         return Dispatcher(self.session, self.wechat, self.sms, self.templates, settings, limiter, clock)
 
     def class_open(self, class_code: str, requested_by: str, now: datetime | None = None) -> Notice:
         return notices.class_open(self.session, self.templates, class_code, requested_by,
-                                  self.settings["PUBLIC_BASE_URL"], now)
+                                  self.settings.public_base_url, now)
 
     def class_reminders(self, now: datetime | None = None) -> list[Notice]:
-        return notices.class_reminders(self.session, self.templates, self.settings["PUBLIC_BASE_URL"], now)
+        return notices.class_reminders(self.session, self.templates, self.settings.public_base_url, now)
 
     def registration_expiry(self, now: datetime | None = None) -> Notice | None:
-        return notices.registration_expiry(self.session, self.templates, self.settings["PUBLIC_BASE_URL"], now)
+        return notices.registration_expiry(self.session, self.templates, self.settings.public_base_url, now)
 
     def counts(self, notice_id: int) -> dict[str, dict[str, int]]:
         return notices.counts(self.session, notice_id)
+
+    def retry_texts(self, class_code: str, now: datetime | None = None) -> tuple[TrainingClass, list[Resent]]:
+        """Sends again the failed texts of the class's notices to trainees they have not reached and
+        waits for them; texts of unknown fate are left alone. NoticeError for an unknown class, or
+        when no SMS provider is configured."""
+        klass, sent = notices.class_notices(self.session, class_code)
+        if self.sms.name == "unconfigured":
+            raise notices.NoticeError("未配置短信服务（SMS_BACKEND=console）：请先配置 SMS_BACKEND=aliyun 或 tencent。")
+        results = []
+        for notice in sent:
+            again = outbox.requeue_failed_texts(self.session, notice.id, now or utcnow())
+            unknown = notices.counts(self.session, notice.id).get("sms", {}).get("unknown", 0)
+            if again:
+                self.dispatcher().run(notice_id=notice.id, wait=True)
+            results.append(Resent(notice, again, unknown, notices.counts(self.session, notice.id)))
+        return klass, results
 
     def _size_http_pool(self, size: int) -> None:
         # requests keeps 10 connections per host: with more send threads the rest would reconnect

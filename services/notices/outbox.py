@@ -16,20 +16,25 @@ WeChat's TEMPLATESENDJOBFINISH then says what became of a sent one (`record_job_
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import Insert, Update, and_, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from models import Notice, OutboxMessage, Trainee, WechatUser
+from models import Base, Notice, OutboxMessage, Trainee, WechatUser
 from models.notices import CHANNEL_SMS, CHANNEL_WECHAT, FAILED, PENDING, SENDING, SENT, UNKNOWN
+from services.db import affected, table_of, transaction
 from services.identity import followers
 
 ERROR_MAX = 300
 # WeChat dedups by client_msg_id for 10 minutes; a minute less leaves room for clocks and the send.
 RESEND_WINDOW = timedelta(minutes=9)
 NOT_FOLLOWING = 43004
+# Column values of one outbox row, for a bulk INSERT or UPDATE.
+Row = dict[str, object]
 UNKNOWN_FATE = "微信未在超时内应答，可能已送达；不再重发，也不改发短信，请人工核实"
 
 
@@ -50,7 +55,7 @@ class Claimed:
     attempts: int
     openid: str | None
     phone: str
-    values: dict = field(repr=False)  # texts for the templates: notice's, row's and the trainee's name
+    values: dict[str, str] = field(repr=False)  # texts for the templates: notice's, row's and the trainee's name
     link: str | None = None
     first_sent_at: datetime | None = None  # an earlier try may have reached WeChat then
 
@@ -83,7 +88,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int, rng: random.Random) -> float:
         """Exponential backoff with jitter: half fixed, half random, so retries spread out."""
-        full = self.base_s * 2 ** max(attempts - 1, 0)
+        full: float = self.base_s * 2 ** max(attempts - 1, 0)
         return full / 2 + rng.uniform(0, full / 2)
 
 
@@ -96,10 +101,10 @@ def claim(session: Session, token: str, limit: int, lease_s: float, now: datetim
            .with_for_update(skip_locked=True))
     if notice_id is not None:
         due = due.where(OutboxMessage.notice_id == notice_id)
-    try:
+    with transaction(session):
         # Two statements, not UPDATE … WHERE id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED):
         # PostgreSQL may rescan such a subquery in a semi-join and claim far more than n rows.
-        ids = session.scalars(due).all()
+        ids: Sequence[int] = session.scalars(due).all()
         if ids:
             ids = session.scalars(
                 update(OutboxMessage)
@@ -110,14 +115,10 @@ def claim(session: Session, token: str, limit: int, lease_s: float, now: datetim
                 .execution_options(synchronize_session=False)
             ).all()
         claimed = _load(session, ids) if ids else []
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return claimed
 
 
-def _load(session: Session, ids: list[int]) -> list[Claimed]:
+def _load(session: Session, ids: Sequence[int]) -> list[Claimed]:
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.notice_id, OutboxMessage.trainee_id, OutboxMessage.channel,
                OutboxMessage.attempts, OutboxMessage.params, Notice.kind, Notice.params, Trainee.name,
@@ -145,56 +146,55 @@ def record(session: Session, token: str, outcomes: list[Outcome], policy: RetryP
     to the same trainee, in the same transaction, so no failure is left without its fallback.
     """
     rng = rng or random.Random()
-    by_state: dict[str, list[dict]] = {SENT: [], PENDING: [], FAILED: [], UNKNOWN: []}
+    by_state: dict[str, list[Row]] = {SENT: [], PENDING: [], FAILED: [], UNKNOWN: []}
     fallbacks = []
     for o in outcomes:
-        base = {"row_id": o.id, "token": token, "updated_at": now, "lease_until": None,
-                "first_sent_at": o.first_sent_at}
-        retry_at = now + timedelta(seconds=policy.delay(o.attempts, rng))
-        if o.sent:
-            by_state[SENT].append({**base, "provider_message_id": o.message_id, "sent_at": now, "last_error": None})
-        elif o.released:
-            by_state[PENDING].append({**base, "next_try_at": now, "last_error": None, "attempts": o.attempts - 1})
-        elif o.unknown:
-            by_state[UNKNOWN].append({**base, "last_error": _cut(o.error)})
-        elif o.transient and o.attempts < policy.max_attempts and not _past_window(o.first_sent_at, retry_at):
-            by_state[PENDING].append({**base, "next_try_at": retry_at, "last_error": _cut(o.error),
-                                      "attempts": o.attempts})
-        elif o.transient and o.first_sent_at:
-            # Tries spent or the window passed, and one try may have reached the phone.
-            by_state[UNKNOWN].append({**base, "last_error": _cut(f"{UNKNOWN_FATE}（{o.error}）")})
-        else:
-            by_state[FAILED].append({**base, "last_error": _cut(o.error)})
-            if o.channel == CHANNEL_WECHAT:
-                fallbacks.append(_fallback(o.notice_id, o.trainee_id, now))
+        base: Row = {"row_id": o.id, "token": token, "updated_at": now, "lease_until": None,
+                     "first_sent_at": o.first_sent_at}
+        state, changes = _result(o, policy, now, now + timedelta(seconds=policy.delay(o.attempts, rng)))
+        by_state[state].append({**base, **changes})
+        if state == FAILED and o.channel == CHANNEL_WECHAT:
+            fallbacks.append(_fallback(o.notice_id, o.trainee_id, now))
     unfollowed = [o.openid for o in outcomes if o.errcode == NOT_FOLLOWING and o.openid]
-    try:
+    with transaction(session):
         for state, rows in by_state.items():
             if rows:
                 _write_results(session, state, rows)
         if fallbacks:
             session.execute(insert_ignoring_conflicts(session, OutboxMessage), fallbacks)
         followers.record_unfollowed(session, unfollowed, now)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     return len(fallbacks)
+
+
+def _result(o: Outcome, policy: RetryPolicy, now: datetime, retry_at: datetime) -> tuple[str, Row]:
+    """The state an outcome leaves its row in, and the columns that change with it."""
+    if o.sent:
+        return SENT, {"provider_message_id": o.message_id, "sent_at": now, "last_error": None}
+    if o.released:
+        return PENDING, {"next_try_at": now, "last_error": None, "attempts": o.attempts - 1}
+    if o.unknown:
+        return UNKNOWN, {"last_error": _cut(o.error)}
+    if o.transient and o.attempts < policy.max_attempts and not _past_window(o.first_sent_at, retry_at):
+        return PENDING, {"next_try_at": retry_at, "last_error": _cut(o.error), "attempts": o.attempts}
+    if o.transient and o.first_sent_at:
+        # Tries spent or the window passed, and one try may have reached the phone.
+        return UNKNOWN, {"last_error": _cut(f"{UNKNOWN_FATE}（{o.error}）")}
+    return FAILED, {"last_error": _cut(o.error)}
 
 
 def _past_window(first_sent_at: datetime | None, at: datetime) -> bool:
     return first_sent_at is not None and at >= first_sent_at + RESEND_WINDOW
 
 
-def _fallback(notice_id: int, trainee_id: int, now: datetime) -> dict:
+def _fallback(notice_id: int, trainee_id: int, now: datetime) -> Row:
     """The SMS row that stands in for a WeChat message that failed for good."""
     return {"notice_id": notice_id, "trainee_id": trainee_id, "channel": CHANNEL_SMS, "state": PENDING,
             "attempts": 0, "next_try_at": now, "created_at": now, "updated_at": now}
 
 
-def _write_results(session: Session, state: str, rows: list[dict]) -> None:
+def _write_results(session: Session, state: str, rows: list[Row]) -> None:
     """One executemany UPDATE for rows sharing a state; only rows still claimed by the token."""
-    table = OutboxMessage.__table__
+    table = table_of(OutboxMessage)
     columns = [k for k in rows[0] if k not in ("row_id", "token")]
     statement = (update(table)
                  .where(table.c.id == bindparam("row_id"), table.c.claimed_by == bindparam("token"))
@@ -204,13 +204,11 @@ def _write_results(session: Session, state: str, rows: list[dict]) -> None:
     ])
 
 
-def insert_ignoring_conflicts(session: Session, model):
+def insert_ignoring_conflicts(session: Session, model: type[Base]) -> Insert:
     """INSERT … ON CONFLICT DO NOTHING for the session's database (PostgreSQL or SQLite)."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model).on_conflict_do_nothing()
+        return postgresql.insert(model).on_conflict_do_nothing()
+    return sqlite.insert(model).on_conflict_do_nothing()
 
 
 def expire_leases(session: Session, now: datetime) -> int:
@@ -234,15 +232,10 @@ def requeue_failed_texts(session: Session, notice_id: int, now: datetime) -> int
                                 updated_at=now))
 
 
-def _update_rows(session: Session, statement) -> int:
+def _update_rows(session: Session, statement: Update) -> int:
     """Runs a bulk UPDATE in its own transaction; returns the rows it changed."""
-    try:
-        count = session.execute(statement.execution_options(synchronize_session=False)).rowcount
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return count
+    with transaction(session):
+        return affected(session, statement.execution_options(synchronize_session=False))
 
 
 def next_due(session: Session, notice_id: int | None, now: datetime) -> datetime | None:
@@ -264,7 +257,7 @@ def record_job_finish(session: Session, msgid: str, status: str, now: datetime) 
     """WeChat's TEMPLATESENDJOBFINISH for `msgid`: `success` marks the row delivered; a failure
     (`failed:user block`, `failed: system failed`) fails it and adds its SMS fallback. Returns
     the row's state after, or None when no row has that msgid (sent by someone else)."""
-    try:
+    with transaction(session):
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.channel == CHANNEL_WECHAT,
                                                          OutboxMessage.provider_message_id == msgid))
         if row is None:
@@ -273,11 +266,6 @@ def record_job_finish(session: Session, msgid: str, status: str, now: datetime) 
             row.delivered_at = row.delivered_at or now
         elif row.state == SENT and row.delivered_at is None:
             row.state, row.last_error, row.updated_at = FAILED, _cut(f"微信未送达: {status}"), now
-            session.execute(insert_ignoring_conflicts(session, OutboxMessage),
-                            [_fallback(row.notice_id, row.trainee_id, now)])
-        state = row.state
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return state
+            fallback = _fallback(row.notice_id, row.trainee_id, now)
+            session.execute(insert_ignoring_conflicts(session, OutboxMessage), [fallback])
+        return row.state

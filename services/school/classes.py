@@ -6,7 +6,7 @@ already have been told the old time and place.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,7 +39,7 @@ def parse_local_start(starts_local: str) -> datetime:
         local = datetime.strptime(" ".join(starts_local.split()), START_FORMAT)
     except ValueError:
         raise ClassError(f"开班时间“{starts_local}”格式不对，应为 YYYY-MM-DD HH:MM（北京时间），如 2027-03-01 09:00") from None
-    return local.replace(tzinfo=SHANGHAI).astimezone(timezone.utc)
+    return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
 
 
 def local_start(training_class: TrainingClass) -> str:

@@ -19,8 +19,8 @@ from models.catalog import COURSE_PROFESSIONAL, COURSE_PUBLIC
 from models.exam import ExamQuestion
 from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
 from services.exam.bank import SAMPLE_BANK, import_bank
-from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS, ensure_majors
 from services.identity.pii import PiiCipher, mask_id_card
+from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS, ensure_majors
 from services.timeutil import SHANGHAI
 
 DEMO_CLASS_CODE = "DEMO-JZ"

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from models import AttendanceCheck, AttendanceRefusal, Lesson, Trainee
 from services import keys
+from services.redis_tools import text as redis_text
 from services.study.play_state import NewCheck
-from services.study.progress_store import moment
+from services.timeutil import moment
 
 # Seconds a check's Redis data outlives its expiry, so that a late poll still reads `expired`.
 KEEP_S = 3600
@@ -84,24 +85,25 @@ class Check:
     status: str  # pending | verified | expired
 
 
-def _from_redis(raw: dict[bytes, bytes], check_id: str, now: float) -> Check | None:
-    if b"exp" not in raw:
+def status_at(status: str, expires_at: float, now: float) -> str:
+    """A check's status as of `now`: a pending check past its expiry is expired, noticed or not."""
+    return "expired" if status == "pending" and now > expires_at else status
+
+
+def _from_redis(raw: dict[bytes | str, bytes | str], check_id: str, now: float) -> Check | None:
+    fields = {redis_text(k): redis_text(v) or "" for k, v in raw.items()}
+    if "exp" not in fields:
         return None
-    fields = {k.decode(): v.decode() for k, v in raw.items()}
     expires_at = float(fields["exp"])
-    status = fields["status"]
-    if status == "pending" and now > expires_at:
-        status = "expired"
+    status = status_at(fields["status"], expires_at, now)
     return Check(check_id, int(fields["trainee"]), int(fields["lesson"]), expires_at, status)
 
 
 def _from_row(row: AttendanceCheck | None, now: float) -> Check | None:
     if row is None:
         return None
-    status = row.status
     expires_at = row.expires_at.timestamp()
-    if status == "pending" and now > expires_at:
-        status = "expired"
+    status = status_at(row.status, expires_at, now)
     return Check(row.public_id, row.trainee_id, row.lesson_id or 0, expires_at, status)
 
 
@@ -119,19 +121,19 @@ def by_token(redis: redis_lib.Redis, session: Session, token: str, now: float) -
     if not token or len(token) > 64:
         return None
     hashed = token_hash(token)
-    check_id = redis.get(keys.attendance_token(hashed))
+    check_id = redis_text(redis.get(keys.attendance_token(hashed)))
     if check_id is not None:
-        return by_id(redis, session, check_id.decode(), now)
+        return by_id(redis, session, check_id, now)
     return _from_row(session.scalar(select(AttendanceCheck).where(AttendanceCheck.token_hash == hashed)), now)
 
 
 def confirm(redis: redis_lib.Redis, session: Session, token: str, check: Check, openid: str, now: float) -> str:
     """Consumes the check's token for its own trainee's WeChat (the caller made sure of that);
     returns `verified` for the one confirm that won, else `used` or `expired`."""
-    outcome = redis.register_script(_CONFIRM)(
+    outcome = str(redis_text(redis.register_script(_CONFIRM)(
         keys=[keys.attendance_token(token_hash(token)), keys.attendance_check(check.id), keys.play(check.trainee_id)],
         args=[check.id, f"{now:.3f}"],
-    ).decode()
+    )))
     if outcome == "verified":
         session.execute(update(AttendanceCheck).where(AttendanceCheck.public_id == check.id).values(
             status="verified", verified_at=moment(now), verified_openid=openid))
@@ -159,7 +161,7 @@ def who(session: Session, check: Check) -> tuple[str, str]:
 def qr_png(redis: redis_lib.Redis, check_id: str, base_url: str) -> bytes | None:
     """The check's QR code as a PNG, drawn once and kept in Redis while the check lives."""
     cached = redis.get(keys.attendance_qr(check_id))
-    if cached is not None:
+    if isinstance(cached, bytes):
         return cached
     pipe = redis.pipeline(transaction=False)
     pipe.hget(keys.attendance_check(check_id), "token")
@@ -167,7 +169,7 @@ def qr_png(redis: redis_lib.Redis, check_id: str, base_url: str) -> bytes | None
     token, ttl = pipe.execute()
     if token is None:
         return None
-    image = qrcode.make(f"{base_url}/h5/attend/{token.decode()}", image_factory=PilImage,
+    image = qrcode.make(f"{base_url}/h5/attend/{redis_text(token)}", image_factory=PilImage,
                         error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=2)
     buffer = io.BytesIO()
     image.save(buffer)

@@ -12,14 +12,14 @@ from sqlalchemy.orm import Session
 
 from models import ExerciseAttempt, ExerciseQuestion, LessonProgress
 from services import ServiceError
-from services.study.progress_store import moment
+from services.timeutil import moment
 
 LETTERS = "ABCDEF"
 KIND_LABELS = {"single": "单选题", "multi": "多选题", "judge": "判断题"}
 
 
 class NotYet(ServiceError):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("请先看完本课视频，再做课后练习。")
 
 
@@ -48,7 +48,7 @@ class Grade:
 def questions(session: Session, lesson_id: int) -> list[Question]:
     rows = session.scalars(select(ExerciseQuestion).where(ExerciseQuestion.lesson_id == lesson_id)
                            .order_by(ExerciseQuestion.position)).all()
-    return [Question(q.id, number, q.kind, q.stem, list(zip(LETTERS, json.loads(q.options))))
+    return [Question(q.id, number, q.kind, q.stem, list(zip(LETTERS, json.loads(q.options), strict=False)))
             for number, q in enumerate(rows, start=1)]
 
 
@@ -77,8 +77,9 @@ def grade(session: Session, trainee_id: int, lesson_id: int, answers: dict[int, 
     given = {q.id: normalize(answers.get(q.id, "")) for q in rows}
     wrong = [number for number, q in enumerate(rows, start=1) if given[q.id] != q.answer]
     passed = not wrong
-    session.add(ExerciseAttempt(trainee_id=trainee_id, lesson_id=lesson_id, at=moment(now), correct=len(rows) - len(wrong),
-                                total=len(rows), passed=passed, answers=json.dumps(given)))
+    session.add(ExerciseAttempt(trainee_id=trainee_id, lesson_id=lesson_id, at=moment(now),
+                                correct=len(rows) - len(wrong), total=len(rows), passed=passed,
+                                answers=json.dumps(given)))
     completed = False
     if passed and progress.exercise_passed_at is None:
         progress.exercise_passed_at = moment(now)

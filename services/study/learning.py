@@ -10,16 +10,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, exists, func, literal, null, or_, select, union_all
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    ScalarSelect,
+    bindparam,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from models import ClassMember, Course, Enrollment, Lesson, LessonProgress, Major, TrainingClass
 from models.catalog import COURSE_PUBLIC
 from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
 
 
-
-def hours_text(value) -> str:
+def hours_text(value: Decimal | int | str) -> str:
     """学时 as people write them: 2, 2.5 (never 2.00)."""
     return f"{Decimal(value).normalize():f}"
 
@@ -107,7 +118,7 @@ class ExamState:
         return "可参加考试" if self.best_score is None else f"未合格（最高{self.best_score}分），可补考"
 
 
-def _earned(course_id) -> object:
+def _earned(course_id: InstrumentedAttribute[int]) -> ScalarSelect[Decimal]:
     """Hours of the course's lessons the trainee (`trainee_id` bound at run time) completed."""
     return (
         select(func.coalesce(func.sum(Lesson.hours), 0))
@@ -119,7 +130,7 @@ def _earned(course_id) -> object:
 
 
 # The 公共课 row (major NULL) and one row per enrolled major, in one round trip; built once.
-_COURSES = union_all(
+_COURSES: CompoundSelect[*tuple[object, ...]] = union_all(
     select(null().label("major"), Course.name.label("course"), Course.hours_required.label("hours"),
            literal(0).label("position"), _earned(Course.id).label("earned"))
     .where(Course.kind == COURSE_PUBLIC),
@@ -131,7 +142,7 @@ _COURSES = union_all(
 ).order_by("position")
 
 
-def _capped(earned, required) -> Decimal:
+def _capped(earned: Decimal | int | None, required: Decimal | int) -> Decimal:
     return min(Decimal(earned or 0), Decimal(required))
 
 
@@ -156,7 +167,7 @@ def courses(session: Session, trainee_id: int) -> list[CourseLine]:
     return lines
 
 
-def _studied_courses(trainee_id: int):
+def _studied_courses(trainee_id: int) -> ColumnElement[bool]:
     """The courses a trainee studies: the 公共课 once they are enrolled at all, and each enrolled major's."""
     enrolled = select(Enrollment.major_id).where(Enrollment.trainee_id == trainee_id)
     return or_(Course.major_id.in_(enrolled), (Course.kind == COURSE_PUBLIC) & exists(enrolled))

@@ -24,14 +24,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
 from itertools import chain
+from typing import TypedDict
 
 import redis as redis_lib
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from services import JsonObject, keys
 from services.exam.state import exam_state
 from services.identity import followers
-from services import keys
+from services.logfmt import kv
+from services.redis_tools import text as redis_text
 from services.study import learning
 from services.study.learning import ClassLine, CourseLine, ExamState, MajorExam
 
@@ -70,7 +73,7 @@ def for_openid(session: Session, redis: redis_lib.Redis, openid: str) -> Overvie
             keys.overview_generation(), keys.overview_version(openid), keys.overview(openid)
         )
     except redis_lib.RedisError as exc:
-        log.warning("overview_cache_unavailable error=%s", type(exc).__name__)
+        log.warning(kv("overview_cache_unavailable", error=type(exc).__name__))
         return build(session, openid)
     stamp = [_text(generation), _text(version)]
     if cached is not None:
@@ -81,7 +84,7 @@ def for_openid(session: Session, redis: redis_lib.Redis, openid: str) -> Overvie
     try:
         redis.set(keys.overview(openid), json.dumps({"stamp": stamp, "overview": _encode(result)}), ex=TTL_S)
     except redis_lib.RedisError as exc:
-        log.warning("overview_cache_unavailable error=%s", type(exc).__name__)
+        log.warning(kv("overview_cache_unavailable", error=type(exc).__name__))
     return result
 
 
@@ -96,11 +99,11 @@ def invalidate_all(redis: redis_lib.Redis) -> None:
     redis.incr(keys.overview_generation())
 
 
-def _text(value: bytes | None) -> str:
-    return value.decode() if value is not None else "0"
+def _text(value: bytes | str | None) -> str:
+    return redis_text(value) or "0"
 
 
-def _encode(overview: Overview | None) -> dict | None:
+def _encode(overview: Overview | None) -> JsonObject | None:
     if overview is None:
         return None
     data = asdict(overview)
@@ -111,7 +114,7 @@ def _encode(overview: Overview | None) -> dict | None:
     return data
 
 
-def _decode(data: dict | None) -> Overview | None:
+def _decode(data: JsonObject | None) -> Overview | None:
     if data is None:
         return None
     courses = [CourseLine(**{**c, "hours_earned": Decimal(c["hours_earned"]),
@@ -137,11 +140,17 @@ def track_changes(get_redis: Callable[[], redis_lib.Redis | None]) -> None:
     event.listen(Session, "after_rollback", lambda session: session.info.pop("overview_changes", None))
 
 
-def _changes(session: Session) -> dict:
-    return session.info.setdefault("overview_changes", {"all": False, "openids": set()})
+class _Changes(TypedDict):
+    all: bool  # a shared table changed: every cached overview is stale
+    openids: set[str]
 
 
-def _collect_flushed(session: Session, flush_context) -> None:
+def _changes(session: Session) -> _Changes:
+    changes: _Changes = session.info.setdefault("overview_changes", {"all": False, "openids": set()})
+    return changes
+
+
+def _collect_flushed(session: Session, flush_context: UOWTransaction) -> None:
     for obj in chain(session.new, session.dirty, session.deleted):
         table = getattr(obj, "__tablename__", None)
         if table in SHARED_TABLES:
@@ -172,4 +181,4 @@ def _publish(session: Session) -> None:
             forget(redis, openid)
     except redis_lib.RedisError as exc:
         # Cached entries then live out their TTL at most.
-        log.warning("overview_invalidation_failed error=%s", type(exc).__name__)
+        log.warning(kv("overview_invalidation_failed", error=type(exc).__name__))

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 import redis as redis_lib
 
-from services.study import credit, segments
 from services import keys
+from services.redis_tools import text as redis_text
+from services.study import credit, segments
 from services.study.segments import Segments
 
 TTL_S = 14 * 24 * 3600
@@ -124,15 +125,15 @@ class PlayState:
 def read(redis: redis_lib.Redis, trainee_id: int, lesson_ids: list[int]) -> PlayState:
     version, packed, check_id, verified_id, *lessons = redis.hmget(
         keys.play(trainee_id), ["v", "s", "chk", "ok", *(f"L:{i}" for i in lesson_ids)])
-    state = PlayState(trainee_id=trainee_id, version=version.decode() if version else "")
+    state = PlayState(trainee_id=trainee_id, version=redis_text(version) or "")
     if packed is not None:
         (state.tab, state.lesson_id, state.openid, state.beat_at, state.believed, state.beat_state, state.gap,
          state.check_expires, state.provisional_lessons, *closed) = json.loads(packed)
         state.closed_tab = closed[0] if closed else ""
-    state.check_id = check_id.decode() if check_id else ""
-    state.verified_id = verified_id.decode() if verified_id else ""
+    state.check_id = redis_text(check_id) or ""
+    state.verified_id = redis_text(verified_id) or ""
     state.stored = (state.check_id, state.verified_id)
-    for lesson_id, value in zip(lesson_ids, lessons):
+    for lesson_id, value in zip(lesson_ids, lessons, strict=True):
         if value is not None:
             state.lessons[lesson_id] = LessonState.from_json(value)
     return state
@@ -144,7 +145,7 @@ def read_more(redis: redis_lib.Redis, state: PlayState, lesson_ids: list[int]) -
     if not wanted:
         return []
     values = redis.hmget(keys.play(state.trainee_id), [f"L:{i}" for i in wanted])
-    for lesson_id, value in zip(wanted, values):
+    for lesson_id, value in zip(wanted, values, strict=True):
         if value is not None:
             state.lessons[lesson_id] = LessonState.from_json(value)
     return [i for i in wanted if i not in state.lessons]

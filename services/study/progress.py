@@ -33,7 +33,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services import ServiceError
-from services.study import attendance, credit, overview, play_state, progress_store, segments
+from services.db import transaction
+from services.logfmt import kv
+from services.study import attendance, credit, exercises, overview, play_state, progress_store, segments
 from services.study.play_state import LessonState, NewCheck, PlayState
 
 log = logging.getLogger(__name__)
@@ -55,12 +57,12 @@ class PageClosed(Superseded):
 
     reason = "closed"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("本微信已不再绑定该学员。请从公众号菜单重新认证登录后继续学习。")
 
 
 class Busy(ServiceError):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__("系统繁忙，请稍后再试")
 
 
@@ -70,11 +72,6 @@ class Settings:
     interval_max_s: float
     check_ttl_s: int
     heartbeat_s: float
-
-    @classmethod
-    def from_config(cls, config) -> Settings:
-        return cls(config["ATTENDANCE_INTERVAL_MIN_S"], config["ATTENDANCE_INTERVAL_MAX_S"],
-                   config["ATTENDANCE_TTL_S"], config["PLAY_HEARTBEAT_S"])
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ class Beat:
 
 
 @dataclass(frozen=True)
-class Challenge:
+class PendingCheck:
     id: str
     expires_at: float
 
@@ -98,7 +95,7 @@ class Progress:
     max_position: float
     credited_seconds: float
     lesson_completed: bool
-    challenge: Challenge | None
+    check: PendingCheck | None
     position: float = 0.0
     tab: str = ""
     has_exercise: bool = False
@@ -174,7 +171,15 @@ class Player:
             self._withdraw(effects)
         raise Busy()
 
-    def settle(self, trainee_id: int, now: float) -> None:
+    def confirm_check(self, token: str, check: attendance.Check, openid: str, now: float) -> str:
+        """The trainee's own scan confirms the check (attendance.confirm: `verified`, `used` or `expired`);
+        a confirm that won is settled into their progress at once."""
+        outcome = attendance.confirm(self.redis, self.session, token, check, openid, now)
+        if outcome == "verified":
+            self._settle_check(check.trainee_id, now)
+        return outcome
+
+    def _settle_check(self, trainee_id: int, now: float) -> None:
         """Settles a check a scan just verified (or that expired) into the trainee's progress."""
         for _ in range(CAS_TRIES):
             state = play_state.read(self.redis, trainee_id, [])
@@ -186,7 +191,18 @@ class Player:
                 return
         raise Busy()
 
-    def exercise_passed(self, trainee_id: int, lesson_id: int) -> None:
+    def submit_exercise(self, trainee_id: int, openid: str, lesson_id: int, answers: dict[int, str],
+                        now: float) -> exercises.Grade:
+        """Grades one 交卷 (exercises.grade); a pass reaches the lesson's hot state too, and a lesson it
+        completes clears the trainee's cached overview."""
+        result = exercises.grade(self.session, trainee_id, lesson_id, answers, now)
+        if result.passed:
+            self._exercise_passed(trainee_id, lesson_id)
+        if result.completed:
+            overview.forget(self.redis, openid)
+        return result
+
+    def _exercise_passed(self, trainee_id: int, lesson_id: int) -> None:
         """Marks the hot state of the lesson (if any) as having its exercise passed."""
         for _ in range(CAS_TRIES):
             state = play_state.read(self.redis, trainee_id, [lesson_id])
@@ -270,12 +286,8 @@ class Player:
         """Records a new check in the database before anything can show it."""
         if effects.new_check is None:
             return
-        try:
+        with transaction(self.session):
             attendance.record_issued(self.session, effects.new_check)
-            self.session.commit()
-        except BaseException:
-            self.session.rollback()
-            raise
 
     def _withdraw(self, effects: _Effects) -> None:
         """A check recorded for a write that lost its race was never shown: it goes again."""
@@ -285,8 +297,8 @@ class Player:
 
     def _apply(self, state: PlayState, effects: _Effects, now: float) -> None:
         if effects.new_check is not None:
-            log.info("attendance_check_issued trainee=%s lesson=%s check=%s", state.trainee_id,
-                     effects.new_check.lesson_id, effects.new_check.id)
+            log.info(kv("attendance_check_issued", trainee=state.trainee_id, lesson=effects.new_check.lesson_id,
+                        check=effects.new_check.id))
         if not effects.expired_check and not effects.flush:
             return
         for attempt in range(2):
@@ -299,7 +311,7 @@ class Player:
                 if attempt:
                     raise
         if effects.expired_check:
-            log.info("attendance_check_expired trainee=%s check=%s", state.trainee_id, effects.expired_check)
+            log.info(kv("attendance_check_expired", trainee=state.trainee_id, check=effects.expired_check))
         if completed and state.openid:
             overview.forget(self.redis, state.openid)
 
@@ -312,7 +324,7 @@ class Player:
         return completed
 
     def _progress(self, state: PlayState, lesson: LessonState, position: float = 0.0, tab: str = "") -> Progress:
-        challenge = Challenge(state.check_id, state.check_expires) if state.check_id else None
-        return Progress(round(lesson.furthest, 2), round(lesson.confirmed_s, 2), lesson.completed, challenge,
+        check = PendingCheck(state.check_id, state.check_expires) if state.check_id else None
+        return Progress(round(lesson.furthest, 2), round(lesson.confirmed_s, 2), lesson.completed, check,
                         round(position, 2), tab, lesson.has_exercise)
 

@@ -7,7 +7,6 @@ set once), so two processes flushing the same lesson in either order leave the s
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -15,10 +14,7 @@ from sqlalchemy.orm import Session
 from models import ExerciseQuestion, Lesson, LessonProgress
 from services.study import segments
 from services.study.play_state import LessonState
-
-
-def moment(now: float) -> datetime:
-    return datetime.fromtimestamp(now, timezone.utc)
+from services.timeutil import moment
 
 
 def load_lesson(session: Session, trainee_id: int, lesson_id: int) -> LessonState | None:

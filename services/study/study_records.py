@@ -7,14 +7,29 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from models import AttendanceCheck, AttendanceRefusal, Course, ExerciseAttempt, Lesson, LessonProgress
+from models import (
+    AttendanceCheck,
+    AttendanceRefusal,
+    BindingLog,
+    Course,
+    ExerciseAttempt,
+    Lesson,
+    LessonProgress,
+    Trainee,
+    WechatUser,
+)
+from services.identity import binding
+from services.identity.pii import PiiCipher
+from services.study import attendance, learning
+from services.study.learning import CourseLine
 from services.study.segments import Segments
+from services.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -27,14 +42,14 @@ class LessonRecord:
     watched: Segments
     credited_seconds: float
     completed_at: datetime | None
-    checks: Counter  # issued, verified, expired, pending, refused
+    checks: Counter[str]  # issued, verified, expired, pending, refused
     attempts: int
     attempts_passed: int
 
 
 def lesson_records(session: Session, trainee_id: int, now: datetime | None = None) -> list[LessonRecord]:
     """Every lesson the trainee has any record of, in catalog order."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     progress = {row.lesson_id: row for row in session.scalars(
         select(LessonProgress).where(LessonProgress.trainee_id == trainee_id))}
     checks = _checks(session, trainee_id, now)
@@ -57,13 +72,13 @@ def lesson_records(session: Session, trainee_id: int, now: datetime | None = Non
         records.append(LessonRecord(
             lesson_id, course, title, duration_s, hours, json.loads(row.watched) if row else [],
             row.credited_seconds if row else 0.0, row.completed_at if row else None,
-            checks.get(lesson_id, Counter()), total, int(passed),
+            checks.get(lesson_id, Counter[str]()), total, int(passed),
         ))
     return records
 
 
-def _checks(session: Session, trainee_id: int, now: datetime) -> dict[int, Counter]:
-    counts: dict[int, Counter] = {}
+def _checks(session: Session, trainee_id: int, now: datetime) -> dict[int, Counter[str]]:
+    counts: dict[int, Counter[str]] = {}
     rows = session.execute(
         select(AttendanceCheck.lesson_id, AttendanceCheck.status, AttendanceCheck.expires_at,
                func.count(AttendanceRefusal.id).label("refused"))
@@ -72,10 +87,30 @@ def _checks(session: Session, trainee_id: int, now: datetime) -> dict[int, Count
         .group_by(AttendanceCheck.id)
     )
     for lesson_id, status, expires_at, refused in rows:
-        if status == "pending" and expires_at < now:
-            status = "expired"  # its player never came back to see it expire
+        if lesson_id is None:
+            continue  # excluded by the query; the ORM types the column as nullable
+        status = attendance.status_at(status, expires_at.timestamp(), now.timestamp())  # its player may never come back
         counter = counts.setdefault(lesson_id, Counter())
         counter["issued"] += 1
         counter[status] += 1
         counter["refused"] += refused
     return counts
+
+
+@dataclass(frozen=True)
+class TraineeReport:
+    """Everything staff see of one trainee (`trainee show`): binding, hours, each lesson's record."""
+
+    trainee: Trainee
+    openid: str | None  # the WeChat bound now
+    bindings: list[BindingLog]  # newest first
+    courses: list[CourseLine]
+    lessons: list[LessonRecord]
+
+
+def trainee_report(session: Session, cipher: PiiCipher, phone_or_id: str) -> TraineeReport:
+    """The report of the trainee a phone or ID card number names; binding.UnbindError if none or several."""
+    trainee = binding.find_trainee(session, cipher, phone_or_id)
+    openid = session.scalar(select(WechatUser.openid).where(WechatUser.trainee_id == trainee.id))
+    return TraineeReport(trainee, openid, binding.history(session, trainee.id), learning.courses(session, trainee.id),
+                         lesson_records(session, trainee.id))

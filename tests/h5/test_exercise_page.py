@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -33,7 +33,7 @@ def video_done(app, trainee_id, lesson_id):
     with app.app_context():
         db.session.add(LessonProgress(trainee_id=trainee_id, lesson_id=lesson_id, watched="[[0,300]]",
                                       credited_seconds=300, max_position=300, position=300,
-                                      video_done_at=datetime.now(timezone.utc)))
+                                      video_done_at=datetime.now(UTC)))
         db.session.commit()
 
 

@@ -216,7 +216,7 @@ def test_simultaneous_confirms_over_http_have_one_winner(app, fake_wechat, me, l
         barrier.wait()
         codes.append(phone.post(path, data={"csrf_token": token}).status_code)
 
-    threads = [threading.Thread(target=confirm, args=pair) for pair in zip(phones, tokens)]
+    threads = [threading.Thread(target=confirm, args=pair) for pair in zip(phones, tokens, strict=False)]
     for thread in threads:
         thread.start()
     for thread in threads:

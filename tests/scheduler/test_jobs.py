@@ -5,17 +5,22 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
-from models import Enrollment, Notice, OutboxMessage, TrainingClass, db
 import scheduler
+from models import Enrollment, Notice, OutboxMessage, TrainingClass, db
 from scheduler import jobs
 from services.timeutil import SHANGHAI
 from tests.notify_util import (
-    TEMPLATE_PATH, class_with_trainees, notify_settings, openid, sms_sent, template_recipients,
+    TEMPLATE_PATH,
+    class_with_trainees,
+    notify_settings,
+    openid,
+    sms_sent,
+    template_recipients,
 )
 
 BEIJING = SHANGHAI
@@ -39,8 +44,8 @@ def test_class_reminders_run_hourly_from_nine_to_eight_pm_beijing_time():
     assert fires("remind_class_starts", at(2027, 2, 28, 8, 30), at(2027, 2, 28, 9, 0, 1), at(2027, 2, 28, 20, 30)) \
         == [at(2027, 2, 28, 9), at(2027, 2, 28, 10), at(2027, 3, 1, 9)]
     # 09:00 in Beijing is 01:00 UTC, whatever the machine's own zone.
-    assert fires("remind_class_starts", datetime(2027, 2, 28, 0, 30, tzinfo=timezone.utc))[0] \
-        .astimezone(timezone.utc) == datetime(2027, 2, 28, 1, 0, tzinfo=timezone.utc)
+    assert fires("remind_class_starts", datetime(2027, 2, 28, 0, 30, tzinfo=UTC))[0] \
+        .astimezone(UTC) == datetime(2027, 2, 28, 1, 0, tzinfo=UTC)
 
 
 def test_registration_reminders_run_on_monday_at_half_past_nine():
@@ -77,7 +82,7 @@ def test_class_reminder_is_written_the_day_before_once_and_again_when_the_class_
         jobs.dispatch_outbox(now=at(2027, 2, 28, 10, 0, 10))
         assert [n for _, n in notices_of(reminder_app, "class_reminder")] == [3]
 
-        db.session.execute(update(TrainingClass).values(starts_at=at(2027, 3, 2, 14).astimezone(timezone.utc)))
+        db.session.execute(update(TrainingClass).values(starts_at=at(2027, 3, 2, 14).astimezone(UTC)))
         db.session.commit()
         jobs.remind_class_starts(now=at(2027, 3, 1, 9))
         jobs.dispatch_outbox(now=at(2027, 3, 1, 9, 0, 10))

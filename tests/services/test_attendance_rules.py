@@ -37,7 +37,7 @@ def token_of(app, check_id: str) -> str:
 
 
 def first_challenge(answers):
-    return next((i, a.challenge) for i, a in enumerate(answers) if a.challenge is not None)
+    return next((i, a.check) for i, a in enumerate(answers) if a.check is not None)
 
 
 def test_checks_come_after_a_random_stretch_within_the_interval(app, setup):
@@ -61,7 +61,7 @@ def test_time_while_a_check_is_pending_earns_nothing(app, setup):
         p = player(app, interval_min_s=30, interval_max_s=30)
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         answers = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30), (45, 45), (60, 60), (75, 75)])
-        assert answers[2].challenge is not None and answers[5].challenge == answers[2].challenge
+        assert answers[2].check is not None and answers[5].check == answers[2].check
         hot = play_state.read(app.extensions["redis"], trainee_id, [lesson_id]).lessons[lesson_id]
         assert hot.provisional == [[0.0, 30.0]]
         assert db.session.query(AttendanceCheck).one().status == "pending"
@@ -73,17 +73,15 @@ def test_a_passed_check_confirms_what_was_watched_since_the_last_one(app, setup)
         p = player(app, interval_min_s=30, interval_max_s=30)
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         answers = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30), (31, 30, "paused")])
-        check = check_of(app, answers[2].challenge.id)
-        assert attendance.confirm(app.extensions["redis"], db.session, token_of(app, check.id), check, OPENID,
-                                  T0 + 60) == "verified"
-        p.settle(trainee_id, T0 + 60)
+        check = check_of(app, answers[2].check.id)
+        assert p.confirm_check(token_of(app, check.id), check, OPENID, T0 + 60) == "verified"
         row = db.session.query(LessonProgress).one()
         assert json.loads(row.watched) == [[0.0, 30.0]] and row.credited_seconds == 30.0
         assert db.session.query(AttendanceCheck).one().status == "verified"
         # Playing resumes and earns again; the next check is again a random stretch away.
         answers = run(p, lesson_id, tab, [(61, 30), (76, 45)])
         assert answers[-1].credited_seconds == 30.0 and answers[-1].max_position == 45.0
-        assert answers[-1].challenge is None
+        assert answers[-1].check is None
 
 
 def test_an_expired_check_drops_the_time_since_the_last_pass_and_asks_again(app, setup):
@@ -91,9 +89,9 @@ def test_an_expired_check_drops_the_time_since_the_last_pass_and_asks_again(app,
     with app.app_context():
         p = player(app, interval_min_s=30, interval_max_s=30, check_ttl_s=60)
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
-        first = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30), (31, 30, "paused")])[2].challenge
+        first = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30), (31, 30, "paused")])[2].check
         later = run(p, lesson_id, tab, [(100, 30, "paused")])[0]
-        assert later.challenge is None and later.max_position == 0.0  # nothing watched any more
+        assert later.check is None and later.max_position == 0.0  # nothing watched any more
         assert check_of(app, first.id).status == "expired"
         assert db.session.query(AttendanceCheck).filter_by(public_id=first.id).one().status == "expired"
         check = check_of(app, first.id)
@@ -101,7 +99,7 @@ def test_an_expired_check_drops_the_time_since_the_last_pass_and_asks_again(app,
                                   T0 + 101) == "expired"
         # The trainee goes back and plays: a new check at once, before anything more is earned.
         again = run(p, lesson_id, tab, [(110, 0), (125, 15)])
-        assert again[0].challenge is not None and again[0].challenge.id != first.id
+        assert again[0].check is not None and again[0].check.id != first.id
         hot = play_state.read(app.extensions["redis"], trainee_id, [lesson_id]).lessons[lesson_id]
         assert hot.provisional == []
 
@@ -111,7 +109,7 @@ def test_a_check_verified_after_the_player_saw_it_expire_stays_expired(app, setu
     with app.app_context():
         p = player(app, interval_min_s=30, interval_max_s=30, check_ttl_s=60)
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
-        first = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30)])[2].challenge
+        first = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30)])[2].check
         run(p, lesson_id, tab, [(95, 30, "paused")])  # the player settles the expiry
         check = check_of(app, first.id)
         # A scan whose clock still says "in time" loses to the expiry already recorded.
@@ -124,7 +122,7 @@ def test_concurrent_confirms_have_exactly_one_winner(app, setup):
     with app.app_context():
         p = player(app, interval_min_s=30, interval_max_s=30)
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
-        challenge = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30)])[2].challenge
+        challenge = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30)])[2].check
         token = token_of(app, challenge.id)
     outcomes, barrier = [], threading.Barrier(8)
 
@@ -151,11 +149,10 @@ def test_a_lesson_is_earned_when_watched_to_the_end_and_checked(app, setup):
         p = player(app)  # the random checks are far away: only the closing check comes
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         answers = run(p, lesson_id, tab, [(t, t) for t in range(0, 301, 15)] + [(300.5, 300, "ended")])
-        closing = answers[-1].challenge
+        closing = answers[-1].check
         assert closing is not None and not answers[-1].lesson_completed
         check = check_of(app, closing.id)
-        attendance.confirm(redis, db.session, token_of(app, closing.id), check, OPENID, T0 + 320)
-        p.settle(trainee_id, T0 + 320)
+        p.confirm_check(token_of(app, closing.id), check, OPENID, T0 + 320)
         row = db.session.query(LessonProgress).one()
         assert row.video_done_at is not None and row.completed_at is not None
         assert redis.get(f"wxapp:overview:{OPENID}:v") != version  # the chat's overview is rebuilt
@@ -171,10 +168,9 @@ def test_dragging_to_the_end_is_not_watching_to_the_end(app, setup):
         # Watches 0–100, drags to 280 and plays the last 20 s, then ends.
         answers = run(p, lesson_id, tab, [(t, t) for t in range(0, 101, 15)] + [(100, 100), (101, 280)]
                       + [(116, 295), (121, 300), (121.5, 300, "ended")])
-        closing = answers[-1].challenge
+        closing = answers[-1].check
         check = check_of(app, closing.id)
-        attendance.confirm(app.extensions["redis"], db.session, token_of(app, closing.id), check, OPENID, T0 + 130)
-        p.settle(trainee_id, T0 + 130)
+        p.confirm_check(token_of(app, closing.id), check, OPENID, T0 + 130)
         row = db.session.query(LessonProgress).one()
         assert json.loads(row.watched) == [[0.0, 100.0]] and row.video_done_at is None
         assert row.completed_at is None
@@ -188,10 +184,9 @@ def test_settling_forgets_the_overview_only_when_hours_change(app, setup):
         version = redis.get(f"wxapp:overview:{OPENID}:v")
         p = player(app, interval_min_s=30, interval_max_s=30)
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
-        challenge = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30)])[2].challenge
+        challenge = run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30)])[2].check
         check = check_of(app, challenge.id)
-        attendance.confirm(redis, db.session, token_of(app, challenge.id), check, OPENID, T0 + 40)
-        p.settle(trainee_id, T0 + 40)
+        p.confirm_check(token_of(app, challenge.id), check, OPENID, T0 + 40)
         assert redis.get(f"wxapp:overview:{OPENID}:v") == version  # confirmed, but no lesson completed
 
 
@@ -203,7 +198,7 @@ def test_opening_a_new_page_neither_escapes_nor_postpones_a_check(app, setup):
         run(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30)])  # 30 s of the 40 played
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0 + 31).tab
         answers = run(p, lesson_id, tab, [(32, 30), (47, 45)])
-        assert answers[-1].challenge is not None  # the stretch went on counting across pages
-        pending = answers[-1].challenge
+        assert answers[-1].check is not None  # the stretch went on counting across pages
+        pending = answers[-1].check
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0 + 50).tab
-        assert run(p, lesson_id, tab, [(51, 45)])[0].challenge == pending
+        assert run(p, lesson_id, tab, [(51, 45)])[0].check == pending

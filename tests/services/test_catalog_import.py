@@ -20,7 +20,7 @@ def catalog(app) -> dict:
     with app.app_context():
         return {
             c.name: (c.kind, c.major.name if c.major else None, c.hours_required,
-                     [(l.position, l.title, l.video_url, l.duration_s, l.hours) for l in c.lessons])
+                     [(x.position, x.title, x.video_url, x.duration_s, x.hours) for x in c.lessons])
             for c in db.session.scalars(select(Course))
         }
 

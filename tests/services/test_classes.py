@@ -1,7 +1,7 @@
 """Creating classes: Beijing time in, UTC stored; identical re-runs are no-ops, conflicts refused."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -29,7 +29,7 @@ def test_a_class_is_stored_with_its_start_in_utc(app):
     assert created
     [(code, name, starts_at, place)] = stored(app)
     assert (code, name, place) == ("SZ2701-JZ", "2027年第1期建筑工程班", "苏州市姑苏区人民路100号培训楼")
-    assert starts_at == datetime(2027, 3, 1, 1, 0, tzinfo=timezone.utc)
+    assert starts_at == datetime(2027, 3, 1, 1, 0, tzinfo=UTC)
     assert starts_at.utcoffset().total_seconds() == 0
 
 

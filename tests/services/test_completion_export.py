@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -27,9 +27,9 @@ def people(app):
     return zhou, li
 
 
-def export(app, path, wanted=ExportFilter()):
+def export(app, path, wanted=None):
     with app.app_context():
-        return export_completions(db.session, app.extensions["pii"], path, wanted)
+        return export_completions(db.session, app.extensions["pii"], path, wanted or ExportFilter())
 
 
 def rows(path):
@@ -41,7 +41,7 @@ def test_columns_types_and_values_read_back(app, people, tmp_path):
     zhou, li = people
     building = complete(app, zhou, score=86)
     municipal = complete(app, zhou, major="市政公用工程", score=60,
-                         at=datetime(2027, 3, 31, 17, 30, tzinfo=timezone.utc))  # 4月1日 in Shanghai
+                         at=datetime(2027, 3, 31, 17, 30, tzinfo=UTC))  # 4月1日 in Shanghai
     result = export(app, tmp_path / "out.xlsx")
     assert result.rows == 2 and result.path == (tmp_path / "out.xlsx").resolve()
     header, first, second = rows(tmp_path / "out.xlsx")
@@ -77,9 +77,9 @@ def test_only_valid_completions_are_exported(app, people, tmp_path):
 
 def test_date_and_major_filters_use_shanghai_dates(app, people, tmp_path):
     zhou, li = people
-    late_march = complete(app, zhou, at=datetime(2027, 3, 31, 15, 59, tzinfo=timezone.utc))  # 3-31 23:59
-    april = complete(app, li, at=datetime(2027, 3, 31, 16, 0, tzinfo=timezone.utc))  # 4-1 00:00
-    municipal = complete(app, zhou, major="市政公用工程", at=datetime(2027, 4, 5, 2, 0, tzinfo=timezone.utc))
+    late_march = complete(app, zhou, at=datetime(2027, 3, 31, 15, 59, tzinfo=UTC))  # 3-31 23:59
+    april = complete(app, li, at=datetime(2027, 3, 31, 16, 0, tzinfo=UTC))  # 4-1 00:00
+    municipal = complete(app, zhou, major="市政公用工程", at=datetime(2027, 4, 5, 2, 0, tzinfo=UTC))
 
     def numbers(**wanted):
         export(app, tmp_path / "f.xlsx", ExportFilter(**wanted))

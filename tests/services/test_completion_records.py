@@ -1,19 +1,22 @@
 """Completion records: a fresh unguessable number per pass, one valid completion per trainee and major."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from models import Completion, db
 from services.completion.records import (
-    NUMBER_ALPHABET, cancel_completion_of_attempt, new_certificate_number, record_completion,
+    NUMBER_ALPHABET,
+    cancel_completion_of_attempt,
+    new_certificate_number,
+    record_completion,
 )
 from services.school.majors import ensure_majors
 from tests import factories
 
-AT = datetime(2027, 3, 20, 2, 0, tzinfo=timezone.utc)
+AT = datetime(2027, 3, 20, 2, 0, tzinfo=UTC)
 
 
 def test_certificate_numbers_are_twelve_unambiguous_characters_and_differ():

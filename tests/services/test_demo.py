@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass, db
 from models.exam import ExamQuestion
-from services.school.demo import DEMO_CLASS_CODE, DEMO_TRAINEES, load_demo
 from services.identity.pii import normalize_phone, validate_id_card
+from services.school.demo import DEMO_CLASS_CODE, DEMO_TRAINEES, load_demo
 from services.timeutil import SHANGHAI
 
 TABLES = (Major, Course, Lesson, TrainingClass, Trainee, Enrollment, ClassMember, ExamQuestion)

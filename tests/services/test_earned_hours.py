@@ -2,7 +2,7 @@
 portal, /api/courses and the MY_COURSES answer show them."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from models import LessonProgress, db
@@ -20,7 +20,7 @@ def complete(app, trainee_id, *lesson_ids, done=True):
         for lesson_id in lesson_ids:
             db.session.add(LessonProgress(trainee_id=trainee_id, lesson_id=lesson_id, watched="[]",
                                           credited_seconds=0, max_position=0, position=0,
-                                          completed_at=datetime.now(timezone.utc) if done else None))
+                                          completed_at=datetime.now(UTC) if done else None))
         db.session.commit()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ from tests import factories
 from tests.exam_util import bank, full_hours, keys_of, photo
 from wxapp.extensions import exam_tools
 
-T0 = datetime(2027, 3, 1, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
 TOKEN = "browser-session-1"
 
 
@@ -225,8 +225,9 @@ def test_start_needs_a_usable_photo_and_keeps_it_reencoded(app, trainee):
     view, _ = start(app, trainee, picture=photo(size=(4000, 3000), orientation=6))
     with app.app_context():
         stored = attempts.photo(exam_tools(), trainee, view.id, "before")
-    from PIL import Image
     import io
+
+    from PIL import Image
     image = Image.open(io.BytesIO(stored))
     assert image.format == "JPEG" and image.size == (960, 1280)  # turned upright, longer side 1280
     assert not image.getexif()

@@ -1,7 +1,7 @@
 """`follower sync`: WeChat's follower list (user/get pages, user/info/batchget) through the fake API."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 
@@ -13,7 +13,7 @@ USER_GET, BATCHGET = "cgi-bin/user/get", "cgi-bin/user/info/batchget"
 
 def known(app, states: dict[str, bool | None]) -> None:
     with app.app_context():
-        db.session.execute(insert(WechatUser), [{"openid": o, "subscribed": s, "created_at": datetime.now(timezone.utc)}
+        db.session.execute(insert(WechatUser), [{"openid": o, "subscribed": s, "created_at": datetime.now(UTC)}
                                                 for o, s in states.items()])
         db.session.commit()
 

@@ -17,8 +17,17 @@ from services.notices import outbox
 from services.timeutil import utcnow
 from tests.fakewechat import Delay, HttpError
 from tests.notify_util import (
-    CLASS_CODE, CLASS_NAME, TEMPLATE_PATH, TOKEN_PATH, class_with_trainees, notify_settings, openid,
-    outbox_states, phone, sms_sent, template_recipients,
+    CLASS_CODE,
+    CLASS_NAME,
+    TEMPLATE_PATH,
+    TOKEN_PATH,
+    class_with_trainees,
+    notify_settings,
+    openid,
+    outbox_states,
+    phone,
+    sms_sent,
+    template_recipients,
 )
 
 BUSY = {"errcode": -1, "errmsg": "system error"}
@@ -222,7 +231,7 @@ def test_two_dispatchers_on_postgresql_send_each_row_once(make_app, fake_wechat,
     def dispatch(app):
         with app.app_context():
             barrier.wait()
-            dispatcher = app.extensions["notifier"].dispatcher(OUTBOX_POOL_SIZE=3)
+            dispatcher = app.extensions["notifier"].dispatcher(pool_size=3)
             reports.append(dispatcher.run(notice_id=notice_id, wait=True))
 
     threads = [threading.Thread(target=dispatch, args=(app,)) for app in apps]
@@ -258,7 +267,7 @@ def test_an_interrupted_dispatcher_gives_back_the_rows_it_had_not_started(notify
         notice = tools.class_open(CLASS_CODE, "test")
         threading.Timer(0.25, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C mid-batch
         with pytest.raises(KeyboardInterrupt):
-            tools.dispatcher(OUTBOX_POOL_SIZE=2).run(notice_id=notice.id)
+            tools.dispatcher(pool_size=2).run(notice_id=notice.id)
         pending_attempts = db.session.scalars(
             select(OutboxMessage.attempts).where(OutboxMessage.state == "pending")).all()
 

@@ -40,7 +40,7 @@ def test_honest_play_is_credited_as_watched(app, setup):
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         answer = play(p, lesson_id, tab, [(0, 0), (15, 15), (30, 30.2), (45, 45), (50, 50, "paused")])
         assert provisional(app, trainee_id, lesson_id) == ([[0.0, 50.0]], 50.0)
-        assert answer.max_position == 50.0 and answer.challenge is None
+        assert answer.max_position == 50.0 and answer.check is None
 
 
 def test_a_forward_jump_earns_nothing_and_nothing_after_it(app, setup):

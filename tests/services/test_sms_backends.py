@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from services.notices.settings import SmsSettings
 from services.notices.sms import SmsError, build_backend
 
 PHONE = "13912345678"
@@ -63,10 +64,9 @@ def stand_in():
     server.server.server_close()
 
 
-def settings(backend: str, endpoint: str) -> dict:
-    return {"SMS_BACKEND": backend, "SMS_ACCESS_KEY_ID": "test-key-id", "SMS_ACCESS_KEY_SECRET": "test-key-secret",
-            "SMS_SDK_APP_ID": "1400000001", "SMS_SIGN_NAME": "智信培训", "SMS_ENDPOINT": endpoint,
-            "SMS_REGION": None, "SMS_TIMEOUT_S": 2}
+def settings(backend: str, endpoint: str) -> SmsSettings:
+    return SmsSettings(backend=backend, access_key_id="test-key-id", access_key_secret="test-key-secret",
+                       sdk_app_id="1400000001", sign_name="智信培训", endpoint=endpoint, region=None, timeout_s=2)
 
 
 def aliyun_answer(code: str = "OK", message: str = "OK", biz_id: str | None = "900619746^0") -> tuple[int, dict]:
@@ -171,13 +171,15 @@ def test_tencent_refusal_of_the_request_is_an_error(stand_in, code, transient):
 
 
 def test_console_records_in_development_and_refuses_for_good_in_production(redis):
-    from services import sandbox_log
+    from wxapp.extensions import _sandbox_sms_recorder
+    from wxapp.sandbox import log as sandbox_log
 
-    recorded = build_backend({"SMS_BACKEND": "console", "SMS_SIGN_NAME": "智信培训", "WXAPP_ENV": "development"}, redis)
+    recorded = build_backend(SmsSettings(backend="console", sign_name="智信培训"), redis, _sandbox_sms_recorder(redis))
     assert recorded.send("13912345678", "SMS_CLASS_OPEN", {"name": "周一"}).startswith("console-")
     assert sandbox_log.entries(redis)[0].body["phone"] == "139****5678"
 
-    production = build_backend({"SMS_BACKEND": "console", "SMS_SIGN_NAME": "智信培训", "WXAPP_ENV": "production"}, redis)
+    production = build_backend(SmsSettings(backend="console", sign_name="智信培训", production=True), redis,
+                               _sandbox_sms_recorder(redis))
     with pytest.raises(SmsError) as refused:
         production.send("13912345678", "SMS_CLASS_OPEN", {"name": "周一"})
     assert refused.value.code == "not_configured" and refused.value.transient is False

@@ -49,12 +49,12 @@ def test_token_is_fetched_from_stable_token_through_the_base_url(new_api, fake_w
 def test_second_client_uses_the_token_stored_in_redis(new_api, fake_wechat):
     token = new_api().access_token()
 
-    new_api().send_text("oUser1", "你好")
+    new_api().create_menu({"button": []})
 
     assert len(fake_wechat.calls(TOKEN_PATH)) == 1
-    [sent] = fake_wechat.calls("cgi-bin/message/custom/send")
+    [sent] = fake_wechat.calls("cgi-bin/menu/create")
     assert sent.query["access_token"] == token
-    assert sent.json == {"touser": "oUser1", "msgtype": "text", "text": {"content": "你好"}}
+    assert sent.json == {"button": []}
 
 
 def test_sixteen_threads_asking_at_once_fetch_the_token_once(new_api, fake_wechat):
@@ -182,16 +182,6 @@ def test_template_message_is_posted_as_wechat_expects(new_api, fake_wechat):
     assert fake_wechat.calls(TEMPLATE_PATH)[0].json == {
         "touser": "oUser1", "template_id": "tmpl-1", "url": "https://x.test/h5/learn",
         "data": {"thing1": {"value": "开班"}},
-    }
-
-
-def test_temporary_qrcode_uses_a_string_scene(new_api, fake_wechat):
-    fake_wechat.script("cgi-bin/qrcode/create",
-                       {"ticket": "T1", "expire_seconds": 600, "url": "http://weixin.qq.com/q/x"})
-
-    assert new_api().create_temp_qrcode("attend-42", 600) == ("T1", "http://weixin.qq.com/q/x")
-    assert fake_wechat.calls("cgi-bin/qrcode/create")[0].json == {
-        "expire_seconds": 600, "action_name": "QR_STR_SCENE", "action_info": {"scene": {"scene_str": "attend-42"}},
     }
 
 

@@ -18,7 +18,13 @@ from services.wechat_api import WeChatUnavailable
 from tests.conftest import TEST_APPID, TEST_TOKEN
 from tests.fakewechat import Delay
 from tests.notify_util import (
-    CLASS_CODE, TEMPLATE_PATH, class_with_trainees, notify_settings, openid, outbox_states, sms_sent,
+    CLASS_CODE,
+    TEMPLATE_PATH,
+    class_with_trainees,
+    notify_settings,
+    openid,
+    outbox_states,
+    sms_sent,
 )
 from tests.wechat_util import WeChatServer
 

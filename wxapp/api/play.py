@@ -16,19 +16,20 @@ import json
 import logging
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis as redis_lib
 from flask import Response, current_app, g, jsonify, request, url_for
 from limits import parse
-from sqlalchemy.exc import InterfaceError, OperationalError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services import ServiceError
 from services.study import attendance
 from services.study.progress import STATES, Beat, Busy, Progress, Superseded
 from wxapp.api import bp
-from wxapp.extensions import csrf, db, limiter, player, redis_client
 from wxapp.errors import rollback_quietly
+from wxapp.extensions import csrf, db, limiter, player, redis_client
 from wxapp.h5.auth import current_openid, trainee_required
 from wxapp.logs import kv
 from wxapp.sessions import keeps_cookie
@@ -72,15 +73,15 @@ def read_beat() -> Beat | None:
 
 
 def progress_json(progress: Progress) -> dict:
-    challenge = None
-    if progress.challenge is not None:
-        challenge = {
-            "id": progress.challenge.id,
-            "qr_png": url_for("api.attendance_qr", check_id=progress.challenge.id),
-            "expires_at": datetime.fromtimestamp(progress.challenge.expires_at, timezone.utc).isoformat(),
+    check = None
+    if progress.check is not None:
+        check = {
+            "id": progress.check.id,
+            "qr_png": url_for("api.attendance_qr", check_id=progress.check.id),
+            "expires_at": datetime.fromtimestamp(progress.check.expires_at, UTC).isoformat(),
         }
     return {"max_position": progress.max_position, "credited_seconds": progress.credited_seconds,
-            "lesson_completed": progress.lesson_completed, "challenge": challenge}
+            "lesson_completed": progress.lesson_completed, "challenge": check}  # CONTRACT's key
 
 
 @limiter.request_filter

@@ -64,7 +64,8 @@ def certificate_pdf(number: str):
     response = make_response(pdf)
     response.headers["Content-Type"] = "application/pdf"
     filename = quote(f"学时证明-{cert.major}-{cert.number}.pdf")
-    response.headers["Content-Disposition"] = f"inline; filename=\"certificate-{cert.number}.pdf\"; filename*=UTF-8''{filename}"
+    response.headers["Content-Disposition"] = (
+        f"inline; filename=\"certificate-{cert.number}.pdf\"; filename*=UTF-8''{filename}")
     return _private(response)
 
 

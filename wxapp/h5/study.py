@@ -9,9 +9,9 @@ import time
 from flask import current_app, g, make_response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from services.study import attendance, exercises, learning, overview
-from services.study.progress import PageClosed, Superseded
 from services.identity.pii import short_openid
+from services.study import attendance, exercises, learning
+from services.study.progress import PageClosed, Superseded
 from wxapp.extensions import db, player, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, error_page, trainee_required
@@ -61,11 +61,7 @@ def exercise(lesson_id: int):
     result = None
     if request.method == "POST":
         answers = {q.id: "".join(request.form.getlist(f"q{q.id}")) for q in questions}
-        result = exercises.grade(db.session, g.trainee.id, lesson_id, answers, time.time())
-        if result.passed:
-            player().exercise_passed(g.trainee.id, lesson_id)
-        if result.completed:
-            overview.forget(redis_client(), current_openid())
+        result = player().submit_exercise(g.trainee.id, current_openid(), lesson_id, answers, time.time())
     return _private(make_response(render_template(
         "h5/exercise.html", lesson=info, questions=questions, result=result, not_yet=False,
         given=request.form if result is not None else MultiDict(),
@@ -79,7 +75,8 @@ def attend(token: str):
     now = time.time()
     check = attendance.by_token(redis_client(), db.session, token, now)
     if check is None:
-        return _private(make_response(error_page("二维码无效。请回到播放页面，扫描页面上的二维码。", 404)), referrer=False)
+        page = error_page("二维码无效。请回到播放页面，扫描页面上的二维码。", 404)
+        return _private(make_response(page), referrer=False)
     name, title = attendance.who(db.session, check)
     mine = check.trainee_id == g.trainee.id
     status, message = 200, None
@@ -88,9 +85,8 @@ def attend(token: str):
         log.warning(kv("attendance_refused", check=check.id, openid=short_openid(current_openid())))
         status, message = 403, "这不是您本人的考勤验证。请学员本人用自己认证登录过的微信扫码确认。"
     elif request.method == "POST":
-        outcome = attendance.confirm(redis_client(), db.session, token, check, current_openid(), now)
+        outcome = player().confirm_check(token, check, current_openid(), now)
         if outcome == "verified":
-            player().settle(check.trainee_id, now)
             log.info(kv("attendance_verified", check=check.id, trainee=check.trainee_id))
         status, message = ATTEND_OUTCOMES[outcome]
         check = attendance.by_token(redis_client(), db.session, token, now) or check

@@ -48,7 +48,8 @@ def bind():
     status = 200
     if form.validate_on_submit():
         attempt = binding.Attempt(openid=current_openid(), ip=request.remote_addr,
-                                  phone=(form.phone.data or "")[:TYPED_MAX], id_card=(form.id_card.data or "")[:TYPED_MAX])
+                                  phone=(form.phone.data or "")[:TYPED_MAX],
+                                  id_card=(form.id_card.data or "")[:TYPED_MAX])
         try:
             binding.bind(db.session, redis_client(), pii(), attempt)
         except binding.BindRefused as refused:

@@ -10,9 +10,10 @@ import time
 
 from flask import jsonify, request
 
-from services import keys, sandbox_log
+from services import keys
 from wxapp.extensions import redis_client
 from wxapp.sandbox import behaviour, bp
+from wxapp.sandbox import log as sandbox_log
 
 TOKEN_TTL_S = 7200
 

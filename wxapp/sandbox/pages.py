@@ -5,10 +5,10 @@ import json
 
 from flask import redirect, render_template, url_for
 
-from services import sandbox_log
 from services.timeutil import SHANGHAI
 from wxapp.extensions import redis_client
 from wxapp.sandbox import bp
+from wxapp.sandbox import log as sandbox_log
 
 CHANNELS = {"wechat": "微信接口", "sms": "短信"}
 

@@ -78,13 +78,7 @@ class CallbackEndpoint:
         if method not in ("GET", "POST"):
             return 405, TEXT, "method not allowed"
         args = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-        if not signature_ok(self.token, args.get("signature"), args.get("timestamp"), args.get("nonce")):
-            # Every callback refused at once is the classic set-up mistake: a WECHAT_TOKEN that
-            # differs from the one in WeChat's console.
-            log.warning(kv("wechat_bad_signature", method=method))
-            return 403, TEXT, "forbidden"
-        if not replay.fresh(args["timestamp"], self.clock()):
-            log.warning(kv("wechat_stale_timestamp", method=method, skew_s=_skew(args["timestamp"], self.clock())))
+        if not self._query_ok(args, method):
             return 403, TEXT, "forbidden"
         if method == "GET":
             return 200, TEXT, args.get("echostr", "")
@@ -94,13 +88,7 @@ class CallbackEndpoint:
             return 403, TEXT, "forbidden"
         raw = get_input_stream(environ).read(self.max_body + 1)
         try:
-            xml = screen(raw, self.max_body)
-            if encrypted:
-                if self.cryptor is None:
-                    raise BadPayload("encrypted callback but no WECHAT_AES_KEY configured")
-                xml = screen(self.cryptor.decrypt(xml, args.get("msg_signature", ""), args["timestamp"],
-                                                  args["nonce"]), self.max_body)
-            fields = parse_fields(xml)
+            fields = self._fields(raw, args, encrypted)
             message = to_message(fields)
         except BadSignature:
             log.warning(kv("wechat_bad_signature", method=method, part="msg_signature"))
@@ -122,6 +110,28 @@ class CallbackEndpoint:
         if encrypted:
             reply_xml = self.cryptor.encrypt(reply_xml, args["nonce"], args["timestamp"])
         return 200, XML, reply_xml
+
+    def _query_ok(self, args: dict[str, str], method: str) -> bool:
+        """The query's signature and timestamp; a refusal is logged."""
+        if not signature_ok(self.token, args.get("signature"), args.get("timestamp"), args.get("nonce")):
+            # Every callback refused at once is the classic set-up mistake: a WECHAT_TOKEN that
+            # differs from the one in WeChat's console.
+            log.warning(kv("wechat_bad_signature", method=method))
+            return False
+        if not replay.fresh(args["timestamp"], self.clock()):
+            log.warning(kv("wechat_stale_timestamp", method=method, skew_s=_skew(args["timestamp"], self.clock())))
+            return False
+        return True
+
+    def _fields(self, raw: bytes, args: dict[str, str], encrypted: bool) -> dict:
+        """The message's fields, decrypted when it came encrypted; BadPayload or BadSignature else."""
+        xml = screen(raw, self.max_body)
+        if encrypted:
+            if self.cryptor is None:
+                raise BadPayload("encrypted callback but no WECHAT_AES_KEY configured")
+            xml = screen(self.cryptor.decrypt(xml, args.get("msg_signature", ""), args["timestamp"],
+                                              args["nonce"]), self.max_body)
+        return parse_fields(xml)
 
 
 def _skew(timestamp: str, now: float) -> str:

@@ -6,8 +6,8 @@ from xml.etree.ElementTree import Element, ParseError, fromstring
 
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.events import EVENT_TYPES
-from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 from wechatpy.utils import check_signature
 
 # A WeChat callback never declares a DTD or entities: refuse them before any parser runs. The

@@ -11,9 +11,13 @@ tells the dispatcher whether a later retry may succeed. Phone numbers never reac
 """
 from __future__ import annotations
 
-from typing import Mapping, Protocol
+from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import redis as redis_lib
+
+from services import JsonObject
+from services.notices.settings import SmsSettings
 
 
 class SmsError(Exception):
@@ -26,6 +30,10 @@ class SmsError(Exception):
         self.transient = transient
 
 
+# Where the console backend puts what it would have sent (the app's development sandbox log).
+SmsRecorder = Callable[[JsonObject], None]
+
+
 class SmsBackend(Protocol):
     name: str
 
@@ -33,15 +41,15 @@ class SmsBackend(Protocol):
         """Sends one templated text to an 11-digit mainland mobile; returns the message id."""
 
 
-def build_backend(settings: Mapping, redis: redis_lib.Redis) -> SmsBackend:
+def build_backend(settings: SmsSettings, redis: redis_lib.Redis, record: SmsRecorder | None = None) -> SmsBackend:
     """The backend named by `SMS_BACKEND`; the provider SDK is imported here, not before."""
-    name = settings["SMS_BACKEND"]
+    name = settings.backend
     if name == "console":
         from services.notices.sms.console import ConsoleSms, UnconfiguredSms
 
-        if settings.get("WXAPP_ENV") == "production":
+        if settings.production:
             return UnconfiguredSms()
-        return ConsoleSms(redis, settings["SMS_SIGN_NAME"])
+        return ConsoleSms(redis, settings.sign_name, record)
     if name == "aliyun":
         from services.notices.sms.aliyun import AliyunSms
 

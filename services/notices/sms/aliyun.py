@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 from alibabacloud_dysmsapi20170525 import models as sms_models
 from alibabacloud_dysmsapi20170525.client import Client
@@ -17,6 +17,8 @@ from alibabacloud_tea_openapi import models as api_models
 from alibabacloud_tea_openapi.exceptions import ClientException, ThrottlingException
 
 from services.identity.pii import mask_phone
+from services.logfmt import kv
+from services.notices.settings import SmsSettings
 from services.notices.sms import SmsError, split_endpoint
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,9 @@ class AliyunSms:
         self._local = threading.local()  # one SDK client per thread: no shared state to trust
 
     @classmethod
-    def from_settings(cls, settings: Mapping) -> AliyunSms:
-        return cls(settings["SMS_ACCESS_KEY_ID"], settings["SMS_ACCESS_KEY_SECRET"], settings["SMS_SIGN_NAME"],
-                   settings.get("SMS_ENDPOINT"), settings.get("SMS_REGION"), settings.get("SMS_TIMEOUT_S", 5))
+    def from_settings(cls, settings: SmsSettings) -> AliyunSms:
+        return cls(settings.access_key_id or "", settings.access_key_secret or "", settings.sign_name,
+                   settings.endpoint, settings.region, settings.timeout_s)
 
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
@@ -61,7 +63,7 @@ class AliyunSms:
         except Exception as exc:  # the SDK raises a family of Tea exceptions: sort them below
             raise _error_from(exc) from None
         if body.code != "OK":
-            log.warning("sms_refused backend=aliyun to=%s code=%s", mask_phone(phone), body.code)
+            log.warning(kv("sms_refused", backend="aliyun", to=mask_phone(phone), code=body.code))
             raise SmsError(str(body.code), str(body.message or ""), transient=body.code in TRANSIENT_CODES)
         return str(body.biz_id or "")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -17,6 +17,8 @@ from tencentcloud.sms.v20210111 import models as sms_models
 from tencentcloud.sms.v20210111.sms_client import SmsClient
 
 from services.identity.pii import mask_phone
+from services.logfmt import kv
+from services.notices.settings import SmsSettings
 from services.notices.sms import SmsError, split_endpoint
 
 log = logging.getLogger(__name__)
@@ -41,10 +43,9 @@ class TencentSms:
         self._local = threading.local()
 
     @classmethod
-    def from_settings(cls, settings: Mapping) -> TencentSms:
-        return cls(settings["SMS_ACCESS_KEY_ID"], settings["SMS_ACCESS_KEY_SECRET"], settings["SMS_SDK_APP_ID"],
-                   settings["SMS_SIGN_NAME"], settings.get("SMS_ENDPOINT"), settings.get("SMS_REGION"),
-                   settings.get("SMS_TIMEOUT_S", 5))
+    def from_settings(cls, settings: SmsSettings) -> TencentSms:
+        return cls(settings.access_key_id or "", settings.access_key_secret or "", settings.sdk_app_id or "",
+                   settings.sign_name, settings.endpoint, settings.region, settings.timeout_s)
 
     def _client(self) -> SmsClient:
         client = getattr(self._local, "client", None)
@@ -69,7 +70,7 @@ class TencentSms:
             raise SmsError("EmptyStatus", "no status in the answer", transient=True)
         status = statuses[0]
         if status.Code != "Ok":
-            log.warning("sms_refused backend=tencent to=%s code=%s", mask_phone(phone), status.Code)
+            log.warning(kv("sms_refused", backend="tencent", to=mask_phone(phone), code=status.Code))
             raise SmsError(str(status.Code), str(status.Message or ""), transient=_transient(status.Code))
         return str(status.SerialNo or "")
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import Course, Lesson, Major
 from models.catalog import COURSE_PROFESSIONAL, COURSE_PUBLIC
+from services.db import transaction
 from services.school.imports import cells
 from services.school.imports.exercises import import_exercises
 from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
@@ -63,31 +64,17 @@ def import_catalog(session: Session, path: str | Path, dry_run: bool = False) ->
     """
     rows = read_sheet(path, COLUMNS)
     report = CatalogReport()
-    try:
+    with transaction(session, commit=not dry_run):
         majors = ensure_majors(session)
         lines = _consistent(report.accepted(rows, lambda row, errors: _parse(row, majors, errors)), report)
         _apply(session, lines, report)
         session.flush()
         report.exercises = import_exercises(session, path)
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     report.rejected.sort()
     return report
 
 
 def _parse(row: SheetRow, majors: dict[str, Major], errors: list[str]) -> Line | None:
-    def check(parse, *args):
-        try:
-            return parse(*args)
-        except cells.CellError as exc:
-            errors.append(exc.reason)
-            return None
-
     major = _slot(row, majors, errors)
     course_name = _bounded_text(row, "课程名称", COURSE_NAME_MAX, errors)
     title = _bounded_text(row, "视频标题", TITLE_MAX, errors)
@@ -95,9 +82,9 @@ def _parse(row: SheetRow, majors: dict[str, Major], errors: list[str]) -> Line |
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in url or len(url) > URL_MAX:
         errors.append("视频地址应为 http:// 或 https:// 开头的网址")
-    duration = check(cells.positive_int, row["时长(秒)"], "时长(秒)")
-    hours = check(cells.positive_decimal, row["学时"], "学时", 2, 1000)
-    if errors:
+    duration = cells.checked(errors, cells.positive_int, row["时长(秒)"], "时长(秒)")
+    hours = cells.checked(errors, cells.positive_decimal, row["学时"], "学时", 2, 1000)
+    if errors or duration is None or hours is None:
         return None
     return Line(row.number, major, course_name, title, url, duration, hours)
 
@@ -134,7 +121,8 @@ def _consistent(lines: Iterable[Line], report: ImportReport) -> list[Line]:
         slot = line.major.id if line.major else None
         first = first_of_slot.setdefault(slot, line)
         if first.course_name != line.course_name:
-            report.reject(line.number, f"课程名称与第{first.number}行“{first.course_name}”不一致，同一课程只能有一个名称")
+            report.reject(line.number,
+                          f"课程名称与第{first.number}行“{first.course_name}”不一致，同一课程只能有一个名称")
         elif (slot, line.title) in row_of_lesson:
             report.reject(line.number, f"与第{row_of_lesson[slot, line.title]}行的视频标题重复")
         else:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from openpyxl.utils.datetime import from_excel
 
@@ -58,7 +60,8 @@ def optional_date(value: object, column: str) -> date | None:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if _SERIAL_RANGE[0] <= value <= _SERIAL_RANGE[1]:
-            return from_excel(value).date()
+            moment: datetime = from_excel(value)
+            return moment.date()
         raise CellError(f"{column}无法识别，应为日期，如 2027-03-01")
     match = _TEXT_DATE.match(" ".join(unicodedata.normalize("NFKC", str(value)).split()))
     if match is None:
@@ -91,6 +94,19 @@ def positive_decimal(value: object, column: str, places: int, below: int) -> Dec
         number = Decimal(compact(value))
     except InvalidOperation:
         raise CellError(reason) from None
-    if not number.is_finite() or not 0 < number < below or number.as_tuple().exponent < -places:
+    exponent = number.as_tuple().exponent  # a letter ('n', 'N', 'F') when not finite
+    if not isinstance(exponent, int) or not 0 < number < below or exponent < -places:
         raise CellError(reason)
     return number
+
+
+T = TypeVar("T")
+
+
+def checked(errors: list[str], parse: Callable[..., T], *args: object) -> T | None:
+    """`parse(*args)`, or None with the cell's reason added to `errors`: a row reports every bad cell at once."""
+    try:
+        return parse(*args)
+    except CellError as exc:
+        errors.append(exc.reason)
+        return None

@@ -40,7 +40,7 @@ class Line:
     options: tuple[str, ...]
     answer: str
 
-    def values(self) -> tuple:
+    def values(self) -> tuple[str, str, str, str]:
         return self.kind, self.stem, json.dumps(list(self.options), ensure_ascii=False), self.answer
 
 
@@ -81,7 +81,7 @@ def _parse(row: SheetRow, by_title: dict[str, list[int]], errors: list[str]) -> 
         errors.append(f"题干超过{STEM_MAX}个字")
     options = _options(row, kind, errors)
     answer = _answer(row["答案"], kind, options, errors) if kind and options else None
-    if errors:
+    if errors or kind is None or answer is None:
         return None
     return Line(row.number, found[0], kind, stem, options, answer)
 

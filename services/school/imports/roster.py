@@ -19,10 +19,10 @@ from models import ClassMember, Enrollment, Major, Trainee, TrainingClass
 from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
 from models.types import utcnow
 from services import ServiceError
+from services.identity.pii import PiiCipher, mask_id_card, normalize_phone, validate_id_card
 from services.school.imports import cells
 from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
 from services.school.majors import MAJOR_NAMES, ensure_majors
-from services.identity.pii import PiiCipher, mask_id_card, normalize_phone, validate_id_card
 
 COLUMNS = ("姓名", "身份证号", "手机号", "工作单位", "专业", "类型", "注册有效期", "班级")
 KINDS = {"主项": ENROLLMENT_MAIN, "增项": ENROLLMENT_ADDED}
@@ -261,7 +261,7 @@ def _existing_memberships(session: Session, trainee_ids: list[int]) -> dict:
 class _Plan:
     """The inserts, updates and deletes the rows ask for, executed in bulk at the end."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.new_enrollments: list[dict] = []
         self.changed_enrollments: dict[int, dict] = {}  # row number -> values
         self.new_members: list[dict] = []

@@ -20,11 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
+from openpyxl.worksheet.worksheet import Worksheet
 
 from services import ServiceError
+from services.logfmt import kv
 
 T = TypeVar("T")
+
 log = logging.getLogger(__name__)
 
 HEADER_SEARCH_ROWS = 10
@@ -55,14 +58,14 @@ class ImportReport:
     def reject(self, number: int, reason: str) -> None:
         self.rejected.append((number, reason))
 
-    def accepted(self, rows: Iterable[SheetRow], parse: Callable[[SheetRow, list[str]], T]) -> Iterator[T]:
+    def accepted(self, rows: Iterable[SheetRow], parse: Callable[[SheetRow, list[str]], T | None]) -> Iterator[T]:
         """The rows `parse` accepts; a row it adds errors for is rejected with all of them."""
         for row in rows:
             errors: list[str] = []
             line = parse(row, errors)
             if errors:
                 self.reject(row.number, "；".join(errors))
-            else:
+            elif line is not None:
                 yield line
 
 
@@ -106,20 +109,20 @@ def _read(path: str | Path, columns: tuple[str, ...], name: str | None) -> list[
         raise
     except Exception as exc:  # noqa: BLE001 (any damage in a file staff upload is one line, not a traceback)
         # No worksheet at all, or XML / zip damage that only shows while reading the rows.
-        log.debug("import_unreadable file=%s error=%s", path.name, type(exc).__name__)
+        log.debug(kv("import_unreadable", file=path.name, error=type(exc).__name__))
         raise UnreadableFile(f"文件 {path.name} 已损坏或没有工作表，无法读取") from None
     finally:
         workbook.close()
 
 
-def _open(path: Path):
+def _open(path: Path) -> Workbook:
     if not path.is_file():
         raise UnreadableFile(f"找不到文件：{path}")
     _check_archive(path)
     try:
         return load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 (openpyxl raises a dozen kinds for a bad file)
-        log.debug("import_unreadable file=%s error=%s", path.name, type(exc).__name__)
+        log.debug(kv("import_unreadable", file=path.name, error=type(exc).__name__))
         raise UnreadableFile(f"无法读取文件 {path.name}：请确认是 Excel 的 .xlsx 格式（不支持 .xls、.csv）") from None
 
 
@@ -139,7 +142,7 @@ def _check_archive(path: Path) -> None:
             raise UnreadableFile(too_big)
 
 
-def _find_header(sheet, columns: tuple[str, ...], where: str) -> tuple[int, dict[str, int]]:
+def _find_header(sheet: Worksheet, columns: tuple[str, ...], where: str) -> tuple[int, dict[str, int]]:
     wanted = {header_key(name): name for name in columns}
     rows = sheet.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS, values_only=True)
     for number, values in enumerate(rows, start=1):
@@ -155,7 +158,7 @@ def _find_header(sheet, columns: tuple[str, ...], where: str) -> tuple[int, dict
     )
 
 
-def _data_rows(sheet, header_number: int, positions: dict[str, int]) -> list[SheetRow]:
+def _data_rows(sheet: Worksheet, header_number: int, positions: dict[str, int]) -> list[SheetRow]:
     width = max(positions.values()) + 1
     result: list[SheetRow] = []
     blank_run = 0

@@ -26,13 +26,13 @@ class Entry:
     channel: str  # "wechat" or "sms"
     method: str
     path: str
-    query: dict
+    query: dict[str, str]
     body: object
 
 
 def record(
     redis: redis_lib.Redis, channel: str, method: str, path: str,
-    body: object = None, query: dict | None = None,
+    body: object = None, query: dict[str, str] | None = None,
 ) -> None:
     entry = {
         "at": utcnow().isoformat(),

@@ -17,7 +17,7 @@ import re
 import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,8 +27,18 @@ from sqlalchemy import insert, select, text  # noqa: E402
 from bench.common import temporary_postgres  # noqa: E402
 from bench.import_roster import fictitious_id  # noqa: E402
 from models import (  # noqa: E402
-    AttendanceCheck, ClassMember, Course, Enrollment, Lesson, LessonProgress, Notice, OutboxMessage, Trainee,
-    TrainingClass, WechatUser, db,
+    AttendanceCheck,
+    ClassMember,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    Notice,
+    OutboxMessage,
+    Trainee,
+    TrainingClass,
+    WechatUser,
+    db,
 )
 from services.identity import staff  # noqa: E402
 from services.identity.pii import mask_id_card  # noqa: E402
@@ -52,7 +62,7 @@ def bulk(model, rows: list[dict]) -> None:
 
 def seed(app, rng: random.Random) -> dict:
     """Fills the database; returns a few real values to search for."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cipher = app.extensions["pii"]
     majors = list(ensure_majors(db.session).values())
     public = Course(kind="public", name="公共课程", hours_required=16)

@@ -23,12 +23,12 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 from models.attendance import AttendanceCheck, AttendanceRefusal  # noqa: E402
+from models.audit import AuditEntry  # noqa: E402
 from models.binding import BindingLog  # noqa: E402
 from models.catalog import Course, Lesson, Major  # noqa: E402
 from models.classes import ClassMember, TrainingClass  # noqa: E402
 from models.completion import Completion  # noqa: E402
 from models.exam import ExamAnswer, ExamAttempt, ExamQuestion  # noqa: E402
-from models.audit import AuditEntry  # noqa: E402
 from models.exercises import ExerciseAttempt, ExerciseQuestion  # noqa: E402
 from models.notices import Notice, OutboxMessage  # noqa: E402
 from models.progress import LessonProgress  # noqa: E402

@@ -3,7 +3,7 @@ notices' delivery, and the rows behind each of those figures."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from services.timeutil import SHANGHAI
 
 def day_bounds(now: datetime) -> tuple[datetime, datetime]:
     """Today in Beijing time, as UTC bounds."""
-    start = datetime.combine(now.astimezone(SHANGHAI).date(), time(0), SHANGHAI).astimezone(timezone.utc)
+    start = datetime.combine(now.astimezone(SHANGHAI).date(), time(0), SHANGHAI).astimezone(UTC)
     return start, start + timedelta(days=1)
 
 

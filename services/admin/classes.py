@@ -16,7 +16,16 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from models import (
-    ClassMember, Course, Enrollment, Lesson, LessonProgress, Notice, OutboxMessage, Trainee, TrainingClass, WechatUser,
+    ClassMember,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    Notice,
+    OutboxMessage,
+    Trainee,
+    TrainingClass,
+    WechatUser,
 )
 from models.catalog import COURSE_PUBLIC
 from models.notices import NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, PENDING, SENDING

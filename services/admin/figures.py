@@ -76,7 +76,7 @@ class GroupFigures:
     passed: int = 0
 
     def add(self, counts: tuple[int, ...]) -> None:
-        for name, n in zip(FIGURES, counts):
+        for name, n in zip(FIGURES, counts, strict=True):
             setattr(self, name, getattr(self, name) + n)
 
 

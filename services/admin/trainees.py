@@ -13,14 +13,26 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
-    AttendanceCheck, AttendanceRefusal, ClassMember, Lesson, Notice, OutboxMessage, Trainee, TrainingClass,
+    AttendanceCheck,
+    AttendanceRefusal,
+    ClassMember,
+    Lesson,
+    Notice,
+    OutboxMessage,
+    Trainee,
+    TrainingClass,
     WechatUser,
 )
 from services import ServiceError
 from services.admin import figures
 from services.identity import audit
 from services.identity.pii import (
-    InvalidPhone, PiiCipher, mask_id_card, mask_phone, normalize_id_card, normalize_phone,
+    InvalidPhone,
+    PiiCipher,
+    mask_id_card,
+    mask_phone,
+    normalize_id_card,
+    normalize_phone,
 )
 from services.school.imports import cells
 from services.school.imports.roster import COMPANY_MAX

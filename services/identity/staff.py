@@ -100,7 +100,7 @@ def _count_failure(redis: redis_lib.Redis, name: str) -> int:
     pipe = redis.pipeline(transaction=True)
     pipe.incr(keys.staff_login_failures(name))
     pipe.expire(keys.staff_login_failures(name), LOGIN_WINDOW_S, nx=True)
-    failures, _ = pipe.execute()
+    failures = int(pipe.execute()[0])
     if failures >= LOGIN_LIMIT:
         pipe = redis.pipeline(transaction=True)
         pipe.set(keys.staff_login_lock(name), 1, ex=LOGIN_LOCK_S)

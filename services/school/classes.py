@@ -56,7 +56,7 @@ def create_class(
         result = _create(session, cells.compact(code), major_name, cells.text(name), starts_local,
                          cells.text(place))
         if result[1] and not allow_past:
-            _check_future(result[0].starts_at, now or datetime.now(timezone.utc))
+            _check_future(result[0].starts_at, now or datetime.now(UTC))
         session.commit()
     except BaseException:
         session.rollback()

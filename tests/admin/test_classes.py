@@ -2,7 +2,7 @@
 their hours, the class-open notice (confirmation, then sending, then delivery) and the retry."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,8 +10,15 @@ from sqlalchemy import select
 from models import AuditEntry, ClassMember, Notice, OutboxMessage, TrainingClass, db
 from tests import factories
 from tests.admin.conftest import console_on
-from tests.notify_util import CLASS_CODE, class_with_trainees, id_card, notify_settings, phone, sms_sent, \
-    template_recipients
+from tests.notify_util import (
+    CLASS_CODE,
+    class_with_trainees,
+    id_card,
+    notify_settings,
+    phone,
+    sms_sent,
+    template_recipients,
+)
 
 
 def test_create_class_and_list_it(app, console):
@@ -62,7 +69,7 @@ def test_edit_moves_the_class_and_drops_its_unsent_reminder(app, console):
     assert "开班时间：2027-03-01 09:00 → 2027-03-08 09:00" in page and "新地点" in page
     with app.app_context():
         klass = db.session.query(TrainingClass).one()
-        assert klass.starts_at == datetime(2027, 3, 8, 1, 0, tzinfo=timezone.utc)
+        assert klass.starts_at == datetime(2027, 3, 8, 1, 0, tzinfo=UTC)
         assert [m.state for m in db.session.query(OutboxMessage)] == ["sent"]
         entry = db.session.query(AuditEntry).filter_by(action="class_updated").one()
         assert "撤下旧时间的未发提醒 1 条" in entry.detail
@@ -72,13 +79,13 @@ def test_a_moved_class_gets_its_reminder_for_the_new_time(app, console):
     class_with_trainees(app, bound=0, unbound=1)
     notifier = app.extensions["notifier"]
     with app.app_context():
-        first = [n.id for n in notifier.class_reminders(datetime(2027, 2, 28, 2, 0, tzinfo=timezone.utc))]
+        first = [n.id for n in notifier.class_reminders(datetime(2027, 2, 28, 2, 0, tzinfo=UTC))]
         assert len(first) == 1
     console.post(f"/admin/classes/{CLASS_CODE}/edit", data={"name": "2027年第1期建筑工程班",
                                                              "starts": "2027-03-10 09:00", "place": "楼"})
     with app.app_context():
-        assert notifier.class_reminders(datetime(2027, 2, 28, 2, 0, tzinfo=timezone.utc)) == []
-        moved = notifier.class_reminders(datetime(2027, 3, 9, 2, 0, tzinfo=timezone.utc))
+        assert notifier.class_reminders(datetime(2027, 2, 28, 2, 0, tzinfo=UTC)) == []
+        moved = notifier.class_reminders(datetime(2027, 3, 9, 2, 0, tzinfo=UTC))
         assert len(moved) == 1 and moved[0].key.endswith("20270310T0100Z")
         assert db.session.query(OutboxMessage).filter_by(notice_id=first[0]).count() == 0
 
@@ -169,7 +176,7 @@ def test_retry_sends_failed_texts_again(make_app, fake_wechat, redis):
         db.session.add_all([OutboxMessage(notice_id=notice.id, trainee_id=1, channel="sms", state="failed",
                                           attempts=1, last_error="未配置短信服务"),
                             OutboxMessage(notice_id=notice.id, trainee_id=2, channel="sms", state="unknown",
-                                          attempts=1, next_try_at=datetime.now(timezone.utc) - timedelta(1))])
+                                          attempts=1, next_try_at=datetime.now(UTC) - timedelta(1))])
         db.session.commit()
     response = console.post(f"/admin/classes/{CLASS_CODE}/retry")
     assert response.status_code == 302

@@ -3,14 +3,23 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
 
 from models import (
-    AttendanceCheck, AttendanceRefusal, Course, Enrollment, Lesson, LessonProgress, Notice, OutboxMessage, Trainee,
-    WechatUser, db,
+    AttendanceCheck,
+    AttendanceRefusal,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonProgress,
+    Notice,
+    OutboxMessage,
+    Trainee,
+    WechatUser,
+    db,
 )
 from services.admin import figures
 from services.school.majors import ensure_majors
@@ -33,7 +42,7 @@ def _catalog(app) -> tuple[int, int]:
 @pytest.fixture
 def school(app):
     """甲 finished and bound, 乙 studying, 丙 nothing; 甲 and 乙 in the class; today's checks and notices."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     factories.training_class(app)
     a = factories.trainee(app, name="甲", phone=phone(1), id_card=id_card(1), openid="oA", class_code=CLASS_CODE)
     b = factories.trainee(app, name="乙", phone=phone(2), id_card=id_card(2), class_code=CLASS_CODE)
@@ -80,7 +89,7 @@ def test_dashboard_figures_and_their_links(app, console, school):
     assert link(page, "/admin/notices?state=failed") == "1"
     assert link(page, "/admin/notices?state=unknown") == "1"
     with app.app_context():
-        building = next(g for g in figures.count_study(db.session, datetime.now(timezone.utc)).majors
+        building = next(g for g in figures.count_study(db.session, datetime.now(UTC)).majors
                         if g.label == "建筑工程")
     assert link(page, f"/admin/trainees?major={building.key}&amp;state=finished") == "1"
     assert link(page, f"/admin/trainees?state=studying&amp;class={CLASS_CODE}") == "2"
@@ -106,7 +115,7 @@ def test_by_class_and_by_major_figures(app, school):
     with app.app_context():
         db.session.add(Enrollment(trainee_id=a, major_id=figures_major(app, "机电工程"), kind="added", fee=304))
         db.session.commit()
-        study = figures.count_study(db.session, datetime.now(timezone.utc))
+        study = figures.count_study(db.session, datetime.now(UTC))
     [klass] = study.classes
     majors = {g.label: g for g in study.majors}
     assert (klass.enrolled, klass.bound, klass.studying, klass.finished) == (2, 1, 2, 1)
@@ -183,9 +192,9 @@ def test_exam_passed_per_class_and_major_counts_standing_passes_and_links_to_the
     voided = complete(app, c, major="机电工程")
     with app.app_context():
         db.session.query(Completion).filter_by(number=voided).update(
-            {"state": "cancelled", "cancelled_at": datetime.now(timezone.utc)})
+            {"state": "cancelled", "cancelled_at": datetime.now(UTC)})
         db.session.commit()
-        study = figures.count_study(db.session, datetime.now(timezone.utc))
+        study = figures.count_study(db.session, datetime.now(UTC))
     majors = {g.label: g for g in study.majors}
     assert (study.classes[0].passed, majors["建筑工程"].passed, majors["机电工程"].passed) == (1, 1, 1)
     assert study.totals.passed == 1  # 甲 counts once; 丙's voided pass not at all

@@ -143,9 +143,8 @@ def test_staff_reviews_an_exam_voids_it_and_exports_the_completions(console_app,
 
     from openpyxl import load_workbook
 
-    from models import Completion
+    from models import AuditEntry, Completion
     from tests.completion_util import complete
-    from models import AuditEntry
     from tests.exam_util import bank, full_hours, sit
 
     app, origin = console_app

@@ -3,7 +3,7 @@ lesson, the exercise's marks, the expired-QR page, and the school's phone as the
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -41,7 +41,7 @@ def client(app, fake_wechat, lessons):
 
 def completed(app, trainee_id, lesson_id):
     with app.app_context():
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         db.session.add(LessonProgress(trainee_id=trainee_id, lesson_id=lesson_id, watched="[[0,52]]", credited_seconds=52,
                                       max_position=52, position=52, video_done_at=now, exercise_passed_at=now,
                                       completed_at=now))

@@ -74,7 +74,7 @@ def test_an_empty_code_name_or_place_is_refused(app, index):
 
 
 def test_a_new_class_may_not_start_in_the_past_unless_allowed(app):
-    now = datetime(2027, 3, 1, 1, 30, tzinfo=timezone.utc)  # 09:30 in Beijing, half an hour after the start
+    now = datetime(2027, 3, 1, 1, 30, tzinfo=UTC)  # 09:30 in Beijing, half an hour after the start
     with app.app_context():
         with pytest.raises(StartInPast) as refused:
             create_class(db.session, *ARGS, now=now)

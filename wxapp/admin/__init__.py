@@ -19,7 +19,14 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-from wxapp.admin import (  # noqa: E402,F401  (routes register on import)
-    auth, classes, dashboard, exports, rosters, trainees, helpers,
+from wxapp.admin import (  # noqa: E402,F401  (routes register on import)  # noqa: E402,F401
+    auth,
+    catalog,
+    classes,
+    dashboard,
+    exam_review,
+    exports,
+    helpers,
+    rosters,
+    trainees,
 )
-from wxapp.admin import catalog, exam_review  # noqa: E402,F401

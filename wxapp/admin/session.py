@@ -8,7 +8,7 @@ the browser kept.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, request
 from flask.sessions import SessionMixin
@@ -59,7 +59,7 @@ class ConsoleAwareSessionInterface(SessionInterface):
 
     def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
         if _console():
-            return datetime.now(timezone.utc) + timedelta(seconds=IDLE_S) if session.permanent else None
+            return datetime.now(UTC) + timedelta(seconds=IDLE_S) if session.permanent else None
         return super().get_expiration_time(app, session)
 
 

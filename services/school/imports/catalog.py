@@ -131,7 +131,7 @@ def _consistent(lines: Iterable[Line], report: ImportReport) -> list[Line]:
     return kept
 
 
-def _apply(session: Session, lines: list[Line], report: ImportReport) -> None:
+def _apply(session: Session, lines: list[Line], report: CatalogReport) -> None:
     courses = {c.major_id: c for c in session.scalars(select(Course).options(selectinload(Course.lessons)))}
     positions: dict[int | None, int] = {}
     for line in lines:

@@ -6,7 +6,7 @@ does goes to the real `/wechat` callback exactly as WeChat's servers send it (si
 reply comes back as WeChat shows it: text with links, or news cards. Links open inside the
 phone through `/dev/oauth`, i.e. through the real OAuth return, as the persona's OpenID.
 What the server sends the persona later (template and customer-service messages, SMS) is read
-from the sandbox log (`services.sandbox_log`). 扫一扫 decodes the QR shown in the phone in the
+from the sandbox log (`wxapp.sandbox.log`). 扫一扫 decodes the QR shown in the phone in the
 page itself, with the vendored jsQR (`scripts/vendor-jsqr`): zxing-cpp is a test dependency only.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from flask import current_app, jsonify, render_template, request, send_from_dire
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from services import sandbox_log
+from wxapp.sandbox import log as sandbox_log
 from services.identity.pii import mask_phone
 from services.menu import MenuError, load_menu
 from services.school.demo import DEMO_TRAINEES

@@ -1,7 +1,7 @@
 """What a handler answers, independent of XML: rendered by wxapp/wechat."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -9,4 +9,17 @@ class Text:
     content: str
 
 
-Reply = Text
+@dataclass(frozen=True)
+class Article:
+    title: str
+    description: str
+    url: str
+    image: str = ""
+
+
+@dataclass(frozen=True)
+class News:
+    articles: list[Article] = field(default_factory=list)
+
+
+Reply = Text | News

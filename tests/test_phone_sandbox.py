@@ -2,9 +2,9 @@
 encrypted, replies as WeChat shows them, and what the server sent each persona."""
 from __future__ import annotations
 
-from wxapp.sandbox import log as sandbox_log
 from services.identity.pii import mask_phone
 from tests.conftest import TEST_AES_KEY
+from wxapp.sandbox import log as sandbox_log
 from wxapp.sandbox.phone import personas
 
 ZHANG = personas()[0]

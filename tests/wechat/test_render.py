@@ -7,7 +7,7 @@ from xml.etree.ElementTree import fromstring
 import pytest
 
 import handlers
-from handlers.replies import Text
+from handlers.replies import Article, News, Text
 from handlers.router import Rule
 from tests.conftest import TEST_TOKEN
 from tests.wechat_util import WeChatServer, event_xml
@@ -29,6 +29,16 @@ def test_text_reply_has_wechat_shape_and_keeps_every_character_xml_can_carry():
     assert before <= int(root.findtext("CreateTime")) <= int(time.time())
     assert root.findtext("MsgType") == "text"
     assert root.findtext("Content") == "班级地点：苏州]]>人民路<100号> & 培训楼"
+
+
+def test_news_reply_lists_its_articles():
+    news = News([Article("在线学习", TRICKY, "https://wx.example.test/h5/learn?a=1&b=2", "https://x/p.png")])
+    root = fromstring(render(news, message()))
+    assert root.findtext("MsgType") == "news" and root.findtext("ArticleCount") == "1"
+    [item] = root.iter("item")
+    assert [item.findtext(k) for k in ("Title", "Description", "Url", "PicUrl")] == [
+        "在线学习", "班级地点：苏州]]>人民路<100号> & 培训楼", "https://wx.example.test/h5/learn?a=1&b=2",
+        "https://x/p.png"]
 
 
 def test_no_reply_renders_nothing_and_an_unknown_reply_is_a_bug():

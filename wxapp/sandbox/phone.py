@@ -20,12 +20,12 @@ from flask import current_app, jsonify, render_template, request, send_from_dire
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from wxapp.sandbox import log as sandbox_log
 from services.identity.pii import mask_phone
 from services.menu import MenuError, load_menu
 from services.school.demo import DEMO_TRAINEES
 from wxapp.extensions import notifier, redis_client
 from wxapp.sandbox import bp
+from wxapp.sandbox import log as sandbox_log
 from wxapp.sandbox.chat import _message, _segments
 
 STATIC = Path(__file__).with_name("static")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 
-from handlers.replies import Reply, Text
+from handlers.replies import News, Reply, Text
 
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -28,4 +28,12 @@ def render(reply: Reply | None, message) -> str:
             f"</FromUserName><CreateTime>{int(time.time())}</CreateTime>")
     if isinstance(reply, Text):
         return f"{head}<MsgType><![CDATA[text]]></MsgType><Content>{cdata(reply.content)}</Content></xml>"
+    if isinstance(reply, News):
+        items = "".join(
+            f"<item><Title>{cdata(a.title)}</Title><Description>{cdata(a.description)}</Description>"
+            f"<PicUrl>{cdata(a.image)}</PicUrl><Url>{cdata(a.url)}</Url></item>"
+            for a in reply.articles
+        )
+        return (f"{head}<MsgType><![CDATA[news]]></MsgType><ArticleCount>{len(reply.articles)}</ArticleCount>"
+                f"<Articles>{items}</Articles></xml>")
     raise TypeError(f"unknown reply type {type(reply).__name__}")

@@ -23,13 +23,8 @@ from services.school.imports import cells
 from services.school.imports.exercises import (  # the same cells, read the same way
     FALSE_WORDS,
     OPTION_COLUMNS,
-    STEM_MAX,
     TRUE_WORDS,
-    _answer,
-    _options,
-)
-from services.school.imports.exercises import (
-    KINDS as KIND_WORDS,
+    question_cells,
 )
 from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
 from services.school.majors import MAJORS
@@ -110,16 +105,7 @@ def _parse(row: SheetRow, errors: list[str]) -> Line | None:
     pool = PUBLIC_POOL if word in PUBLIC_WORDS else _POOL_BY_WORD.get(word)
     if pool is None:
         errors.append(f"专业“{word}”不是六个专业之一（公共题请留空或填“公共”）")
-    kind = KIND_WORDS.get(cells.compact(row["题型"]))
-    if kind is None:
-        errors.append("题型应为“单选”“多选”或“判断”")
-    stem = cells.text(row["题干"])
-    if not stem:
-        errors.append("题干为空")
-    elif len(stem) > STEM_MAX:
-        errors.append(f"题干超过{STEM_MAX}个字")
-    options = _options(row, kind, errors)
-    answer = _answer(row["答案"], kind, options, errors) if kind and options else None
+    kind, stem, options, answer = question_cells(row, errors)
     if kind == "judge" and answer:
         answer = _judge_key(options, answer, errors)
     if errors or pool is None or kind is None or answer is None:

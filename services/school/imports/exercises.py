@@ -71,6 +71,15 @@ def _parse(row: SheetRow, by_title: dict[str, list[int]], errors: list[str]) -> 
         errors.append(f"没有标题为“{title}”的视频，请先在第一个工作表中导入该视频")
     elif len(found) > 1:
         errors.append(f"标题为“{title}”的视频不止一个，无法确定是哪一个")
+    kind, stem, options, answer = question_cells(row, errors)
+    if errors or kind is None or answer is None:
+        return None
+    return Line(row.number, found[0], kind, stem, options, answer)
+
+
+def question_cells(row: SheetRow, errors: list[str]) -> tuple[str | None, str, tuple[str, ...], str | None]:
+    """(kind, stem, options, answer letters) of a question row, as the 课后练习 sheet and the exam bank
+    both write them; what is wrong goes to `errors`."""
     kind = KINDS.get(cells.compact(row["题型"]))
     if kind is None:
         errors.append("题型应为“单选”“多选”或“判断”")
@@ -81,9 +90,7 @@ def _parse(row: SheetRow, by_title: dict[str, list[int]], errors: list[str]) -> 
         errors.append(f"题干超过{STEM_MAX}个字")
     options = _options(row, kind, errors)
     answer = _answer(row["答案"], kind, options, errors) if kind and options else None
-    if errors or kind is None or answer is None:
-        return None
-    return Line(row.number, found[0], kind, stem, options, answer)
+    return kind, stem, options, answer
 
 
 def _options(row: SheetRow, kind: str | None, errors: list[str]) -> tuple[str, ...]:

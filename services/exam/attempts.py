@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from models import Enrollment
 from models.exam import ExamAnswer, ExamAttempt
+from services.db import transaction
 from services.exam import ExamError, photos
 from services.exam import paper as papers
 from services.exam.grading import ALREADY_SUBMITTED, ExamTools, Result, close, settle_due
@@ -83,7 +87,7 @@ def start_attempt(tools: ExamTools, trainee_id: int, exam_id: int, token: str, p
 def _create(tools: ExamTools, trainee_id: int, line: ExamLine, token: str, jpeg: bytes, now: datetime,
             rng: random.Random | None) -> ExamAttempt:
     session = tools.session
-    try:
+    with _storing(session):
         attempt = ExamAttempt(
             enrollment_id=line.id, trainee_id=trainee_id, major_id=line.major_id, session_hash=token_hash(token),
             paper=papers.draw(session, line.major_code, tools.rules, rng), started_at=now,
@@ -93,14 +97,17 @@ def _create(tools: ExamTools, trainee_id: int, line: ExamLine, token: str, jpeg:
         session.flush()
         attempt.photo_before = photos.new_key(attempt.id, "before")
         tools.storage.put(attempt.photo_before, jpeg, "image/jpeg")
-        session.commit()
-    except StorageError:
-        session.rollback()
-        raise ExamError(STORAGE_DOWN, 503) from None
-    except BaseException:
-        session.rollback()
-        raise
     return attempt
+
+
+@contextmanager
+def _storing(session: Session) -> Iterator[None]:
+    """One transaction that also stores a photo: a photo store that can't be reached is a 503 in Chinese."""
+    try:
+        with transaction(session):
+            yield
+    except StorageError:
+        raise ExamError(STORAGE_DOWN, 503) from None
 
 
 def _own(tools: ExamTools, trainee_id: int, attempt_id: int | None, token: str, now: datetime,
@@ -168,18 +175,10 @@ def submit(tools: ExamTools, trainee_id: int, attempt_id: int, token: str, photo
     """交卷 with the photo taken after the exam: graded at once; a pass completes the major."""
     attempt = _own(tools, trainee_id, attempt_id, token, now, open_only=True)
     jpeg = photos.prepare(photo)
-    session = tools.session
-    try:
+    with _storing(tools.session):
         result = close(tools, attempt, now, "trainee")
         attempt.photo_after = photos.new_key(attempt.id, "after")
         tools.storage.put(attempt.photo_after, jpeg, "image/jpeg")
-        session.commit()
-    except StorageError:
-        session.rollback()
-        raise ExamError(STORAGE_DOWN, 503) from None
-    except BaseException:
-        session.rollback()
-        raise
     return result
 
 

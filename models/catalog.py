@@ -1,12 +1,14 @@
 """The catalog: the six majors with their fees, courses and their video lessons."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import Base
+from models.types import UTCDateTime
 
 COURSE_PUBLIC = "public"
 COURSE_PROFESSIONAL = "professional"
@@ -67,7 +69,11 @@ class Course(Base):
 
 
 class Lesson(Base):
-    """A 视频课时: one video of a course, worth some hours once earned."""
+    """A 视频课时: one video of a course, worth some hours once earned.
+
+    A lesson is never deleted (trainees' progress points at it); staff retire it instead
+    (`retired_at` set): trainees no longer see or start it, and hours earned on it still count.
+    """
 
     __tablename__ = "lessons"
     __table_args__ = (
@@ -83,5 +89,10 @@ class Lesson(Base):
     duration_s: Mapped[int]
     hours: Mapped[Decimal] = mapped_column(Numeric(5, 2))
     position: Mapped[int] = mapped_column(default=0)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship(back_populates="lessons")
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None

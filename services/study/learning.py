@@ -2,7 +2,8 @@
 
 The 公共课 counts once whatever the number of majors; each enrolled major adds its 专业课.
 A course's earned hours are the hours of its completed lessons (`services.study.progress`), at most
-the hours it requires.
+the hours it requires. A lesson staff retired is neither listed nor offered as the next one, but the
+hours a trainee earned on it still count.
 """
 from __future__ import annotations
 
@@ -187,7 +188,8 @@ def course_details(session: Session, trainee_id: int) -> list[CourseDetail]:
             id=c.id, name=c.name, kind=c.kind, major=c.major.name if c.major else None,
             hours_required=c.hours_required,
             hours_earned=_capped(sum((le.hours for le in c.lessons if le.id in done), Decimal(0)), c.hours_required),
-            lessons=[LessonLine(le.id, le.title, le.duration_s, le.hours, le.id in done) for le in c.lessons],
+            lessons=[LessonLine(le.id, le.title, le.duration_s, le.hours, le.id in done)
+                     for le in c.lessons if not le.retired],
         )
         for c in found
     ]
@@ -201,12 +203,14 @@ class LessonInfo:
     duration_s: int
     hours: Decimal
     course_name: str
+    retired: bool = False
 
 
 def lesson_for(session: Session, trainee_id: int, lesson_id: int) -> LessonInfo | None:
-    """The lesson, when it belongs to a course the trainee studies."""
+    """The lesson, when it belongs to a course the trainee studies (retired or not: see `retired`)."""
     row = session.execute(
-        select(Lesson.id, Lesson.title, Lesson.video_url, Lesson.duration_s, Lesson.hours, Course.name)
+        select(Lesson.id, Lesson.title, Lesson.video_url, Lesson.duration_s, Lesson.hours, Course.name,
+               Lesson.retired_at.is_not(None))
         .join(Course, Course.id == Lesson.course_id)
         .where(Lesson.id == lesson_id, _studied_courses(trainee_id))
     ).first()
@@ -236,10 +240,11 @@ class NextLesson:
 
 
 def next_lesson(session: Session, lesson_id: int) -> NextLesson | None:
-    """The lesson after this one in its course (what the end of a lesson offers as 下一讲)."""
+    """The active lesson after this one in its course (what the end of a lesson offers as 下一讲)."""
     current = select(Lesson.course_id, Lesson.position, Lesson.id).where(Lesson.id == lesson_id).subquery()
     row = session.execute(
         select(Lesson.id, Lesson.title).join(current, Lesson.course_id == current.c.course_id)
+        .where(Lesson.retired_at.is_(None))
         .where((Lesson.position > current.c.position)
                | ((Lesson.position == current.c.position) & (Lesson.id > current.c.id)))
         .order_by(Lesson.position, Lesson.id).limit(1)

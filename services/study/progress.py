@@ -61,6 +61,14 @@ class PageClosed(Superseded):
         super().__init__("本微信已不再绑定该学员。请从公众号菜单重新认证登录后继续学习。")
 
 
+class LessonRetired(ServiceError):
+    """Staff retired the lesson: no new page of it opens. A page opened before goes on being credited
+    (its heartbeats read Redis only), so a trainee mid-lesson loses nothing of what they watch."""
+
+    def __init__(self) -> None:
+        super().__init__("该课程已停用，请学习其他课程。")
+
+
 class Busy(ServiceError):
     def __init__(self) -> None:
         super().__init__("系统繁忙，请稍后再试")
@@ -130,7 +138,10 @@ class Player:
         self.rng = rng or random.SystemRandom()
 
     def open_page(self, trainee_id: int, openid: str, lesson_id: int, now: float) -> Progress:
-        """Makes a new page of `lesson_id` the trainee's only one; returns where it resumes."""
+        """Makes a new page of `lesson_id` the trainee's only one; returns where it resumes.
+        A retired lesson opens no page (`LessonRetired`)."""
+        if progress_store.is_retired(self.session, lesson_id):
+            raise LessonRetired()
         tab = f"{trainee_id}.{secrets.token_urlsafe(16)}"
         for _ in range(CAS_TRIES):
             state = play_state.read(self.redis, trainee_id, [lesson_id])

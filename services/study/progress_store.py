@@ -38,6 +38,11 @@ def load_lesson(session: Session, trainee_id: int, lesson_id: int) -> LessonStat
     return state
 
 
+def is_retired(session: Session, lesson_id: int) -> bool:
+    """True when staff retired the lesson (no new page of it opens)."""
+    return bool(session.scalar(select(Lesson.retired_at.is_not(None)).where(Lesson.id == lesson_id)))
+
+
 def flush(session: Session, trainee_id: int, lesson_id: int, state: LessonState, now: float) -> bool:
     """Merges the confirmed state into the lesson's row (the caller commits); True when this
     write completes the lesson."""

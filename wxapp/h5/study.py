@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from services.identity.pii import short_openid
 from services.study import attendance, exercises, learning
-from services.study.progress import PageClosed, Superseded
+from services.study.progress import LessonRetired, PageClosed, Superseded
 from wxapp.extensions import db, player, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, error_page, trainee_required
@@ -39,7 +39,10 @@ def lesson(lesson_id: int):
     info = learning.lesson_for(db.session, g.trainee.id, lesson_id)
     if info is None:
         return error_page("没有找到这个课程视频，请从“在线学习”进入。", 404)
-    page = player().open_page(g.trainee.id, current_openid(), lesson_id, time.time())
+    try:
+        page = player().open_page(g.trainee.id, current_openid(), lesson_id, time.time())
+    except LessonRetired as exc:
+        return error_page(exc.message, 410)
     return _private(make_response(render_template(
         "h5/player.html", lesson=info, page=page, heartbeat_s=current_app.config["PLAY_HEARTBEAT_S"],
         next_lesson=learning.next_lesson(db.session, lesson_id),
@@ -57,6 +60,8 @@ def exercise(lesson_id: int):
     if not questions:
         return redirect(url_for("h5.lesson", lesson_id=lesson_id), 302)
     if not exercises.video_done(db.session, g.trainee.id, lesson_id):
+        if info.retired:  # its video can't be watched any more; one watched before keeps its exercise
+            return error_page(LessonRetired().message, 410)
         return render_template("h5/exercise.html", lesson=info, questions=[], not_yet=True)
     result = None
     if request.method == "POST":

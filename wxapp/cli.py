@@ -93,6 +93,8 @@ def catalog_import(path: str) -> None:
         ex = report.exercises
         click.echo(f"课后练习：新增 {ex.created}，更新 {ex.updated}，未变 {ex.unchanged}，拒绝 {len(ex.rejected)}")
         _echo_rejections(ex.rejected, "课后练习")
+    if report.revived:
+        click.echo(report.revived_text())
     for warning in report.warnings:
         click.echo(f"注意：{warning}")
 

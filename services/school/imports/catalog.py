@@ -7,8 +7,10 @@ old order (a second catalog once interleaved its lessons with the first's), and 
 lessons then hold more or fewer hours than the course requires, the report says so in `warnings`,
 naming the course, both totals and the lessons kept from before: a warning rather than a refusal,
 because those lessons may have been watched and can't be deleted, and the new file is still what
-staff mean to publish. The workbook's second sheet, 课后练习, holds the lessons' exercises
-(`services.school.imports.exercises`), imported in the same transaction.
+staff mean to publish. Only active lessons count in those totals: a lesson staff retired (the
+console's 停用) holds no hours a trainee can still earn; one that appears in the file again is
+revived (`revived` names it, the preview says so). The workbook's second sheet, 课后练习, holds
+the lessons' exercises (`services.school.imports.exercises`), imported in the same transaction.
 """
 from __future__ import annotations
 
@@ -41,6 +43,15 @@ class CatalogReport(ImportReport):
 
     exercises: ImportReport | None = field(default=None)
     warnings: list[str] = field(default_factory=list)
+    revived: list[str] = field(default_factory=list)  # “course：title” of each retired lesson the file revives
+
+    def revived_text(self, done: bool = True) -> str:
+        """The revived lessons in one sentence (empty when none): `done` after the import, else a preview's."""
+        if not self.revived:
+            return ""
+        named = "、".join(self.revived[:5]) + ("等" if len(self.revived) > 5 else "")
+        verb = "已恢复为在用" if done else "导入后将恢复为在用"
+        return f"{len(self.revived)} 个已停用的视频课时{verb}，学员将重新看到：{named}"
 
 
 @dataclass(frozen=True)
@@ -138,7 +149,7 @@ def _apply(session: Session, lines: list[Line], report: CatalogReport) -> None:
         slot = line.major.id if line.major else None
         renamed = slot not in positions and _course(session, courses, line)
         positions[slot] = positions.get(slot, 0) + 1
-        outcome = _lesson(courses[slot], line, positions[slot])
+        outcome = _lesson(courses[slot], line, positions[slot], report)
         if outcome == "created":
             report.created += 1
         elif outcome == "updated" or renamed:
@@ -155,21 +166,33 @@ def _slot_of(line: Line) -> int | None:
 
 def _settle(course: Course, in_file: set[str], count: int) -> list[str]:
     """Puts the course's lessons missing from the file after the file's own; returns what staff must
-    know when the course's lessons no longer hold the hours it requires."""
+    know when the course's active lessons no longer hold the hours it requires."""
     kept = sorted((lesson for lesson in course.lessons if lesson.title not in in_file), key=lambda x: x.position)
     for n, lesson in enumerate(kept, count + 1):
         lesson.position = n
-    total = sum((Decimal(lesson.hours) for lesson in course.lessons), Decimal(0))
-    required = Decimal(course.hours_required)
+    older = [lesson for lesson in kept if not lesson.retired]
+    note = f"；其中 {len(older)} 个视频课时不在本文件中，为以前导入的（{'、'.join(x.title for x in older[:5])}" \
+           f"{'等' if len(older) > 5 else ''}），已排在本文件的视频课时之后" if older else ""
+    warning = hours_warning(course, note)
+    return [warning] if warning else []
+
+
+def active_hours(course: Course) -> Decimal:
+    """The hours of the course's lessons trainees can still study (retired lessons left out)."""
+    return sum((Decimal(lesson.hours) for lesson in course.lessons if not lesson.retired), Decimal(0))
+
+
+def hours_warning(course: Course, note: str = "") -> str | None:
+    """What staff must know when the course's active lessons hold more or fewer hours than it
+    requires (`note` is said before the consequence); None when they hold exactly those."""
+    total, required = active_hours(course), Decimal(course.hours_required)
     if total == required:
-        return []
-    older = f"；其中 {len(kept)} 个视频课时不在本文件中，为以前导入的（{'、'.join(x.title for x in kept[:5])}" \
-            f"{'等' if len(kept) > 5 else ''}），已排在本文件的视频课时之后" if kept else ""
+        return None
     if total > required:
-        return [f"课程“{course.name}”的视频课时共 {_num(total)} 学时，超过该课程要求的 {_num(required)} 学时{older}："
-                f"学员看完其中任意 {_num(required)} 学时即修满该课程"]
-    return [f"课程“{course.name}”的视频课时共 {_num(total)} 学时，少于该课程要求的 {_num(required)} 学时{older}："
-            "学员无法修满该课程"]
+        return (f"课程“{course.name}”的视频课时共 {_num(total)} 学时，超过该课程要求的 {_num(required)} 学时{note}："
+                f"学员看完其中任意 {_num(required)} 学时即修满该课程")
+    return (f"课程“{course.name}”的视频课时共 {_num(total)} 学时，少于该课程要求的 {_num(required)} 学时{note}："
+            "学员无法修满该课程")
 
 
 def _num(value: Decimal) -> str:
@@ -194,7 +217,7 @@ def _course(session: Session, courses: dict[int | None, Course], line: Line) -> 
     return False
 
 
-def _lesson(course: Course, line: Line, position: int) -> str:
+def _lesson(course: Course, line: Line, position: int, report: CatalogReport) -> str:
     values = {"video_url": line.video_url, "duration_s": line.duration_s, "hours": line.hours,
               "position": position}
     lesson = next((lesson for lesson in course.lessons if lesson.title == line.title), None)
@@ -204,4 +227,8 @@ def _lesson(course: Course, line: Line, position: int) -> str:
     changed = [attr for attr, value in values.items() if getattr(lesson, attr) != value]
     for attr in changed:
         setattr(lesson, attr, values[attr])
+    if lesson.retired:
+        lesson.retired_at = None  # back in the catalog staff publish: trainees see it again
+        report.revived.append(f"{course.name}：{lesson.title}")
+        return "updated"
     return "updated" if changed else "unchanged"

@@ -1,13 +1,16 @@
 """The catalog on the console: upload, preview (nothing written), confirm; a second catalog is
-told when a course's lessons no longer hold its hours, and never interleaves; the lessons' order."""
+told when a course's lessons no longer hold its hours, and never interleaves; the lessons' order;
+retiring and restoring a lesson, and a catalog that revives a retired one."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from models import AuditEntry, Course, Lesson, db
 from services.school.imports import import_catalog
+from tests.admin.conftest import csrf
 from tests.xlsx_files import CATALOG_SAMPLE, catalog_row, write_catalog
 
 
@@ -72,6 +75,16 @@ def test_cli_prints_the_warning(app, runner, tmp_path):
     assert result.exit_code == 0 and "注意：课程“公共课程”的视频课时共 2 学时，少于" in result.output
 
 
+def test_cli_says_which_retired_lessons_it_revives(app, runner, tmp_path):
+    path = write_catalog(tmp_path / "a.xlsx", [catalog_row(hours=16)])
+    assert runner.invoke(args=["catalog", "import", str(path)]).exit_code == 0
+    with app.app_context():
+        db.session.query(Lesson).one().retired_at = datetime.now(UTC)
+        db.session.commit()
+    result = runner.invoke(args=["catalog", "import", str(path)])
+    assert result.exit_code == 0 and "1 个已停用的视频课时已恢复为在用，学员将重新看到：公共课程：第1讲" in result.output
+
+
 def test_lessons_move_up_and_down_recorded_and_not_past_the_ends(app, console, tmp_path):
     with app.app_context():
         import_catalog(db.session, write_catalog(tmp_path / "a.xlsx", [catalog_row(title=t, hours=8)
@@ -92,3 +105,56 @@ def test_a_file_that_is_not_xlsx_is_refused_in_words(console):
                             content_type="multipart/form-data")
     assert response.status_code == 400 and "不是 Excel .xlsx 格式" in response.get_data(as_text=True)
     assert "请选择要上传的课程目录" in console.post("/admin/catalog", data={}).get_data(as_text=True)
+
+
+def test_lessons_retire_and_restore_from_the_page_recorded_greyed_while_retired(app, console, tmp_path):
+    with app.app_context():
+        import_catalog(db.session, write_catalog(tmp_path / "a.xlsx", [catalog_row(title=t, hours=8)
+                                                                        for t in ("甲", "乙")]))
+        ids = {lesson.title: lesson.id for lesson in db.session.query(Lesson)}
+    page = console.text("/admin/catalog")
+    assert f'action="/admin/catalog/lessons/{ids["甲"]}/retire"' in page and "已停用" not in page
+    done = console.post(f"/admin/catalog/lessons/{ids['甲']}/retire", follow_redirects=True).get_data(as_text=True)
+    assert "已停用“甲”：学员不再看到、也不能开始学习这个视频课时" in done
+    assert "注意：课程“公共课程”的视频课时共 8 学时，少于该课程要求的 16 学时" in done
+    row = done.split(f'<tr id="lesson-{ids["甲"]}"', 1)[1].split("</tr>", 1)[0]
+    assert row.startswith(' class="lesson-retired table-secondary text-muted"') and "已停用" in row
+    assert f'/admin/catalog/lessons/{ids["甲"]}/restore' in row and "/retire" not in row and "/move" not in row
+    assert "视频课时合计 8 学时，另有 1 个已停用" in done
+    again = console.post(f"/admin/catalog/lessons/{ids['甲']}/retire", follow_redirects=True)
+    assert "“甲”已停用" in again.get_data(as_text=True)
+    back = console.post(f"/admin/catalog/lessons/{ids['甲']}/restore", follow_redirects=True).get_data(as_text=True)
+    assert "已恢复“甲”：学员可以重新学习这个视频课时" in back and "已停用" not in back
+    with app.app_context():
+        entries = db.session.query(AuditEntry).filter(AuditEntry.action.in_(["lesson_retired", "lesson_restored"]))
+        assert [(e.actor, e.action, e.target) for e in entries.order_by(AuditEntry.id)] == [
+            ("wang", "lesson_retired", f"lesson:{ids['甲']}"), ("wang", "lesson_restored", f"lesson:{ids['甲']}")]
+
+
+def test_retire_needs_a_staff_session_and_the_csrf_token(app, console, tmp_path):
+    with app.app_context():
+        import_catalog(db.session, write_catalog(tmp_path / "a.xlsx", [catalog_row(hours=16)]))
+        lesson_id = db.session.query(Lesson).one().id
+    stranger = app.test_client()
+    answer = stranger.post(f"/admin/catalog/lessons/{lesson_id}/retire", data={"csrf_token": csrf(stranger)})
+    assert answer.status_code == 302 and "/admin/login" in answer.headers["Location"]
+    forged = console.client.post(f"/admin/catalog/lessons/{lesson_id}/retire", data={"csrf_token": "forged"})
+    assert forged.status_code == 400
+    with app.app_context():
+        assert db.session.get(Lesson, lesson_id).retired_at is None
+
+
+def test_a_catalog_upload_that_lists_a_retired_lesson_again_says_it_revives_it(app, console, tmp_path):
+    path = write_catalog(tmp_path / "a.xlsx", [catalog_row(title=t, hours=8) for t in ("甲", "乙")])
+    with app.app_context():
+        import_catalog(db.session, path)
+        lesson_id = db.session.query(Lesson).filter_by(title="甲").one().id
+    console.post(f"/admin/catalog/lessons/{lesson_id}/retire")
+    page = _upload(console, path).get_data(as_text=True)
+    assert "1 个已停用的视频课时导入后将恢复为在用，学员将重新看到：公共课程：甲" in page and "确认导入 1 行" in page
+    done = console.post("/admin/catalog/confirm", data={"token": _token(page), "filename": "a.xlsx"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "1 个已停用的视频课时已恢复为在用" in done
+    with app.app_context():
+        assert db.session.get(Lesson, lesson_id).retired_at is None
+        assert "已恢复为在用" in db.session.query(AuditEntry).filter_by(action="catalog_imported").one().detail

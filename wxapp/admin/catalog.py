@@ -1,5 +1,5 @@
 """The catalog: upload the catalog workbook, preview (nothing written), confirm; the courses'
-lessons and their order."""
+lessons, their order, and retiring (停用) and restoring (恢复) them."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -37,6 +37,8 @@ def catalog_confirm():
         return redirect(url_for("admin.catalog_page"))
     flash(f"已导入课程目录：新增 {report.created}，更新 {report.updated}，未变 {report.unchanged}，"
           f"拒绝 {len(report.rejected)}", "success")
+    if report.revived:
+        flash(report.revived_text(), "success")
     for warning in report.warnings:
         flash("注意：" + warning, "warning")
     return redirect(url_for("admin.catalog_page"))
@@ -51,3 +53,30 @@ def lesson_move(lesson_id: int):
         flash(exc.message, "danger")
         return redirect(url_for("admin.catalog_page"))
     return redirect(url_for("admin.catalog_page") + f"#lesson-{lesson.id}")
+
+
+@bp.route("/catalog/lessons/<int:lesson_id>/retire", methods=["POST"])
+def lesson_retire(lesson_id: int):
+    return _retirement(catalog.retire_lesson, lesson_id)
+
+
+@bp.route("/catalog/lessons/<int:lesson_id>/restore", methods=["POST"])
+def lesson_restore(lesson_id: int):
+    return _retirement(catalog.restore_lesson, lesson_id)
+
+
+def _retirement(change, lesson_id: int):
+    try:
+        done = change(db.session, lesson_id, actor())
+    except catalog.CatalogError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect(url_for("admin.catalog_page"))
+    if done.retired:
+        kept = f"；已获得其学时的 {done.earned} 名学员，学时照常计入" if done.earned else ""
+        flash(f"已停用“{done.title}”：学员不再看到、也不能开始学习这个视频课时{kept}", "success")
+    else:
+        flash(f"已恢复“{done.title}”：学员可以重新学习这个视频课时", "success")
+    if done.warning:
+        flash("注意：" + done.warning, "warning")
+    return redirect(url_for("admin.catalog_page") + f"#lesson-{done.lesson_id}")

@@ -159,6 +159,25 @@ def menu_push(path: str | None) -> None:
     click.echo(f"菜单已推送到{where}：{len(sent['button'])} 个一级菜单。")
 
 
+def lookup_trainee(phone_or_id: str):
+    """The trainee staff name by phone or ID card number (`binding.find_trainee`); when none or
+    several match, the command fails saying so."""
+    from services.identity import binding
+    from wxapp.extensions import db, pii
+
+    try:
+        return binding.find_trainee(db.session, pii(), phone_or_id)
+    except binding.UnbindError as exc:
+        fail(exc.message)
+
+
+def trainee_label(trainee) -> str:
+    """`周一（手机 139****0001，身份证 3205**********0017）`: a trainee as the commands print them, masked."""
+    from services.identity.pii import mask_phone
+
+    return f"{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}）"
+
+
 @trainee_cli.command("unbind")
 @click.argument("phone_or_id")
 @click.option("--by", "actor", required=True, help="操作人（教务人员姓名）")
@@ -166,7 +185,6 @@ def menu_push(path: str | None) -> None:
 def trainee_unbind(phone_or_id: str, actor: str, reason: str) -> None:
     """Releases a trainee's WeChat binding so that they can bind again (recorded)."""
     from services.identity import binding
-    from services.identity.pii import mask_phone
     from wxapp.extensions import db, pii, redis_client
 
     try:
@@ -174,8 +192,7 @@ def trainee_unbind(phone_or_id: str, actor: str, reason: str) -> None:
     except binding.UnbindError as exc:
         fail(exc.message)
     stopped = "，原微信中打开的播放页面已停止" if page_stopped else ""
-    click.echo(f"已解绑：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}）{stopped}，"
-               "学员可重新认证登录。")
+    click.echo(f"已解绑：{trainee_label(trainee)}{stopped}，学员可重新认证登录。")
 
 
 CHANNEL_LABELS = {"wechat": "微信模板消息", "sms": "短信"}
@@ -311,18 +328,14 @@ REFUSAL_LABELS = {"bound_elsewhere": "该学员已绑定其他微信", "openid_b
 @click.argument("phone_or_id")
 def trainee_show(phone_or_id: str) -> None:
     """Prints a trainee's courses and study records (watching, attendance checks, exercises)."""
-    from services.identity import binding
-    from services.identity.pii import mask_phone, short_openid
+    from services.identity.pii import short_openid
     from services.study import segments, study_records
     from services.timeutil import local_text
-    from wxapp.extensions import db, pii
+    from wxapp.extensions import db
 
-    try:
-        report = study_records.trainee_report(db.session, pii(), phone_or_id)
-    except binding.UnbindError as exc:
-        fail(exc.message)
-    trainee = report.trainee
-    click.echo(f"学员：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}），{trainee.company}")
+    trainee = lookup_trainee(phone_or_id)
+    report = study_records.trainee_report(db.session, trainee)
+    click.echo(f"学员：{trainee_label(trainee)}，{trainee.company}")
     click.echo(f"微信：{'已绑定（' + short_openid(report.openid) + '）' if report.openid else '未绑定'}")
     for entry in report.bindings:
         wechat = f"微信 {short_openid(entry.openid)}"
@@ -370,14 +383,13 @@ def staff_create(username: str, password: str | None, role: str) -> None:
 def trainee_unlock(phone_or_id: str) -> None:
     """Lifts the binding locks of every WeChat that tried to bind this trainee (too many wrong tries)."""
     from services.identity import binding
-    from services.identity.pii import mask_phone
     from wxapp.extensions import db, pii, redis_client
 
     try:
         done = binding.unlock_trainee(db.session, redis_client(), pii(), phone_or_id)
     except binding.UnbindError as exc:
         fail(exc.message)
-    who = f"{done.trainee.name}（手机 {mask_phone(done.trainee.phone)}，身份证 {done.trainee.id_card_mask}）"
+    who = trainee_label(done.trainee)
     if not done.wechats:
         click.echo(f"{who}：没有微信尝试过认证此学员，无需解除锁定。")
         return

@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from wxapp.cli import _echo_import_report, fail
+from wxapp.cli import _echo_import_report, fail, lookup_trainee, trainee_label
 
 exam_cli = AppGroup("exam", help="考试 (the online exam): question bank and attempts.")
 
@@ -66,16 +66,11 @@ def exam_show(phone_or_id: str) -> None:
     """Lists a trainee's exams and every attempt, newest first."""
     from services.exam import staff
     from services.exam.state import exams_for
-    from services.identity import binding
-    from services.identity.pii import mask_phone
     from services.timeutil import local_text
-    from wxapp.extensions import db, exam_tools, pii
+    from wxapp.extensions import db, exam_tools
 
-    try:
-        trainee = binding.find_trainee(db.session, pii(), phone_or_id)
-    except binding.UnbindError as exc:
-        fail(exc.message)
-    click.echo(f"学员：{trainee.name}（手机 {mask_phone(trainee.phone)}，身份证 {trainee.id_card_mask}）")
+    trainee = lookup_trainee(phone_or_id)
+    click.echo(f"学员：{trainee_label(trainee)}")
     for line in exams_for(db.session, trainee.id):
         best = "" if line.best_score is None else f"，最高 {line.best_score} 分"
         missing = f"（{'，'.join(line.missing)}）" if line.missing else ""

@@ -25,7 +25,6 @@ from models import (
     WechatUser,
 )
 from services.identity import binding
-from services.identity.pii import PiiCipher
 from services.study import attendance, learning
 from services.study.learning import CourseLine
 from services.study.segments import Segments
@@ -108,9 +107,8 @@ class TraineeReport:
     lessons: list[LessonRecord]
 
 
-def trainee_report(session: Session, cipher: PiiCipher, phone_or_id: str) -> TraineeReport:
-    """The report of the trainee a phone or ID card number names; binding.UnbindError if none or several."""
-    trainee = binding.find_trainee(session, cipher, phone_or_id)
+def trainee_report(session: Session, trainee: Trainee) -> TraineeReport:
+    """The report of a trainee (found by `binding.find_trainee`, as staff name them)."""
     openid = session.scalar(select(WechatUser.openid).where(WechatUser.trainee_id == trainee.id))
     return TraineeReport(trainee, openid, binding.history(session, trainee.id), learning.courses(session, trainee.id),
                          lesson_records(session, trainee.id))

@@ -1,6 +1,6 @@
 """The staff console in a laptop-sized Chromium (1366×768): log in, upload a roster, preview and
 confirm, open the class, notify it (confirmation, then delivery), find a trainee, unbind; review a
-trainee's exam with both photos, void it, and export the completions."""
+trainee's exam with both photos, void it, and export the completions; retire a lesson and restore it."""
 from __future__ import annotations
 
 import threading
@@ -8,12 +8,13 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from models import WechatUser, db
+from models import Lesson, WechatUser, db
 from services.identity import staff
+from services.school.imports import import_catalog
 from tests import factories
 from tests.browser.conftest import _free_port, screenshot
 from tests.notify_util import CLASS_CODE, id_card, notify_settings, phone, template_recipients
-from tests.xlsx_files import ROSTER_SAMPLE
+from tests.xlsx_files import CATALOG_SAMPLE, ROSTER_SAMPLE
 
 pytestmark = pytest.mark.browser
 LAPTOP = {"width": 1366, "height": 768}
@@ -198,3 +199,26 @@ def test_staff_reviews_an_exam_voids_it_and_exports_the_completions(console_app,
         assert db.session.query(Completion).filter_by(trainee_id=trainee).one().state == "cancelled"
         actions = {e.action for e in db.session.query(AuditEntry).filter_by(actor="wang")}
     assert {"exam_voided", "completions_exported"} <= actions
+
+
+def test_staff_retires_a_lesson_and_restores_it(console_app, laptop):
+    app, origin = console_app
+    page = laptop
+    with app.app_context():
+        import_catalog(db.session, CATALOG_SAMPLE)
+        staff.create(db.session, "wang", PASSWORD, "test")
+        first = db.session.query(Lesson).order_by(Lesson.course_id, Lesson.position).first()
+    page.goto(f"{origin}/admin/login")
+    page.fill("#username", "wang")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('登录')")
+    page.wait_for_url(f"{origin}/admin/")
+
+    page.click("nav >> text=课程")
+    page.click(f"#lesson-{first.id} >> button:has-text('停用')")
+    page.wait_for_selector(f"#lesson-{first.id}.lesson-retired >> text=已停用")
+    assert "少于该课程要求的 16 学时" in page.locator(".alert-warning").inner_text()
+    screenshot(page, "console-15-lesson-retired")
+    page.click(f"#lesson-{first.id} >> button:has-text('恢复')")
+    page.wait_for_selector(f"#lesson-{first.id} >> button:has-text('停用')")
+    assert page.locator(".lesson-retired").count() == 0

@@ -69,18 +69,21 @@ def _lesson(session: Session, lesson_id: int) -> Lesson:
 
 
 def move_lesson(session: Session, lesson_id: int, up: bool, actor: str) -> Lesson:
-    """Swaps the lesson with its neighbour (trainees see lessons in this order), recorded."""
+    """Swaps the lesson with its neighbour in use (trainees see lessons in this order; retired ones
+    keep their places and are stepped over), recorded."""
     lesson = _lesson(session, lesson_id)
     siblings = sorted(lesson.course.lessons, key=lambda x: (x.position, x.id))
-    at = siblings.index(lesson)
+    active = [x for x in siblings if not x.retired or x is lesson]
+    at = active.index(lesson)
     other = at - 1 if up else at + 1
-    if not 0 <= other < len(siblings):
+    if not 0 <= other < len(active):
         raise CatalogError(f"“{lesson.title}”已在{'最前' if up else '最后'}")
-    siblings[at], siblings[other] = siblings[other], siblings[at]
+    i, j = siblings.index(lesson), siblings.index(active[other])
+    siblings[i], siblings[j] = siblings[j], siblings[i]
     for n, item in enumerate(siblings, 1):
         item.position = n  # numbered afresh: equal positions from older imports can't stall a move
     audit.record(session, actor, "lesson_moved", f"lesson:{lesson.id}",
-                 f"{lesson.course.name}：“{lesson.title}”{'上移' if up else '下移'}到第 {siblings.index(lesson) + 1} 位")
+                 f"{lesson.course.name}：“{lesson.title}”{'上移' if up else '下移'}到第 {other + 1} 位")
     session.commit()
     return lesson
 

@@ -158,3 +158,17 @@ def test_a_catalog_upload_that_lists_a_retired_lesson_again_says_it_revives_it(a
     with app.app_context():
         assert db.session.get(Lesson, lesson_id).retired_at is None
         assert "已恢复为在用" in db.session.query(AuditEntry).filter_by(action="catalog_imported").one().detail
+
+
+def test_a_move_steps_over_retired_lessons(app, console, tmp_path):
+    with app.app_context():
+        import_catalog(db.session, write_catalog(tmp_path / "a.xlsx", [catalog_row(title=t, hours=4)
+                                                                        for t in ("甲", "乙", "丙", "丁")]))
+        ids = {lesson.title: lesson.id for lesson in db.session.query(Lesson)}
+    console.post(f"/admin/catalog/lessons/{ids['乙']}/retire")
+    console.post(f"/admin/catalog/lessons/{ids['丙']}/move", data={"to": "up"})
+    assert _lessons(app) == [(1, "丙"), (2, "乙"), (3, "甲"), (4, "丁")]  # trainees see 丙 甲 丁
+    with app.app_context():
+        assert "“丙”上移到第 1 位" in db.session.query(AuditEntry).filter_by(action="lesson_moved").one().detail
+    page = console.post(f"/admin/catalog/lessons/{ids['丁']}/move", data={"to": "down"}, follow_redirects=True)
+    assert "“丁”已在最后" in page.get_data(as_text=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from handlers import menu, router, texts
 from handlers.replies import Text
-from services.study import overview
 
 
 @router.text("帮助", "help", "?", "？", pure=True)
@@ -14,7 +13,7 @@ def help_keyword(message, ctx):
 
 @router.text("绑定", "认证", "认证登录", pure=True)
 def bind_keyword(message, ctx):
-    mine = overview.for_openid(ctx.session, ctx.redis, ctx.openid)
+    mine = menu.mine(ctx)
     if mine is None:
         return Text(texts.bind_prompt(ctx))
     return Text(texts.already_bound(ctx, mine.name))
@@ -30,7 +29,7 @@ def courses_keyword(message, ctx):
 def certificates_keyword(message, ctx):
     from services.completion.certificates import certificates_of
 
-    mine = overview.for_openid(ctx.session, ctx.redis, ctx.openid)
+    mine = menu.mine(ctx)
     if mine is None:
         return Text(texts.bind_prompt(ctx))
     valid = [c for c in certificates_of(ctx.session, mine.trainee_id) if c.valid]

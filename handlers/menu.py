@@ -12,15 +12,20 @@ from services.study import overview
 from services.study.overview import Overview
 
 
+def mine(ctx: Context) -> Overview | None:
+    """The sender's overview (None when not bound), from what the callback prefetched if it did."""
+    return overview.for_openid(ctx.session, ctx.redis, ctx.openid, ctx.overview_cache)
+
+
 def with_overview(handler: Callable[[Overview, Context], Reply]) -> Handler:
     """Answers the binding link to a user not yet bound; else calls handler(overview, ctx)."""
 
     @wraps(handler)
     def wrapper(message: Message, ctx: Context) -> Reply:
-        mine = overview.for_openid(ctx.session, ctx.redis, ctx.openid)
-        if mine is None:
+        found = mine(ctx)
+        if found is None:
             return Text(texts.bind_prompt(ctx))
-        return handler(mine, ctx)
+        return handler(found, ctx)
 
     return wrapper
 

@@ -11,7 +11,7 @@ simply be answered afresh, and the callback skips retry dedup for it.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,9 @@ class Context:
     redis: Redis
     public_base_url: str
     contact: str
+    # The values of the sender's overview cache keys, when the callback read them with its replay
+    # check (a read-only rule only): saves the answer a Redis round trip.
+    overview_cache: Sequence[bytes | None] | None = None
 
     def url(self, path: str) -> str:
         return self.public_base_url + path

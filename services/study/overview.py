@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -67,11 +67,17 @@ def build(session: Session, openid: str) -> Overview | None:
                     exam_state(session, trainee.id, lines))
 
 
-def for_openid(session: Session, redis: redis_lib.Redis, openid: str) -> Overview | None:
+def cache_keys(openid: str) -> list[str]:
+    """The keys `for_openid` reads, in the order it takes them as `prefetched`."""
+    return [keys.overview_generation(), keys.overview_version(openid), keys.overview(openid)]
+
+
+def for_openid(session: Session, redis: redis_lib.Redis, openid: str,
+               prefetched: Sequence[bytes | None] | None = None) -> Overview | None:
+    """The OpenID's overview; `prefetched`: the values of `cache_keys(openid)` when the caller
+    has read them already (the callback reads them with its replay check, one round trip)."""
     try:
-        generation, version, cached = redis.mget(
-            keys.overview_generation(), keys.overview_version(openid), keys.overview(openid)
-        )
+        generation, version, cached = prefetched if prefetched is not None else redis.mget(cache_keys(openid))
     except redis_lib.RedisError as exc:
         log.warning(kv("overview_cache_unavailable", error=type(exc).__name__))
         return build(session, openid)

@@ -100,3 +100,46 @@ def test_keywords_for_bound_trainee(wechat, bound):
 
 def test_unknown_click_key_needs_no_reply(wechat):
     assert wechat.post(event_xml(STRANGER, "CLICK", "NO_SUCH_KEY")).data == b"success"
+
+
+@pytest.fixture
+def redis_commands(app, monkeypatch):
+    """The Redis commands the callback sends, in order (the real Redis still answers them)."""
+    from wxapp.wechat.endpoint import CallbackEndpoint
+
+    endpoint = app.wsgi_app
+    assert isinstance(endpoint, CallbackEndpoint)
+    sent: list[str] = []
+    real = endpoint.redis.execute_command
+
+    def counting(*args, **options):
+        sent.append(str(args[0]))
+        return real(*args, **options)
+
+    monkeypatch.setattr(endpoint.redis, "execute_command", counting)
+    return sent
+
+
+def test_a_click_with_the_overview_cached_costs_redis_one_round_trip(wechat, bound, redis_commands):
+    first = click(wechat, OPENID, "MY_COURSES")  # records the follow, builds and caches the overview
+    redis_commands.clear()
+    again = click(wechat, OPENID, "MY_COURSES")
+    assert again == first and "0 / 16 学时" in again
+    assert redis_commands == ["EVAL"]  # replay check, follow marker and the cached overview together
+
+
+def test_a_prefetched_overview_is_still_refreshed_by_a_change(wechat, bound, app, redis_commands):
+    from models import Trainee, db
+
+    assert "周一" in click(wechat, OPENID, "ONLINE_LEARNING")
+    click(wechat, OPENID, "ONLINE_LEARNING")  # now served from the cache
+    with app.app_context():
+        trainee = db.session.scalars(db.select(Trainee)).one()
+        trainee.name = "周一改"
+        db.session.commit()  # bumps the overviews' generation
+    redis_commands.clear()
+    assert "周一改" in click(wechat, OPENID, "ONLINE_LEARNING")
+    assert redis_commands[0] == "EVAL" and "SET" in redis_commands  # rebuilt and cached anew
+    redis_commands.clear()
+    assert "周一改" in click(wechat, OPENID, "ONLINE_LEARNING")
+    assert redis_commands == ["EVAL"]

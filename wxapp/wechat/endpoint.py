@@ -25,6 +25,7 @@ from werkzeug.wsgi import get_input_stream
 import handlers
 from services.identity import followers
 from services.identity.pii import short_openid
+from services.study import overview
 from wxapp.extensions import db, read_only_session
 from wxapp.logs import kv
 from wxapp.wechat import budget, dedup, replay
@@ -99,12 +100,18 @@ class CallbackEndpoint:
 
         redis = g.callback_redis = budget.BudgetRedis(self.redis)
         user_act = getattr(message, "event", "").lower() not in NOT_FROM_USER
-        same_body, note_follow = replay.check(redis, args["timestamp"], args["nonce"], raw,
-                                              message.source if user_act else None)
-        if not same_body:
+        rule = handlers.router.match(message)
+        # A read-only answer (a menu click) reads the sender's cached overview: fetched with the
+        # replay check, a click costs Redis one round trip.
+        prefetch = overview.cache_keys(message.source) if user_act and rule is not None and rule.pure else ()
+        checked = replay.check(redis, args["timestamp"], args["nonce"], raw, message.source if user_act else None,
+                               prefetch)
+        if not checked.same_body:
             log.warning(kv("wechat_nonce_reused", method=method))
             return 403, TEXT, "forbidden"
-        reply_xml = _deliver(message, fields, redis, note_follow)
+        # Recording a follow may change the overview's version: then the prefetched stamp is stale.
+        cached = None if checked.note_follow else checked.prefetched
+        reply_xml = _deliver(rule, message, fields, redis, checked.note_follow, cached)
         if not reply_xml:
             return 200, TEXT, NO_REPLY
         if encrypted:
@@ -138,9 +145,9 @@ def _skew(timestamp: str, now: float) -> str:
     return str(int(int(timestamp) - now)) if timestamp.lstrip("-").isdigit() else "not a number"
 
 
-def _deliver(message, fields: dict, redis: budget.BudgetRedis, note_follow: bool) -> str:
+def _deliver(rule, message, fields: dict, redis: budget.BudgetRedis, note_follow: bool,
+             overview_cache: list | None) -> str:
     """The reply XML ('' for none); `note_follow`: record that the sender follows."""
-    rule = handlers.router.match(message)
     if rule is None or rule.pure:
         session = read_only_session()
         try:
@@ -150,7 +157,7 @@ def _deliver(message, fields: dict, redis: budget.BudgetRedis, note_follow: bool
                 log.info(kv("wechat_message", openid=short_openid(message.source), type=message.type,
                             event=getattr(message, "event", ""), replied=False))
                 return ""
-            return _answer(rule, message, session, redis)
+            return _answer(rule, message, session, redis, overview_cache)
         finally:
             session.remove()
     key = dedup.delivery_key(fields)
@@ -176,10 +183,11 @@ def _note_follow(session, openid: str) -> None:
         log.warning(kv("wechat_follow_unrecorded", openid=short_openid(openid), error=type(exc).__name__))
 
 
-def _answer(rule, message, session, redis: budget.BudgetRedis) -> str:
+def _answer(rule, message, session, redis: budget.BudgetRedis, overview_cache: list | None = None) -> str:
     ctx = handlers.Context(
         openid=message.source, session=session, redis=redis,  # type: ignore[arg-type]
         public_base_url=current_app.config["PUBLIC_BASE_URL"], contact=current_app.config["SCHOOL_CONTACT"],
+        overview_cache=overview_cache,
     )
     event = getattr(message, "event", "")
     try:

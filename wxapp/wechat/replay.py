@@ -10,6 +10,8 @@ timestamp window still holds) rather than refusing WeChat.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import redis as redis_lib
 
@@ -28,9 +30,17 @@ def fresh(timestamp: str, now: float) -> bool:
         return False
 
 
-def check(redis, timestamp: str, nonce: str, body: bytes, follower: str | None) -> tuple[bool, bool]:
-    """(whether `body` is the first body seen with this (timestamp, nonce) or that body again,
-    whether `follower`'s following still needs recording), in one Redis round trip.
+class Checked(NamedTuple):
+    same_body: bool  # the first body seen with this (timestamp, nonce), or that body again
+    note_follow: bool  # the sender's following still needs recording
+    prefetched: list[bytes | None] | None  # the values of `prefetch`'s keys; None when Redis failed
+
+
+def check(redis, timestamp: str, nonce: str, body: bytes, follower: str | None,
+          prefetch: Sequence[str] = ()) -> Checked:
+    """The replay check and, in the same Redis round trip, whether `follower`'s following still
+    needs recording, and the values of the `prefetch` keys (what the answer will read: a menu
+    click's cached overview), so that a click costs Redis one round trip.
 
     The second answer is what keeps a menu click from writing to the database each time: once
     recorded, an OpenID is not recorded again for FOLLOW_SEEN_TTL_S. Only a message or event
@@ -41,19 +51,23 @@ def check(redis, timestamp: str, nonce: str, body: bytes, follower: str | None) 
     try:
         if follower:
             # One command: a script, not a pipeline, costs the callback the least.
-            stored, first_note = redis.eval(_CHECK_BOTH, 2, nonce_key, keys.follow_seen(follower), digest,
-                                            BINDING_TTL_S, FOLLOW_SEEN_TTL_S)
+            stored, first_note, values = redis.eval(_CHECK, 2 + len(prefetch), nonce_key, keys.follow_seen(follower),
+                                                    *prefetch, digest, BINDING_TTL_S, FOLLOW_SEEN_TTL_S)
         else:
             stored, first_note = redis.set(nonce_key, digest, nx=True, get=True, ex=BINDING_TTL_S), None
+            values = None
     except redis_lib.RedisError:
-        return True, follower is not None
-    return stored is None or stored == digest, first_note is not None
+        return Checked(True, follower is not None, None)
+    return Checked(stored is None or stored == digest, first_note is not None, values)
 
 
 # SET NX GET claims the (timestamp, nonce) pair or returns the digest it holds; the second SET NX
-# says whether the sender's following was recorded lately. Lua's false comes back as None.
-_CHECK_BOTH = """
+# says whether the sender's following was recorded lately; the MGET reads the remaining keys (an
+# empty table when there are none). Lua's false comes back as None.
+_CHECK = """
 local stored = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'GET', 'EX', ARGV[2])
 local first = redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3])
-return {stored, first}
+local values = {}
+if #KEYS > 2 then values = redis.call('MGET', unpack(KEYS, 3)) end
+return {stored, first, values}
 """

@@ -90,8 +90,8 @@ def _parse(row: SheetRow, majors: dict[str, Major], classes: dict[str, ClassRef]
     def check(parse, *args):
         try:
             return parse(*args)
-        except (ServiceError, cells.CellError) as exc:
-            errors.append(exc.message if isinstance(exc, ServiceError) else exc.reason)
+        except ServiceError as exc:  # a cell's reason (CellError) or a rule's refusal, in Chinese
+            errors.append(exc.message)
             return None
 
     name = cells.person_name(row["姓名"])

@@ -25,8 +25,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services import ServiceError
+from services.redis_tools import Contended
 from services.study import attendance
-from services.study.progress import STATES, Beat, Busy, Progress, Superseded
+from services.study.progress import STATES, Beat, Progress, Superseded
 from wxapp.api import bp
 from wxapp.errors import rollback_quietly
 from wxapp.extensions import csrf, db, limiter, player, redis_client
@@ -107,7 +108,7 @@ def heartbeat():
         progress = player().heartbeat(openid, beat, time.time())
     except Superseded as exc:  # CONTRACT §4: exactly {"error": "superseded"}; "closed" after an unbind
         return jsonify(error=exc.reason), 409
-    except Busy as exc:
+    except Contended as exc:
         return jsonify(error=exc.message), 503
     except ServiceError as exc:
         return jsonify(error=exc.message), 400

@@ -36,7 +36,7 @@ from services import ServiceError
 from services.db import transaction
 from services.logfmt import kv
 from services.redis_tools import LOST, Lost, compare_and_set
-from services.study import attendance, credit, exercises, overview, play_state, progress_store, segments
+from services.study import attendance, credit, exercises, play_state, progress_store, segments
 from services.study.play_state import LessonState, NewCheck, PlayState
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class Progress:
 
 @dataclass
 class _Effects:
-    """What to do after the hot state is written: database rows and cache invalidation."""
+    """What to do after the hot state is written: the database rows it settles."""
 
     new_check: NewCheck | None = None
     expired_check: str = ""
@@ -195,15 +195,13 @@ class Player:
 
         compare_and_set(attempt)
 
-    def submit_exercise(self, trainee_id: int, openid: str, lesson_id: int, answers: dict[int, str],
+    def submit_exercise(self, trainee_id: int, lesson_id: int, answers: dict[int, str],
                         now: float) -> exercises.Grade:
-        """Grades one 交卷 (exercises.grade); a pass reaches the lesson's hot state too, and a lesson it
-        completes clears the trainee's cached overview."""
+        """Grades one 交卷 (exercises.grade); a pass reaches the lesson's hot state too (a lesson it
+        completes refreshes the trainee's cached overview through services.study.overview's hooks)."""
         result = exercises.grade(self.session, trainee_id, lesson_id, answers, now)
         if result.passed:
             self._exercise_passed(trainee_id, lesson_id)
-        if result.completed:
-            overview.forget(self.redis, openid)
         return result
 
     def _exercise_passed(self, trainee_id: int, lesson_id: int) -> None:
@@ -306,7 +304,7 @@ class Player:
             return
         for attempt in range(2):
             try:
-                completed = self._write_rows(state, effects, now)
+                self._write_rows(state, effects, now)
                 self.session.commit()
                 break
             except IntegrityError:  # another process inserted the same progress row first
@@ -315,8 +313,6 @@ class Player:
                     raise
         if effects.expired_check:
             log.info(kv("attendance_check_expired", trainee=state.trainee_id, check=effects.expired_check))
-        if completed and state.openid:
-            overview.forget(self.redis, state.openid)
 
     def _write_rows(self, state: PlayState, effects: _Effects, now: float) -> bool:
         if effects.expired_check:

@@ -104,9 +104,11 @@ T = TypeVar("T")
 
 
 def checked(errors: list[str], parse: Callable[..., T], *args: object) -> T | None:
-    """`parse(*args)`, or None with the cell's reason added to `errors`: a row reports every bad cell at once."""
+    """`parse(*args)`, or None with the cell's reason added to `errors`: a row reports every bad cell at once.
+
+    Any refusal counts (a CellError, or a rule's own, such as an invalid ID card): all are in Chinese."""
     try:
         return parse(*args)
-    except CellError as exc:
+    except ServiceError as exc:
         errors.append(exc.message)
         return None

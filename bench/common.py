@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: a temporary PostgreSQL database, gunicorn processes, wrk.
+"""Shared pieces of the benchmarks: a temporary PostgreSQL database (tests/pgtemp.py), gunicorn, wrk.
 
 Benchmarks print their figures; they assert nothing about speed (the targets are read by people).
 """
@@ -14,13 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
+from tests.pgtemp import DEFAULT_ADMIN_DSN, throwaway_database
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN_DSN = os.environ.get("WXAPP_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN_DSN = os.environ.get("WXAPP_BENCH_PG_ADMIN", DEFAULT_ADMIN_DSN)
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -44,17 +43,9 @@ def production_env(database_url: str, redis_url: str, **extra) -> dict:
     return env
 
 
-@contextlib.contextmanager
-def temporary_postgres():
-    name = f"wxapp_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    host = PG_ADMIN_DSN.split("@", 1)[1].rsplit("/", 1)[0]
-    try:
-        yield f"postgresql+psycopg://postgres@{host}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def temporary_postgres() -> contextlib.AbstractContextManager[str]:
+    """A throwaway database on the benches' server (`WXAPP_BENCH_PG_ADMIN`); yields its URL."""
+    return throwaway_database("wxapp_bench", PG_ADMIN_DSN)
 
 
 def free_port() -> int:

@@ -108,6 +108,7 @@ def qr_figures(env: dict, port: int, path: Path, database_url: str) -> dict:
     """Draws QR PNGs of fresh checks in-process, and fetches pending checks' PNGs over HTTP."""
     from services import keys
     from services.study import attendance
+    from wxapp.config import links
 
     r = redis.Redis.from_url(REDIS_URL)
     draws = []
@@ -116,7 +117,7 @@ def qr_figures(env: dict, port: int, path: Path, database_url: str) -> dict:
         r.hset(keys.attendance_check(check.id), mapping={"token": check.token, "exp": check.expires_at})
         r.expire(keys.attendance_check(check.id), 600)
         started = time.perf_counter()
-        attendance.qr_png(r, check.id, env["PUBLIC_BASE_URL"])
+        attendance.qr_png(r, check.id, links(env))
         draws.append((time.perf_counter() - started) * 1000)
     draws = draws[1:]  # the first draw of a process also loads the imaging code
     cookies = {int(t): c for c, _, _, t in (line.split() for line in path.read_text().splitlines())}

@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT, VENV_BIN, gunicorn, production_env  # noqa: E402
 from tests.fakewechat import FakeWeChat  # noqa: E402
-from tests.faults.servers import PostgresServer, RedisServer, pg_bin  # noqa: E402
+from tests.faults.servers import RedisServer  # noqa: E402
 from tests.h5.test_hostile_requests import HOSTILE_BODIES, HOSTILE_PATHS  # noqa: E402
+from tests.pgtemp import PrivateCluster, pg_bin  # noqa: E402
 from tests.test_import_hostile import MALFORMED, malformed_files  # noqa: E402
 
 PHONE, ID_CARD, WRONG_ID = "13912340001", "320505198001010017", "11010519491231002X"
@@ -151,7 +152,7 @@ def hostile_files(env: dict) -> None:
             probe(f"roster import {kind}", run.returncode == 1 and len(lines) == 1 and "Traceback" not in lines[0])
 
 
-def outages(base: str, fake: FakeWeChat, redis: RedisServer, postgres: PostgresServer, lesson_id: int) -> None:
+def outages(base: str, fake: FakeWeChat, redis: RedisServer, postgres: PrivateCluster, lesson_id: int) -> None:
     me = Phone(base, fake, "oHostileBound0000000000001")
     tab = re.search(r'data-tab="([^"]+)"', me.get(f"/h5/lesson/{lesson_id}").text).group(1)
 
@@ -183,7 +184,7 @@ def outages(base: str, fake: FakeWeChat, redis: RedisServer, postgres: PostgresS
 def main() -> None:
     if pg_bin() is None:
         sys.exit("bench: PostgreSQL server binaries are needed (set WXAPP_PG_BIN)")
-    redis, postgres, fake = RedisServer().start(), PostgresServer(pg_bin()).start(), FakeWeChat().start()
+    redis, postgres, fake = RedisServer().start(), PrivateCluster(pg_bin()).start(), FakeWeChat().start()
     try:
         postgres.create_database()
         env = production_env(postgres.url, redis.url, WECHAT_API_BASE=fake.base_url, PROXY_COUNT="1",

@@ -3,24 +3,22 @@
 Run standalone: `.venv/bin/python bench/import_roster.py [ROWS]`. Prints, for each backend,
 the wall time and row rate of the first import, of a re-import of the same file, and of an
 import of the same roster with every phone number changed (the update path). The PostgreSQL
-database is created and dropped through WXAPP_BENCH_PG_ADMIN (default below).
+database is created and dropped through WXAPP_BENCH_PG_ADMIN (bench/common.py).
 """
 from __future__ import annotations
 
-import os
 import random
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg  # noqa: E402
 from openpyxl import Workbook  # noqa: E402
 
+from bench.common import temporary_postgres  # noqa: E402
 from models import db  # noqa: E402
 from services.identity.pii import id_card_check_digit  # noqa: E402
 from services.school.classes import create_class  # noqa: E402
@@ -28,7 +26,6 @@ from services.school.imports import import_roster  # noqa: E402
 from services.school.majors import MAJOR_NAMES  # noqa: E402
 from wxapp import create_app  # noqa: E402
 
-PG_ADMIN_DSN = os.environ.get("WXAPP_BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 REGIONS = ("320505", "320506", "320507", "320508", "320581", "320582", "320583", "320585", "320102", "320211")
 CLASSES = (("BENCH-JZ", "建筑工程"), ("BENCH-SZ", "市政公用工程"), ("BENCH-JD", "机电工程"))
 TWO_MAJOR_SHARE = 0.10
@@ -111,15 +108,8 @@ def main() -> None:
         write_roster(changed, rows, phone_prefix="137")
         rosters = {"first import": roster, "re-import": roster, "phones changed": changed}
         run("sqlite", f"sqlite:///{tmp_path / 'bench.sqlite3'}", rosters, rows, tmp_path / "instance")
-        name = f"wxapp_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            user_host = PG_ADMIN_DSN.split("//", 1)[1].rsplit("/", 1)[0]
-            run("postgresql", f"postgresql+psycopg://{user_host}/{name}", rosters, rows, tmp_path / "instance")
-        finally:
-            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with temporary_postgres() as url:
+            run("postgresql", url, rosters, rows, tmp_path / "instance")
 
 
 if __name__ == "__main__":

@@ -2,17 +2,18 @@
 and the list of keywords (`texts.KEYWORDS`), so a message never goes unanswered."""
 from __future__ import annotations
 
-from handlers import menu, router, texts
-from handlers.replies import Text
+from handlers import menu, texts
+from handlers.replies import Reply, Text
+from handlers.router import Context, Message, router
 
 
 @router.text("帮助", "help", "?", "？", pure=True)
-def help_keyword(message, ctx):
+def help_keyword(message: Message, ctx: Context) -> Reply | None:
     return menu.help_(message, ctx)
 
 
 @router.text("绑定", "认证", "认证登录", pure=True)
-def bind_keyword(message, ctx):
+def bind_keyword(message: Message, ctx: Context) -> Reply:
     mine = menu.mine(ctx)
     if mine is None:
         return Text(texts.bind_prompt(ctx))
@@ -20,13 +21,13 @@ def bind_keyword(message, ctx):
 
 
 @router.text("课程", "我的课程", "学时", "学习进度", pure=True)
-def courses_keyword(message, ctx):
+def courses_keyword(message: Message, ctx: Context) -> Reply | None:
     return menu.my_courses(message, ctx)
 
 
 # Completion: 证书 / 学时证明 answer with the link to the trainee's hours certificates.
 @router.text("证书", "学时证明", pure=True)
-def certificates_keyword(message, ctx):
+def certificates_keyword(message: Message, ctx: Context) -> Reply:
     from services.completion.certificates import certificates_of
 
     mine = menu.mine(ctx)
@@ -35,20 +36,20 @@ def certificates_keyword(message, ctx):
     valid = [c for c in certificates_of(ctx.session, mine.trainee_id) if c.valid]
     return Text(texts.certificates_text(ctx, mine.name, [c.major for c in valid]))
 @router.text("考试", "考试成绩", "成绩", pure=True)
-def exam_keyword(message, ctx):
+def exam_keyword(message: Message, ctx: Context) -> Reply | None:
     return menu.my_exam(message, ctx)
 
 
 @router.text("班级", "我的班级", "开班", pure=True)
-def class_keyword(message, ctx):
+def class_keyword(message: Message, ctx: Context) -> Reply | None:
     return menu.my_class(message, ctx)
 
 
 @router.text("客服", "电话", "联系", "联系方式", "人工", "人工客服", pure=True)
-def contact_keyword(message, ctx):
+def contact_keyword(message: Message, ctx: Context) -> Reply:
     return Text(texts.contact_text(ctx))
 
 
 @router.fallback(lambda m: m.type == "text", pure=True)
-def not_understood(message, ctx):
+def not_understood(message: Message, ctx: Context) -> Reply:
     return Text(texts.not_understood(ctx))

@@ -22,10 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import psycopg
 import requests
 import urllib3
 
@@ -35,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 from wechatpy.crypto import WeChatCrypto  # noqa: E402
 
 from tests.fakewechat import Delay, FakeWeChat  # noqa: E402
+from tests.pgtemp import create_database, drop_database  # noqa: E402
 from tests.wechat_util import event_xml  # noqa: E402
 
-PG_ADMIN = os.environ.get("WXAPP_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 AES, APPID, TOKEN, HOST = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "wx2c2769f8efd9abc2", "prod-token-check", "wx.check.test"
 VENV = ROOT / ".venv" / "bin"
 NGINX_CONF = """worker_processes 1;
@@ -167,7 +165,7 @@ def check_hung_redis(wechat: Callbacks, redis_pid: int) -> None:
 def production_env(database: str, fake: FakeWeChat, args, work: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.update(WXAPP_ENV="production", SECRET_KEY="s" * 40, PII_KEY="p" * 40,
-               DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
+               DATABASE_URL=database,
                REDIS_URL=f"redis://127.0.0.1:{args.redis_port}/0", PUBLIC_BASE_URL=f"https://{HOST}:{args.tls_port}",
                PROXY_COUNT="1", WECHAT_APPID=APPID, WECHAT_SECRET="secret", WECHAT_TOKEN=TOKEN, WECHAT_AES_KEY=AES,
                WECHAT_API_BASE=fake.base_url, WECHAT_TEMPLATE_CLASS_OPEN="tmpl-open", WECHAT_TIMEOUT_S="1",
@@ -180,9 +178,7 @@ def production_env(database: str, fake: FakeWeChat, args, work: str) -> dict:
 def services(args, work: str):
     """The fake WeChat, a database, a redis-server; yields (fake, env, redis process)."""
     fake = FakeWeChat().start()
-    database = f"wxapp_check_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
+    database = create_database("wxapp_check")
     redis = subprocess.Popen(["redis-server", "--port", str(args.redis_port), "--bind", "127.0.0.1", "--save", "",
                               "--appendonly", "no"], stdout=subprocess.DEVNULL)
     try:
@@ -191,8 +187,7 @@ def services(args, work: str):
         redis.terminate()
         redis.wait(10)
         fake.stop()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        drop_database(database)
 
 
 @contextlib.contextmanager

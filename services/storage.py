@@ -20,11 +20,16 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from services.errors import ServiceError
+
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./-]{0,199}$")
 
 
-class StorageError(Exception):
-    """The store could not keep or give back an object."""
+class StorageError(ServiceError):
+    """The store could not keep or give back an object; `detail` names the backend and the failure."""
+
+    def __init__(self, detail: str):
+        super().__init__("照片存储暂时无法使用，请稍后再试。", detail)
 
 
 class Storage(Protocol):

@@ -6,7 +6,8 @@ Built on wechatpy's `WeChatClient`, with what it lacks for several processes:
 - on 40001/40014/42001 a call is retried once only, after invalidating the stored token if it is
   still the one that failed (WxJava's rule); wechatpy's own `auto_retry` recurses without limit;
 - a timeout on every call, the token fetch and the OAuth code exchange included;
-- errors come out as `WeChatApiError`, whose `transient` tells a dispatcher retry from fallback.
+- errors come out as `WeChatApiError` (a `ServiceError`: a Chinese `message`, WeChat's own words in
+  `detail`), whose `transient` tells a dispatcher retry from fallback.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
 from services import JsonObject, keys
+from services.errors import ServiceError
 from services.logfmt import kv
 from services.redis_tools import text as redis_text
 
@@ -34,11 +36,12 @@ TRANSIENT_ERRORS = frozenset({-1, 45009, 45011}) | TOKEN_ERRORS
 TOKEN_MARGIN_S = 300  # WeChat keeps an old token valid ~5 min after a refresh; renew before that.
 
 
-class WeChatApiError(Exception):
+class WeChatApiError(ServiceError):
     """WeChat refused a call (`errcode`, `errmsg`); `transient` says whether a retry may succeed."""
 
-    def __init__(self, errcode: int | None, errmsg: str, transient: bool | None = None):
-        super().__init__(f"WeChat API error {errcode}: {errmsg}")
+    def __init__(self, errcode: int | None, errmsg: str, transient: bool | None = None,
+                 message: str = "微信接口没有完成这次请求，请稍后再试。"):
+        super().__init__(message, f"WeChat API error {errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
         self.transient = errcode in TRANSIENT_ERRORS if transient is None else transient
@@ -52,7 +55,7 @@ class WeChatUnavailable(WeChatApiError):
     timeout) or WeChat answered."""
 
     def __init__(self, errmsg: str, transient: bool = True, may_have_left: bool = False):
-        super().__init__(None, errmsg, transient)
+        super().__init__(None, errmsg, transient, message="暂时连不上微信，请稍后再试。")
         self.may_have_left = may_have_left
 
 

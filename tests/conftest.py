@@ -6,17 +6,15 @@ once per backend and session; each test starts from empty tables and an empty Re
 from __future__ import annotations
 
 import os
-import uuid
 
-import psycopg
 import pytest
 import redis as redis_lib
 from sqlalchemy import text
 
 from models import db
+from tests.pgtemp import throwaway_database
 from wxapp import create_app
 
-PG_ADMIN_DSN = os.environ.get("WXAPP_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_BASE = os.environ.get("WXAPP_TEST_REDIS", "redis://127.0.0.1:6379")
 # A 32+ character PII key fixed for the tests; production takes it from the environment.
 TEST_PII_KEY = "test-pii-key-0123456789-abcdefghijklmnop"
@@ -44,14 +42,8 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url():
-    name = f"wxapp_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    host = PG_ADMIN_DSN.split("@", 1)[1].rsplit("/", 1)[0]
-    user = PG_ADMIN_DSN.split("//", 1)[1].split("@", 1)[0]
-    yield f"postgresql+psycopg://{user}@{host}/{name}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("wxapp_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,6 @@
 """The Alembic migrations build, on an empty SQLite and an empty PostgreSQL, exactly the models' schema."""
 from __future__ import annotations
 
-import uuid
-
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -11,7 +8,8 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
 from models import db
-from tests.conftest import PG_ADMIN_DSN, base_settings
+from tests.conftest import base_settings
+from tests.pgtemp import throwaway_database
 from wxapp import create_app
 
 
@@ -20,13 +18,8 @@ def empty_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    name = f"wxapp_mig_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    host = PG_ADMIN_DSN.split("@", 1)[1].rsplit("/", 1)[0]
-    yield f"postgresql+psycopg://postgres@{host}/{name}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database("wxapp_mig") as url:
+        yield url
 
 
 def test_migrations_upgrade_empty_database_to_the_models_schema(empty_database, redis_url, tmp_path):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from services.links import Links
     from services.notices.settings import NoticeSettings
     from services.study.progress import Settings as PlaySettings
 
@@ -277,6 +278,16 @@ def _redis_key_prefix(env: str, instance_path: Path, environ) -> str:
 
 # -- Typed settings handed to services, built once from the checked config -----------------------
 
+def links(cfg: Mapping[str, Any]) -> Links:
+    """The addresses of the pages that services put into notices, QR codes and certificates:
+    the routes are the app's (h5.learn, h5.exam, h5.attend, verify.verify; tests/test_links.py)."""
+    from services.links import Links
+
+    base = cfg["PUBLIC_BASE_URL"].rstrip("/")
+    return Links(learn=f"{base}/h5/learn", exam=f"{base}/h5/exam", attend_prefix=f"{base}/h5/attend/",
+                 verify_prefix=f"{base}/verify/")
+
+
 def notice_settings(cfg: Mapping[str, Any]) -> NoticeSettings:
     """What notices, their templates, the outbox and the SMS backend need, and nothing else."""
     from models.notices import NOTICE_KINDS
@@ -296,7 +307,7 @@ def notice_settings(cfg: Mapping[str, Any]) -> NoticeSettings:
     return NoticeSettings(
         templates_file=cfg["NOTICE_TEMPLATES_FILE"],
         template_ids={kind: cfg.get(f"WECHAT_TEMPLATE_{kind.upper()}") for kind in NOTICE_KINDS},
-        public_base_url=cfg["PUBLIC_BASE_URL"], sms=sms, dispatch=dispatch,
+        links=links(cfg), sms=sms, dispatch=dispatch,
     )
 
 

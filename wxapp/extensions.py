@@ -18,6 +18,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from models import db
 from services import keys
 from services.identity.pii import PiiCipher
+from services.links import Links
 from services.notices.notify import Notifier
 from services.study import overview
 from services.study.progress import Player
@@ -31,7 +32,7 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
 
 __all__ = ["db", "migrate", "csrf", "limiter", "init_clients", "redis_client", "wechat_api", "pii", "read_only_session",
-           "notifier", "player", "exam_tools"]
+           "links", "notifier", "player", "exam_tools"]
 
 
 def init_clients(app: Flask) -> None:
@@ -49,6 +50,7 @@ def init_clients(app: Flask) -> None:
     )
     # Production has no sandbox: its console backend fails each text rather than record it.
     recorder = None if app.config["WXAPP_ENV"] == "production" else _sandbox_sms_recorder(app.extensions["redis"])
+    app.extensions["links"] = config.links(app.config)
     app.extensions["notifier"] = Notifier(
         config.notice_settings(app.config), db.session, app.extensions["wechat_api"], app.extensions["redis"],
         sms_recorder=recorder)
@@ -89,6 +91,11 @@ def read_only_session() -> scoped_session:
     return sessions
 
 
+def links() -> Links:
+    """The addresses of the app's pages that services put into notices, QR codes and certificates."""
+    return current_app.extensions["links"]
+
+
 def notifier() -> Notifier:
     """Notices and the outbox: templates, SMS backend and dispatchers over this app's clients."""
     return current_app.extensions["notifier"]
@@ -113,7 +120,7 @@ def exam_tools():
 
     return ExamTools(session=db.session, storage=current_app.extensions["photo_storage"],
                      rules=current_app.config["EXAM_RULES"], templates=lambda: notifier().templates,
-                     base_url=current_app.config["PUBLIC_BASE_URL"])
+                     exam_url=links().exam)
 
 
 def _sandbox_sms_recorder(redis_client: redis.Redis) -> Callable[[dict], None]:

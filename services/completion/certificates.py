@@ -82,10 +82,6 @@ def normalize_number(raw: str) -> str | None:
     return number if _NUMBER_RE.match(number) else None
 
 
-def verify_url(public_base_url: str, number: str) -> str:
-    return f"{public_base_url.rstrip('/')}/verify/{number}"
-
-
 def qr_svg(text: str) -> str:
     """The QR code of `text` as an inline SVG (vector: sharp on paper, no image file to serve)."""
     image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2,

@@ -41,7 +41,7 @@ class ExamTools:
     storage: Storage
     rules: Rules
     templates: Callable[[], dict[str, KindTemplates]]
-    base_url: str
+    exam_url: str  # the exam page, for the result notice
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def _after_pass(tools: ExamTools, attempt: ExamAttempt, points: int, now: dateti
                       score=points, completed_at=now, attempt_id=attempt.id)
     major = tools.session.get_one(Major, attempt.major_id)
     notices.exam_result(tools.session, tools.templates(), trainee_id=attempt.trainee_id, attempt_id=attempt.id,
-                        major=major.name, score=points, passed=True, base_url=tools.base_url, now=now)
+                        major=major.name, score=points, passed=True, exam_url=tools.exam_url, now=now)
 
 
 def settle_due(tools: ExamTools, now: datetime, trainee_id: int | None = None) -> int:

@@ -45,7 +45,7 @@ def void(tools: ExamTools, attempt_id: int, by: str, reason: str, now: datetime)
         cancel_completion_of_attempt(session, attempt.id, reason=reason, at=now)
         notice = notices.exam_voided(session, tools.templates(), trainee_id=attempt.trainee_id, attempt_id=attempt.id,
                             major=session.get_one(Major, attempt.major_id).name, reason=reason,
-                            requested_by=by, base_url=tools.base_url, now=now)
+                            requested_by=by, exam_url=tools.exam_url, now=now)
     log.info(kv("exam_voided", attempt=attempt.id, trainee=attempt.trainee_id, by=by))
     return attempt, notice
 

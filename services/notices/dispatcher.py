@@ -211,7 +211,7 @@ class Dispatcher:
         except SmsError as exc:
             log.info(kv("outbox_sms_error", id=row.id, to=mask_phone(row.phone), code=exc.code,
                         transient=exc.transient))
-            return self._outcome(row, error=f"短信 {exc.code}: {exc.message}", transient=exc.transient)
+            return self._outcome(row, error=f"短信 {exc.code}: {exc.reason}", transient=exc.transient)
         log.info(kv("outbox_sent", id=row.id, channel="sms", to=mask_phone(row.phone)))
         return self._outcome(row, sent=True, message_id=message_id)
 

@@ -42,7 +42,6 @@ from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import insert_ignoring_conflicts
 from services.timeutil import SHANGHAI, local_text, utcnow
 
-LEARN_PATH = "/h5/learn"
 EXPIRY_HORIZON_MONTHS = 3
 INSERT_CHUNK = 1000
 # Following or unknown (None): template messages reach every WeChat not known to have unfollowed.
@@ -61,15 +60,15 @@ class Recipient:
 
 
 def class_open(session: Session, templates: dict[str, KindTemplates], class_code: str, requested_by: str,
-               base_url: str, now: datetime | None = None) -> Notice:
+               learn_url: str, now: datetime | None = None) -> Notice:
     """The class-open notice of a class and a row for each of its trainees not yet reached."""
     now = now or utcnow()
     klass = _class(session, class_code)
     return _write(session, templates, f"{NOTICE_CLASS_OPEN}:{klass.id}", NOTICE_CLASS_OPEN, klass,
-                  requested_by, _class_params(session, klass, base_url), _members(session, klass.id), now)
+                  requested_by, _class_params(session, klass, learn_url), _members(session, klass.id), now)
 
 
-def class_reminders(session: Session, templates: dict[str, KindTemplates], base_url: str,
+def class_reminders(session: Session, templates: dict[str, KindTemplates], learn_url: str,
                     now: datetime | None = None) -> list[Notice]:
     """Reminders of the classes starting from now to the end of tomorrow (Beijing time).
 
@@ -85,13 +84,13 @@ def class_reminders(session: Session, templates: dict[str, KindTemplates], base_
     ).all()
     return [
         _write(session, templates, f"{NOTICE_CLASS_REMINDER}:{klass.id}:{klass.starts_at:%Y%m%dT%H%MZ}",
-               NOTICE_CLASS_REMINDER, klass, "scheduler", _class_params(session, klass, base_url),
+               NOTICE_CLASS_REMINDER, klass, "scheduler", _class_params(session, klass, learn_url),
                _members(session, klass.id), now)
         for klass in starting
     ]
 
 
-def registration_expiry(session: Session, templates: dict[str, KindTemplates], base_url: str,
+def registration_expiry(session: Session, templates: dict[str, KindTemplates], learn_url: str,
                         now: datetime | None = None) -> Notice | None:
     """This week's reminder to trainees whose registration ends within 3 months, not finished.
 
@@ -115,7 +114,7 @@ def registration_expiry(session: Session, templates: dict[str, KindTemplates], b
         return None
     week = today.isocalendar()
     return _write(session, templates, f"{NOTICE_REGISTRATION_EXPIRY}:{week.year}-W{week.week:02d}",
-                  NOTICE_REGISTRATION_EXPIRY, None, "scheduler", {"link": base_url + LEARN_PATH}, recipients, now)
+                  NOTICE_REGISTRATION_EXPIRY, None, "scheduler", {"link": learn_url}, recipients, now)
 
 
 def counts(session: Session, notice_id: int) -> dict[str, dict[str, int]]:
@@ -178,11 +177,11 @@ def _class(session: Session, class_code: str) -> TrainingClass:
     return klass
 
 
-def _class_params(session: Session, klass: TrainingClass, base_url: str) -> dict[str, str]:
+def _class_params(session: Session, klass: TrainingClass, learn_url: str) -> dict[str, str]:
     return {
         "class_name": klass.name, "class_code": klass.code, "place": klass.place,
         "major": session.get_one(Major, klass.major_id).name, "starts_at": local_text(klass.starts_at),
-        "link": base_url + LEARN_PATH,
+        "link": learn_url,
     }
 
 
@@ -234,22 +233,19 @@ def _add_rows(session: Session, notice: Notice, recipients: list[Recipient], wec
 
 # -- the exam's notices (written inside the caller's transaction: they flush, never commit) ------
 
-EXAM_PATH = "/h5/exam"
-
-
 def exam_result(session: Session, templates: dict[str, KindTemplates], *, trainee_id: int, attempt_id: int,
-                major: str, score: int, passed: bool, base_url: str, now: datetime) -> Notice:
+                major: str, score: int, passed: bool, exam_url: str, now: datetime) -> Notice:
     """The result of one attempt (合格 / 不合格, the score), to its trainee; once per attempt."""
     params = {"major": major, "score": f"{score}分", "result": "合格" if passed else "不合格",
-              "link": base_url + EXAM_PATH}
+              "link": exam_url}
     return _write_one(session, templates, f"{NOTICE_EXAM_RESULT}:{attempt_id}", NOTICE_EXAM_RESULT, trainee_id,
                       params, now)
 
 
 def exam_voided(session: Session, templates: dict[str, KindTemplates], *, trainee_id: int, attempt_id: int,
-                major: str, reason: str, requested_by: str, base_url: str, now: datetime) -> Notice:
+                major: str, reason: str, requested_by: str, exam_url: str, now: datetime) -> Notice:
     """Staff cancelled this pass (取消测试成绩): why, and that the exam is open again."""
-    params = {"major": major, "reason": reason[:100], "link": base_url + EXAM_PATH}
+    params = {"major": major, "reason": reason[:100], "link": exam_url}
     return _write_one(session, templates, f"{NOTICE_EXAM_VOIDED}:{attempt_id}", NOTICE_EXAM_VOIDED, trainee_id,
                       params, now, requested_by)
 

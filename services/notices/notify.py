@@ -68,13 +68,13 @@ class Notifier:
 
     def class_open(self, class_code: str, requested_by: str, now: datetime | None = None) -> Notice:
         return notices.class_open(self.session, self.templates, class_code, requested_by,
-                                  self.settings.public_base_url, now)
+                                  self.settings.links.learn, now)
 
     def class_reminders(self, now: datetime | None = None) -> list[Notice]:
-        return notices.class_reminders(self.session, self.templates, self.settings.public_base_url, now)
+        return notices.class_reminders(self.session, self.templates, self.settings.links.learn, now)
 
     def registration_expiry(self, now: datetime | None = None) -> Notice | None:
-        return notices.registration_expiry(self.session, self.templates, self.settings.public_base_url, now)
+        return notices.registration_expiry(self.session, self.templates, self.settings.links.learn, now)
 
     def counts(self, notice_id: int) -> dict[str, dict[str, int]]:
         return notices.counts(self.session, notice_id)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.links import Links
+
 
 @dataclass(frozen=True)
 class SmsSettings:
@@ -31,6 +33,6 @@ class DispatchSettings:
 class NoticeSettings:
     templates_file: str
     template_ids: dict[str, str | None]  # notice kind -> the WeChat template id, None when unset
-    public_base_url: str
+    links: Links  # the pages a notice links to
     sms: SmsSettings
     dispatch: DispatchSettings

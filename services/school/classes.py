@@ -38,7 +38,8 @@ def parse_local_start(starts_local: str) -> datetime:
     try:
         local = datetime.strptime(" ".join(starts_local.split()), START_FORMAT)
     except ValueError:
-        raise ClassError(f"开班时间“{starts_local}”格式不对，应为 YYYY-MM-DD HH:MM（北京时间），如 2027-03-01 09:00") from None
+        raise ClassError(f"开班时间“{starts_local}”格式不对，"
+                         "应为 YYYY-MM-DD HH:MM（北京时间），如 2027-03-01 09:00") from None
     return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
 
 
@@ -64,7 +65,8 @@ def create_class(
     return result
 
 
-def _create(session: Session, code: str, major_name: str, name: str, starts_local: str, place: str):
+def _create(session: Session, code: str, major_name: str, name: str, starts_local: str,
+            place: str) -> tuple[TrainingClass, bool]:
     _check_lengths(code, name, place)
     starts_at = parse_local_start(starts_local)
     major = ensure_majors(session).get(cells.compact(major_name))
@@ -85,7 +87,8 @@ def _create(session: Session, code: str, major_name: str, name: str, starts_loca
 
 
 def _check_lengths(code: str, name: str, place: str) -> None:
-    for label, value, limit in (("班级编号", code, CODE_MAX), ("班级名称", name, NAME_MAX), ("上课地点", place, PLACE_MAX)):
+    limits = (("班级编号", code, CODE_MAX), ("班级名称", name, NAME_MAX), ("上课地点", place, PLACE_MAX))
+    for label, value, limit in limits:
         if not value:
             raise ClassError(f"{label}不能为空")
         if len(value) > limit:

@@ -7,6 +7,7 @@ trainees can bind in the sandbox with the phone and ID card below.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -36,12 +37,13 @@ DEMO_MEDIA = "/dev/media/"
 VIDEOS = ((DEMO_MEDIA + "lesson-1.mp4", 16), (DEMO_MEDIA + "lesson-2.mp4", 24), (DEMO_MEDIA + "lesson-3.mp4", 40))
 
 # (title, video URL, duration in seconds, hours); each course's hours add up to its requirement.
-PUBLIC_LESSONS = (
+DemoLesson = tuple[str, str, int, Decimal]
+PUBLIC_LESSONS: tuple[DemoLesson, ...] = (
     ("第1讲 建设工程法律法规新规解读", *VIDEOS[0], Decimal(6)),
     ("第2讲 安全生产管理与事故案例", *VIDEOS[1], Decimal(5)),
     ("第3讲 绿色施工与职业道德", *VIDEOS[2], Decimal(5)),
 )
-BUILDING_LESSONS = (
+BUILDING_LESSONS: tuple[DemoLesson, ...] = (
     ("第1讲 装配式建筑施工技术", *VIDEOS[0], Decimal(14)),
     ("第2讲 深基坑支护与降水", *VIDEOS[1], Decimal(13)),
     ("第3讲 建筑工程质量验收新规范", *VIDEOS[2], Decimal(13)),
@@ -87,9 +89,9 @@ def _exam_bank(session: Session) -> int:
     return import_bank(session, SAMPLE_BANK, None).created
 
 
-def _course(session: Session, major: Major | None, name: str, lessons) -> int:
+def _course(session: Session, major: Major | None, name: str, lessons: Sequence[DemoLesson]) -> int:
     public = major is None
-    slot = Course.kind == COURSE_PUBLIC if public else Course.major_id == major.id
+    slot = Course.kind == COURSE_PUBLIC if major is None else Course.major_id == major.id
     if session.scalar(select(Course.id).where(slot)) is not None:
         return 0
     course = Course(kind=COURSE_PUBLIC if public else COURSE_PROFESSIONAL, major=major, name=name,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from models import AttendanceCheck, AttendanceRefusal, Lesson, Trainee
 from services import keys
+from services.links import Links
 from services.redis_tools import text as redis_text
 from services.study.play_state import NewCheck
 from services.timeutil import moment
@@ -158,8 +159,8 @@ def who(session: Session, check: Check) -> tuple[str, str]:
     return (row.name, row.title or "") if row else ("", "")
 
 
-def qr_png(redis: redis_lib.Redis, check_id: str, base_url: str) -> bytes | None:
-    """The check's QR code as a PNG, drawn once and kept in Redis while the check lives."""
+def qr_png(redis: redis_lib.Redis, check_id: str, links: Links) -> bytes | None:
+    """The check's QR code (its confirm page) as a PNG, drawn once and kept in Redis while the check lives."""
     cached = redis.get(keys.attendance_qr(check_id))
     if isinstance(cached, bytes):
         return cached
@@ -169,7 +170,7 @@ def qr_png(redis: redis_lib.Redis, check_id: str, base_url: str) -> bytes | None
     token, ttl = pipe.execute()
     if token is None:
         return None
-    image = qrcode.make(f"{base_url}/h5/attend/{redis_text(token)}", image_factory=PilImage,
+    image = qrcode.make(links.attend(redis_text(token) or ""), image_factory=PilImage,
                         error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=2)
     buffer = io.BytesIO()
     image.save(buffer)

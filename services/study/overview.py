@@ -5,15 +5,16 @@ morning a class opens — and each would cost three queries. The answer data is 
 OpenID for `TTL_S`, and kept honest by version numbers rather than by deletes, so that a
 rebuild racing with a change can never store stale data as fresh:
 
-- `forget(redis, openid)`: call after changing what one OpenID sees (binding, progress, exam);
-- `invalidate_all(redis)`: call after a roster, catalog or class change.
+- `forget(redis, openid)` bumps what one OpenID sees (its binding, the lessons its trainee completed);
+- `invalidate_all(redis)` bumps every overview (a roster, catalog, class or exam change).
 
 A cached entry carries the versions it was built under and is used only while they are still
 current; one MGET reads both versions and the entry. Redis down: the database answers alone.
 
-`track_changes` makes this automatic: it watches every session's writes to the tables an
-overview is built from and, after the commit, bumps the generation (roster, catalog, classes)
-or the OpenID's version (WeChat users), so no writer can forget to.
+The one way they are called is `track_changes`: it watches every session's writes to the tables
+an overview is built from and, after the commit, bumps the generation (roster, catalog, classes,
+exams), or the versions of the OpenIDs concerned (a WeChat user's row; a lesson completed by
+their trainee), so no writer calls them and none can forget to.
 """
 from __future__ import annotations
 
@@ -27,9 +28,10 @@ from itertools import chain
 from typing import TypedDict
 
 import redis as redis_lib
-from sqlalchemy import event
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
+from models import WechatUser
 from services import JsonObject, keys
 from services.exam.state import exam_state
 from services.identity import followers
@@ -46,6 +48,8 @@ VERSION_TTL_S = 7 * 24 * 3600
 SHARED_TABLES = frozenset({"majors", "courses", "lessons", "classes", "class_members", "trainees", "enrollments",
                            "exam_attempts"})  # an exam started, graded or voided changes what MY_EXAM says
 PERSONAL_TABLE = "wechat_users"
+# A trainee's rows an overview reads, by the column it reads: a change refreshes their OpenIDs' overviews.
+TRAINEE_COLUMNS = {"lesson_progress": "completed_at"}
 
 
 @dataclass(frozen=True)
@@ -157,19 +161,33 @@ def _changes(session: Session) -> _Changes:
 
 
 def _collect_flushed(session: Session, flush_context: UOWTransaction) -> None:
+    trainee_ids = set()
     for obj in chain(session.new, session.dirty, session.deleted):
         table = getattr(obj, "__tablename__", None)
         if table in SHARED_TABLES:
             _changes(session)["all"] = True
         elif table == PERSONAL_TABLE:
             _changes(session)["openids"].add(obj.openid)
+        elif table in TRAINEE_COLUMNS and _column_changed(obj, TRAINEE_COLUMNS[table], obj in session.dirty):
+            trainee_ids.add(obj.trainee_id)
+    if trainee_ids:
+        # Core, not the session: the flush is still under way.
+        openids = session.connection().scalars(select(WechatUser.openid).where(WechatUser.trainee_id.in_(trainee_ids)))
+        _changes(session)["openids"].update(openids)
+
+
+def _column_changed(obj: object, column: str, updated: bool) -> bool:
+    """An updated row counts when `column` changed; a new or deleted one when `column` holds a value."""
+    if updated:
+        return bool(inspect(obj).attrs[column].history.has_changes())
+    return getattr(obj, column) is not None
 
 
 def _collect_statement(state: ORMExecuteState) -> None:
     if not (state.is_insert or state.is_update or state.is_delete):
         return
     table = getattr(getattr(state.statement, "table", None), "name", None)
-    if table in SHARED_TABLES or table == PERSONAL_TABLE:
+    if table in SHARED_TABLES or table == PERSONAL_TABLE or table in TRAINEE_COLUMNS:
         _changes(state.session)["all"] = True  # a bulk statement: which OpenIDs is unknown
 
 

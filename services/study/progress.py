@@ -35,13 +35,13 @@ from sqlalchemy.orm import Session
 from services import ServiceError
 from services.db import transaction
 from services.logfmt import kv
-from services.study import attendance, credit, exercises, overview, play_state, progress_store, segments
+from services.redis_tools import LOST, Lost, compare_and_set
+from services.study import attendance, credit, exercises, play_state, progress_store, segments
 from services.study.play_state import LessonState, NewCheck, PlayState
 
 log = logging.getLogger(__name__)
 
 STATES = ("playing", "paused", "ended")
-CAS_TRIES = 5
 _TAB = re.compile(r"^(\d{1,12})\.[A-Za-z0-9_-]{22}$")
 
 
@@ -67,11 +67,6 @@ class LessonRetired(ServiceError):
 
     def __init__(self) -> None:
         super().__init__("该课程已停用，请学习其他课程。")
-
-
-class Busy(ServiceError):
-    def __init__(self) -> None:
-        super().__init__("系统繁忙，请稍后再试")
 
 
 @dataclass(frozen=True)
@@ -111,7 +106,7 @@ class Progress:
 
 @dataclass
 class _Effects:
-    """What to do after the hot state is written: database rows and cache invalidation."""
+    """What to do after the hot state is written: the database rows it settles."""
 
     new_check: NewCheck | None = None
     expired_check: str = ""
@@ -122,14 +117,14 @@ def close_page(redis: redis_lib.Redis, trainee_id: int) -> bool:
     """Stops the trainee's open player page, if any: its next heartbeat is refused and it earns
     nothing more. After an unbind, a page left open in the released WeChat must not go on
     studying for the trainee. True when a page was open."""
-    for _ in range(CAS_TRIES):
+    def attempt() -> bool | Lost:
         state = play_state.read(redis, trainee_id, [])
         if not state.tab:
             return False
         state.closed_tab, state.tab, state.openid = state.tab, "", ""
-        if play_state.write(redis, state):
-            return True
-    raise Busy()
+        return True if play_state.write(redis, state) else LOST
+
+    return compare_and_set(attempt)
 
 
 class Player:
@@ -143,7 +138,8 @@ class Player:
         if progress_store.is_retired(self.session, lesson_id):
             raise LessonRetired()
         tab = f"{trainee_id}.{secrets.token_urlsafe(16)}"
-        for _ in range(CAS_TRIES):
+
+        def attempt() -> Progress | Lost:
             state = play_state.read(self.redis, trainee_id, [lesson_id])
             effects = _Effects()
             self._settle(state, now, effects)
@@ -155,17 +151,20 @@ class Player:
                 resume = 0.0  # watched to the end last time: start again
             state.tab, state.lesson_id, state.openid, state.closed_tab = tab, lesson_id, openid, ""
             state.beat_at, state.believed, state.beat_state = now, resume, "opened"
-            if play_state.write(self.redis, state):
-                self._apply(state, effects, now)
-                return self._progress(state, lesson, position=resume, tab=tab)
-        raise Busy()
+            if not play_state.write(self.redis, state):
+                return LOST
+            self._apply(state, effects, now)
+            return self._progress(state, lesson, position=resume, tab=tab)
+
+        return compare_and_set(attempt)
 
     def heartbeat(self, openid: str, beat: Beat, now: float) -> Progress:
         match = _TAB.match(beat.tab)
         if match is None:
             raise Superseded()
         trainee_id = int(match.group(1))
-        for _ in range(CAS_TRIES):
+
+        def attempt() -> Progress | Lost:
             state = play_state.read(self.redis, trainee_id, [beat.lesson_id])
             if not state.owns(beat.tab, beat.lesson_id, openid):
                 raise PageClosed() if state.closed_tab and beat.tab == state.closed_tab else Superseded()
@@ -176,11 +175,14 @@ class Player:
             self._credit(state, lesson, beat, now, counts=not was_pending)
             self._attend(state, lesson, beat, now, effects)
             self._issue(effects)
-            if play_state.write(self.redis, state, effects.new_check, self.settings.check_ttl_s + attendance.KEEP_S):
-                self._apply(state, effects, now)
-                return self._progress(state, lesson)
-            self._withdraw(effects)
-        raise Busy()
+            if not play_state.write(self.redis, state, effects.new_check,
+                                    self.settings.check_ttl_s + attendance.KEEP_S):
+                self._withdraw(effects)
+                return LOST
+            self._apply(state, effects, now)
+            return self._progress(state, lesson)
+
+        return compare_and_set(attempt)
 
     def confirm_check(self, token: str, check: attendance.Check, openid: str, now: float) -> str:
         """The trainee's own scan confirms the check (attendance.confirm: `verified`, `used` or `expired`);
@@ -192,38 +194,37 @@ class Player:
 
     def _settle_check(self, trainee_id: int, now: float) -> None:
         """Settles a check a scan just verified (or that expired) into the trainee's progress."""
-        for _ in range(CAS_TRIES):
+        def attempt() -> None | Lost:
             state = play_state.read(self.redis, trainee_id, [])
             effects = _Effects()
             if not self._settle(state, now, effects):
-                return
-            if play_state.write(self.redis, state):
-                self._apply(state, effects, now)
-                return
-        raise Busy()
+                return None
+            if not play_state.write(self.redis, state):
+                return LOST
+            self._apply(state, effects, now)
+            return None
 
-    def submit_exercise(self, trainee_id: int, openid: str, lesson_id: int, answers: dict[int, str],
+        compare_and_set(attempt)
+
+    def submit_exercise(self, trainee_id: int, lesson_id: int, answers: dict[int, str],
                         now: float) -> exercises.Grade:
-        """Grades one 交卷 (exercises.grade); a pass reaches the lesson's hot state too, and a lesson it
-        completes clears the trainee's cached overview."""
+        """Grades one 交卷 (exercises.grade); a pass reaches the lesson's hot state too (a lesson it
+        completes refreshes the trainee's cached overview through services.study.overview's hooks)."""
         result = exercises.grade(self.session, trainee_id, lesson_id, answers, now)
         if result.passed:
             self._exercise_passed(trainee_id, lesson_id)
-        if result.completed:
-            overview.forget(self.redis, openid)
         return result
 
     def _exercise_passed(self, trainee_id: int, lesson_id: int) -> None:
         """Marks the hot state of the lesson (if any) as having its exercise passed."""
-        for _ in range(CAS_TRIES):
+        def attempt() -> None | Lost:
             state = play_state.read(self.redis, trainee_id, [lesson_id])
             if lesson_id not in state.lessons:
-                return
-            lesson = state.lesson(lesson_id)
-            lesson.exercise_passed = True
-            if play_state.write(self.redis, state):
-                return
-        raise Busy()
+                return None
+            state.lesson(lesson_id).exercise_passed = True
+            return None if play_state.write(self.redis, state) else LOST
+
+        compare_and_set(attempt)
 
     # -- the rules --------------------------------------------------------------------------
 
@@ -314,7 +315,7 @@ class Player:
             return
         for attempt in range(2):
             try:
-                completed = self._write_rows(state, effects, now)
+                self._write_rows(state, effects, now)
                 self.session.commit()
                 break
             except IntegrityError:  # another process inserted the same progress row first
@@ -323,8 +324,6 @@ class Player:
                     raise
         if effects.expired_check:
             log.info(kv("attendance_check_expired", trainee=state.trainee_id, check=effects.expired_check))
-        if completed and state.openid:
-            overview.forget(self.redis, state.openid)
 
     def _write_rows(self, state: PlayState, effects: _Effects, now: float) -> bool:
         if effects.expired_check:

@@ -9,7 +9,8 @@ from sqlalchemy import text
 
 from models import db
 from tests.conftest import base_settings
-from tests.faults.servers import PostgresServer, RedisServer, pg_bin
+from tests.faults.servers import RedisServer
+from tests.pgtemp import PrivateCluster, pg_bin
 from wxapp import create_app
 
 
@@ -27,7 +28,7 @@ def own_postgres():
     bin_dir = pg_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL server binaries are not installed (set WXAPP_PG_BIN)")
-    server = PostgresServer(bin_dir).start()
+    server = PrivateCluster(bin_dir).start()
     server.create_database()
     yield server
     server.destroy()
@@ -43,6 +44,7 @@ def servers(own_redis, own_postgres):
     own_redis.resume()
     if own_redis.process is None:
         own_redis.start()
+    own_postgres.resume()
     try:
         own_postgres.start()
     except Exception:  # noqa: BLE001 (already running)

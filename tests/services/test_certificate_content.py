@@ -26,7 +26,3 @@ def test_hours_are_the_majors_module_constants():
         majors.PUBLIC_HOURS, majors.PROFESSIONAL_HOURS, majors.EXAM_HOURS)
     assert hours.total == 60
 
-
-def test_verify_url_has_no_double_slash():
-    assert certificates.verify_url("https://wx.example.test/", "ABCDEFGHJKMN") == \
-        "https://wx.example.test/verify/ABCDEFGHJKMN"

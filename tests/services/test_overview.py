@@ -119,3 +119,49 @@ def test_binding_change_forgets_only_that_openid(app, redis):
         db.session.commit()
         assert redis.get(keys.overview_generation()) == generation
         assert overview.for_openid(db.session, redis, OPENID).trainee_id == tid
+
+
+def test_a_completed_lesson_refreshes_only_its_trainees_overview(app, redis):
+    from datetime import UTC, datetime
+
+    from models import LessonProgress
+    from services import keys
+    from tests.study_util import lesson
+
+    lesson_id = lesson(app, hours=6)
+    tid = factories.trainee(app, openid=OPENID)
+    other = "oOverview000000000000000002"
+    factories.trainee(app, name="吴二", phone="13912340002", id_card="32058319751212108X", openid=other)
+    with app.app_context():
+        overview.for_openid(db.session, redis, OPENID)
+        overview.for_openid(db.session, redis, other)
+        generation, others = redis.get(keys.overview_generation()), redis.get(keys.overview_version(other))
+        row = LessonProgress(trainee_id=tid, lesson_id=lesson_id, watched="[]", credited_seconds=30,
+                             max_position=30, position=30)
+        db.session.add(row)
+        db.session.commit()
+        mine = redis.get(keys.overview_version(OPENID))  # a row without completion: nothing the overview shows
+        row.completed_at = datetime.now(UTC)
+        db.session.commit()
+
+        assert redis.get(keys.overview_version(OPENID)) != mine
+        assert overview.for_openid(db.session, redis, OPENID).courses[0].hours_earned == 6
+        assert redis.get(keys.overview_generation()) == generation
+        assert redis.get(keys.overview_version(other)) == others
+
+
+def test_progress_that_completes_nothing_bumps_nothing(app, redis):
+    from models import LessonProgress
+    from services import keys
+    from tests.study_util import lesson
+
+    lesson_id = lesson(app, hours=6)
+    tid = factories.trainee(app, openid=OPENID)
+    with app.app_context():
+        db.session.add(LessonProgress(trainee_id=tid, lesson_id=lesson_id, watched="[]", credited_seconds=30,
+                                      max_position=30, position=30))
+        db.session.commit()
+        before = redis.get(keys.overview_version(OPENID))
+        db.session.get(LessonProgress, 1).credited_seconds = 60
+        db.session.commit()
+        assert redis.get(keys.overview_version(OPENID)) == before

@@ -126,7 +126,7 @@ def test_an_unreachable_provider_is_transient_and_the_error_names_no_phone(backe
         build_backend(settings(backend, "http://127.0.0.1:9"), redis=None).send(PHONE, "SMS_1", PARAMS)
 
     assert failed.value.transient
-    assert PHONE not in str(failed.value) and PHONE not in failed.value.message
+    assert PHONE not in str(failed.value) and PHONE not in failed.value.reason
 
 
 def test_tencent_sends_positional_parameters_to_a_86_number(stand_in):

@@ -18,7 +18,7 @@ from wxapp.admin import bp
 from wxapp.admin.auth import actor
 from wxapp.admin.helpers import xlsx_response
 from wxapp.admin.trainees import _trainee_or_404
-from wxapp.extensions import db, exam_tools, notifier, pii, redis_client
+from wxapp.extensions import db, exam_tools, links, notifier, pii, redis_client
 
 SEND_WAIT_S = 10
 PHOTO_TYPES = {b"\xff\xd8": "image/jpeg", b"\x89P": "image/png"}
@@ -86,7 +86,7 @@ def certificate_pdf(trainee_id: int, number: str):
     cert = certificates.certificate_of(db.session, trainee_id, number)
     if cert is None:
         abort(404)
-    url = certificates.verify_url(current_app.config["PUBLIC_BASE_URL"], cert.number)
+    url = links().verify(cert.number)
     pdf = render_pdf(render_template("h5/certificate.html", cert=cert, school_name=current_app.config["SCHOOL_NAME"],
                                      verify_url=url, qr=certificates.qr_svg(url), date_text=certificates.date_text))
     response = make_response(pdf)

@@ -19,17 +19,18 @@ import time
 from datetime import UTC, datetime
 
 import redis as redis_lib
-from flask import Response, current_app, g, jsonify, request, url_for
+from flask import Response, g, jsonify, request, url_for
 from limits import parse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services import ServiceError
+from services.redis_tools import Contended
 from services.study import attendance
-from services.study.progress import STATES, Beat, Busy, Progress, Superseded
+from services.study.progress import STATES, Beat, Progress, Superseded
 from wxapp.api import bp
 from wxapp.errors import rollback_quietly
-from wxapp.extensions import csrf, db, limiter, player, redis_client
+from wxapp.extensions import csrf, db, limiter, links, player, redis_client
 from wxapp.h5.auth import current_openid, trainee_required
 from wxapp.logs import kv
 from wxapp.sessions import keeps_cookie
@@ -107,7 +108,7 @@ def heartbeat():
         progress = player().heartbeat(openid, beat, time.time())
     except Superseded as exc:  # CONTRACT §4: exactly {"error": "superseded"}; "closed" after an unbind
         return jsonify(error=exc.reason), 409
-    except Busy as exc:
+    except Contended as exc:
         return jsonify(error=exc.message), 503
     except ServiceError as exc:
         return jsonify(error=exc.message), 400
@@ -136,7 +137,7 @@ def attendance_status(check_id: str):
 @trainee_required
 def attendance_qr(check_id: str):
     check = _own_check(check_id)
-    png = attendance.qr_png(redis_client(), check_id, current_app.config["PUBLIC_BASE_URL"]) if check else None
+    png = attendance.qr_png(redis_client(), check_id, links()) if check else None
     if png is None:
         return jsonify(error="没有这个考勤验证"), 404
     return Response(png, mimetype="image/png", headers={"Cache-Control": "private, max-age=600"})

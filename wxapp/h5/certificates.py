@@ -15,7 +15,7 @@ from flask import current_app, g, make_response, render_template, request
 
 from services.completion import certificates
 from services.completion.pdf import render_pdf
-from wxapp.extensions import db, limiter
+from wxapp.extensions import db, limiter, links
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, error_page, trainee_required
 from wxapp.logs import kv
@@ -38,7 +38,7 @@ def _private(response):
 
 
 def _certificate_html(cert: certificates.Certificate) -> str:
-    url = certificates.verify_url(current_app.config["PUBLIC_BASE_URL"], cert.number)
+    url = links().verify(cert.number)
     return render_template("h5/certificate.html", cert=cert, school_name=current_app.config["SCHOOL_NAME"],
                            verify_url=url, qr=certificates.qr_svg(url), date_text=certificates.date_text)
 

@@ -66,7 +66,7 @@ def exercise(lesson_id: int):
     result = None
     if request.method == "POST":
         answers = {q.id: "".join(request.form.getlist(f"q{q.id}")) for q in questions}
-        result = player().submit_exercise(g.trainee.id, current_openid(), lesson_id, answers, time.time())
+        result = player().submit_exercise(g.trainee.id, lesson_id, answers, time.time())
     return _private(make_response(render_template(
         "h5/exercise.html", lesson=info, questions=questions, result=result, not_yet=False,
         given=request.form if result is not None else MultiDict(),

@@ -17,16 +17,20 @@ from typing import Protocol
 import redis as redis_lib
 
 from services import JsonObject
+from services.errors import ServiceError
 from services.notices.settings import SmsSettings
 
 
-class SmsError(Exception):
-    """The provider refused or could not be reached; `code` is the provider's own error code."""
+class SmsError(ServiceError):
+    """The provider refused or could not be reached; `code` is the provider's own error code.
 
-    def __init__(self, code: str, message: str, transient: bool):
-        super().__init__(f"SMS error {code}: {message}")
+    `reason` is what the provider said (its own words, in English or Chinese), kept with the
+    outbox row for staff; `message` is the sentence for a page."""
+
+    def __init__(self, code: str, reason: str, transient: bool):
+        super().__init__("短信没有发出，请稍后再试。", f"SMS error {code}: {reason}")
         self.code = code
-        self.message = message
+        self.reason = reason
         self.transient = transient
 
 

@@ -13,6 +13,8 @@ from typing import TypeVar
 
 from openpyxl.utils.datetime import from_excel
 
+from services.errors import ServiceError
+
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _TEXT_DATE = re.compile(
     r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$"
@@ -22,10 +24,8 @@ _TEXT_DATE = re.compile(
 _SERIAL_RANGE = (18264, 73050)
 
 
-class CellError(ValueError):
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
+class CellError(ServiceError):
+    """A cell that can't be read as what its column holds; `message` is the reason shown to staff."""
 
 
 def text(value: object) -> str:
@@ -104,9 +104,11 @@ T = TypeVar("T")
 
 
 def checked(errors: list[str], parse: Callable[..., T], *args: object) -> T | None:
-    """`parse(*args)`, or None with the cell's reason added to `errors`: a row reports every bad cell at once."""
+    """`parse(*args)`, or None with the cell's reason added to `errors`: a row reports every bad cell at once.
+
+    Any refusal counts (a CellError, or a rule's own, such as an invalid ID card): all are in Chinese."""
     try:
         return parse(*args)
-    except CellError as exc:
-        errors.append(exc.reason)
+    except ServiceError as exc:
+        errors.append(exc.message)
         return None

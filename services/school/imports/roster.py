@@ -11,14 +11,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, bindparam, delete, insert, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from models import ClassMember, Enrollment, Major, Trainee, TrainingClass
 from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
 from models.types import utcnow
-from services import ServiceError
 from services.identity.pii import PiiCipher, mask_id_card, normalize_phone, validate_id_card
 from services.school.imports import cells
 from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
@@ -27,6 +27,11 @@ from services.school.majors import MAJOR_NAMES, ensure_majors
 COLUMNS = ("姓名", "身份证号", "手机号", "工作单位", "专业", "类型", "注册有效期", "班级")
 KINDS = {"主项": ENROLLMENT_MAIN, "增项": ENROLLMENT_ADDED}
 NAME_MAX, COMPANY_MAX = 64, 200
+T = TypeVar("T")
+# What is read of a trainee (id, ID card hash, name, phone, company) and of an enrollment
+# (id, trainee, major, kind, registration expiry).
+TraineeRow = Row[int, str, str, str, str]
+EnrollmentRow = Row[int, int, int, str, date | None]
 CHUNK = 500  # bound parameters per IN (...) query, well under every backend's limit
 
 
@@ -68,7 +73,8 @@ def import_roster(session: Session, cipher: PiiCipher, path: str | Path, dry_run
     try:
         majors = ensure_majors(session)
         classes = _classes_by_code(session)
-        lines = _consistent(report.accepted(rows, lambda row, errors: _parse(row, majors, classes, cipher, errors)), report)
+        accepted = report.accepted(rows, lambda row, errors: _parse(row, majors, classes, cipher, errors))
+        lines = _consistent(accepted, report)
         _apply(session, cipher, lines, report, dry_run)
         if dry_run:
             session.rollback()
@@ -86,21 +92,15 @@ def _classes_by_code(session: Session) -> dict[str, ClassRef]:
     return {code.upper(): ClassRef(id_, code, major_id) for id_, code, major_id in rows}
 
 
-def _parse(row: SheetRow, majors: dict[str, Major], classes: dict[str, ClassRef], cipher, errors) -> Line | None:
-    def check(parse, *args):
-        try:
-            return parse(*args)
-        except (ServiceError, cells.CellError) as exc:
-            errors.append(exc.message if isinstance(exc, ServiceError) else exc.reason)
-            return None
-
+def _parse(row: SheetRow, majors: dict[str, Major], classes: dict[str, ClassRef], cipher: PiiCipher,
+           errors: list[str]) -> Line | None:
     name = cells.person_name(row["姓名"])
     if not name:
         errors.append("姓名为空")
     elif len(name) > NAME_MAX:
         errors.append(f"姓名超过{NAME_MAX}个字")
-    id_card = check(validate_id_card, row["身份证号"])
-    phone = check(normalize_phone, row["手机号"])
+    id_card = cells.checked(errors, validate_id_card, row["身份证号"])
+    phone = cells.checked(errors, normalize_phone, row["手机号"])
     company = cells.text(row["工作单位"])
     if len(company) > COMPANY_MAX:
         errors.append(f"工作单位超过{COMPANY_MAX}个字")
@@ -108,10 +108,10 @@ def _parse(row: SheetRow, majors: dict[str, Major], classes: dict[str, ClassRef]
     kind = KINDS.get(cells.compact(row["类型"]))
     if kind is None:
         errors.append("类型应为“主项”或“增项”")
-    expires = check(cells.optional_date, row["注册有效期"], "注册有效期")
+    expires = cells.checked(errors, cells.optional_date, row["注册有效期"], "注册有效期")
     class_ref = _class(row, major, classes, errors)
-    if errors:
-        return None
+    if errors or id_card is None or phone is None or major is None or kind is None:
+        return None  # each of them None has added its reason to `errors`
     return Line(row.number, cipher.lookup_hash(id_card), id_card, name, phone, company,
                 major, kind, expires, class_ref)
 
@@ -126,7 +126,7 @@ def _major(row: SheetRow, majors: dict[str, Major], errors: list[str]) -> Major 
     return majors.get(name)
 
 
-def _class(row: SheetRow, major: Major | None, classes: dict[str, ClassRef], errors) -> ClassRef | None:
+def _class(row: SheetRow, major: Major | None, classes: dict[str, ClassRef], errors: list[str]) -> ClassRef | None:
     code = cells.compact(row["班级"])
     if not code:
         return None
@@ -152,7 +152,8 @@ def _consistent(lines: Iterable[Line], report: ImportReport) -> list[Line]:
         if pair in row_of_pair:
             report.reject(line.number, f"与第{row_of_pair[pair]}行重复：同一学员同一专业只能有一行")
         elif first.person != line.person:
-            fields = [label for label, a, b in zip(("姓名", "手机号", "工作单位"), first.person, line.person) if a != b]
+            labels = ("姓名", "手机号", "工作单位")
+            fields = [label for label, a, b in zip(labels, first.person, line.person, strict=True) if a != b]
             report.reject(line.number, f"与第{first.number}行身份证号相同，但{'、'.join(fields)}不一致")
         else:
             row_of_pair[pair] = line.number
@@ -188,12 +189,12 @@ def _apply(session: Session, cipher: PiiCipher, lines: list[Line], report: Impor
         plan.execute(session)
 
 
-def _chunks(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
+def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
 
-def _among(column, values: Sequence):
+def _among(column: InstrumentedAttribute[Any], values: Sequence[object]) -> ColumnElement[bool]:
     """`column IN (...)` with the values written into the SQL text.
 
     As bound parameters, PostgreSQL (through psycopg's prepared statements) ends up comparing
@@ -202,7 +203,7 @@ def _among(column, values: Sequence):
     return column.in_(bindparam(f"among_{column.key}", list(values), expanding=True, literal_execute=True))
 
 
-def _existing_trainees(session: Session, hashes: list[str]) -> dict:
+def _existing_trainees(session: Session, hashes: list[str]) -> dict[str, TraineeRow]:
     found = {}
     for chunk in _chunks(hashes):
         stmt = select(Trainee.id, Trainee.id_card_hash, Trainee.name, Trainee.phone, Trainee.company)
@@ -211,9 +212,11 @@ def _existing_trainees(session: Session, hashes: list[str]) -> dict:
     return found
 
 
-def _update_trainees(session: Session, existing: dict, persons: dict[str, Line], dry_run: bool) -> set[int]:
+def _update_trainees(session: Session, existing: dict[str, TraineeRow], persons: dict[str, Line],
+                     dry_run: bool) -> set[int]:
     """Brings name, phone and company up to date; returns the row numbers that changed one."""
-    updates, rows = [], set()
+    updates: list[dict[str, object]] = []
+    rows: set[int] = set()
     for id_hash, row in existing.items():
         line = persons[id_hash]
         if (row.name, row.phone, row.company) != line.person:
@@ -236,7 +239,7 @@ def _insert_trainees(session: Session, cipher: PiiCipher, lines: list[Line]) -> 
     return dict(result.all())
 
 
-def _existing_enrollments(session: Session, trainee_ids: list[int]) -> dict:
+def _existing_enrollments(session: Session, trainee_ids: list[int]) -> dict[tuple[int, int], EnrollmentRow]:
     found = {}
     for chunk in _chunks(trainee_ids):
         stmt = select(Enrollment.id, Enrollment.trainee_id, Enrollment.major_id,
@@ -246,7 +249,7 @@ def _existing_enrollments(session: Session, trainee_ids: list[int]) -> dict:
     return found
 
 
-def _existing_memberships(session: Session, trainee_ids: list[int]) -> dict:
+def _existing_memberships(session: Session, trainee_ids: list[int]) -> dict[tuple[int, int], dict[int, int]]:
     """{(trainee id, major id): {class id: member id}}."""
     found: dict[tuple[int, int], dict[int, int]] = {}
     for chunk in _chunks(trainee_ids):
@@ -262,14 +265,14 @@ class _Plan:
     """The inserts, updates and deletes the rows ask for, executed in bulk at the end."""
 
     def __init__(self) -> None:
-        self.new_enrollments: list[dict] = []
-        self.changed_enrollments: dict[int, dict] = {}  # row number -> values
-        self.new_members: list[dict] = []
+        self.new_enrollments: list[dict[str, object]] = []
+        self.changed_enrollments: dict[int, dict[str, object]] = {}  # row number -> values
+        self.new_members: list[dict[str, object]] = []
         self.gone_members: list[int] = []
 
-    def enrollment(self, line: Line, trainee_id: int, current) -> bool:
+    def enrollment(self, line: Line, trainee_id: int, current: EnrollmentRow | None) -> bool:
         """Plans the row's enrollment; True when it is a new one."""
-        values = {"kind": line.kind, "registration_expires": line.expires}
+        values: dict[str, object] = {"kind": line.kind, "registration_expires": line.expires}
         if current is None:
             self.new_enrollments.append({"trainee_id": trainee_id, "major_id": line.major.id,
                                          "fee": line.major.fee_for(line.kind), **values})

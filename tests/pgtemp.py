@@ -1,0 +1,137 @@
+"""Throwaway PostgreSQL for the tests, the benches and the scripts: the one place that makes it.
+
+Two kinds, neither needing pytest:
+- `throwaway_database()`: a database of its own on the shared server (`WXAPP_TEST_PG_ADMIN`, the
+  benches' `WXAPP_BENCH_PG_ADMIN`), created empty and dropped with whatever still holds it open;
+- `PrivateCluster`: a cluster of its own (initdb) on a free or given loopback port, its data in a
+  temporary directory, which a fault test starts, stops and hangs (SIGSTOP). PostgreSQL refuses to
+  run as root, so under root its commands run as the `postgres` user.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+DEFAULT_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+ADMIN_DSN = os.environ.get("WXAPP_TEST_PG_ADMIN", DEFAULT_ADMIN_DSN)
+
+
+def create_database(prefix: str = "wxapp_tmp", admin_dsn: str = ADMIN_DSN) -> str:
+    """A new empty database on the server of `admin_dsn`; its SQLAlchemy URL (psycopg 3)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(admin_dsn).set(drivername="postgresql+psycopg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def drop_database(url: str, admin_dsn: str = ADMIN_DSN) -> None:
+    """Drops the database of `url`, closing the connections a crashed run left open."""
+    name = make_url(url).database
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def throwaway_database(prefix: str = "wxapp_tmp", admin_dsn: str = ADMIN_DSN) -> Iterator[str]:
+    """A database for the length of a `with` block; yields its SQLAlchemy URL."""
+    url = create_database(prefix, admin_dsn)
+    try:
+        yield url
+    finally:
+        drop_database(url, admin_dsn)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def pg_bin() -> Path | None:
+    """The PostgreSQL server binaries: `WXAPP_PG_BIN`, or the newest under /usr/lib/postgresql."""
+    configured = os.environ.get("WXAPP_PG_BIN")
+    candidates = [configured] if configured else sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    return None
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster of one's own, made by initdb; `url` names its `wxapp` database."""
+
+    def __init__(self, bin_dir: Path, port: int | None = None) -> None:
+        self.bin = bin_dir
+        self.port = port or free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="wxapp-pg-"))
+        self.data = self.root / "data"
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/wxapp"
+
+    def _run(self, tool: str, *args: str) -> None:
+        command = [str(self.bin / tool), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.root)
+
+    def start(self) -> PrivateCluster:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        return self
+
+    def create_database(self) -> None:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE wxapp")
+
+    def stop(self, mode: str = "fast") -> None:
+        self.resume()
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def hang(self) -> None:
+        """SIGSTOP the postmaster and every backend: connections open, nothing answers."""
+        for pid in self._processes():
+            os.kill(pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for pid in self._processes():
+            os.kill(pid, signal.SIGCONT)
+
+    def _processes(self) -> list[int]:
+        """The postmaster (from its pid file) and its children (from /proc); none when stopped."""
+        try:
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # Fields after the command name, which may itself hold spaces: state, ppid, …
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def destroy(self) -> None:
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass  # already stopped
+        shutil.rmtree(self.root, ignore_errors=True)

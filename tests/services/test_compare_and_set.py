@@ -1,0 +1,74 @@
+"""The one compare-and-set loop: a lost race is read again, a bounded number of times."""
+from __future__ import annotations
+
+import pytest
+
+from services import ServiceError, keys
+from services.redis_tools import LOST, TRIES, Contended, compare_and_set
+from services.study import play_state
+from tests import factories
+from tests.study_util import T0, beat, lesson, player
+
+OPENID = "oCasUser000000000000000001"
+
+
+def test_a_lost_attempt_runs_again_and_its_result_is_the_first_that_won():
+    answers = iter([LOST, LOST, "written"])
+    calls = []
+
+    def attempt():
+        calls.append(1)
+        return next(answers)
+
+    assert compare_and_set(attempt) == "written" and len(calls) == 3
+
+
+def test_an_attempt_with_nothing_to_write_returns_at_once():
+    assert compare_and_set(lambda: None) is None
+
+
+def test_a_race_lost_every_time_is_contended_in_chinese_after_the_bound():
+    calls = []
+
+    def attempt():
+        calls.append(1)
+        return LOST
+
+    with pytest.raises(ServiceError) as refused:
+        compare_and_set(attempt)
+    assert isinstance(refused.value, Contended) and len(calls) == TRIES
+    assert refused.value.message == "系统繁忙，请稍后再试"
+
+
+def test_a_heartbeat_that_loses_its_write_to_another_writer_is_credited_once(app, monkeypatch):
+    lesson_id, trainee_id = lesson(app, duration_s=300), factories.trainee(app, openid=OPENID)
+    redis = app.extensions["redis"]
+    with app.app_context():
+        p = player(app)
+        tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
+        p.heartbeat(OPENID, beat(lesson_id, 0, tab), T0)
+        real_read, reads = play_state.read, []
+
+        def read_then_someone_writes(*args, **kwargs):
+            state = real_read(*args, **kwargs)
+            reads.append(1)
+            if len(reads) == 1:
+                redis.hincrby(keys.play(trainee_id), "v", 1)  # another process wrote after this read
+            return state
+
+        monkeypatch.setattr(play_state, "read", read_then_someone_writes)
+        answer = p.heartbeat(OPENID, beat(lesson_id, 15, tab), T0 + 15)
+
+    assert len(reads) == 2
+    hot = real_read(redis, trainee_id, [lesson_id]).lessons[lesson_id]
+    assert answer.max_position == 15.0 and (hot.provisional, hot.provisional_s) == ([[0.0, 15.0]], 15.0)
+
+
+def test_a_heartbeat_that_never_wins_its_write_is_refused_as_busy(app, monkeypatch):
+    lesson_id, trainee_id = lesson(app, duration_s=300), factories.trainee(app, openid=OPENID)
+    with app.app_context():
+        p = player(app)
+        tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
+        monkeypatch.setattr(play_state, "write", lambda *args, **kwargs: False)
+        with pytest.raises(Contended):
+            p.heartbeat(OPENID, beat(lesson_id, 0, tab), T0)

@@ -83,9 +83,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     register_completion_blueprints(app)
     if app.config["WXAPP_ENV"] != "production":
-        from wxapp.sandbox import bp as sandbox_bp
+        from wxapp.sandbox import install
 
-        app.register_blueprint(sandbox_bp)
+        install(app)
 
 
 def register_completion_blueprints(app: Flask) -> None:

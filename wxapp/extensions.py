@@ -5,8 +5,6 @@ built once per app and kept in `app.extensions`; reach them through the accessor
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import redis
 from flask import Flask, current_app, g, has_app_context
 from flask_limiter import Limiter
@@ -48,12 +46,9 @@ def init_clients(app: Flask) -> None:
         redis=app.extensions["redis"],
         timeout=app.config["WECHAT_TIMEOUT_S"],
     )
-    # Production has no sandbox: its console backend fails each text rather than record it.
-    recorder = None if app.config["WXAPP_ENV"] == "production" else _sandbox_sms_recorder(app.extensions["redis"])
     app.extensions["links"] = config.links(app.config)
     app.extensions["notifier"] = Notifier(
-        config.notice_settings(app.config), db.session, app.extensions["wechat_api"], app.extensions["redis"],
-        sms_recorder=recorder)
+        config.notice_settings(app.config), db.session, app.extensions["wechat_api"], app.extensions["redis"])
     app.extensions["play_settings"] = config.play_settings(app.config)
     overview.track_changes(_redis_if_app)
     init_exam(app)
@@ -121,10 +116,3 @@ def exam_tools():
     return ExamTools(session=db.session, storage=current_app.extensions["photo_storage"],
                      rules=current_app.config["EXAM_RULES"], templates=lambda: notifier().templates,
                      exam_url=links().exam)
-
-
-def _sandbox_sms_recorder(redis_client: redis.Redis) -> Callable[[dict], None]:
-    """The console SMS backend's messages go to the development sandbox log (shown at /dev/)."""
-    from wxapp.sandbox import log as sandbox_log
-
-    return lambda body: sandbox_log.record(redis_client, "sms", "POST", "sms/send", body=body)

@@ -171,15 +171,14 @@ def test_tencent_refusal_of_the_request_is_an_error(stand_in, code, transient):
 
 
 def test_console_records_in_development_and_refuses_for_good_in_production(redis):
-    from wxapp.extensions import _sandbox_sms_recorder
     from wxapp.sandbox import log as sandbox_log
 
-    recorded = build_backend(SmsSettings(backend="console", sign_name="智信培训"), redis, _sandbox_sms_recorder(redis))
+    recorded = build_backend(SmsSettings(backend="console", sign_name="智信培训"), redis, sandbox_log.sms_recorder(redis))
     assert recorded.send("13912345678", "SMS_CLASS_OPEN", {"name": "周一"}).startswith("console-")
     assert sandbox_log.entries(redis)[0].body["phone"] == "139****5678"
 
     production = build_backend(SmsSettings(backend="console", sign_name="智信培训", production=True), redis,
-                               _sandbox_sms_recorder(redis))
+                               sandbox_log.sms_recorder(redis))
     with pytest.raises(SmsError) as refused:
         production.send("13912345678", "SMS_CLASS_OPEN", {"name": "周一"})
     assert refused.value.code == "not_configured" and refused.value.transient is False

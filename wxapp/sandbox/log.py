@@ -7,6 +7,7 @@ machine. Plain Redis, no Flask: any process may append. Callers pass phone numbe
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,3 +63,8 @@ def _without_secrets(body: object) -> object:
     if isinstance(body, dict):
         return {k: v for k, v in body.items() if k not in HIDDEN_PARAMS}
     return body
+
+
+def sms_recorder(redis_client: redis_lib.Redis) -> Callable[[dict], None]:
+    """What the console SMS backend calls with each text: it records it here."""
+    return lambda body: record(redis_client, "sms", "POST", "sms/send", body=body)

@@ -24,7 +24,7 @@ import redis as redis_lib
 from sqlalchemy import ColumnElement, Row, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from models import ClassMember, Completion, Enrollment, Major, TrainingClass, WechatUser
+from models import ClassMember, Completion, Course, Enrollment, Major, TrainingClass, WechatUser
 from models.catalog import COURSE_PUBLIC
 from services import keys
 from services.redis_tools import text as redis_text
@@ -88,40 +88,42 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def _grouped(session: Session) -> Sequence[Row[*tuple[Any, ...]]]:
-    """Per (major, class code or None): pair counts and, on each trainee's first enrollment, trainee counts."""
-    done = hours.done_courses().cte("done")
-    public_done = select(done.c.trainee_id).where(done.c.kind == COURSE_PUBLIC).distinct().subquery()
-    major_done = select(done.c.trainee_id, done.c.major_id).where(done.c.kind != COURSE_PUBLIC).subquery()
-    any_done = select(major_done.c.trainee_id).distinct().subquery()
-    firsts = select(func.min(Enrollment.id).label("id")).group_by(Enrollment.trainee_id).subquery()
-    b, s = bound().subquery(), studying().subquery()
+    """Per (major, class code or None): pair counts and, on each trainee's first enrollment, trainee counts.
+
+    One pass over the enrollments, each joined once to what is known of its trainee (bound, the hours
+    summary rolled up per trainee, an exam passed) and of the pair (class, the major's hours, its exam)."""
+    per = hours.per_trainee().subquery()
+    major_done = hours.done_courses().where(Course.kind != COURSE_PUBLIC).subquery()
     major_passed = (select(Completion.trainee_id, Completion.major_id).where(Completion.state == "valid")
                     .distinct().subquery())
     any_passed = passed().distinct().subquery()
     member = (select(ClassMember.trainee_id, TrainingClass.major_id, TrainingClass.code)
               .join(TrainingClass, TrainingClass.id == ClassMember.class_id).subquery())
-    is_bound, is_studying = b.c.trainee_id.is_not(None), s.c.trainee_id.is_not(None)
-    has_public = public_done.c.trainee_id.is_not(None)
-    first = firsts.c.id.is_not(None)
-    stmt = (select(Enrollment.major_id, member.c.code, func.count(), _count(is_bound), _count(is_studying),
-                   _count(has_public & major_done.c.trainee_id.is_not(None)),
-                   _count(major_passed.c.trainee_id.is_not(None)),
-                   _count(first), _count(first & is_bound), _count(first & is_studying),
-                   _count(first & has_public & any_done.c.trainee_id.is_not(None)),
-                   _count(first & any_passed.c.trainee_id.is_not(None)))
-            .outerjoin(firsts, firsts.c.id == Enrollment.id)
-            .outerjoin(b, b.c.trainee_id == Enrollment.trainee_id)
-            .outerjoin(s, s.c.trainee_id == Enrollment.trainee_id)
-            .outerjoin(public_done, public_done.c.trainee_id == Enrollment.trainee_id)
-            .outerjoin(any_done, any_done.c.trainee_id == Enrollment.trainee_id)
-            .outerjoin(major_done, and_(major_done.c.trainee_id == Enrollment.trainee_id,
-                                        major_done.c.major_id == Enrollment.major_id))
-            .outerjoin(any_passed, any_passed.c.trainee_id == Enrollment.trainee_id)
-            .outerjoin(major_passed, and_(major_passed.c.trainee_id == Enrollment.trainee_id,
-                                          major_passed.c.major_id == Enrollment.major_id))
-            .outerjoin(member, and_(member.c.trainee_id == Enrollment.trainee_id,
-                                    member.c.major_id == Enrollment.major_id))
-            .group_by(Enrollment.major_id, member.c.code))
+    b = bound().subquery()
+    public_done = per.c.public_done == 1
+    pairs = (select(Enrollment.major_id, member.c.code,
+                    (func.row_number().over(partition_by=Enrollment.trainee_id, order_by=Enrollment.id) == 1)
+                    .label("is_first"),
+                    b.c.trainee_id.is_not(None).label("bound"), per.c.trainee_id.is_not(None).label("studying"),
+                    (public_done & major_done.c.trainee_id.is_not(None)).label("finished"),
+                    major_passed.c.trainee_id.is_not(None).label("passed"),
+                    (public_done & (per.c.major_done == 1)).label("finished_any"),
+                    any_passed.c.trainee_id.is_not(None).label("passed_any"))
+             .outerjoin(member, and_(member.c.trainee_id == Enrollment.trainee_id,
+                                     member.c.major_id == Enrollment.major_id))
+             .outerjoin(b, b.c.trainee_id == Enrollment.trainee_id)
+             .outerjoin(per, per.c.trainee_id == Enrollment.trainee_id)
+             .outerjoin(major_done, and_(major_done.c.trainee_id == Enrollment.trainee_id,
+                                         major_done.c.major_id == Enrollment.major_id))
+             .outerjoin(major_passed, and_(major_passed.c.trainee_id == Enrollment.trainee_id,
+                                           major_passed.c.major_id == Enrollment.major_id))
+             .outerjoin(any_passed, any_passed.c.trainee_id == Enrollment.trainee_id)).subquery()
+    first = pairs.c.is_first
+    stmt = (select(pairs.c.major_id, pairs.c.code, func.count(), _count(pairs.c.bound), _count(pairs.c.studying),
+                   _count(pairs.c.finished), _count(pairs.c.passed), _count(first), _count(first & pairs.c.bound),
+                   _count(first & pairs.c.studying), _count(first & pairs.c.finished_any),
+                   _count(first & pairs.c.passed_any))
+            .group_by(pairs.c.major_id, pairs.c.code))
     return session.execute(stmt).all()
 
 

@@ -45,6 +45,7 @@ from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session, UOWT
 from sqlalchemy.sql import ClauseElement
 
 from models import Course, HoursSummary, Lesson, LessonProgress, Trainee
+from models.catalog import COURSE_PUBLIC
 
 CHUNK = 500  # trainees recounted per statement: bind parameters stay far below any backend's limit
 # The columns whose change changes earned hours, per table.
@@ -88,9 +89,17 @@ def done_courses() -> Select[int, int | None, str]:
             .join(Course, Course.id == HoursSummary.course_id).where(complete()))
 
 
+def per_trainee() -> Select[int, int, int]:
+    """Per trainee with confirmed watching: whether the 公共课 and whether any 专业课 is complete (1 or 0)."""
+    public = Course.kind == COURSE_PUBLIC
+    return (select(HoursSummary.trainee_id, func.max(case((public & complete(), 1), else_=0)).label("public_done"),
+                   func.max(case((~public & complete(), 1), else_=0)).label("major_done"))
+            .join(Course, Course.id == HoursSummary.course_id).group_by(HoursSummary.trainee_id))
+
+
 def studying() -> Select[int]:
-    """Trainees with confirmed watching of any lesson."""
-    return select(HoursSummary.trainee_id).distinct()
+    """Trainees with confirmed watching of any lesson (a trainee once per course: for `IN`, not to count)."""
+    return select(HoursSummary.trainee_id)
 
 
 # -- keeping the summary ----------------------------------------------------------------------

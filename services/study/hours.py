@@ -18,7 +18,8 @@ writer can forget to:
 - a bulk statement on those tables (`session.execute(insert(LessonProgress), rows)`): the trainees it
   names, or every trainee when it can't say.
 
-SQL run beside the ORM session (a migration, a psql session) must call `rebuild` after it.
+SQL run beside the ORM session (a migration, a psql session) must call `rebuild` after it
+(`flask trainee recount-hours`).
 """
 from __future__ import annotations
 
@@ -113,10 +114,10 @@ def recount() -> Select[int, int, int, int, Decimal]:
             .group_by(LessonProgress.trainee_id, Lesson.course_id))
 
 
-def refresh(connection: Connection, trainee_ids: Iterable[int]) -> None:
-    """Recounts the trainees' summary rows, in the caller's transaction. Each trainee's row is locked
-    first (PostgreSQL), so the recount, a statement of its own, sees every completion committed by a
-    transaction that recounted the same trainee before."""
+def refresh(connection: Connection, trainee_ids: Iterable[int]) -> int:
+    """Recounts the trainees' summary rows, in the caller's transaction; returns how many trainees.
+    Each trainee's row is locked first (PostgreSQL), so the recount, a statement of its own, sees
+    every completion committed by a transaction that recounted the same trainee before."""
     ordered = sorted(set(trainee_ids))
     columns = ["trainee_id", "course_id", "lessons_started", "lessons_completed", "hours_earned"]
     for start in range(0, len(ordered), CHUNK):
@@ -126,11 +127,12 @@ def refresh(connection: Connection, trainee_ids: Iterable[int]) -> None:
         connection.execute(delete(HoursSummary).where(HoursSummary.trainee_id.in_(chunk)))
         connection.execute(insert(HoursSummary).from_select(
             columns, recount().where(LessonProgress.trainee_id.in_(chunk))))
+    return len(ordered)
 
 
-def rebuild(connection: Connection) -> None:
-    """Recounts every trainee's summary (after SQL that bypassed the session hooks)."""
-    refresh(connection, connection.scalars(_everyone()))
+def rebuild(connection: Connection) -> int:
+    """Recounts every trainee's summary (after SQL that bypassed the session hooks); returns how many trainees."""
+    return refresh(connection, connection.scalars(_everyone()))
 
 
 def _everyone() -> Select[int]:

@@ -14,7 +14,7 @@ writer can forget to:
 
 - a lesson-progress row added, deleted, completed or moved (the player's flush, an exercise passed);
 - a lesson whose hours or course change (a catalog import), or a lesson deleted: every trainee with
-  progress in its course;
+  progress on it or in its course;
 - a bulk statement on those tables (`session.execute(insert(LessonProgress), rows)`): the trainees it
   names, or every trainee when it can't say.
 
@@ -116,8 +116,11 @@ def recount() -> Select[int, int, int, int, Decimal]:
 
 def refresh(connection: Connection, trainee_ids: Iterable[int]) -> int:
     """Recounts the trainees' summary rows, in the caller's transaction; returns how many trainees.
-    Each trainee's row is locked first (PostgreSQL), so the recount, a statement of its own, sees
-    every completion committed by a transaction that recounted the same trainee before."""
+
+    Each trainee's row is locked first (PostgreSQL; FOR NO KEY UPDATE, which rows referring to the
+    trainee don't wait for), so the recount, a statement of its own, sees every completion committed
+    by a transaction that recounted the same trainee before. Trainees are locked in id order, and
+    nothing holding a trainee's lock waits for a progress row, so recounts can't deadlock."""
     ordered = sorted(set(trainee_ids))
     columns = ["trainee_id", "course_id", "lessons_started", "lessons_completed", "hours_earned"]
     for start in range(0, len(ordered), CHUNK):
@@ -139,9 +142,12 @@ def _everyone() -> Select[int]:
     return select(LessonProgress.trainee_id).union(select(HoursSummary.trainee_id)).subquery().select()
 
 
-def _in_courses(connection: Connection, course_ids: set[int]) -> set[int]:
-    """Trainees with progress in the courses, as the summary has them (it is current until this flush)."""
-    return set(connection.scalars(select(HoursSummary.trainee_id).where(HoursSummary.course_id.in_(course_ids))))
+def _touching(connection: Connection, lessons: set[Lesson]) -> set[int]:
+    """Trainees whose hours these lessons (changed or deleted) may change: those with progress on them,
+    and those with hours in their courses (a deleted lesson's progress rows went with it)."""
+    with_progress = select(LessonProgress.trainee_id).where(LessonProgress.lesson_id.in_({x.id for x in lessons}))
+    in_courses = select(HoursSummary.trainee_id).where(HoursSummary.course_id.in_({x.course_id for x in lessons}))
+    return set(connection.scalars(with_progress.union(in_courses)))
 
 
 def _changed(obj: object, names: Iterable[str]) -> list[Any]:
@@ -158,7 +164,7 @@ def _changed(obj: object, names: Iterable[str]) -> list[Any]:
 @event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
     trainees: set[int] = set()
-    courses: set[int] = set()
+    lessons: set[Lesson] = set()
     for obj in session.new:
         if isinstance(obj, LessonProgress):
             trainees.add(obj.trainee_id)
@@ -166,16 +172,16 @@ def _after_flush(session: Session, flush_context: UOWTransaction) -> None:
         if isinstance(obj, LessonProgress):
             trainees.add(obj.trainee_id)
         elif isinstance(obj, Lesson):
-            courses.add(obj.course_id)
+            lessons.add(obj)
     for obj in session.dirty:
         if isinstance(obj, LessonProgress) and _changed(obj, ("trainee_id", "lesson_id", "completed_at")):
             trainees.update(_changed(obj, ("trainee_id",)) or [obj.trainee_id])
-        elif isinstance(obj, Lesson) and _changed(obj, ("hours", "course_id")):
-            courses.update(_changed(obj, ("course_id",)) or [obj.course_id])
-    if not (trainees or courses):
+        elif isinstance(obj, Lesson) and _changed(obj, ("hours", "course_id", "course")):
+            lessons.add(obj)
+    if not (trainees or lessons):
         return
     connection = session.connection()
-    refresh(connection, trainees | (_in_courses(connection, courses) if courses else set()))
+    refresh(connection, trainees | (_touching(connection, lessons) if lessons else set()))
 
 
 @event.listens_for(Session, "do_orm_execute")

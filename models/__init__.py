@@ -31,7 +31,7 @@ from models.completion import Completion  # noqa: E402
 from models.exam import ExamAnswer, ExamAttempt, ExamQuestion  # noqa: E402
 from models.exercises import ExerciseAttempt, ExerciseQuestion  # noqa: E402
 from models.notices import Notice, OutboxMessage  # noqa: E402
-from models.progress import LessonProgress  # noqa: E402
+from models.progress import HoursSummary, LessonProgress  # noqa: E402
 from models.staff import StaffUser  # noqa: E402
 from models.trainee import Enrollment, Trainee  # noqa: E402
 from models.wechat import WechatUser  # noqa: E402
@@ -39,7 +39,7 @@ from models.wechat import WechatUser  # noqa: E402
 __all__ = [
     "db", "Base", "Major", "Course", "Lesson", "TrainingClass", "ClassMember",
     "Trainee", "Enrollment", "WechatUser", "BindingLog", "Notice", "OutboxMessage",
-    "LessonProgress", "AttendanceCheck", "AttendanceRefusal", "ExerciseQuestion", "ExerciseAttempt",
+    "LessonProgress", "HoursSummary", "AttendanceCheck", "AttendanceRefusal", "ExerciseQuestion", "ExerciseAttempt",
     "StaffUser", "Completion", "AuditEntry",
     "ExamQuestion", "ExamAttempt", "ExamAnswer",
 ]

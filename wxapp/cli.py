@@ -396,6 +396,19 @@ def trainee_unlock(phone_or_id: str) -> None:
     click.echo(f"{who}：尝试过认证的微信 {done.wechats} 个，已解除锁定 {done.lifted} 项，学员可立即重新认证登录。")
 
 
+@trainee_cli.command("recount-hours")
+def trainee_recount_hours() -> None:
+    """Recounts every trainee's hours summary from their lesson progress (after SQL run by hand on
+    lesson_progress or lessons; the app keeps the summary itself)."""
+    from models import db
+    from services.db import transaction
+    from services.study import hours
+
+    with transaction(db.session):
+        counted = hours.rebuild(db.session.connection())
+    click.echo(f"已按学习记录重新统计 {counted} 名学员的学时汇总。")
+
+
 # -- followers (issue 9) ---------------------------------------------------------------------------
 
 follower_cli = AppGroup("follower", help="关注者 (who follows the account).")

@@ -7,7 +7,6 @@ must undo is a reminder already written for the old time and not sent yet: those
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,8 +18,6 @@ from models import (
     ClassMember,
     Course,
     Enrollment,
-    Lesson,
-    LessonProgress,
     Notice,
     OutboxMessage,
     Trainee,
@@ -30,12 +27,14 @@ from models import (
 from models.catalog import COURSE_PUBLIC
 from models.notices import NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, PENDING, SENDING
 from services import ServiceError
+from services.db import affected
 from services.identity import audit
 from services.identity.binding import UnbindError, find_trainee
 from services.identity.pii import PiiCipher, mask_phone
 from services.school.classes import START_FORMAT, _check_lengths, local_start, parse_local_start
 from services.school.imports import cells
 from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
+from services.study import hours
 from services.timeutil import SHANGHAI
 
 
@@ -95,10 +94,9 @@ def _drop_unsent_reminders(session: Session, class_id: int) -> int:
     """Reminder rows of this class not yet tried: they name the old time. A row being sent or
     already sent stays (it is the record of what the trainee got)."""
     reminders = select(Notice.id).where(Notice.class_id == class_id, Notice.kind == NOTICE_CLASS_REMINDER)
-    result = session.execute(delete(OutboxMessage).where(
+    return affected(session, delete(OutboxMessage).where(
         OutboxMessage.notice_id.in_(reminders), OutboxMessage.state == PENDING, OutboxMessage.attempts == 0,
     ).execution_options(synchronize_session=False))
-    return result.rowcount or 0
 
 
 def create_audit(session: Session, klass: TrainingClass, actor: str) -> None:
@@ -137,7 +135,7 @@ def remove_member(session: Session, klass: TrainingClass, trainee_id: int, actor
                                                       ClassMember.trainee_id == trainee_id))
     if member is None:
         raise MemberError("该学员不在本班")
-    trainee = session.get(Trainee, trainee_id)
+    trainee = member.trainee
     what = f"{trainee.name}（{mask_phone(trainee.phone)}）"
     session.delete(member)
     audit.record(session, actor, "member_removed", f"class:{klass.code}", what)
@@ -163,7 +161,7 @@ class MemberRow:
 
 
 def members(session: Session, klass: TrainingClass) -> list[MemberRow]:
-    """The class's trainees with their hours in the 公共课 and the class's major (three queries)."""
+    """The class's trainees with their hours in the 公共课 and the class's major (four queries)."""
     rows = session.execute(
         select(Trainee.id, Trainee.name, Trainee.phone, Trainee.company, WechatUser.id.is_not(None))
         .join(ClassMember, ClassMember.trainee_id == Trainee.id)
@@ -173,29 +171,17 @@ def members(session: Session, klass: TrainingClass) -> list[MemberRow]:
     courses = session.execute(select(Course.id, Course.kind, Course.hours_required).where(
         (Course.kind == COURSE_PUBLIC) | (Course.major_id == klass.major_id))).all()
     required = {"public": Decimal(PUBLIC_HOURS), "major": Decimal(PROFESSIONAL_HOURS)}
-    for _, kind, hours in courses:
-        required["public" if kind == COURSE_PUBLIC else "major"] = Decimal(hours)
-    earned = _earned(session, klass.id, {cid: ("public" if kind == COURSE_PUBLIC else "major")
-                                         for cid, kind, _ in courses})
+    part = {"public": 0, "major": 0}  # the course id of each part (0: no such course yet)
+    for course_id, kind, hours_required in courses:
+        key = "public" if kind == COURSE_PUBLIC else "major"
+        required[key], part[key] = Decimal(hours_required), course_id
+    earned = hours.earned(session, select(ClassMember.trainee_id).where(ClassMember.class_id == klass.id),
+                          [course_id for course_id, _, _ in courses])
+    zero = Decimal(0)
     return [MemberRow(tid, name, phone, company, bool(bound),
-                      min(earned[tid]["public"], required["public"]), required["public"],
-                      min(earned[tid]["major"], required["major"]), required["major"])
+                      earned.get((tid, part["public"]), zero), required["public"],
+                      earned.get((tid, part["major"]), zero), required["major"])
             for tid, name, phone, company, bound in rows]
-
-
-def _earned(session: Session, class_id: int, course_part: dict[int, str]) -> dict[int, dict[str, Decimal]]:
-    earned: dict[int, dict[str, Decimal]] = defaultdict(lambda: {"public": Decimal(0), "major": Decimal(0)})
-    if not course_part:
-        return earned
-    rows = session.execute(
-        select(LessonProgress.trainee_id, Lesson.course_id, func.sum(Lesson.hours))
-        .join(Lesson, Lesson.id == LessonProgress.lesson_id)
-        .join(ClassMember, and_(ClassMember.trainee_id == LessonProgress.trainee_id, ClassMember.class_id == class_id))
-        .where(LessonProgress.completed_at.is_not(None), Lesson.course_id.in_(list(course_part)))
-        .group_by(LessonProgress.trainee_id, Lesson.course_id))
-    for trainee_id, course_id, hours in rows:
-        earned[trainee_id][course_part[course_id]] += Decimal(hours or 0)
-    return earned
 
 
 class NotifyPreview:

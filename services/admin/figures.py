@@ -7,59 +7,54 @@ filters by the same definitions, so a number and the rows it links to agree).
 - passed: the trainee passed the major's exam and the pass stands (a valid completion).
 
 Everything comes from ONE aggregate statement grouped by (major, class): per major, per class and
-the totals are sums of its few hundred rows. "Finished" needs the hours of every completed lesson
-(200,000 progress rows at a school's size), which costs a few hundred ms, so the figures are kept
-in Redis for `CACHE_S` and the page says when they were counted; staff may recount at once.
+the totals are sums of its few hundred rows. Hours are read from the hours summary
+(`services.study.hours`, one row per trainee and course), not added up from lesson progress, so a
+recount stays well under the page's budget; the figures are still kept in Redis for `CACHE_S` (the
+page says when they were counted, and staff may recount at once).
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 import redis as redis_lib
-from sqlalchemy import and_, case, func, select, text
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from models import ClassMember, Completion, Course, Enrollment, Lesson, LessonProgress, Major, TrainingClass, WechatUser
+from models import ClassMember, Completion, Course, Enrollment, Major, TrainingClass, WechatUser
 from models.catalog import COURSE_PUBLIC
 from services import keys
+from services.redis_tools import text as redis_text
+from services.study import hours
 
 CACHE_S = 60
 FIGURES = ("enrolled", "bound", "studying", "finished", "passed")
 
 
-def bound():
+def bound() -> Select[int | None]:
     return select(WechatUser.trainee_id).where(WechatUser.trainee_id.is_not(None))
 
 
-def studying():
-    return select(LessonProgress.trainee_id).distinct()
+def studying() -> Select[int]:
+    return hours.studying()
 
 
-def enrolled(major_id: int):
+def enrolled(major_id: int) -> Select[int]:
     return select(Enrollment.trainee_id).where(Enrollment.major_id == major_id)
 
 
-def _done_courses():
-    """(trainee, major, kind) of each course whose completed lessons hold its required hours."""
-    earned = (select(LessonProgress.trainee_id, Lesson.course_id, func.sum(Lesson.hours).label("earned"))
-              .join(Lesson, Lesson.id == LessonProgress.lesson_id)
-              .where(LessonProgress.completed_at.is_not(None))
-              .group_by(LessonProgress.trainee_id, Lesson.course_id).subquery())
-    return (select(earned.c.trainee_id, Course.major_id, Course.kind)
-            .join(Course, Course.id == earned.c.course_id).where(earned.c.earned >= Course.hours_required))
-
-
-def finished(major_id: int | None = None):
+def finished(major_id: int | None = None) -> Select[int]:
     """Trainees who finished the 公共课 and the 专业课 of `major_id` (of any major when None)."""
-    done = _done_courses().subquery()
+    done = hours.done_courses().subquery()
     public = select(done.c.trainee_id).where(done.c.kind == COURSE_PUBLIC)
     major = select(done.c.trainee_id).where(done.c.kind != COURSE_PUBLIC, done.c.trainee_id.in_(public))
     return major.where(done.c.major_id == major_id) if major_id is not None else major
 
 
-def passed(major_id: int | None = None):
+def passed(major_id: int | None = None) -> Select[int]:
     """Trainees whose exam of `major_id` (of any major when None) is passed and not voided."""
     stmt = select(Completion.trainee_id).where(Completion.state == "valid")
     return stmt.where(Completion.major_id == major_id) if major_id is not None else stmt
@@ -75,7 +70,7 @@ class GroupFigures:
     finished: int = 0
     passed: int = 0
 
-    def add(self, counts: tuple[int, ...]) -> None:
+    def add(self, counts: Sequence[int]) -> None:
         for name, n in zip(FIGURES, counts, strict=True):
             setattr(self, name, getattr(self, name) + n)
 
@@ -88,46 +83,47 @@ class StudyFigures:
     classes: list[GroupFigures] = field(default_factory=list)
 
 
-def _grouped(session: Session):
-    """Per (major, class code or None): pair counts and, on each trainee's first enrollment, trainee counts."""
-    done = _done_courses().cte("done")
-    public_done = select(done.c.trainee_id).where(done.c.kind == COURSE_PUBLIC).distinct().subquery()
-    major_done = select(done.c.trainee_id, done.c.major_id).where(done.c.kind != COURSE_PUBLIC).subquery()
-    any_done = select(major_done.c.trainee_id).distinct().subquery()
-    firsts = select(func.min(Enrollment.id).label("id")).group_by(Enrollment.trainee_id).subquery()
-    b, s = bound().subquery(), studying().subquery()
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.count(case((condition, 1)))
+
+
+def _grouped(session: Session) -> Sequence[Row[*tuple[Any, ...]]]:
+    """Per (major, class code or None): pair counts and, on each trainee's first enrollment, trainee counts.
+
+    One pass over the enrollments, each joined once to what is known of its trainee (bound, the hours
+    summary rolled up per trainee, an exam passed) and of the pair (class, the major's hours, its exam)."""
+    per = hours.per_trainee().subquery()
+    major_done = hours.done_courses().where(Course.kind != COURSE_PUBLIC).subquery()
     major_passed = (select(Completion.trainee_id, Completion.major_id).where(Completion.state == "valid")
                     .distinct().subquery())
     any_passed = passed().distinct().subquery()
     member = (select(ClassMember.trainee_id, TrainingClass.major_id, TrainingClass.code)
               .join(TrainingClass, TrainingClass.id == ClassMember.class_id).subquery())
-    has_public = public_done.c.trainee_id.is_not(None)
-    first = firsts.c.id.is_not(None)
-
-    def count(condition):
-        return func.count(case((condition, 1)))
-
-    stmt = (select(Enrollment.major_id, member.c.code, func.count(), count(b.c.trainee_id.is_not(None)),
-                   count(s.c.trainee_id.is_not(None)), count(has_public & major_done.c.trainee_id.is_not(None)),
-                   count(major_passed.c.trainee_id.is_not(None)), count(first), count(first & b.c.trainee_id.is_not(None)), count(first & s.c.trainee_id.is_not(None)),
-                   count(first & has_public & any_done.c.trainee_id.is_not(None)),
-                   count(first & any_passed.c.trainee_id.is_not(None)))
-            .outerjoin(firsts, firsts.c.id == Enrollment.id)
-            .outerjoin(b, b.c.trainee_id == Enrollment.trainee_id)
-            .outerjoin(s, s.c.trainee_id == Enrollment.trainee_id)
-            .outerjoin(public_done, public_done.c.trainee_id == Enrollment.trainee_id)
-            .outerjoin(any_done, any_done.c.trainee_id == Enrollment.trainee_id)
-            .outerjoin(major_done, and_(major_done.c.trainee_id == Enrollment.trainee_id,
-                                        major_done.c.major_id == Enrollment.major_id))
-            .outerjoin(any_passed, any_passed.c.trainee_id == Enrollment.trainee_id)
-            .outerjoin(major_passed, and_(major_passed.c.trainee_id == Enrollment.trainee_id,
-                                          major_passed.c.major_id == Enrollment.major_id))
-            .outerjoin(member, and_(member.c.trainee_id == Enrollment.trainee_id,
-                                    member.c.major_id == Enrollment.major_id))
-            .group_by(Enrollment.major_id, member.c.code))
-    if session.get_bind().dialect.name == "postgresql":
-        # The per-(trainee, course) sums fit in memory instead of spilling to disk in batches.
-        session.execute(text("SET LOCAL work_mem = '64MB'"))
+    b = bound().subquery()
+    public_done = per.c.public_done == 1
+    pairs = (select(Enrollment.major_id, member.c.code,
+                    (func.row_number().over(partition_by=Enrollment.trainee_id, order_by=Enrollment.id) == 1)
+                    .label("is_first"),
+                    b.c.trainee_id.is_not(None).label("bound"), per.c.trainee_id.is_not(None).label("studying"),
+                    (public_done & major_done.c.trainee_id.is_not(None)).label("finished"),
+                    major_passed.c.trainee_id.is_not(None).label("passed"),
+                    (public_done & (per.c.major_done == 1)).label("finished_any"),
+                    any_passed.c.trainee_id.is_not(None).label("passed_any"))
+             .outerjoin(member, and_(member.c.trainee_id == Enrollment.trainee_id,
+                                     member.c.major_id == Enrollment.major_id))
+             .outerjoin(b, b.c.trainee_id == Enrollment.trainee_id)
+             .outerjoin(per, per.c.trainee_id == Enrollment.trainee_id)
+             .outerjoin(major_done, and_(major_done.c.trainee_id == Enrollment.trainee_id,
+                                         major_done.c.major_id == Enrollment.major_id))
+             .outerjoin(major_passed, and_(major_passed.c.trainee_id == Enrollment.trainee_id,
+                                           major_passed.c.major_id == Enrollment.major_id))
+             .outerjoin(any_passed, any_passed.c.trainee_id == Enrollment.trainee_id)).subquery()
+    first = pairs.c.is_first
+    stmt = (select(pairs.c.major_id, pairs.c.code, func.count(), _count(pairs.c.bound), _count(pairs.c.studying),
+                   _count(pairs.c.finished), _count(pairs.c.passed), _count(first), _count(first & pairs.c.bound),
+                   _count(first & pairs.c.studying), _count(first & pairs.c.finished_any),
+                   _count(first & pairs.c.passed_any))
+            .group_by(pairs.c.major_id, pairs.c.code))
     return session.execute(stmt).all()
 
 
@@ -143,13 +139,12 @@ def count_study(session: Session, now: datetime) -> StudyFigures:
         if code is not None:
             classes[code].add(pairs)
         totals.add(people)
-    session.commit()  # ends the transaction SET LOCAL applied to
     return StudyFigures(now.isoformat(), totals, list(majors.values()), list(classes.values()))
 
 
 def cached_study(session: Session, redis: redis_lib.Redis, now: datetime, fresh: bool = False) -> StudyFigures:
     """The study figures counted at most CACHE_S ago (now, when `fresh`)."""
-    raw = None if fresh else redis.get(keys.admin_study_figures())
+    raw = None if fresh else redis_text(redis.get(keys.admin_study_figures()))
     if raw is not None:
         data = json.loads(raw)
         return StudyFigures(data["counted_at"], GroupFigures(**data["totals"]),

@@ -24,7 +24,7 @@ def _book(out: io.BytesIO) -> xlsxwriter.Workbook:
     return xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False})
 
 
-def _table(book: xlsxwriter.Workbook, title: str, header: list[str], rows: list[list]) -> None:
+def _table(book: xlsxwriter.Workbook, title: str, header: list[str], rows: list[list[object]]) -> None:
     sheet = book.add_worksheet(title[:31])
     bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     for col, name in enumerate(header):
@@ -43,7 +43,7 @@ def attendance_xlsx(session: Session, klass: TrainingClass) -> bytes:
     """One row per member: hours, and attendance checks issued / passed / expired / refused scans."""
     members = class_service.members(session, klass)
     now = utcnow()
-    counts: dict[int, Counter] = {m.trainee_id: Counter() for m in members}
+    counts: dict[int, Counter[str]] = {m.trainee_id: Counter() for m in members}
     rows = session.execute(
         select(AttendanceCheck.trainee_id, AttendanceCheck.status, AttendanceCheck.expires_at,
                func.count(AttendanceRefusal.id))

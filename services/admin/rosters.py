@@ -14,15 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 import redis as redis_lib
 import xlsxwriter
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from models import Enrollment, Major, Trainee
 from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
 from services import ServiceError, keys
+from services.db import affected
 from services.identity import audit
 from services.identity.pii import PiiCipher
 from services.school.imports import ImportReport, import_roster
@@ -32,6 +34,7 @@ from services.school.majors import MAJORS
 UPLOAD_TTL_S = 30 * 60
 MAX_UPLOAD = 10 * 1024 * 1024
 XLSX_MAGIC = b"PK\x03\x04"
+Report = TypeVar("Report")
 
 
 class UploadError(ServiceError):
@@ -51,9 +54,10 @@ def keep_upload(redis: redis_lib.Redis, data: bytes, what: str = "报名汇总�
     return token
 
 
-def _with_upload(redis: redis_lib.Redis, token: str, use: Callable[[str], ImportReport]) -> ImportReport:
+def _with_upload(redis: redis_lib.Redis, token: str, use: Callable[[str], Report]) -> Report:
+    """Runs `use` on the kept upload, written to a temporary file for the import to read."""
     data = redis.get(keys.admin_upload(token)) if token and len(token) < 64 else None
-    if data is None:
+    if not isinstance(data, bytes):
         raise UploadError("上传的文件已过期或不存在，请重新上传")
     with tempfile.NamedTemporaryFile(suffix=".xlsx") as tmp:
         tmp.write(data)
@@ -117,7 +121,7 @@ class FeeLine:
 def fee_summary(session: Session, company: str = "") -> list[FeeLine]:
     """Per company and major: how many 主项 and 增项 enrollments and what they cost (the fee
     each enrollment was charged at import, from the notice)."""
-    def of(kind: str):
+    def of(kind: str) -> tuple[ColumnElement[int], ColumnElement[Decimal]]:
         return (func.count().filter(Enrollment.kind == kind),
                 func.coalesce(func.sum(Enrollment.fee).filter(Enrollment.kind == kind), 0))
 
@@ -137,10 +141,8 @@ def mark_paid(session: Session, company: str, paid: bool, actor: str, now: datet
     changed. Recorded in the audit log."""
     of_company = select(Trainee.id).where(Trainee.company == company)
     changing = Enrollment.paid_at.is_(None) if paid else Enrollment.paid_at.is_not(None)
-    count = session.execute(
-        update(Enrollment).where(Enrollment.trainee_id.in_(of_company), changing)
-        .values(paid_at=now if paid else None).execution_options(synchronize_session=False)
-    ).rowcount or 0
+    count = affected(session, update(Enrollment).where(Enrollment.trainee_id.in_(of_company), changing)
+                     .values(paid_at=now if paid else None).execution_options(synchronize_session=False))
     audit.record(session, actor, "fees_marked_paid" if paid else "fees_marked_unpaid", f"company:{company[:90]}",
                  f"{company}：{count} 项报名标记为{'已缴费' if paid else '未缴费'}")
     session.commit()

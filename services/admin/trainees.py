@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+import redis as redis_lib
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -76,8 +77,8 @@ def search(session: Session, cipher: PiiCipher, filters: Filters, page: int) -> 
     return [Found(*row) for row in rows], total
 
 
-def _conditions(session: Session, cipher: PiiCipher, filters: Filters) -> list:
-    where = []
+def _conditions(session: Session, cipher: PiiCipher, filters: Filters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
     q = cells.text(filters.q)
     if q:
         where.append(_query(cipher, q))
@@ -100,7 +101,7 @@ def is_number(q: str) -> bool:
     return bool(re.fullmatch(r"[\d\s+-]{3,}[\dXx]?", cells.text(q)))
 
 
-def _query(cipher: PiiCipher, q: str):
+def _query(cipher: PiiCipher, q: str) -> ColumnElement[bool]:
     """An ID card finds by its hash (never by the number itself); digits by phone; else by name or company."""
     id_card = normalize_id_card(q)
     if re.fullmatch(r"\d{17}[\dX]", id_card):
@@ -113,7 +114,7 @@ def _query(cipher: PiiCipher, q: str):
     return or_(Trainee.name.contains(q, autoescape=True), Trainee.company.contains(q, autoescape=True))
 
 
-def _state(state: str, major_id: int | None):
+def _state(state: str, major_id: int | None) -> ColumnElement[bool]:
     if state == "bound":
         return Trainee.id.in_(figures.bound())
     if state == "unbound":
@@ -190,7 +191,7 @@ def reveal_id_card(session: Session, cipher: PiiCipher, trainee: Trainee, actor:
     return cipher.decrypt(trainee.id_card_enc)
 
 
-def unbind(session: Session, redis, cipher: PiiCipher, trainee: Trainee, actor: str, reason: str) -> bool:
+def unbind(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, trainee: Trainee, actor: str, reason: str) -> bool:
     """Staff unbinds the trainee's WeChat (the same service as `trainee unbind`), recorded."""
     from services.identity import binding
 

@@ -1,8 +1,8 @@
 """A trainee's study overview: courses with hours, classes, exam state.
 
 The 公共课 counts once whatever the number of majors; each enrolled major adds its 专业课.
-A course's earned hours are the hours of its completed lessons (`services.study.progress`), at most
-the hours it requires. A lesson staff retired is neither listed nor offered as the next one, but the
+A course's earned hours are `services.study.hours`' (the hours of its completed lessons, at most the
+hours it requires). A lesson staff retired is neither listed nor offered as the next one, but the
 hours a trainee earned on it still count.
 """
 from __future__ import annotations
@@ -14,21 +14,20 @@ from decimal import Decimal
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
-    ScalarSelect,
     bindparam,
     exists,
-    func,
     literal,
     null,
     or_,
     select,
     union_all,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from models import ClassMember, Course, Enrollment, Lesson, LessonProgress, Major, TrainingClass
 from models.catalog import COURSE_PUBLIC
 from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
+from services.study import hours
 
 
 def hours_text(value: Decimal | int | str) -> str:
@@ -119,32 +118,17 @@ class ExamState:
         return "可参加考试" if self.best_score is None else f"未合格（最高{self.best_score}分），可补考"
 
 
-def _earned(course_id: InstrumentedAttribute[int]) -> ScalarSelect[Decimal]:
-    """Hours of the course's lessons the trainee (`trainee_id` bound at run time) completed."""
-    return (
-        select(func.coalesce(func.sum(Lesson.hours), 0))
-        .join(LessonProgress, LessonProgress.lesson_id == Lesson.id)
-        .where(Lesson.course_id == course_id, LessonProgress.trainee_id == bindparam("trainee_id"),
-               LessonProgress.completed_at.is_not(None))
-        .scalar_subquery()
-    )
-
-
 # The 公共课 row (major NULL) and one row per enrolled major, in one round trip; built once.
 _COURSES: CompoundSelect[*tuple[object, ...]] = union_all(
     select(null().label("major"), Course.name.label("course"), Course.hours_required.label("hours"),
-           literal(0).label("position"), _earned(Course.id).label("earned"))
+           literal(0).label("position"), hours.earned_of(Course.id).label("earned"))
     .where(Course.kind == COURSE_PUBLIC),
-    select(Major.name, Course.name, Course.hours_required, Major.position, _earned(Course.id))
+    select(Major.name, Course.name, Course.hours_required, Major.position, hours.earned_of(Course.id))
     .select_from(Enrollment)
     .join(Major, Major.id == Enrollment.major_id)
     .outerjoin(Course, Course.major_id == Major.id)
     .where(Enrollment.trainee_id == bindparam("trainee_id")),
 ).order_by("position")
-
-
-def _capped(earned: Decimal | int | None, required: Decimal | int) -> Decimal:
-    return min(Decimal(earned or 0), Decimal(required))
 
 
 def courses(session: Session, trainee_id: int) -> list[CourseLine]:
@@ -157,12 +141,12 @@ def courses(session: Session, trainee_id: int) -> list[CourseLine]:
     public_required = Decimal(public_row.hours if public_row else PUBLIC_HOURS)
     lines = [CourseLine(
         name=public_row.course if public_row else "公共课程", kind="public", major=None,
-        hours_earned=_capped(public_row.earned if public_row else 0, public_required),
+        hours_earned=hours.capped(public_row.earned if public_row else 0, public_required),
         hours_required=public_required,
     )]
     lines += [CourseLine(
         name=row.course or f"{row.major}专业课", kind="professional", major=row.major,
-        hours_earned=_capped(row.earned, row.hours or PROFESSIONAL_HOURS),
+        hours_earned=hours.capped(row.earned, row.hours or PROFESSIONAL_HOURS),
         hours_required=Decimal(row.hours or PROFESSIONAL_HOURS),
     ) for row in majors]
     return lines
@@ -183,11 +167,11 @@ def course_details(session: Session, trainee_id: int) -> list[CourseDetail]:
     found = sorted(found, key=lambda c: (c.kind != COURSE_PUBLIC, c.major.position if c.major else 0))
     done = set(session.scalars(select(LessonProgress.lesson_id).where(
         LessonProgress.trainee_id == trainee_id, LessonProgress.completed_at.is_not(None))))
+    earned = hours.earned(session, [trainee_id])
     return [
         CourseDetail(
             id=c.id, name=c.name, kind=c.kind, major=c.major.name if c.major else None,
-            hours_required=c.hours_required,
-            hours_earned=_capped(sum((le.hours for le in c.lessons if le.id in done), Decimal(0)), c.hours_required),
+            hours_required=c.hours_required, hours_earned=earned.get((trainee_id, c.id), Decimal(0)),
             lessons=[LessonLine(le.id, le.title, le.duration_s, le.hours, le.id in done)
                      for le in c.lessons if not le.retired],
         )

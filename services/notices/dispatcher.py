@@ -198,7 +198,7 @@ class Dispatcher:
             left = isinstance(exc, WeChatUnavailable) and exc.may_have_left
             log.info(kv("outbox_wechat_error", id=row.id, to=short_openid(row.openid), errcode=exc.errcode,
                         transient=exc.transient, may_have_left=left))
-            return self._outcome(row, error=f"微信 {exc.errcode}: {exc.errmsg}", transient=exc.transient,
+            return self._outcome(row, error=wechat_error_text(exc.errcode, exc.errmsg), transient=exc.transient,
                                  errcode=exc.errcode, openid=row.openid,
                                  first_sent_at=row.first_sent_at or (started if left else None))
         log.info(kv("outbox_sent", id=row.id, channel="wechat", to=short_openid(row.openid)))
@@ -224,3 +224,21 @@ class Dispatcher:
                        attempts=row.attempts, sent=sent, message_id=message_id, error=error, transient=transient,
                        released=released, unknown=unknown, errcode=errcode, openid=openid,
                        first_sent_at=first_sent_at or row.first_sent_at)
+
+
+# What staff read beside a failed template message (the delivery table): WeChat's code explained,
+# its own words kept for whoever asks WeChat about it.
+WECHAT_ERRORS = {
+    -1: "微信系统繁忙",
+    40001: "access_token 无效，请检查公众号 AppSecret",
+    40003: "OpenID 无效（不是本公众号的用户）",
+    42001: "access_token 已过期",
+    43004: "学员未关注公众号",
+    43101: "学员拒收此类模板消息",
+    45009: "今日模板消息已达上限",
+}
+
+
+def wechat_error_text(errcode: int, errmsg: str) -> str:
+    meaning = WECHAT_ERRORS.get(errcode)
+    return f"微信 {errcode}（{meaning}）: {errmsg}" if meaning else f"微信 {errcode}: {errmsg}"

@@ -265,7 +265,12 @@ def record_job_finish(session: Session, msgid: str, status: str, now: datetime) 
         if status == "success":
             row.delivered_at = row.delivered_at or now
         elif row.state == SENT and row.delivered_at is None:
-            row.state, row.last_error, row.updated_at = FAILED, _cut(f"微信未送达: {status}"), now
+            why = _JOB_FAILURES.get(status, "微信未说明原因")
+            row.state, row.last_error, row.updated_at = FAILED, _cut(f"微信未送达（{why}）: {status}"), now
             fallback = _fallback(row.notice_id, row.trainee_id, now)
             session.execute(insert_ignoring_conflicts(session, OutboxMessage), [fallback])
         return row.state
+
+
+# TEMPLATESENDJOBFINISH's failure statuses, as staff read them in the delivery table.
+_JOB_FAILURES = {"failed:user block": "学员拒收", "failed: system failed": "微信系统原因"}

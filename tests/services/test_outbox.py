@@ -41,7 +41,7 @@ def notify_app(make_app, fake_wechat):
 
 def notify(app, code: str = CLASS_CODE, **dispatch):
     with app.app_context():
-        tools = app.extensions["notifier"]
+        tools = app.extensions["notice_desk"]
         notice = tools.class_open(code, "test")
         report = tools.dispatcher(**dispatch).run(notice_id=notice.id, wait=True, max_seconds=20)
         return notice.id, report
@@ -101,11 +101,11 @@ def test_retries_are_spaced_by_exponential_backoff(make_app, fake_wechat):
     started = utcnow()
 
     with app.app_context():
-        tools = app.extensions["notifier"]
+        tools = app.extensions["notice_desk"]
         tools.dispatcher().run(notice_id=tools.class_open(CLASS_CODE, "test").id)
         row = db.session.scalars(select(OutboxMessage)).one()
 
-    assert row.state == "pending" and row.attempts == 1 and "-1" in row.last_error
+    assert row.state == "pending" and row.attempts == 1 and row.last_error.startswith("微信 -1（微信系统繁忙）")
     # First retry: 60 s base, half of it random.
     assert started + timedelta(seconds=29) < row.next_try_at < utcnow() + timedelta(seconds=61)
     assert 240 <= outbox.RetryPolicy(6, 60).delay(4, random.Random(1)) <= 480  # fourth retry: 480 s, jittered
@@ -153,10 +153,10 @@ def test_an_expired_token_is_refreshed_once_and_the_message_sent_once(notify_app
 def test_a_trainee_who_unfollowed_since_gets_an_sms_without_a_wechat_call(notify_app, fake_wechat, redis):
     class_with_trainees(notify_app, bound=1, unbound=0)
     with notify_app.app_context():
-        notice = notify_app.extensions["notifier"].class_open(CLASS_CODE, "test")
+        notice = notify_app.extensions["notice_desk"].class_open(CLASS_CODE, "test")
         db.session.execute(update(WechatUser).values(subscribed=False))
         db.session.commit()
-        notify_app.extensions["notifier"].dispatcher().run(notice_id=notice.id, wait=True, max_seconds=10)
+        notify_app.extensions["notice_desk"].dispatcher().run(notice_id=notice.id, wait=True, max_seconds=10)
 
     assert fake_wechat.calls(TEMPLATE_PATH) == []
     assert outbox_states(notify_app) == {(CHANNEL_WECHAT, "failed"): 1, (CHANNEL_SMS, "sent"): 1}
@@ -199,13 +199,13 @@ def test_an_unknown_class_is_refused(notify_app):
     from services.notices.notices import NoticeError
 
     with notify_app.app_context(), pytest.raises(NoticeError, match="不存在"):
-        notify_app.extensions["notifier"].class_open("NOPE-1", "test")
+        notify_app.extensions["notice_desk"].class_open("NOPE-1", "test")
 
 
 def test_a_row_left_sending_past_its_lease_becomes_unknown_and_is_not_resent(notify_app, fake_wechat):
     class_with_trainees(notify_app, bound=1, unbound=0)
     with notify_app.app_context():
-        tools = notify_app.extensions["notifier"]
+        tools = notify_app.extensions["notice_desk"]
         notice = tools.class_open(CLASS_CODE, "test")
         # A dispatcher claims the row, then dies before sending or recording anything.
         [claimed] = outbox.claim(db.session, "dead-dispatcher", 10, lease_s=60, now=utcnow())
@@ -224,14 +224,14 @@ def test_two_dispatchers_on_postgresql_send_each_row_once(make_app, fake_wechat,
     apps = [make_app(**notify_settings(fake_wechat)) for _ in range(2)]
     class_with_trainees(apps[0], bound=60, unbound=0)
     with apps[0].app_context():
-        notice_id = apps[0].extensions["notifier"].class_open(CLASS_CODE, "test").id
+        notice_id = apps[0].extensions["notice_desk"].class_open(CLASS_CODE, "test").id
     fake_wechat.script(TEMPLATE_PATH, *[Delay(0.01)] * 60)  # slow enough for both to be busy at once
     barrier, reports = threading.Barrier(2), []
 
     def dispatch(app):
         with app.app_context():
             barrier.wait()
-            dispatcher = app.extensions["notifier"].dispatcher(pool_size=3)
+            dispatcher = app.extensions["notice_desk"].dispatcher(pool_size=3)
             reports.append(dispatcher.run(notice_id=notice_id, wait=True))
 
     threads = [threading.Thread(target=dispatch, args=(app,)) for app in apps]
@@ -249,7 +249,7 @@ def test_two_dispatchers_on_postgresql_send_each_row_once(make_app, fake_wechat,
 def test_a_claim_takes_at_most_the_rows_asked_for_and_never_a_claimed_one(notify_app):
     class_with_trainees(notify_app, bound=0, unbound=10)
     with notify_app.app_context():
-        notify_app.extensions["notifier"].class_open(CLASS_CODE, "test")
+        notify_app.extensions["notice_desk"].class_open(CLASS_CODE, "test")
         first = outbox.claim(db.session, "first", 3, lease_s=60, now=utcnow())
         second = outbox.claim(db.session, "second", 100, lease_s=60, now=utcnow())
         third = outbox.claim(db.session, "third", 100, lease_s=60, now=utcnow())
@@ -263,7 +263,7 @@ def test_an_interrupted_dispatcher_gives_back_the_rows_it_had_not_started(notify
     class_with_trainees(notify_app, bound=6, unbound=0)
     fake_wechat.script(TEMPLATE_PATH, *[Delay(0.5)] * 6)
     with notify_app.app_context():
-        tools = notify_app.extensions["notifier"]
+        tools = notify_app.extensions["notice_desk"]
         notice = tools.class_open(CLASS_CODE, "test")
         threading.Timer(0.25, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C mid-batch
         with pytest.raises(KeyboardInterrupt):

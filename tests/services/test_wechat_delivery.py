@@ -36,7 +36,7 @@ def notify_app(make_app, fake_wechat):
 
 def notify(app, wait: bool = True, clock=None, **dispatch):
     with app.app_context():
-        tools = app.extensions["notifier"]
+        tools = app.extensions["notice_desk"]
         notice = tools.class_open(CLASS_CODE, "test")
         dispatcher = tools.dispatcher(clock, **dispatch) if clock else tools.dispatcher(**dispatch)
         return notice.id, dispatcher.run(notice_id=notice.id, wait=wait, max_seconds=20)
@@ -93,6 +93,9 @@ def test_a_template_refused_by_the_user_43101_falls_back_to_sms(notify_app, fake
     assert outbox_states(notify_app) == {(CHANNEL_WECHAT, "sent"): 1, (CHANNEL_WECHAT, "failed"): 1,
                                          (CHANNEL_SMS, "sent"): 1}
     assert [e.body["phone"] for e in sms_sent(redis)] == ["139****0001"]
+    with notify_app.app_context():  # what staff read in the delivery table
+        failed = db.session.scalar(select(OutboxMessage.last_error).where(OutboxMessage.state == "failed"))
+    assert failed is not None and failed.startswith("微信 43101（学员拒收此类模板消息）")
 
 
 def test_a_43004_answer_records_the_unfollow_and_texts(notify_app, fake_wechat, redis):
@@ -154,7 +157,7 @@ def test_unknown_fate_past_the_ten_minute_window_is_never_resent(make_app, fake_
 
     later = utcnow() + timedelta(minutes=11)
     with app.app_context():
-        app.extensions["notifier"].dispatcher(lambda: later).run(notice_id=notice_id, wait=True, max_seconds=10)
+        app.extensions["notice_desk"].dispatcher(lambda: later).run(notice_id=notice_id, wait=True, max_seconds=10)
 
     assert len(fake_wechat.calls(TEMPLATE_PATH)) == 1
     assert outbox_states(app) == {(CHANNEL_WECHAT, "unknown"): 1}
@@ -214,7 +217,7 @@ def test_template_job_finish_success_marks_delivered_and_user_block_texts(notify
         rows = {r.trainee_id: r for r in db.session.scalars(select(OutboxMessage).where(
             OutboxMessage.channel == CHANNEL_WECHAT))}
         assert rows[first].delivered_at is not None and rows[first].state == "sent"
-        assert rows[second].state == "failed" and "user block" in rows[second].last_error
-        notify_app.extensions["notifier"].dispatcher().run(wait=True, max_seconds=10)
+        assert rows[second].state == "failed" and rows[second].last_error == "微信未送达（学员拒收）: failed:user block"
+        notify_app.extensions["notice_desk"].dispatcher().run(wait=True, max_seconds=10)
     assert [e.body["phone"] for e in sms_sent(redis)] == ["139****0002"]
     assert outbox_states(notify_app)[(CHANNEL_SMS, "sent")] == 1

@@ -44,6 +44,7 @@ class LessonRecord:
     checks: Counter[str]  # issued, verified, expired, pending, refused
     attempts: int
     attempts_passed: int
+    retired: bool = False  # staff retired the lesson; what was earned on it stays
 
 
 def lesson_records(session: Session, trainee_id: int, now: datetime | None = None) -> list[LessonRecord]:
@@ -60,18 +61,18 @@ def lesson_records(session: Session, trainee_id: int, now: datetime | None = Non
     if not wanted:
         return []
     lessons = session.execute(
-        select(Lesson.id, Lesson.title, Lesson.duration_s, Lesson.hours, Course.name)
+        select(Lesson.id, Lesson.title, Lesson.duration_s, Lesson.hours, Course.name, Lesson.retired_at)
         .join(Course, Course.id == Lesson.course_id).where(Lesson.id.in_(wanted))
         .order_by(Course.kind.desc(), Course.id, Lesson.position)
     ).all()
     records = []
-    for lesson_id, title, duration_s, hours, course in lessons:
+    for lesson_id, title, duration_s, hours, course, retired_at in lessons:
         row = progress.get(lesson_id)
         total, passed = attempts.get(lesson_id, (0, 0))
         records.append(LessonRecord(
             lesson_id, course, title, duration_s, hours, json.loads(row.watched) if row else [],
             row.credited_seconds if row else 0.0, row.completed_at if row else None,
-            checks.get(lesson_id, Counter[str]()), total, int(passed),
+            checks.get(lesson_id, Counter[str]()), total, int(passed), retired_at is not None,
         ))
     return records
 

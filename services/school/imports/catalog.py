@@ -192,7 +192,7 @@ def hours_warning(course: Course, note: str = "") -> str | None:
         return (f"课程“{course.name}”的视频课时共 {_num(total)} 学时，超过该课程要求的 {_num(required)} 学时{note}："
                 f"学员看完其中任意 {_num(required)} 学时即修满该课程")
     return (f"课程“{course.name}”的视频课时共 {_num(total)} 学时，少于该课程要求的 {_num(required)} 学时{note}："
-            "学员无法修满该课程")
+            "学员仅靠在用的视频课时无法修满该课程（已学过停用课时的学员，所得学时仍然有效）")
 
 
 def _num(value: Decimal) -> str:

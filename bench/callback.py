@@ -48,9 +48,9 @@ from wxapp import create_app
 app = create_app()
 with app.app_context():
     majors = ensure_majors(db.session)
-    klass = TrainingClass(code="BENCH-1", major=majors["建筑工程"], name="压测班", place="苏州",
+    training_class = TrainingClass(code="BENCH-1", major=majors["建筑工程"], name="压测班", place="苏州",
                           starts_at=datetime(2027, 3, 1, 1, tzinfo=timezone.utc))
-    db.session.add(klass)
+    db.session.add(training_class)
     cipher = app.extensions["pii"]
     for i in range({trainees}):
         first17 = "32050519800101" + f"{{i:03d}}"
@@ -62,7 +62,7 @@ with app.app_context():
             t.enrollments.append(Enrollment(major=majors["市政公用工程"], kind="added", fee=293))
         db.session.add(t)
         db.session.flush()
-        db.session.add(ClassMember(class_id=klass.id, trainee_id=t.id))
+        db.session.add(ClassMember(class_id=training_class.id, trainee_id=t.id))
         db.session.add(WechatUser(openid=f"oBench{{i:022d}}", subscribed=True, trainee_id=t.id,
                                   bound_at=datetime.now(timezone.utc)))
     db.session.commit()

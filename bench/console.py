@@ -195,14 +195,14 @@ def main() -> None:
         report("list page 100 (GET ?page=100)", timed(lambda: client.get("/admin/trainees?page=100")))
         report("recount figures (count_study, no page)", timed(lambda: recount(app), runs=20))
         report("finished trainees (GET ?state=)", timed(lambda: client.get("/admin/trainees?state=finished")))
-        major, klass = values["major"], values["class"]
+        major, training_class = values["major"], values["class"]
         report("finished of a major (GET ?major=&state=)",
                timed(lambda: client.get(f"/admin/trainees?major={major}&state=finished")))
         report("finished of a class (GET ?class=&state=)",
-               timed(lambda: client.get(f"/admin/trainees?class={klass}&state=finished")))
+               timed(lambda: client.get(f"/admin/trainees?class={training_class}&state=finished")))
         report("studying trainees (GET ?state=)", timed(lambda: client.get("/admin/trainees?state=studying")))
         report("passed trainees (GET ?state=)", timed(lambda: client.get("/admin/trainees?state=passed")))
-        report("class page, members' hours (GET)", timed(lambda: client.get(f"/admin/classes/{klass}")))
+        report("class page, members' hours (GET)", timed(lambda: client.get(f"/admin/classes/{training_class}")))
         page = client.get("/admin/").get_data(as_text=True)
         print("dashboard shows: enrolled", re.search(r'href="/admin/trainees">(\d+)', page).group(1),
               "· finished", re.search(r'state=finished">(\d+)', page).group(1),

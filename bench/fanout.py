@@ -85,9 +85,9 @@ def _populate(rows: int) -> None:
     from services.school.majors import ensure_majors
 
     major = ensure_majors(db.session)["建筑工程"]
-    klass = TrainingClass(code=CLASS_CODE, major=major, name="基准测试班", place="苏州市姑苏区培训楼",
+    training_class = TrainingClass(code=CLASS_CODE, major=major, name="基准测试班", place="苏州市姑苏区培训楼",
                           starts_at=datetime(2027, 3, 1, 1, tzinfo=UTC))
-    db.session.add(klass)
+    db.session.add(training_class)
     db.session.flush()
     now = datetime.now(UTC)
     db.session.execute(insert(Trainee), [
@@ -98,7 +98,7 @@ def _populate(rows: int) -> None:
         {"openid": f"oBench{n:08d}", "subscribed": True, "trainee_id": n, "created_at": now}
         for n in range(1, rows + 1)])
     db.session.execute(insert(ClassMember), [
-        {"class_id": klass.id, "trainee_id": n, "created_at": now} for n in range(1, rows + 1)])
+        {"class_id": training_class.id, "trainee_id": n, "created_at": now} for n in range(1, rows + 1)])
     db.session.commit()
 
 
@@ -120,7 +120,7 @@ def child(rows: int, api_base: str) -> None:
         with app.app_context():
             db.create_all()
             _populate(rows)
-            tools = app.extensions["notifier"]
+            tools = app.extensions["notice_desk"]
             tools.dispatcher()  # builds the SMS backend and reads the templates before measuring
             rss_before = _rss_mib()
             started = time.perf_counter()

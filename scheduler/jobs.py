@@ -12,7 +12,7 @@ from datetime import datetime
 from flask import Flask, current_app, has_app_context
 
 from services.logfmt import kv
-from services.notices.notify import Notifier
+from services.notices.desk import NoticeDesk
 from services.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,15 +42,15 @@ def app_context():
         yield
 
 
-def notifier() -> Notifier:
-    return current_app.extensions["notifier"]
+def notice_desk() -> NoticeDesk:
+    return current_app.extensions["notice_desk"]
 
 
 def dispatch_outbox(now: datetime | None = None) -> None:
     """Sends the outbox rows that are due (new notices, retries, SMS fallbacks)."""
     with app_context():
         clock = utcnow if now is None else (lambda: now)
-        report = notifier().dispatcher(clock).run(max_seconds=DISPATCH_MAX_S)
+        report = notice_desk().dispatcher(clock).run(max_seconds=DISPATCH_MAX_S)
         if report.sent or report.failed or report.retried or report.expired_leases or report.unknown:
             log.info(kv("outbox_dispatched", sent=report.sent, retried=report.retried, failed=report.failed,
                         fallbacks=report.fallbacks, expired_leases=report.expired_leases, unknown=report.unknown))
@@ -59,14 +59,14 @@ def dispatch_outbox(now: datetime | None = None) -> None:
 def remind_class_starts(now: datetime | None = None) -> None:
     """Writes the reminders of classes starting from now to the end of tomorrow (once each)."""
     with app_context():
-        for notice in notifier().class_reminders(now or utcnow()):
+        for notice in notice_desk().class_reminders(now or utcnow()):
             log.info(kv("class_reminder_written", notice=notice.key, recipients=notice.recipients))
 
 
 def remind_registration_expiry(now: datetime | None = None) -> None:
     """Writes this week's reminder to trainees whose registration ends within 3 months."""
     with app_context():
-        notice = notifier().registration_expiry(now or utcnow())
+        notice = notice_desk().registration_expiry(now or utcnow())
         if notice is not None:
             log.info(kv("registration_expiry_written", notice=notice.key, recipients=notice.recipients))
 

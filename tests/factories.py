@@ -23,8 +23,8 @@ def trainee(app, name="周一", phone="13912340001", id_card="320505198001010017
         db.session.add(person)
         db.session.flush()
         if class_code:
-            klass = db.session.query(TrainingClass).filter_by(code=class_code).one()
-            db.session.add(ClassMember(class_id=klass.id, trainee_id=person.id))
+            training_class = db.session.query(TrainingClass).filter_by(code=class_code).one()
+            db.session.add(ClassMember(class_id=training_class.id, trainee_id=person.id))
         if openid:
             db.session.add(WechatUser(openid=openid, subscribed=True, trainee_id=person.id,
                                       bound_at=datetime.now(UTC)))
@@ -36,7 +36,7 @@ def training_class(app, code="SZ2701-JZ", major="建筑工程", name="2027年第
                    starts_at=datetime(2027, 3, 1, 1, 0, tzinfo=UTC), place="苏州市姑苏区人民路100号培训楼") -> int:
     with app.app_context():
         by_name = ensure_majors(db.session)
-        klass = TrainingClass(code=code, major=by_name[major], name=name, starts_at=starts_at, place=place)
-        db.session.add(klass)
+        training_class = TrainingClass(code=code, major=by_name[major], name=name, starts_at=starts_at, place=place)
+        db.session.add(training_class)
         db.session.commit()
-        return klass.id
+        return training_class.id

@@ -39,10 +39,10 @@ def openid(n: int) -> str:
     return f"oFake{n:06d}"
 
 
-def class_with_trainees(app, bound: int = 2, unbound: int = 1, code: str = CLASS_CODE, first: int = 1, **klass):
+def class_with_trainees(app, bound: int = 2, unbound: int = 1, code: str = CLASS_CODE, first: int = 1, **training_class):
     """A class with `bound` trainees bound to following WeChats, then `unbound` others; their ids."""
     if first == 1:
-        factories.training_class(app, code=code, name=CLASS_NAME, **klass)
+        factories.training_class(app, code=code, name=CLASS_NAME, **training_class)
     ids = []
     for n in range(first, first + bound + unbound):
         ids.append(factories.trainee(app, name=f"学员{n}", phone=phone(n), id_card=id_card(n),

@@ -6,7 +6,7 @@ import random
 
 from models import Course, ExerciseQuestion, Lesson, db
 from services.school.majors import ensure_majors
-from services.study import progress
+from services.study.player import Beat, Player, Settings
 
 T0 = 1_800_000_000.0  # any fixed moment: tests drive the clock
 
@@ -32,14 +32,14 @@ def lesson(app, duration_s: int = 100, hours: float = 2, questions: list[tuple] 
 
 
 def settings(interval_min_s: float = 600, interval_max_s: float = 1800, check_ttl_s: int = 180,
-             heartbeat_s: float = 15) -> progress.Settings:
-    return progress.Settings(interval_min_s, interval_max_s, check_ttl_s, heartbeat_s)
+             heartbeat_s: float = 15) -> Settings:
+    return Settings(interval_min_s, interval_max_s, check_ttl_s, heartbeat_s)
 
 
-def player(app, seed: int = 1, **overrides) -> progress.Player:
+def player(app, seed: int = 1, **overrides) -> Player:
     """A Player over the app's Redis and session; call inside an app context."""
-    return progress.Player(app.extensions["redis"], db.session, settings(**overrides), rng=random.Random(seed))
+    return Player(app.extensions["redis"], db.session, settings(**overrides), rng=random.Random(seed))
 
 
-def beat(lesson_id: int, position: float, tab: str, state: str = "playing") -> progress.Beat:
-    return progress.Beat(lesson_id, float(position), tab, state)
+def beat(lesson_id: int, position: float, tab: str, state: str = "playing") -> Beat:
+    return Beat(lesson_id, float(position), tab, state)

@@ -65,7 +65,7 @@ def test_a_template_send_is_reported_back_to_the_callback(make_app):
         app.extensions["wechat_api"].API_BASE_URL = base + "cgi-bin/"
         class_with_trainees(app, bound=1, unbound=0)
         with app.app_context():
-            tools = app.extensions["notifier"]
+            tools = app.extensions["notice_desk"]
             tools.dispatcher().run(notice_id=tools.class_open(CLASS_CODE, "test").id, wait=True, max_seconds=10)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

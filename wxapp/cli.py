@@ -204,9 +204,9 @@ STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未�
 def notify_class_open(code: str) -> None:
     """Sends the class-open notice to every trainee of the class, once (re-running sends nothing twice)."""
     from services import ServiceError
-    from wxapp.extensions import notifier
+    from wxapp.extensions import notice_desk
 
-    tools = notifier()
+    tools = notice_desk()
     try:
         before = _class_open_before(code)
         notice = tools.class_open(code, f"cli:{operator()}")
@@ -269,10 +269,10 @@ def notify_status(code: str) -> None:
     from wxapp.extensions import db
 
     try:
-        klass, sent = notices.class_notices(db.session, code)
+        training_class, sent = notices.class_notices(db.session, code)
     except notices.NoticeError as exc:
         fail(exc.message)
-    click.echo(f"班级 {klass.code}（{klass.name}）：{'通知 ' + str(len(sent)) + ' 条' if sent else '尚未发送通知'}")
+    click.echo(f"班级 {training_class.code}（{training_class.name}）：{'通知 ' + str(len(sent)) + ' 条' if sent else '尚未发送通知'}")
     for notice in sent:
         click.echo(f"{NOTICE_LABELS.get(notice.kind, notice.kind)}（{local_text(notice.created_at)}，"
                    f"{notice.requested_by}）：学员 {notice.recipients} 人")
@@ -289,10 +289,10 @@ def notify_retry(code: str) -> None:
     """Sends again the failed texts of a class's notices to trainees they have not reached
     (e.g. once an SMS provider is configured). Messages of unknown fate are not resent."""
     from services.notices import notices
-    from wxapp.extensions import notifier
+    from wxapp.extensions import notice_desk
 
     try:
-        klass, results = notifier().retry_texts(code)
+        training_class, results = notice_desk().retry_texts(code)
     except notices.NoticeError as exc:
         fail(exc.message)
     for result in results:
@@ -305,7 +305,7 @@ def notify_retry(code: str) -> None:
         if result.unknown:
             click.echo(f"  状态未知的短信 {result.unknown} 条未重发：可能已送达，请用 notify status 查看并人工核实。")
     if not results:
-        click.echo(f"班级 {klass.code} 尚未发送通知")
+        click.echo(f"班级 {training_class.code} 尚未发送通知")
 
 
 @scheduler_cli.command("run")

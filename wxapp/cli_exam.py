@@ -35,7 +35,7 @@ def exam_void(attempt_id: int, actor: str, reason: str) -> None:
     """Cancels a passed result (取消测试成绩): the exam opens again and the trainee is told why."""
     from services.exam import ExamError, staff
     from services.timeutil import utcnow
-    from wxapp.extensions import exam_tools, notifier
+    from wxapp.extensions import exam_tools, notice_desk
 
     try:
         attempt, notice = staff.void(exam_tools(), attempt_id, actor, reason, utcnow())
@@ -43,7 +43,7 @@ def exam_void(attempt_id: int, actor: str, reason: str) -> None:
         fail(exc.message)
     click.echo(f"已取消考试记录 {attempt.id} 的合格成绩（{attempt.trainee.name}，{attempt.major.name}），"
                "该专业考试已重新开放，结业记录已作废，正在通知学员…")
-    notifier().dispatcher().run(notice_id=notice.id, wait=True, max_seconds=30)
+    notice_desk().dispatcher().run(notice_id=notice.id, wait=True, max_seconds=30)
 
 
 @exam_cli.command("release")

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from services.links import Links
     from services.notices.settings import NoticeSettings
-    from services.study.progress import Settings as PlaySettings
+    from services.study.player import Settings as PlaySettings
 
 ENVIRONMENTS = ("development", "testing", "production")
 SANDBOX_API_PATH = "/dev/api/"
@@ -312,7 +312,7 @@ def notice_settings(cfg: Mapping[str, Any]) -> NoticeSettings:
 
 
 def play_settings(cfg: Mapping[str, Any]) -> PlaySettings:
-    from services.study.progress import Settings
+    from services.study.player import Settings
 
     return Settings(cfg["ATTENDANCE_INTERVAL_MIN_S"], cfg["ATTENDANCE_INTERVAL_MAX_S"], cfg["ATTENDANCE_TTL_S"],
                     cfg["PLAY_HEARTBEAT_S"])

@@ -17,9 +17,9 @@ from models import db
 from services import keys
 from services.identity.pii import PiiCipher
 from services.links import Links
-from services.notices.notify import Notifier
+from services.notices.desk import NoticeDesk
 from services.study import overview
-from services.study.progress import Player
+from services.study.player import Player
 from services.wechat_api import WeChatApi
 from wxapp import config
 
@@ -30,7 +30,7 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
 
 __all__ = ["db", "migrate", "csrf", "limiter", "init_clients", "redis_client", "wechat_api", "pii", "read_only_session",
-           "links", "notifier", "player", "exam_tools"]
+           "links", "notice_desk", "player", "exam_tools"]
 
 
 def init_clients(app: Flask) -> None:
@@ -47,7 +47,7 @@ def init_clients(app: Flask) -> None:
         timeout=app.config["WECHAT_TIMEOUT_S"],
     )
     app.extensions["links"] = config.links(app.config)
-    app.extensions["notifier"] = Notifier(
+    app.extensions["notice_desk"] = NoticeDesk(
         config.notice_settings(app.config), db.session, app.extensions["wechat_api"], app.extensions["redis"])
     app.extensions["play_settings"] = config.play_settings(app.config)
     overview.track_changes(_redis_if_app)
@@ -91,9 +91,9 @@ def links() -> Links:
     return current_app.extensions["links"]
 
 
-def notifier() -> Notifier:
+def notice_desk() -> NoticeDesk:
     """Notices and the outbox: templates, SMS backend and dispatchers over this app's clients."""
-    return current_app.extensions["notifier"]
+    return current_app.extensions["notice_desk"]
 
 
 def player() -> Player:
@@ -114,5 +114,5 @@ def exam_tools():
     from services.exam.grading import ExamTools
 
     return ExamTools(session=db.session, storage=current_app.extensions["photo_storage"],
-                     rules=current_app.config["EXAM_RULES"], templates=lambda: notifier().templates,
+                     rules=current_app.config["EXAM_RULES"], templates=lambda: notice_desk().templates,
                      exam_url=links().exam)

@@ -44,7 +44,7 @@ class MemberError(ServiceError):
 
 @dataclass(frozen=True)
 class ClassRow:
-    klass: TrainingClass
+    training_class: TrainingClass
     major: str
     members: int
     bound: int
@@ -67,21 +67,21 @@ def get(session: Session, code: str) -> TrainingClass | None:
     return session.scalar(select(TrainingClass).where(func.upper(TrainingClass.code) == cells.compact(code).upper()))
 
 
-def update(session: Session, klass: TrainingClass, name: str, starts_local: str, place: str, actor: str) -> list[str]:
+def update(session: Session, training_class: TrainingClass, name: str, starts_local: str, place: str, actor: str) -> list[str]:
     """Changes name, start time and place; returns the changes in words (empty: nothing changed)."""
     name, place = cells.text(name), cells.text(place)
-    _check_lengths(klass.code, name, place)
+    _check_lengths(training_class.code, name, place)
     starts_at = parse_local_start(starts_local)
     changes = [f"{label}：{old} → {new}" for label, old, new in (
-        ("名称", klass.name, name), ("开班时间", local_start(klass), local_start_of(starts_at)),
-        ("地点", klass.place, place)) if old != new]
+        ("名称", training_class.name, name), ("开班时间", local_start(training_class), local_start_of(starts_at)),
+        ("地点", training_class.place, place)) if old != new]
     if not changes:
         return []
-    moved = starts_at != klass.starts_at
-    klass.name, klass.starts_at, klass.place = name, starts_at, place
-    dropped = _drop_unsent_reminders(session, klass.id) if moved else 0
+    moved = starts_at != training_class.starts_at
+    training_class.name, training_class.starts_at, training_class.place = name, starts_at, place
+    dropped = _drop_unsent_reminders(session, training_class.id) if moved else 0
     detail = "；".join(changes) + (f"；撤下旧时间的未发提醒 {dropped} 条" if dropped else "")
-    audit.record(session, actor, "class_updated", f"class:{klass.code}", detail)
+    audit.record(session, actor, "class_updated", f"class:{training_class.code}", detail)
     session.commit()
     return changes
 
@@ -99,13 +99,13 @@ def _drop_unsent_reminders(session: Session, class_id: int) -> int:
     ).execution_options(synchronize_session=False))
 
 
-def create_audit(session: Session, klass: TrainingClass, actor: str) -> None:
-    audit.record(session, actor, "class_created", f"class:{klass.code}",
-                 f"{klass.major.name}，{klass.name}，{local_start(klass)}，{klass.place}")
+def create_audit(session: Session, training_class: TrainingClass, actor: str) -> None:
+    audit.record(session, actor, "class_created", f"class:{training_class.code}",
+                 f"{training_class.major.name}，{training_class.name}，{local_start(training_class)}，{training_class.place}")
     session.commit()
 
 
-def add_member(session: Session, cipher: PiiCipher, klass: TrainingClass, phone_or_id: str, actor: str) -> str:
+def add_member(session: Session, cipher: PiiCipher, training_class: TrainingClass, phone_or_id: str, actor: str) -> str:
     """Puts a trainee enrolled in the class's major into it (out of another class of that major,
     as a roster import would); returns what happened in words."""
     try:
@@ -113,32 +113,32 @@ def add_member(session: Session, cipher: PiiCipher, klass: TrainingClass, phone_
     except UnbindError as exc:
         raise MemberError(exc.message) from None
     if session.scalar(select(Enrollment.id).where(Enrollment.trainee_id == trainee.id,
-                                                  Enrollment.major_id == klass.major_id)) is None:
-        raise MemberError(f"{trainee.name} 未报名{klass.major.name}专业，不能加入本班")
-    if session.scalar(select(ClassMember.id).where(ClassMember.class_id == klass.id,
+                                                  Enrollment.major_id == training_class.major_id)) is None:
+        raise MemberError(f"{trainee.name} 未报名{training_class.major.name}专业，不能加入本班")
+    if session.scalar(select(ClassMember.id).where(ClassMember.class_id == training_class.id,
                                                    ClassMember.trainee_id == trainee.id)) is not None:
         raise MemberError(f"{trainee.name} 已在本班")
     others = session.scalars(select(ClassMember).join(TrainingClass).where(
-        ClassMember.trainee_id == trainee.id, TrainingClass.major_id == klass.major_id)).all()
+        ClassMember.trainee_id == trainee.id, TrainingClass.major_id == training_class.major_id)).all()
     moved_from = [m.training_class.code for m in others]
     for member in others:
         session.delete(member)
-    session.add(ClassMember(class_id=klass.id, trainee_id=trainee.id))
+    session.add(ClassMember(class_id=training_class.id, trainee_id=trainee.id))
     what = f"{trainee.name}（{mask_phone(trainee.phone)}）" + (f"，从 {'、'.join(moved_from)} 转入" if moved_from else "")
-    audit.record(session, actor, "member_added", f"class:{klass.code}", what)
+    audit.record(session, actor, "member_added", f"class:{training_class.code}", what)
     session.commit()
     return what
 
 
-def remove_member(session: Session, klass: TrainingClass, trainee_id: int, actor: str) -> str:
-    member = session.scalar(select(ClassMember).where(ClassMember.class_id == klass.id,
+def remove_member(session: Session, training_class: TrainingClass, trainee_id: int, actor: str) -> str:
+    member = session.scalar(select(ClassMember).where(ClassMember.class_id == training_class.id,
                                                       ClassMember.trainee_id == trainee_id))
     if member is None:
         raise MemberError("该学员不在本班")
     trainee = member.trainee
     what = f"{trainee.name}（{mask_phone(trainee.phone)}）"
     session.delete(member)
-    audit.record(session, actor, "member_removed", f"class:{klass.code}", what)
+    audit.record(session, actor, "member_removed", f"class:{training_class.code}", what)
     session.commit()
     return what
 
@@ -160,22 +160,22 @@ class MemberRow:
         return self.public_earned >= self.public_required and self.major_earned >= self.major_required
 
 
-def members(session: Session, klass: TrainingClass) -> list[MemberRow]:
+def members(session: Session, training_class: TrainingClass) -> list[MemberRow]:
     """The class's trainees with their hours in the 公共课 and the class's major (four queries)."""
     rows = session.execute(
         select(Trainee.id, Trainee.name, Trainee.phone, Trainee.company, WechatUser.id.is_not(None))
         .join(ClassMember, ClassMember.trainee_id == Trainee.id)
         .outerjoin(WechatUser, WechatUser.trainee_id == Trainee.id)
-        .where(ClassMember.class_id == klass.id).order_by(Trainee.name, Trainee.id)
+        .where(ClassMember.class_id == training_class.id).order_by(Trainee.name, Trainee.id)
     ).all()
     courses = session.execute(select(Course.id, Course.kind, Course.hours_required).where(
-        (Course.kind == COURSE_PUBLIC) | (Course.major_id == klass.major_id))).all()
+        (Course.kind == COURSE_PUBLIC) | (Course.major_id == training_class.major_id))).all()
     required = {"public": Decimal(PUBLIC_HOURS), "major": Decimal(PROFESSIONAL_HOURS)}
     part = {"public": 0, "major": 0}  # the course id of each part (0: no such course yet)
     for course_id, kind, hours_required in courses:
         key = "public" if kind == COURSE_PUBLIC else "major"
         required[key], part[key] = Decimal(hours_required), course_id
-    earned = hours.earned(session, select(ClassMember.trainee_id).where(ClassMember.class_id == klass.id),
+    earned = hours.earned(session, select(ClassMember.trainee_id).where(ClassMember.class_id == training_class.id),
                           [course_id for course_id, _, _ in courses])
     zero = Decimal(0)
     return [MemberRow(tid, name, phone, company, bool(bound),
@@ -195,16 +195,16 @@ class NotifyPreview:
         return self.wechat + self.sms
 
 
-def notify_preview(session: Session, klass: TrainingClass, wechat_ready: bool) -> NotifyPreview:
+def notify_preview(session: Session, training_class: TrainingClass, wechat_ready: bool) -> NotifyPreview:
     """The split `notices.class_open` will make: bound to a following WeChat (and a template
     configured) → WeChat, anyone else → SMS; trainees the notice already has rows for count apart."""
     reached = select(OutboxMessage.trainee_id).join(Notice, Notice.id == OutboxMessage.notice_id).where(
-        Notice.key == f"{NOTICE_CLASS_OPEN}:{klass.id}")
+        Notice.key == f"{NOTICE_CLASS_OPEN}:{training_class.id}")
     done, follows = ClassMember.trainee_id.in_(reached), WechatUser.id.is_not(None)
     rows = session.execute(
         select(done, follows, func.count())
         .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, WechatUser.subscribed.is_(True)))
-        .where(ClassMember.class_id == klass.id).group_by(done, follows)
+        .where(ClassMember.class_id == training_class.id).group_by(done, follows)
     ).all()
     wechat = sum(n for done, follows, n in rows if not done and follows and wechat_ready)
     sms = sum(n for done, follows, n in rows if not done and not (follows and wechat_ready))
@@ -224,14 +224,14 @@ class Delivery:
     sent_at: datetime | None
 
 
-def deliveries(session: Session, klass: TrainingClass) -> list[Delivery]:
+def deliveries(session: Session, training_class: TrainingClass) -> list[Delivery]:
     """Every message of the class's notices, per trainee, the ones needing a person first."""
     rows = session.execute(
         select(Trainee.id, Trainee.name, Trainee.phone, Notice.kind, OutboxMessage.channel, OutboxMessage.state,
                OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.sent_at)
         .join(OutboxMessage, OutboxMessage.trainee_id == Trainee.id)
         .join(Notice, Notice.id == OutboxMessage.notice_id)
-        .where(Notice.class_id == klass.id).order_by(Notice.id, Trainee.name, OutboxMessage.id)
+        .where(Notice.class_id == training_class.id).order_by(Notice.id, Trainee.name, OutboxMessage.id)
     ).all()
     order = {"unknown": 0, "failed": 1, SENDING: 2, PENDING: 3, "sent": 4}
     found = [Delivery(*row[:7], row[7] or "", row[8]) for row in rows]

@@ -39,9 +39,9 @@ def _table(book: xlsxwriter.Workbook, title: str, header: list[str], rows: list[
     sheet.freeze_panes(1, 0)
 
 
-def attendance_xlsx(session: Session, klass: TrainingClass) -> bytes:
+def attendance_xlsx(session: Session, training_class: TrainingClass) -> bytes:
     """One row per member: hours, and attendance checks issued / passed / expired / refused scans."""
-    members = class_service.members(session, klass)
+    members = class_service.members(session, training_class)
     now = utcnow()
     counts: dict[int, Counter[str]] = {m.trainee_id: Counter() for m in members}
     rows = session.execute(
@@ -49,13 +49,13 @@ def attendance_xlsx(session: Session, klass: TrainingClass) -> bytes:
                func.count(AttendanceRefusal.id))
         .join(ClassMember, ClassMember.trainee_id == AttendanceCheck.trainee_id)
         .outerjoin(AttendanceRefusal, AttendanceRefusal.check_id == AttendanceCheck.id)
-        .where(ClassMember.class_id == klass.id).group_by(AttendanceCheck.id))
+        .where(ClassMember.class_id == training_class.id).group_by(AttendanceCheck.id))
     for trainee_id, status, expires, refused in rows:
         status = "expired" if status == "pending" and expires < now else status
         counts[trainee_id].update({"issued": 1, status: 1, "refused": refused})
     out = io.BytesIO()
     book = _book(out)
-    _table(book, f"{klass.code} 考勤", [
+    _table(book, f"{training_class.code} 考勤", [
         "姓名", "手机号", "工作单位", "微信", "公共课学时", "专业课学时", "考勤发起", "考勤通过", "考勤超时", "他人扫码被拒",
     ], [[m.name, mask_phone(m.phone), m.company, "已绑定" if m.bound else "未绑定",
          f"{hours_text(m.public_earned)}/{hours_text(m.public_required)}",

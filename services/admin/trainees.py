@@ -84,11 +84,11 @@ def _conditions(session: Session, cipher: PiiCipher, filters: Filters) -> list[C
         where.append(_query(cipher, q))
     major_id = filters.major_id
     if filters.class_code:
-        klass = session.scalar(select(TrainingClass).where(TrainingClass.code == filters.class_code))
-        if klass is None:
+        training_class = session.scalar(select(TrainingClass).where(TrainingClass.code == filters.class_code))
+        if training_class is None:
             raise TraineeError(f"班级 {filters.class_code} 不存在")
-        where.append(Trainee.id.in_(select(ClassMember.trainee_id).where(ClassMember.class_id == klass.id)))
-        major_id = klass.major_id
+        where.append(Trainee.id.in_(select(ClassMember.trainee_id).where(ClassMember.class_id == training_class.id)))
+        major_id = training_class.major_id
     elif major_id is not None:
         where.append(Trainee.id.in_(figures.enrolled(major_id)))
     if filters.state:

@@ -33,7 +33,7 @@ from services.identity.pii import (
     normalize_phone,
     validate_id_card,
 )
-from services.study import progress
+from services.study import player
 from services.timeutil import utcnow
 
 WINDOW_S = 600
@@ -267,7 +267,7 @@ def unbind(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, phone_or
                            note=note.strip()[:200], phone_mask=mask_phone(trainee.phone),
                            id_card_mask=trainee.id_card_mask))
     session.commit()
-    return trainee, progress.close_page(redis, trainee.id)
+    return trainee, player.close_page(redis, trainee.id)
 
 
 @dataclass(frozen=True)

@@ -63,9 +63,10 @@ def class_open(session: Session, templates: dict[str, KindTemplates], class_code
                learn_url: str, now: datetime | None = None) -> Notice:
     """The class-open notice of a class and a row for each of its trainees not yet reached."""
     now = now or utcnow()
-    klass = _class(session, class_code)
-    return _write(session, templates, f"{NOTICE_CLASS_OPEN}:{klass.id}", NOTICE_CLASS_OPEN, klass,
-                  requested_by, _class_params(session, klass, learn_url), _members(session, klass.id), now)
+    training_class = _class(session, class_code)
+    return _write(session, templates, f"{NOTICE_CLASS_OPEN}:{training_class.id}", NOTICE_CLASS_OPEN, training_class,
+                  requested_by, _class_params(session, training_class, learn_url),
+                  _members(session, training_class.id), now)
 
 
 def class_reminders(session: Session, templates: dict[str, KindTemplates], learn_url: str,
@@ -83,10 +84,11 @@ def class_reminders(session: Session, templates: dict[str, KindTemplates], learn
         .order_by(TrainingClass.starts_at)
     ).all()
     return [
-        _write(session, templates, f"{NOTICE_CLASS_REMINDER}:{klass.id}:{klass.starts_at:%Y%m%dT%H%MZ}",
-               NOTICE_CLASS_REMINDER, klass, "scheduler", _class_params(session, klass, learn_url),
-               _members(session, klass.id), now)
-        for klass in starting
+        _write(session, templates,
+               f"{NOTICE_CLASS_REMINDER}:{training_class.id}:{training_class.starts_at:%Y%m%dT%H%MZ}",
+               NOTICE_CLASS_REMINDER, training_class, "scheduler", _class_params(session, training_class, learn_url),
+               _members(session, training_class.id), now)
+        for training_class in starting
     ]
 
 
@@ -142,8 +144,9 @@ class Undelivered:
 
 def class_notices(session: Session, class_code: str) -> tuple[TrainingClass, list[Notice]]:
     """A class and the notices sent about it (class-open, reminders), oldest first."""
-    klass = _class(session, class_code)
-    return klass, list(session.scalars(select(Notice).where(Notice.class_id == klass.id).order_by(Notice.id)))
+    training_class = _class(session, class_code)
+    found = session.scalars(select(Notice).where(Notice.class_id == training_class.id).order_by(Notice.id))
+    return training_class, list(found)
 
 
 def undelivered(session: Session, notice_id: int) -> list[Undelivered]:
@@ -171,16 +174,17 @@ def add_months(day: date, months: int) -> date:
 
 def _class(session: Session, class_code: str) -> TrainingClass:
     code = "".join(class_code.split()).upper()
-    klass = session.scalar(select(TrainingClass).where(func.upper(TrainingClass.code) == code))
-    if klass is None:
+    training_class = session.scalar(select(TrainingClass).where(func.upper(TrainingClass.code) == code))
+    if training_class is None:
         raise NoticeError(f"班级 {class_code} 不存在")
-    return klass
+    return training_class
 
 
-def _class_params(session: Session, klass: TrainingClass, learn_url: str) -> dict[str, str]:
+def _class_params(session: Session, training_class: TrainingClass, learn_url: str) -> dict[str, str]:
     return {
-        "class_name": klass.name, "class_code": klass.code, "place": klass.place,
-        "major": session.get_one(Major, klass.major_id).name, "starts_at": local_text(klass.starts_at),
+        "class_name": training_class.name, "class_code": training_class.code, "place": training_class.place,
+        "major": session.get_one(Major, training_class.major_id).name,
+        "starts_at": local_text(training_class.starts_at),
         "link": learn_url,
     }
 
@@ -195,22 +199,22 @@ def _members(session: Session, class_id: int) -> list[Recipient]:
 
 
 def _write(session: Session, templates: dict[str, KindTemplates], key: str, kind: str,
-           klass: TrainingClass | None, requested_by: str, params: dict[str, str], recipients: list[Recipient],
+           training_class: TrainingClass | None, requested_by: str, params: dict[str, str], recipients: list[Recipient],
            now: datetime) -> Notice:
     """Finds or creates the notice, adds rows for trainees it has none for; one transaction."""
     with transaction(session):
-        notice = _notice(session, key, kind, klass, requested_by, params, now)
+        notice = _notice(session, key, kind, training_class, requested_by, params, now)
         _add_rows(session, notice, recipients, bool(templates[kind].wechat.template_id), now)
         reached = func.count(func.distinct(OutboxMessage.trainee_id))
         notice.recipients = session.scalar(select(reached).where(OutboxMessage.notice_id == notice.id)) or 0
     return notice
 
 
-def _notice(session: Session, key: str, kind: str, klass: TrainingClass | None, requested_by: str,
+def _notice(session: Session, key: str, kind: str, training_class: TrainingClass | None, requested_by: str,
             params: dict[str, str], now: datetime) -> Notice:
     # ON CONFLICT DO NOTHING: two staff running the same notify at once find one notice.
     session.execute(insert_ignoring_conflicts(session, Notice).values(
-        key=key, kind=kind, class_id=klass.id if klass else None, requested_by=requested_by[:64],
+        key=key, kind=kind, class_id=training_class.id if training_class else None, requested_by=requested_by[:64],
         params=params, recipients=0, created_at=now, updated_at=now,
     ))
     notice = session.scalars(select(Notice).where(Notice.key == key)).one()

@@ -1,6 +1,6 @@
 """Attendance checks (考勤验证): single-use QR tokens that only the trainee's own WeChat can confirm.
 
-A check is issued by `services.study.progress` while a lesson plays, recorded here before Redis
+A check is issued by `services.study.player` while a lesson plays, recorded here before Redis
 shows it to the page. Its token (192 random bits) is
 kept in Redis, where the QR is drawn from; the database records the check with the token's
 SHA-256 only, and the token is never logged. Confirming consumes the token atomically (a Lua

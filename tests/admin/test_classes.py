@@ -53,8 +53,8 @@ def test_class_page_shows_members_with_their_hours(app, console):
 def test_edit_moves_the_class_and_drops_its_unsent_reminder(app, console):
     class_with_trainees(app, bound=0, unbound=2)
     with app.app_context():
-        klass = db.session.query(TrainingClass).one()
-        old = Notice(key=f"class_reminder:{klass.id}:x", kind="class_reminder", class_id=klass.id,
+        training_class = db.session.query(TrainingClass).one()
+        old = Notice(key=f"class_reminder:{training_class.id}:x", kind="class_reminder", class_id=training_class.id,
                      requested_by="scheduler", params={}, recipients=2)
         db.session.add(old)
         db.session.flush()
@@ -68,8 +68,8 @@ def test_edit_moves_the_class_and_drops_its_unsent_reminder(app, console):
     page = console.text(f"/admin/classes/{CLASS_CODE}")
     assert "开班时间：2027-03-01 09:00 → 2027-03-08 09:00" in page and "新地点" in page
     with app.app_context():
-        klass = db.session.query(TrainingClass).one()
-        assert klass.starts_at == datetime(2027, 3, 8, 1, 0, tzinfo=UTC)
+        training_class = db.session.query(TrainingClass).one()
+        assert training_class.starts_at == datetime(2027, 3, 8, 1, 0, tzinfo=UTC)
         assert [m.state for m in db.session.query(OutboxMessage)] == ["sent"]
         entry = db.session.query(AuditEntry).filter_by(action="class_updated").one()
         assert "撤下旧时间的未发提醒 1 条" in entry.detail
@@ -77,7 +77,7 @@ def test_edit_moves_the_class_and_drops_its_unsent_reminder(app, console):
 
 def test_a_moved_class_gets_its_reminder_for_the_new_time(app, console):
     class_with_trainees(app, bound=0, unbound=1)
-    notifier = app.extensions["notifier"]
+    notifier = app.extensions["notice_desk"]
     with app.app_context():
         first = [n.id for n in notifier.class_reminders(datetime(2027, 2, 28, 2, 0, tzinfo=UTC))]
         assert len(first) == 1
@@ -166,8 +166,8 @@ def test_retry_sends_failed_texts_again(make_app, fake_wechat, redis):
     class_with_trainees(app, bound=0, unbound=2)
     console = console_on(app)
     with app.app_context():
-        klass = db.session.query(TrainingClass).one()
-        notice = Notice(key=f"class_open:{klass.id}", kind="class_open", class_id=klass.id, requested_by="x",
+        training_class = db.session.query(TrainingClass).one()
+        notice = Notice(key=f"class_open:{training_class.id}", kind="class_open", class_id=training_class.id, requested_by="x",
                         params={"class_name": "班", "class_code": CLASS_CODE, "place": "楼", "major": "建筑工程",
                                 "starts_at": "2027年3月1日 09:00", "link": "https://wx.example.test/h5/learn"},
                         recipients=2)

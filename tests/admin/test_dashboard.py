@@ -116,9 +116,9 @@ def test_by_class_and_by_major_figures(app, school):
         db.session.add(Enrollment(trainee_id=a, major_id=figures_major(app, "机电工程"), kind="added", fee=304))
         db.session.commit()
         study = figures.count_study(db.session, datetime.now(UTC))
-    [klass] = study.classes
+    [training_class] = study.classes
     majors = {g.label: g for g in study.majors}
-    assert (klass.enrolled, klass.bound, klass.studying, klass.finished) == (2, 1, 2, 1)
+    assert (training_class.enrolled, training_class.bound, training_class.studying, training_class.finished) == (2, 1, 2, 1)
     assert (majors["机电工程"].enrolled, majors["机电工程"].bound, majors["机电工程"].finished) == (2, 1, 0)
     assert majors["矿业工程"].enrolled == 0
     totals = study.totals  # 甲 counts once, though enrolled twice

@@ -35,9 +35,9 @@ def test_demo_trainees_can_bind_and_belong_to_the_demo_class(app):
     cipher = app.extensions["pii"]
     with app.app_context():
         load_demo(db.session, cipher)
-        klass = db.session.scalar(select(TrainingClass).where(TrainingClass.code == DEMO_CLASS_CODE))
-        local = klass.starts_at.astimezone(SHANGHAI)
-        assert klass.major.name == "建筑工程" and local.time() == time(9, 0)
+        training_class = db.session.scalar(select(TrainingClass).where(TrainingClass.code == DEMO_CLASS_CODE))
+        local = training_class.starts_at.astimezone(SHANGHAI)
+        assert training_class.major.name == "建筑工程" and local.time() == time(9, 0)
         assert local > datetime.now(SHANGHAI)
         for person in DEMO_TRAINEES:
             assert validate_id_card(person.id_card) == person.id_card
@@ -47,7 +47,7 @@ def test_demo_trainees_can_bind_and_belong_to_the_demo_class(app):
             assert trainee.is_demo and trainee.phone == person.phone
             assert cipher.decrypt(trainee.id_card_enc) == person.id_card
             assert db.session.scalar(select(ClassMember.id).where(
-                ClassMember.trainee_id == trainee.id, ClassMember.class_id == klass.id)) is not None
+                ClassMember.trainee_id == trainee.id, ClassMember.class_id == training_class.id)) is not None
             kinds = {e.major.name: (e.kind, e.fee) for e in trainee.enrollments}
             assert kinds["建筑工程"] == ("main", 615)
             if person.added_major:

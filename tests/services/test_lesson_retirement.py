@@ -12,8 +12,8 @@ from models import AuditEntry, Lesson, db
 from services.admin import catalog
 from services.exam.state import exams_for
 from services.school.imports import import_catalog
-from services.study import learning
-from services.study.progress import LessonRetired
+from services.study import learning, study_records
+from services.study.player import LessonRetired
 from tests import factories
 from tests.exam_util import full_hours
 from tests.services.test_earned_hours import complete
@@ -44,7 +44,7 @@ def test_retire_and_restore_are_recorded_with_who_studied_it_and_the_hours_left(
     complete(app, started_id, first, done=False)
     done = retire(app, first)
     assert (done.retired, done.title, done.studied, done.earned) == (True, "第1讲", 2, 1)
-    assert done.warning == "课程“公共课程”的视频课时共 8 学时，少于该课程要求的 16 学时：学员无法修满该课程"
+    assert done.warning == "课程“公共课程”的视频课时共 8 学时，少于该课程要求的 16 学时：学员仅靠在用的视频课时无法修满该课程（已学过停用课时的学员，所得学时仍然有效）"
     assert retired_at(app, first) is not None and retired_at(app, second) is None
     back = restore(app, first, actor="chen")
     assert (back.retired, back.warning) == (False, None) and retired_at(app, first) is None
@@ -85,6 +85,9 @@ def test_trainees_no_longer_see_a_retired_lesson_but_keep_its_hours(app):
         assert learning.next_lesson(db.session, third) is None
         assert learning.lesson_for(db.session, trainee_id, first).retired
         assert not learning.lesson_for(db.session, trainee_id, third).retired
+        # staff still see the record of the retired lesson, marked as retired
+        [record] = study_records.lesson_records(db.session, trainee_id)
+        assert (record.title, record.retired, record.completed_at is not None) == ("第1讲", True, True)
 
 
 def test_hours_earned_on_a_retired_lesson_still_open_the_exam(app):

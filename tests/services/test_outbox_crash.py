@@ -26,7 +26,7 @@ import json, os
 from wxapp import create_app
 app = create_app(json.loads(os.environ["WXAPP_CHILD_SETTINGS"]))
 with app.app_context():
-    app.extensions["notifier"].dispatcher().run(wait=True)
+    app.extensions["notice_desk"].dispatcher().run(wait=True)
 """
 
 
@@ -43,7 +43,7 @@ def test_a_dispatcher_killed_mid_batch_leaves_no_row_sent_twice(make_app, fake_w
     app = make_app(**overrides)
     class_with_trainees(app, bound=20, unbound=0)
     with app.app_context():
-        notice_id = app.extensions["notifier"].class_open(CLASS_CODE, "test").id
+        notice_id = app.extensions["notice_desk"].class_open(CLASS_CODE, "test").id
     fake_wechat.script(TEMPLATE_PATH, *[Delay(0.3)] * 20)
     settings = {**base_settings(database_url, redis_url, str(tmp_path / "i")),
                 **{k: str(v) for k, v in overrides.items()}}
@@ -60,7 +60,7 @@ def test_a_dispatcher_killed_mid_batch_leaves_no_row_sent_twice(make_app, fake_w
         # Once their lease is over (the clock driven past it), the dead dispatcher's rows are unknown;
         # a new dispatcher then sends the rest and leaves those alone.
         expired = outbox.expire_leases(db.session, utcnow() + timedelta(seconds=LEASE_S + 1))
-        app.extensions["notifier"].dispatcher().run(notice_id=notice_id, wait=True)
+        app.extensions["notice_desk"].dispatcher().run(notice_id=notice_id, wait=True)
         rows = db.session.execute(
             select(WechatUser.openid, OutboxMessage.state)
             .join(WechatUser, WechatUser.trainee_id == OutboxMessage.trainee_id)

@@ -43,7 +43,7 @@ def test_expiry_reminder_skips_only_trainees_who_passed_every_exam(app):
     with app.app_context():
         db.session.execute(update(Enrollment).values(registration_expires=today + timedelta(days=30)))
         db.session.commit()
-        notice = app.extensions["notifier"].registration_expiry()
+        notice = app.extensions["notice_desk"].registration_expiry()
         reached = set(db.session.scalars(select(OutboxMessage.trainee_id).where(OutboxMessage.notice_id == notice.id)))
 
     assert reached == {half, none}

@@ -15,17 +15,17 @@ from services.school.majors import MAJOR_NAMES
 from services.timeutil import utcnow
 from wxapp.admin import bp
 from wxapp.admin.auth import actor
-from wxapp.extensions import db, notifier, pii
+from wxapp.extensions import db, notice_desk, pii
 
 # A notice sent from a page waits this long for its messages; the scheduler sends what is left.
 SEND_WAIT_S = 20
 
 
 def _class_or_404(code: str):
-    klass = classes.get(db.session, code)
-    if klass is None:
+    training_class = classes.get(db.session, code)
+    if training_class is None:
         abort(404)
-    return klass
+    return training_class
 
 
 @bp.route("/classes", methods=["GET", "POST"])
@@ -33,107 +33,107 @@ def classes_page():
     form = request.form
     if request.method == "POST":
         try:
-            klass, created = create_class(db.session, form.get("code", ""), form.get("major", ""),
+            training_class, created = create_class(db.session, form.get("code", ""), form.get("major", ""),
                                           form.get("name", ""), form.get("starts", ""), form.get("place", ""))
         except ServiceError as exc:
             return render_template("admin/classes.html", rows=classes.all_classes(db.session), majors=MAJOR_NAMES,
                                    error=exc.message, form=form), 400
         if created:
-            classes.create_audit(db.session, klass, actor())
-        flash(f"已创建班级 {klass.code}" if created else f"班级 {klass.code} 已存在且内容相同", "success")
-        return redirect(url_for("admin.class_page", code=klass.code))
+            classes.create_audit(db.session, training_class, actor())
+        flash(f"已创建班级 {training_class.code}" if created else f"班级 {training_class.code} 已存在且内容相同", "success")
+        return redirect(url_for("admin.class_page", code=training_class.code))
     return render_template("admin/classes.html", rows=classes.all_classes(db.session), majors=MAJOR_NAMES, form={})
 
 
 @bp.route("/classes/<code>")
 def class_page(code: str):
-    klass = _class_or_404(code)
-    return render_template("admin/class.html", klass=klass, members=classes.members(db.session, klass),
-                           deliveries=classes.deliveries(db.session, klass),
-                           starts=classes.local_start_of(klass.starts_at))
+    training_class = _class_or_404(code)
+    return render_template("admin/class.html", training_class=training_class, members=classes.members(db.session, training_class),
+                           deliveries=classes.deliveries(db.session, training_class),
+                           starts=classes.local_start_of(training_class.starts_at))
 
 
 @bp.route("/classes/<code>/edit", methods=["POST"])
 def class_edit(code: str):
-    klass = _class_or_404(code)
+    training_class = _class_or_404(code)
     form = request.form
     try:
-        changes = classes.update(db.session, klass, form.get("name", ""), form.get("starts", ""),
+        changes = classes.update(db.session, training_class, form.get("name", ""), form.get("starts", ""),
                                  form.get("place", ""), actor())
     except ServiceError as exc:
         db.session.rollback()
         flash(exc.message, "danger")
     else:
         flash("已保存：" + "；".join(changes) if changes else "内容未变", "success")
-    return redirect(url_for("admin.class_page", code=klass.code))
+    return redirect(url_for("admin.class_page", code=training_class.code))
 
 
 @bp.route("/classes/<code>/members", methods=["POST"])
 def class_member_add(code: str):
-    klass = _class_or_404(code)
+    training_class = _class_or_404(code)
     try:
-        flash("已加入本班：" + classes.add_member(db.session, pii(), klass, request.form.get("who", ""), actor()),
+        flash("已加入本班：" + classes.add_member(db.session, pii(), training_class, request.form.get("who", ""), actor()),
               "success")
     except ServiceError as exc:
         db.session.rollback()
         flash(exc.message, "danger")
-    return redirect(url_for("admin.class_page", code=klass.code) + "#members")
+    return redirect(url_for("admin.class_page", code=training_class.code) + "#members")
 
 
 @bp.route("/classes/<code>/members/<int:trainee_id>/remove", methods=["POST"])
 def class_member_remove(code: str, trainee_id: int):
-    klass = _class_or_404(code)
+    training_class = _class_or_404(code)
     try:
-        flash("已移出本班：" + classes.remove_member(db.session, klass, trainee_id, actor()), "success")
+        flash("已移出本班：" + classes.remove_member(db.session, training_class, trainee_id, actor()), "success")
     except ServiceError as exc:
         flash(exc.message, "danger")
-    return redirect(url_for("admin.class_page", code=klass.code) + "#members")
+    return redirect(url_for("admin.class_page", code=training_class.code) + "#members")
 
 
 @bp.route("/classes/<code>/notify", methods=["POST"])
 def class_notify(code: str):
-    klass = _class_or_404(code)
-    tools = notifier()
+    training_class = _class_or_404(code)
+    tools = notice_desk()
     wechat_ready = bool(tools.templates["class_open"].wechat.template_id)
     if request.form.get("confirm") != "1":
-        preview = classes.notify_preview(db.session, klass, wechat_ready)
-        return render_template("admin/notify_confirm.html", klass=klass, preview=preview, wechat_ready=wechat_ready,
+        preview = classes.notify_preview(db.session, training_class, wechat_ready)
+        return render_template("admin/notify_confirm.html", training_class=training_class, preview=preview, wechat_ready=wechat_ready,
                                sms_backend=tools.sms.name)
     try:
-        notice = tools.class_open(klass.code, f"console:{actor()}")
+        notice = tools.class_open(training_class.code, f"console:{actor()}")
     except ServiceError as exc:
         flash(exc.message, "danger")
-        return redirect(url_for("admin.class_page", code=klass.code))
-    audit.record(db.session, actor(), "class_notified", f"class:{klass.code}", f"开班通知：学员 {notice.recipients} 人")
+        return redirect(url_for("admin.class_page", code=training_class.code))
+    audit.record(db.session, actor(), "class_notified", f"class:{training_class.code}", f"开班通知：学员 {notice.recipients} 人")
     db.session.commit()
     tools.dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
     flash(f"开班通知已发出：学员 {notice.recipients} 人，送达情况见下表", "success")
-    return redirect(url_for("admin.class_page", code=klass.code) + "#delivery")
+    return redirect(url_for("admin.class_page", code=training_class.code) + "#delivery")
 
 
 @bp.route("/classes/<code>/delivery")
 def class_delivery(code: str):
     """The delivery table alone, for htmx to refresh while messages are still on their way."""
-    klass = _class_or_404(code)
-    return render_template("admin/_delivery.html", klass=klass, deliveries=classes.deliveries(db.session, klass))
+    training_class = _class_or_404(code)
+    return render_template("admin/_delivery.html", training_class=training_class, deliveries=classes.deliveries(db.session, training_class))
 
 
 @bp.route("/classes/<code>/retry", methods=["POST"])
 def class_retry(code: str):
-    klass = _class_or_404(code)
-    tools = notifier()
+    training_class = _class_or_404(code)
+    tools = notice_desk()
     if tools.sms.name == "unconfigured":
         flash("未配置短信服务：请先配置 SMS_BACKEND=aliyun 或 tencent，再重发短信", "danger")
-        return redirect(url_for("admin.class_page", code=klass.code) + "#delivery")
-    _, sent = notices.class_notices(db.session, klass.code)
+        return redirect(url_for("admin.class_page", code=training_class.code) + "#delivery")
+    _, sent = notices.class_notices(db.session, training_class.code)
     again = 0
     for notice in sent:
         count = outbox.requeue_failed_texts(db.session, notice.id, utcnow())
         if count:
             again += count
             tools.dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
-    audit.record(db.session, actor(), "texts_retried", f"class:{klass.code}", f"重发失败短信 {again} 条")
+    audit.record(db.session, actor(), "texts_retried", f"class:{training_class.code}", f"重发失败短信 {again} 条")
     db.session.commit()
     flash(f"已重发失败短信 {again} 条" if again else "没有需要重发的短信（状态未知的短信不重发，请人工核实）",
           "success" if again else "info")
-    return redirect(url_for("admin.class_page", code=klass.code) + "#delivery")
+    return redirect(url_for("admin.class_page", code=training_class.code) + "#delivery")

@@ -18,7 +18,7 @@ from wxapp.admin import bp
 from wxapp.admin.auth import actor
 from wxapp.admin.helpers import xlsx_response
 from wxapp.admin.trainees import _trainee_or_404
-from wxapp.extensions import db, exam_tools, links, notifier, pii, redis_client
+from wxapp.extensions import db, exam_tools, links, notice_desk, pii, redis_client
 
 SEND_WAIT_S = 10
 PHOTO_TYPES = {b"\xff\xd8": "image/jpeg", b"\x89P": "image/png"}
@@ -49,7 +49,7 @@ def attempt_void(trainee_id: int, attempt_id: int):
         db.session.rollback()
         flash(exc.message, "danger")
     else:
-        notifier().dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
+        notice_desk().dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
         flash("已取消该次考试的合格成绩：结业记录与学时证明已作废，考试重新开放，已通知学员原因", "success")
     return _back(trainee_id, "#exam")
 

@@ -17,10 +17,10 @@ def exports():
 
 @bp.route("/exports/attendance/<code>.xlsx")
 def export_attendance(code: str):
-    klass = classes.get(db.session, code)
-    if klass is None:
+    training_class = classes.get(db.session, code)
+    if training_class is None:
         abort(404)
-    return xlsx_response(reports.attendance_xlsx(db.session, klass), f"考勤报表-{klass.code}.xlsx")
+    return xlsx_response(reports.attendance_xlsx(db.session, training_class), f"考勤报表-{training_class.code}.xlsx")
 
 
 @bp.route("/exports/fees.xlsx")

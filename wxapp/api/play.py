@@ -27,7 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from services import ServiceError
 from services.redis_tools import Contended
 from services.study import attendance
-from services.study.progress import STATES, Beat, Progress, Superseded
+from services.study.player import STATES, Beat, Progress, Superseded
 from wxapp.api import bp
 from wxapp.errors import rollback_quietly
 from wxapp.extensions import csrf, db, limiter, links, player, redis_client

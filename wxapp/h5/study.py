@@ -11,7 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from services.identity.pii import short_openid
 from services.study import attendance, exercises, learning
-from services.study.progress import LessonRetired, PageClosed, Superseded
+from services.study.player import LessonRetired, PageClosed, Superseded
 from wxapp.extensions import db, player, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, error_page, trainee_required

@@ -18,5 +18,5 @@ from wxapp.sandbox import api, behaviour, chat, log, media, pages, phone  # noqa
 def install(app: Flask) -> None:
     """Registers the sandbox's pages and sends the console SMS backend's texts to its log (shown at
     /dev/). Production has no sandbox: there the console backend fails each text rather than record it."""
-    app.extensions["notifier"].sms_recorder = log.sms_recorder(app.extensions["redis"])
+    app.extensions["notice_desk"].sms_recorder = log.sms_recorder(app.extensions["redis"])
     app.register_blueprint(bp)

@@ -23,7 +23,7 @@ from wechatpy.utils import WeChatSigner
 from services.identity.pii import mask_phone
 from services.menu import MenuError, load_menu
 from services.school.demo import DEMO_TRAINEES
-from wxapp.extensions import notifier, redis_client
+from wxapp.extensions import notice_desk, redis_client
 from wxapp.sandbox import bp
 from wxapp.sandbox import log as sandbox_log
 from wxapp.sandbox.chat import _message, _segments
@@ -143,7 +143,7 @@ def _inbox_item(entry, openid: str, masked_phone: str) -> dict | None:
 
 
 def _template_title(template_id: str | None) -> str:
-    for kind, templates in notifier().templates.items():
+    for kind, templates in notice_desk().templates.items():
         if template_id and templates.wechat.template_id == template_id:
             return NOTICE_LABELS.get(kind, kind)
     return "模板消息"

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import event
 
 from models import LessonProgress, db
-from services.study import play_state, progress, segments
+from services.study import play_state, segments
+from services.study.player import PageClosed, Superseded, close_page
 from tests import factories
 from tests.study_util import T0, beat, lesson, player
 
@@ -126,7 +127,7 @@ def test_a_newer_page_supersedes_the_older_one(app, setup):
         old_tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         play(p, lesson_id, old_tab, [(0, 0), (15, 15)])
         new_tab = p.open_page(trainee_id, OPENID, other_lesson, T0 + 20).tab
-        with pytest.raises(progress.Superseded):
+        with pytest.raises(Superseded):
             play(p, lesson_id, old_tab, [(30, 30)])
         # The new page starts its own count; the old page's time since its last beat is lost.
         play(p, other_lesson, new_tab, [(21, 0), (36, 15)])
@@ -134,9 +135,9 @@ def test_a_newer_page_supersedes_the_older_one(app, setup):
         assert provisional(app, trainee_id, other_lesson) == ([[0.0, 15.0]], 15.0)
         # A tab of another trainee, a forged tab, or the right tab on another lesson: superseded too.
         for forged in (new_tab.replace(str(trainee_id), str(trainee_id + 1), 1), "1.forged", new_tab):
-            with pytest.raises(progress.Superseded):
+            with pytest.raises(Superseded):
                 p.heartbeat(OPENID, beat(lesson_id if forged == new_tab else other_lesson, 20, forged), T0 + 40)
-        with pytest.raises(progress.Superseded):  # the right tab from another WeChat
+        with pytest.raises(Superseded):  # the right tab from another WeChat
             p.heartbeat("oSomeoneElse", beat(other_lesson, 20, new_tab), T0 + 40)
 
 
@@ -144,20 +145,20 @@ def test_a_closed_page_earns_nothing_and_a_new_page_plays_again(app, setup):
     lesson_id, trainee_id = setup
     with app.app_context():
         p = player(app)
-        assert progress.close_page(app.extensions["redis"], trainee_id) is False  # no page open: nothing to close
+        assert close_page(app.extensions["redis"], trainee_id) is False  # no page open: nothing to close
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         play(p, lesson_id, tab, [(0, 0), (15, 15)])
-        assert progress.close_page(app.extensions["redis"], trainee_id) is True
-        with pytest.raises(progress.PageClosed):
+        assert close_page(app.extensions["redis"], trainee_id) is True
+        with pytest.raises(PageClosed):
             play(p, lesson_id, tab, [(30, 30)])
         assert provisional(app, trainee_id, lesson_id) == ([[0.0, 15.0]], 15.0)
         # The trainee, bound again (here to another WeChat), opens a page that plays as before.
         new_tab = p.open_page(trainee_id, "oNewPhone", lesson_id, T0 + 60).tab
         p.heartbeat("oNewPhone", beat(lesson_id, 15, new_tab), T0 + 61)
         assert p.heartbeat("oNewPhone", beat(lesson_id, 30, new_tab), T0 + 76).max_position == 30.0
-        with pytest.raises(progress.Superseded) as refused:  # the old tab now meets a newer page
+        with pytest.raises(Superseded) as refused:  # the old tab now meets a newer page
             play(p, lesson_id, tab, [(80, 30)])
-        assert not isinstance(refused.value, progress.PageClosed)
+        assert not isinstance(refused.value, PageClosed)
 
 
 def test_the_page_resumes_where_watching_stopped(app, setup):

@@ -1,6 +1,6 @@
 """Notices and their delivery wired once per app: the templates file, the SMS backend, dispatchers.
 
-The app builds one `Notifier` from its settings and shared clients; staff commands and the
+The app builds one `NoticeDesk` from its settings and shared clients; staff commands and the
 scheduler's jobs go through it. The templates file is read, and an SMS provider's SDK imported,
 only when first needed, so web workers that never send pay for neither.
 """
@@ -38,7 +38,7 @@ class Resent:
     counts: dict[str, dict[str, int]]  # the notice's rows by channel and state, after
 
 
-class Notifier:
+class NoticeDesk:
     def __init__(self, settings: NoticeSettings, session: Session, wechat: WeChatApi, redis: redis_lib.Redis,
                  sms_recorder: SmsRecorder | None = None):
         self.settings = settings
@@ -83,7 +83,7 @@ class Notifier:
         """Sends again the failed texts of the class's notices to trainees they have not reached and
         waits for them; texts of unknown fate are left alone. NoticeError for an unknown class, or
         when no SMS provider is configured."""
-        klass, sent = notices.class_notices(self.session, class_code)
+        training_class, sent = notices.class_notices(self.session, class_code)
         if self.sms.name == "unconfigured":
             raise notices.NoticeError("未配置短信服务（SMS_BACKEND=console）：请先配置 SMS_BACKEND=aliyun 或 tencent。")
         results = []
@@ -93,7 +93,7 @@ class Notifier:
             if again:
                 self.dispatcher().run(notice_id=notice.id, wait=True)
             results.append(Resent(notice, again, unknown, notices.counts(self.session, notice.id)))
-        return klass, results
+        return training_class, results
 
     def _size_http_pool(self, size: int) -> None:
         # requests keeps 10 connections per host: with more send threads the rest would reconnect

@@ -239,6 +239,6 @@ WECHAT_ERRORS = {
 }
 
 
-def wechat_error_text(errcode: int, errmsg: str) -> str:
-    meaning = WECHAT_ERRORS.get(errcode)
+def wechat_error_text(errcode: int | None, errmsg: str) -> str:
+    meaning = WECHAT_ERRORS.get(errcode) if errcode is not None else None
     return f"微信 {errcode}（{meaning}）: {errmsg}" if meaning else f"微信 {errcode}: {errmsg}"

@@ -19,7 +19,6 @@ demo_cli = AppGroup("demo", help="Development demo data.")
 
 
 trainee_cli = AppGroup("trainee", help="学员 (trainees): binding and records.")
-notify_cli = AppGroup("notify", help="通知 (notices to trainees by WeChat template message or SMS).")
 
 
 scheduler_cli = AppGroup("scheduler", help="定时任务进程 (the scheduler process).")
@@ -27,8 +26,8 @@ staff_cli = AppGroup("staff", help="教务账号 (staff accounts).")
 
 
 def register(app: Flask) -> None:
-    for group in (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli, trainee_cli, notify_cli, scheduler_cli,
-                  staff_cli, follower_cli):
+    for group in (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli, trainee_cli, scheduler_cli, staff_cli,
+                  follower_cli):
         app.cli.add_command(group)
 
 
@@ -193,119 +192,6 @@ def trainee_unbind(phone_or_id: str, actor: str, reason: str) -> None:
         fail(exc.message)
     stopped = "，原微信中打开的播放页面已停止" if page_stopped else ""
     click.echo(f"已解绑：{trainee_label(trainee)}{stopped}，学员可重新认证登录。")
-
-
-CHANNEL_LABELS = {"wechat": "微信模板消息", "sms": "短信"}
-STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未知（请人工核实）", "pending": "待重试", "sending": "发送中"}
-
-
-@notify_cli.command("class-open")
-@click.argument("code")
-def notify_class_open(code: str) -> None:
-    """Sends the class-open notice to every trainee of the class, once (re-running sends nothing twice)."""
-    from services import ServiceError
-    from wxapp.extensions import notice_desk
-
-    tools = notice_desk()
-    try:
-        before = _class_open_before(code)
-        notice = tools.class_open(code, f"cli:{operator()}")
-    except ServiceError as exc:
-        fail(exc.message)
-    if not tools.templates["class_open"].wechat.template_id:
-        click.echo("未配置微信模板 WECHAT_TEMPLATE_CLASS_OPEN：全部以短信发送。")
-    click.echo(_class_open_headline(code, before, notice.recipients))
-    tools.dispatcher().run(notice_id=notice.id, wait=True)
-    counts = tools.counts(notice.id)
-    if before is not None:
-        click.echo("全部学员的发送情况：")
-    _echo_counts(counts)
-    if "sms" in counts and tools.sms.name == "console":
-        click.echo("注：SMS_BACKEND=console，短信只记录（开发沙箱 /dev/ 可见），未真正发出。")
-    if "sms" in counts and tools.sms.name == "unconfigured":
-        click.echo("注：未配置短信服务（SMS_BACKEND=console），短信未发出，已记为失败。请配置短信服务（SMS_BACKEND=aliyun 或 tencent）。")
-
-
-def _class_open_before(code: str):
-    """The class-open notice this class already has (None: never sent), as (when, how many)."""
-    from services.notices import notices
-    from services.timeutil import local_text
-    from wxapp.extensions import db
-
-    _, sent = notices.class_notices(db.session, code)
-    found = next((n for n in sent if n.kind == "class_open"), None)
-    return None if found is None else (local_text(found.created_at), found.recipients)
-
-
-def _class_open_headline(code: str, before, recipients: int) -> str:
-    """First run: how many it goes to. A re-run: that it was sent before, and who is new."""
-    if before is None:
-        return f"班级 {code} 开班通知：学员 {recipients} 人，发送中…"
-    when, reached = before
-    added = recipients - reached
-    head = f"班级 {code} 开班通知已于 {when} 发送过（学员 {reached} 人）"
-    if added <= 0:
-        return f"{head}：没有新的学员需要通知，本次不再发送。"
-    return f"{head}；新加入班级的学员 {added} 人，发送中…"
-
-
-def _echo_counts(counts: dict, indent: str = "") -> None:
-    """One line per channel, WeChat first: `微信模板消息：已发送 2，失败 1`."""
-    for channel, states in sorted(counts.items(), key=lambda item: item[0] != "wechat"):
-        parts = [f"{label} {states[state]}" for state, label in STATE_LABELS.items() if states.get(state)]
-        click.echo(f"{indent}{CHANNEL_LABELS[channel]}：{'，'.join(parts)}")
-
-
-NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班前一天提醒"}
-
-
-@notify_cli.command("status")
-@click.argument("code")
-def notify_status(code: str) -> None:
-    """Shows the notices sent to a class: counts per channel and state, and every message not delivered."""
-    from services.identity.pii import mask_phone
-    from services.notices import notices
-    from services.timeutil import local_text
-    from wxapp.extensions import db
-
-    try:
-        training_class, sent = notices.class_notices(db.session, code)
-    except notices.NoticeError as exc:
-        fail(exc.message)
-    click.echo(f"班级 {training_class.code}（{training_class.name}）：{'通知 ' + str(len(sent)) + ' 条' if sent else '尚未发送通知'}")
-    for notice in sent:
-        click.echo(f"{NOTICE_LABELS.get(notice.kind, notice.kind)}（{local_text(notice.created_at)}，"
-                   f"{notice.requested_by}）：学员 {notice.recipients} 人")
-        _echo_counts(notices.counts(db.session, notice.id), indent="  ")
-        for u in notices.undelivered(db.session, notice.id):
-            error = f"：{u.last_error[:80]}" if u.last_error else ""
-            click.echo(f"  · {u.trainee_name}（{mask_phone(u.phone)}）{CHANNEL_LABELS[u.channel]} "
-                       f"{STATE_LABELS[u.state]}，已尝试 {u.attempts} 次{error}")
-
-
-@notify_cli.command("retry")
-@click.argument("code")
-def notify_retry(code: str) -> None:
-    """Sends again the failed texts of a class's notices to trainees they have not reached
-    (e.g. once an SMS provider is configured). Messages of unknown fate are not resent."""
-    from services.notices import notices
-    from wxapp.extensions import notice_desk
-
-    try:
-        training_class, results = notice_desk().retry_texts(code)
-    except notices.NoticeError as exc:
-        fail(exc.message)
-    for result in results:
-        label = NOTICE_LABELS.get(result.notice.kind, result.notice.kind)
-        if result.requeued:
-            click.echo(f"{label}：重发短信 {result.requeued} 条，发送中…")
-            _echo_counts(result.counts, indent="  ")
-        else:
-            click.echo(f"{label}：没有需要重发的短信")
-        if result.unknown:
-            click.echo(f"  状态未知的短信 {result.unknown} 条未重发：可能已送达，请用 notify status 查看并人工核实。")
-    if not results:
-        click.echo(f"班级 {training_class.code} 尚未发送通知")
 
 
 @scheduler_cli.command("run")

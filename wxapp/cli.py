@@ -234,7 +234,8 @@ def trainee_show(phone_or_id: str) -> None:
     click.echo("视频课时记录：" + ("" if report.lessons else "无"))
     for r in report.lessons:
         state = f"已获得学时（{local_text(r.completed_at)}）" if r.completed_at else "未获得学时"
-        click.echo(f"[{r.course}] {r.title}（{r.duration_s // 60}分{r.duration_s % 60}秒，{hours_text(r.hours)}学时）：{state}")
+        length = f"{r.duration_s // 60}分{r.duration_s % 60}秒"
+        click.echo(f"[{r.course}] {r.title}（{length}，{hours_text(r.hours)}学时）：{state}")
         click.echo(f"  已看部分：{segments.describe(r.watched)}；计入时长 {int(r.credited_seconds)} 秒")
         c = r.checks
         click.echo(f"  考勤验证：发起 {c['issued']}，通过 {c['verified']}，超时 {c['expired']}，"

@@ -19,6 +19,7 @@ from redis import Redis
 from sqlalchemy.orm import Session
 
 from handlers.replies import Reply
+from services.links import Links
 
 # A message parsed by wechatpy (TextMessage, ClickEvent, …): the library ships no types.
 Message = Any
@@ -34,14 +35,11 @@ class Context:
     openid: str
     session: Session
     redis: Redis
-    public_base_url: str
+    links: Links  # the app's pages, as the chat links them
     contact: str
     # The values of the sender's overview cache keys, when the callback read them with its replay
     # check (a read-only rule only): saves the answer a Redis round trip.
     overview_cache: Sequence[bytes | None] | None = None
-
-    def url(self, path: str) -> str:
-        return self.public_base_url + path
 
 
 @dataclass(frozen=True)

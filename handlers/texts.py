@@ -5,18 +5,15 @@ from handlers.router import Context
 from services.study.learning import ClassLine, CourseLine, ExamState, hours_text
 from services.timeutil import local_text
 
-BIND_PATH = "/h5/bind"
-LEARN_PATH = "/h5/learn"
 
-
-def link(ctx: Context, path: str, words: str) -> str:
-    return f'<a href="{ctx.url(path)}">{words}</a>'
+def link(url: str, words: str) -> str:
+    return f'<a href="{url}">{words}</a>'
 
 
 def bind_prompt(ctx: Context) -> str:
     return (
         "您还没有完成认证，请先点击"
-        f"{link(ctx, BIND_PATH, '认证登录')}，"
+        f"{link(ctx.links.bind, '认证登录')}，"
         "填写报名时预留的手机号和本人身份证号。"
     )
 
@@ -25,17 +22,17 @@ def welcome_new(ctx: Context) -> str:
     return (
         "欢迎关注苏州市智信建设职业培训学校！\n"
         "二级注册建造师继续教育的学习、考试和通知都在这里完成。\n\n"
-        f"首次使用请先点击{link(ctx, BIND_PATH, '认证登录')}，"
+        f"首次使用请先点击{link(ctx.links.bind, '认证登录')}，"
         "填写报名时预留的手机号（可询问公司经办人）和本人身份证号。"
     )
 
 
 def welcome_back(ctx: Context, name: str) -> str:
-    return f"{name}，欢迎回来！\n点击{link(ctx, LEARN_PATH, '在线学习')}继续您的课程。"
+    return f"{name}，欢迎回来！\n点击{link(ctx.links.learn, '在线学习')}继续您的课程。"
 
 
 def learn_link(ctx: Context, name: str) -> str:
-    return f"{name}，您好！\n请点击进入{link(ctx, LEARN_PATH, '在线学习')}。"
+    return f"{name}，您好！\n请点击进入{link(ctx.links.learn, '在线学习')}。"
 
 
 def course_list(ctx: Context, name: str, lines: list[CourseLine], exam: ExamState) -> str:
@@ -46,7 +43,7 @@ def course_list(ctx: Context, name: str, lines: list[CourseLine], exam: ExamStat
         title = "公共课" if line.kind == "public" else f"专业课·{line.major}"
         rows.append(f"· {title}（{line.name}）：已修 {hours_text(line.hours_earned)} / {hours_text(line.hours_required)} 学时")
     rows += exam_lines(exam)
-    rows.append(f"\n{link(ctx, LEARN_PATH, '进入在线学习')}")
+    rows.append(f"\n{link(ctx.links.learn, '进入在线学习')}")
     return "\n".join(rows)
 
 
@@ -59,7 +56,6 @@ def class_list(name: str, classes: list[ClassLine]) -> str:
     return "\n".join(rows)
 
 
-EXAM_PATH = "/h5/exam"
 
 
 def exam_lines(exam: ExamState) -> list[str]:
@@ -73,14 +69,14 @@ def exam_text(ctx: Context, name: str, exam: ExamState) -> str:
     rows = [f"{name}，您的考试成绩："] + exam_lines(exam)[1:] if exam.majors else [f"{name}，您的考试：{exam.label}"]
     if not exam.passed:
         rows.append("考试为在线答题，60分合格，未合格可免费补考。")
-    words, path = ("进入考试", EXAM_PATH) if exam.open or exam.passed else ("进入在线学习", LEARN_PATH)
-    return "\n".join(rows) + f"\n{link(ctx, path, words)}"
+    words, url = ("进入考试", ctx.links.exam) if exam.open or exam.passed else ("进入在线学习", ctx.links.learn)
+    return "\n".join(rows) + f"\n{link(url, words)}"
 
 
 def help_text(ctx: Context) -> str:
     return (
         "【使用帮助】\n"
-        f"1. 首次使用：点击菜单“在线学习”，按提示{link(ctx, BIND_PATH, '认证登录')}"
+        f"1. 首次使用：点击菜单“在线学习”，按提示{link(ctx.links.bind, '认证登录')}"
         "（手机号须为报名时预留的号码，可询问公司经办人）。\n"
         "2. 学习：公共课16学时（多个专业只学一次），专业课每个专业40学时，考试4学时。"
         "视频看完且课后练习全部答对才计学时；请勿多开页面播放。\n"
@@ -94,19 +90,18 @@ def help_text(ctx: Context) -> str:
 
 def already_bound(ctx: Context, name: str) -> str:
     return (f"您已认证为：{name}。如需更换绑定的微信，请联系学校：{ctx.contact}\n"
-            f"{link(ctx, LEARN_PATH, '进入在线学习')}")
+            f"{link(ctx.links.learn, '进入在线学习')}")
 
 
 # Completion: the answer to 证书 / 学时证明.
-CERTIFICATES_PATH = "/h5/certificates"
 
 
 def certificates_text(ctx: Context, name: str, majors: list[str]) -> str:
     if not majors:
         return (f"{name}，您还没有学时证明。学完课程并通过考试（60分合格）后，"
-                f"可在{link(ctx, CERTIFICATES_PATH, '我的学时证明')}查看、下载和打印。")
+                f"可在{link(ctx.links.certificates, '我的学时证明')}查看、下载和打印。")
     return (f"{name}，您已完成：{'、'.join(majors)}。\n"
-            f"点击{link(ctx, CERTIFICATES_PATH, '我的学时证明')}查看、下载和打印学时证明（PDF）。")
+            f"点击{link(ctx.links.certificates, '我的学时证明')}查看、下载和打印学时证明（PDF）。")
 
 
 # The keywords a trainee may reply instead of using the menu, as the help text lists them.

@@ -1,4 +1,4 @@
-"""Services know no routes: the app builds the addresses they send (wxapp/config.py `links`), and
+"""Services and handlers know no routes: the app builds the addresses they send (wxapp/config.py `links`), and
 each one leads to the page it names."""
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ def test_each_link_leads_to_its_page(app):
 
     assert adapter.match(built.learn.removeprefix(path))[0] == "h5.learn"
     assert adapter.match(built.exam.removeprefix(path))[0] == "h5.exam"
+    assert adapter.match(built.bind.removeprefix(path))[0] == "h5.bind"
+    assert adapter.match(built.certificates.removeprefix(path))[0] == "h5.certificate_list"
     assert adapter.match(built.attend("tok3n").removeprefix(path)) == ("h5.attend", {"token": "tok3n"})
     assert adapter.match(built.verify("ABCDEFGHJKMN").removeprefix(path)) == (
         "verify.verify", {"number": "ABCDEFGHJKMN"})

@@ -280,11 +280,13 @@ def _redis_key_prefix(env: str, instance_path: Path, environ) -> str:
 
 def links(cfg: Mapping[str, Any]) -> Links:
     """The addresses of the pages that services put into notices, QR codes and certificates:
-    the routes are the app's (h5.learn, h5.exam, h5.attend, verify.verify; tests/test_links.py)."""
+    the routes are the app's (h5.learn, h5.exam, h5.bind, h5.certificate_list, h5.attend, verify.verify;
+    tests/test_links.py)."""
     from services.links import Links
 
     base = cfg["PUBLIC_BASE_URL"].rstrip("/")
-    return Links(learn=f"{base}/h5/learn", exam=f"{base}/h5/exam", attend_prefix=f"{base}/h5/attend/",
+    return Links(learn=f"{base}/h5/learn", exam=f"{base}/h5/exam", bind=f"{base}/h5/bind",
+                 certificates=f"{base}/h5/certificates", attend_prefix=f"{base}/h5/attend/",
                  verify_prefix=f"{base}/verify/")
 
 

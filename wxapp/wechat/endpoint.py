@@ -186,7 +186,7 @@ def _note_follow(session, openid: str) -> None:
 def _answer(rule, message, session, redis: budget.BudgetRedis, overview_cache: list | None = None) -> str:
     ctx = handlers.Context(
         openid=message.source, session=session, redis=redis,  # type: ignore[arg-type]
-        public_base_url=current_app.config["PUBLIC_BASE_URL"], contact=current_app.config["SCHOOL_CONTACT"],
+        links=current_app.extensions["links"], contact=current_app.config["SCHOOL_CONTACT"],
         overview_cache=overview_cache,
     )
     event = getattr(message, "event", "")

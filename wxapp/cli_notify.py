@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
+from services.notices import notices
 from wxapp.cli import fail, operator
 
 notify_cli = AppGroup("notify", help="通知 (notices to trainees by WeChat template message or SMS).")
@@ -43,7 +44,6 @@ def notify_class_open(code: str) -> None:
 
 def _class_open_before(code: str):
     """The class-open notice this class already has (None: never sent), as (when, how many)."""
-    from services.notices import notices
     from services.timeutil import local_text
     from wxapp.extensions import db
 
@@ -71,7 +71,7 @@ def _echo_counts(counts: dict, indent: str = "") -> None:
         click.echo(f"{indent}{CHANNEL_LABELS[channel]}：{'，'.join(parts)}")
 
 
-NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班前一天提醒"}
+NOTICE_LABELS = notices.KIND_LABELS
 
 
 @notify_cli.command("status")
@@ -79,7 +79,6 @@ NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班前一�
 def notify_status(code: str) -> None:
     """Shows the notices sent to a class: counts per channel and state, and every message not delivered."""
     from services.identity.pii import mask_phone
-    from services.notices import notices
     from services.timeutil import local_text
     from wxapp.extensions import db
 
@@ -104,7 +103,6 @@ def notify_status(code: str) -> None:
 def notify_retry(code: str) -> None:
     """Sends again the failed texts of a class's notices to trainees they have not reached
     (e.g. once an SMS provider is configured). Messages of unknown fate are not resent."""
-    from services.notices import notices
     from wxapp.extensions import notice_desk
 
     try:

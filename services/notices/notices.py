@@ -43,6 +43,9 @@ from services.notices.outbox import insert_ignoring_conflicts
 from services.timeutil import SHANGHAI, local_text, utcnow
 
 EXPIRY_HORIZON_MONTHS = 3
+# What staff and trainees call each kind of notice (console, commands, the phone simulator).
+KIND_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册到期提醒",
+               "exam_result": "考试成绩", "exam_voided": "取消考试成绩"}
 INSERT_CHUNK = 1000
 # Following or unknown (None): template messages reach every WeChat not known to have unfollowed.
 _NOT_UNFOLLOWED = WechatUser.subscribed.is_not(False)

@@ -6,6 +6,7 @@ from urllib.parse import quote, urlencode
 from flask import Response, request
 
 from services.identity.pii import mask_phone
+from services.notices import notices
 from services.timeutil import local_text
 from wxapp.admin import bp
 
@@ -29,8 +30,7 @@ def xlsx_response(data: bytes, filename: str) -> Response:
 STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未知", "pending": "待发送", "sending": "发送中"}
 CHANNEL_LABELS = {"wechat": "微信", "sms": "短信"}
 CHECK_LABELS = {"verified": "已通过", "expired": "已超时", "pending": "待验证"}
-NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册到期提醒",
-                 "exam_result": "考试成绩", "exam_voided": "取消考试成绩"}
+NOTICE_LABELS = notices.KIND_LABELS
 KIND_LABELS = {"main": "主项", "added": "增项"}
 AUDIT_LABELS = {
     "logged_in": "登录", "password_changed": "修改密码", "roster_imported": "导入报名名单", "class_created": "创建班级",

@@ -22,6 +22,7 @@ from wechatpy.utils import WeChatSigner
 
 from services.identity.pii import mask_phone
 from services.menu import MenuError, load_menu
+from services.notices import notices
 from services.school.demo import DEMO_TRAINEES
 from wxapp.extensions import notice_desk, redis_client
 from wxapp.sandbox import bp
@@ -31,7 +32,7 @@ from wxapp.sandbox.chat import _message, _segments
 STATIC = Path(__file__).with_name("static")
 STRANGER = {"key": "stranger", "name": "陌生人（未报名）", "openid": "oDevPhoneStranger00000000001",
             "phone": "", "id_card": ""}
-NOTICE_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册有效期提醒"}
+NOTICE_LABELS = notices.KIND_LABELS
 TEMPLATE_PATH, CUSTOM_PATH, SMS_PATH = "cgi-bin/message/template/send", "cgi-bin/message/custom/send", "sms/send"
 
 

@@ -65,7 +65,12 @@ def scan_and_confirm(page, number: int) -> None:
     page.click("#scan")
     page.wait_for_selector("#scan-view:not([hidden])")
     scanned = page.locator("#scanned").element_handle().content_frame()
-    scanned.wait_for_selector("#attend-confirm")
+    try:
+        scanned.wait_for_selector("#attend-confirm")
+    except Exception as exc:
+        # What the scanned page showed instead (a CI run once timed out here): kept for the next look.
+        shot(page, f"5-scan-failed-{number}")
+        raise AssertionError(f"no confirm button at {scanned.url}: {scanned.locator('body').inner_text()[:300]!r}") from exc
     assert "张三" in scanned.locator("#attend-name").inner_text()
     shot(page, f"5-scanned-{number}")
     scanned.click("#attend-confirm")

@@ -109,11 +109,14 @@ class PrivateCluster:
     def hang(self) -> None:
         """SIGSTOP the postmaster and every backend: connections open, nothing answers."""
         for pid in self._processes():
-            os.kill(pid, signal.SIGSTOP)
+            # A backend may exit between the listing and the signal (a client closing).
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
 
     def resume(self) -> None:
         for pid in self._processes():
-            os.kill(pid, signal.SIGCONT)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def _processes(self) -> list[int]:
         """The postmaster (from its pid file) and its children (from /proc); none when stopped."""

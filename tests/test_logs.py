@@ -14,6 +14,10 @@ from wxapp.logs import ScrubFilter, kv, scrub
     ("id=320505198001011234,phone=13912345678", "id=3205**********1234,phone=139****5678"),
     ('"GET /h5/attend/AbC-123_x?y=1 HTTP/1.1"', '"GET /h5/attend/***?y=1 HTTP/1.1"'),
     ("手机13912345678已绑定", "手机139****5678已绑定"),
+    # Full-width digits, as a phone keyboard's Chinese mode types them: still a phone.
+    ("电话１３９１２３４５６７８", "电话１３９****５６７８"),
+    # A long line: the quick look for 11 digits must not miss one at the very end.
+    ("x=" + "a" * 300 + " 13912345678", "x=" + "a" * 300 + " 139****5678"),
 ])
 def test_personal_data_is_masked(raw, masked):
     assert scrub(raw) == masked

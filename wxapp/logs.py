@@ -17,11 +17,11 @@ from services.logfmt import kv  # noqa: F401  (the one line format; the app's vi
 
 # One pass over each line, alternatives tried in this order at every position:
 # the token of an attendance QR (it lives in its URL only: access logs show the path without it),
-# an 18-character ID card, an 11-digit mobile.
+# an 18-character ID card, an 11-digit mobile (also in full-width digits, as a Chinese keyboard types them).
 _PERSONAL = re.compile(
     r"(?P<attend>/h5/attend/)[^\s\"?/]+"
     r"|(?<![\dA-Za-z])(?P<id_head>\d{4})\d{10}(?P<id_tail>\d{3}[\dXx])(?![\dA-Za-z])"
-    r"|(?<!\d)(?P<phone_head>1[3-9]\d)\d{4}(?P<phone_tail>\d{4})(?!\d)"
+    r"|(?<!\d)(?P<phone_head>[1１][3-9３-９]\d)\d{4}(?P<phone_tail>\d{4})(?!\d)"
 )
 
 
@@ -33,7 +33,16 @@ def _mask(match: re.Match) -> str:
     return match["phone_head"] + "****" + match["phone_tail"]
 
 
+# Whatever _PERSONAL matches holds the attendance path or a run of at least 11 digits (a mobile
+# has 11, an ID card 17 before its last character). Looking for those first is ~8x cheaper than
+# the full pattern, and almost every line holds neither: one log line per menu click cost 27 µs,
+# two thirds of it in the two scrubs (filter and formatter).
+_ELEVEN_DIGITS = re.compile(r"\d\d{10}")  # \d as in _PERSONAL: any Unicode digit
+
+
 def scrub(text: str) -> str:
+    if "/h5/attend/" not in text and _ELEVEN_DIGITS.search(text) is None:
+        return text
     return _PERSONAL.sub(_mask, text)
 
 

@@ -110,13 +110,14 @@ def redis_commands(app, monkeypatch):
     endpoint = app.wsgi_app
     assert isinstance(endpoint, CallbackEndpoint)
     sent: list[str] = []
-    real = endpoint.redis.execute_command
+    client = endpoint.redis_clients.get()  # this thread's: the test client calls the app in it
+    real = client.execute_command
 
     def counting(*args, **options):
         sent.append(str(args[0]))
         return real(*args, **options)
 
-    monkeypatch.setattr(endpoint.redis, "execute_command", counting)
+    monkeypatch.setattr(client, "execute_command", counting)
     return sent
 
 

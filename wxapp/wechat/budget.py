@@ -8,6 +8,8 @@ without Redis: reads from the database, effects without retry dedup (harmless tw
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 
 import redis as redis_lib
 from redis.backoff import NoBackoff
@@ -21,9 +23,29 @@ TIMEOUT_S = 0.5
 
 
 def callback_client(url: str) -> redis_lib.Redis:
-    """The process's Redis client for callbacks: one try per call, each bounded by TIMEOUT_S."""
+    """A Redis client for callbacks on one connection of its own: one try per call, each
+    bounded by TIMEOUT_S."""
     return redis_lib.Redis.from_url(url, socket_timeout=TIMEOUT_S, socket_connect_timeout=TIMEOUT_S,
-                                    retry=Retry(NoBackoff(), 0), health_check_interval=0)
+                                    retry=Retry(NoBackoff(), 0), health_check_interval=0,
+                                    single_connection_client=True)
+
+
+class ThreadClients:
+    """One callback client per server thread, each holding its own connection.
+
+    A pooled client takes a connection from the pool and gives it back on every command: ~15 µs
+    of the ~85 µs redis-py spends on a command here, and a warm menu click makes one command. A
+    server thread answers one request at a time, so a connection of its own never waits."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self._local = threading.local()
+
+    def get(self) -> redis_lib.Redis:
+        client: redis_lib.Redis | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = callback_client(self.url)
+        return client
 
 
 class Spent(redis_lib.ConnectionError):
@@ -31,19 +53,23 @@ class Spent(redis_lib.ConnectionError):
 
 
 class BudgetRedis:
-    """One callback's view of Redis: every command of `client`, until the first failure."""
+    """One callback's view of Redis: every command of the client `connect` gives, until the
+    first failure (connecting included: a client on a connection of its own connects when made)."""
 
-    def __init__(self, client: redis_lib.Redis):
-        self._client = client
+    def __init__(self, connect: Callable[[], redis_lib.Redis]):
+        self._connect = connect
+        self._client: redis_lib.Redis | None = None
         self.failed: str | None = None
 
+    def _get_client(self) -> redis_lib.Redis:
+        if self._client is None:
+            self._client = self.run(self._connect)
+        return self._client
+
     def __getattr__(self, name: str):
-        attr = getattr(self._client, name)
         if name == "pipeline":
-            return lambda *a, **kw: _BudgetPipeline(self, attr(*a, **kw))
-        if not callable(attr):
-            return attr
-        return lambda *a, **kw: self.run(attr, *a, **kw)
+            return lambda *a, **kw: _BudgetPipeline(self, self._get_client().pipeline(*a, **kw))
+        return lambda *a, **kw: self.run(getattr(self._get_client(), name), *a, **kw)
 
     def run(self, call, *args, **kwargs):
         if self.failed:

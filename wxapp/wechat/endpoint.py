@@ -53,7 +53,7 @@ class CallbackEndpoint:
         self.token, self.max_body = cfg["WECHAT_TOKEN"], cfg["WECHAT_MAX_BODY"]
         aes_keys = [k for k in (cfg["WECHAT_AES_KEY"], cfg["WECHAT_AES_KEY_PREVIOUS"]) if k]
         self.cryptor = Cryptor(cfg["WECHAT_TOKEN"], cfg["WECHAT_APPID"], aes_keys) if aes_keys else None
-        self.redis = budget.callback_client(cfg["REDIS_URL"])
+        self.redis_clients = budget.ThreadClients(cfg["REDIS_URL"])
         self.clock: Callable[[], float] = time.time  # tests replay old, signed vectors
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -98,7 +98,7 @@ class CallbackEndpoint:
             log.warning(kv("wechat_bad_payload", reason=str(exc)))
             return 400, TEXT, "bad request"
 
-        redis = g.callback_redis = budget.BudgetRedis(self.redis)
+        redis = g.callback_redis = budget.BudgetRedis(self.redis_clients.get)
         user_act = getattr(message, "event", "").lower() not in NOT_FROM_USER
         rule = handlers.router.match(message)
         # A read-only answer (a menu click) reads the sender's cached overview: fetched with the

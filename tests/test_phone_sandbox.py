@@ -16,7 +16,7 @@ def test_the_page_shows_the_menu_with_its_sub_menu_and_every_persona(client):
     assert "在线学习" in page and 'data-sub="1"' in page and "我的学习" in page and '"MY_COURSES"' in page
     for persona in personas():
         assert f'value="{persona["openid"]}"' in page
-    assert "jsQR.js" in page and client.get("/dev/phone/static/jsQR.js").status_code == 200
+    assert "vendor/jsQR.js" in page and client.get("/dev/phone/static/vendor/jsQR.js").status_code == 200
 
 
 def test_a_click_and_a_text_reach_the_callback_and_come_back_as_wechat_shows_them(client):
@@ -60,7 +60,7 @@ def test_the_inbox_holds_what_was_sent_to_this_persona_only(client, redis):
 def test_the_decoder_is_the_vendored_jsqr():
     from wxapp.sandbox.phone import STATIC
 
-    assert (STATIC / "jsQR.js").stat().st_size > 100_000  # the vendored decoder, not a stub
+    assert (STATIC / "vendor" / "jsQR.js").stat().st_size > 100_000  # the vendored decoder, not a stub
 
 
 def test_a_news_reply_becomes_cards_with_their_links():

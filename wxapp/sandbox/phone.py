@@ -7,7 +7,7 @@ reply comes back as WeChat shows it: text with links, or news cards. Links open 
 phone through `/dev/oauth`, i.e. through the real OAuth return, as the persona's OpenID.
 What the server sends the persona later (template and customer-service messages, SMS) is read
 from the sandbox log (`wxapp.sandbox.log`). 扫一扫 decodes the QR shown in the phone in the
-page itself, with the vendored jsQR (`scripts/vendor-jsqr`): zxing-cpp is a test dependency only.
+page itself, with the vendored jsQR (`scripts/vendor-assets`): zxing-cpp is a test dependency only.
 """
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ the medians are reported with each round's ratio, so a shared machine's drift sh
 of deciding the result.
 
     .venv/bin/python bench/callback.py [--seconds 10] [--rounds 3] [--connections 16] [--key HELP]
+
+WXAPP_BENCH_REDIS names the Redis (default redis://127.0.0.1:6379/7; a unix:///…?db=N socket too).
 """
 from __future__ import annotations
 

@@ -145,7 +145,7 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
     cfg["SCHOOL_NAME"] = _env("SCHOOL_NAME", environ, "苏州市智信建设职业培训学校")
     cfg["VERIFY_RATE_LIMIT"] = _env("VERIFY_RATE_LIMIT", environ, "30 per minute")
     _check_rate_limit("VERIFY_RATE_LIMIT", cfg["VERIFY_RATE_LIMIT"])
-    cfg["RATELIMIT_STORAGE_URI"] = cfg["REDIS_URL"]
+    cfg["RATELIMIT_STORAGE_URI"] = _limits_storage_uri(cfg["REDIS_URL"])
     cfg["RATELIMIT_HEADERS_ENABLED"] = False
     cfg["SCHOOL_CONTACT"] = contact_line(cfg["SCHOOL_CONTACT"], cfg["SCHOOL_PHONE"])
     cfg["REDIS_KEY_PREFIX"] = _redis_key_prefix(env, instance_path, environ)
@@ -171,6 +171,13 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
             raise ConfigError(f"{name} must be the 43-character EncodingAESKey")
     _hold_under_outages(cfg)
     return cfg
+
+
+def _limits_storage_uri(redis_url: str) -> str:
+    """The route limits' storage on the app's Redis. A Redis on the same host may be reached by
+    its unix socket (`unix:///run/redis/redis-server.sock?db=0`: a command costs less than over
+    loopback TCP); the limits library spells that scheme `redis+unix`."""
+    return "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
 
 
 def _hold_under_outages(cfg: dict) -> None:

@@ -16,19 +16,26 @@ from tests.pgtemp import free_port
 
 
 class RedisServer:
-    def __init__(self) -> None:
-        self.port = free_port()
+    """On a free loopback port, or with `unix_socket` on that socket alone (no TCP)."""
+
+    def __init__(self, unix_socket: str | None = None) -> None:
+        self.unix_socket = unix_socket
+        self.port = 0 if unix_socket else free_port()
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
+        if self.unix_socket:
+            return f"unix://{self.unix_socket}?db=0"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        listen = ["--unixsocket", self.unix_socket, "--unixsocketperm", "700"] if self.unix_socket else []
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", *listen, "--save", "",
+             "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis_lib.Redis(port=self.port, socket_timeout=1)
+        client = redis_lib.Redis.from_url(self.url, socket_timeout=1)
         deadline = time.monotonic() + 10
         while True:
             try:

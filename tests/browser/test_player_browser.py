@@ -98,6 +98,8 @@ def test_watching_a_lesson_to_its_hours_with_checks(live_app, lesson_id, phone):
 
     confirm_from(phone, url, "player-3-attend-confirmed")
     page.wait_for_function(f"document.getElementById('check').hidden && !{VIDEO}.paused", timeout=10000)
+    # The spent QR leaves the page: the next check's dialog can't show it while its own QR loads.
+    assert page.evaluate("document.getElementById('check-qr').getAttribute('src')") is None
     page.wait_for_function(f"{VIDEO}.currentTime > {paused_at + 0.5}")  # playing again
 
     seen = {url}

@@ -205,6 +205,9 @@
     check = challenge;
     video.pause();
     $("toast").hidden = true; // nothing may cover the QR
+    // A fresh <img> state first: while the new QR loads (slow on a weak signal) the browser would
+    // otherwise keep showing the previous check's, already confirmed, and that one gets scanned.
+    $("check-qr").removeAttribute("src");
     $("check-qr").src = challenge.qr_png;
     $("check-live").hidden = false;
     $("check-over").hidden = true;
@@ -245,6 +248,7 @@
   function passed() {
     endCheck();
     $("check").hidden = true;
+    $("check-qr").removeAttribute("src"); // a confirmed QR is spent: never shown again
     $("check-expired").hidden = true;
     toast("验证成功，继续学习");
     if (video.ended) {

@@ -65,6 +65,9 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_clients(app)
     register_template_helpers(app)
+    from wxapp.assets import install as install_assets
+
+    install_assets(app)
 
 
 def register_template_helpers(app: Flask) -> None:

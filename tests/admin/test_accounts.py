@@ -187,7 +187,7 @@ def test_the_database_refuses_an_unknown_role(app):
 
 def test_assets_are_served_by_the_app_without_a_session(client):
     page = client.get("/admin/login").get_data(as_text=True)
-    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css)(?:\?v=[0-9a-f]+)?)"', page)
     assert len(assets) == 3 and all(a.startswith("/admin/static/") for a in assets)
     for asset in assets:
         response = client.get(asset)

@@ -197,3 +197,21 @@ def test_bind_and_pages_while_postgres_is_down_answer_503_not_500(fault_app, ser
     assert until_ok(lambda: _bind(client, "13912340002", "32058319751212108X")).status_code == 303
     assert _bound(fault_app) == [OPENID, "oFaultStranger0000000000001"] or sorted(_bound(fault_app)) == sorted(
         [OPENID, "oFaultStranger0000000000001"])
+
+
+def test_the_first_callback_after_a_redis_restart_still_checks_for_replays(fault_app, servers, caplog):
+    """The callback's Redis connections outlive a restart of Redis (or its idle timeout closing
+    them): the next callback finds its connection closed, opens another and keeps its replay check."""
+    from tests.conftest import TEST_TOKEN
+    from tests.wechat_util import event_xml, query, text_xml
+
+    client = fault_app.test_client()
+    assert client.post("/wechat", query_string=query(TEST_TOKEN), data=event_xml(OPENID, "CLICK", "HELP")).status_code == 200
+    servers[0].restart()
+    caplog.clear()
+
+    signed = query(TEST_TOKEN)
+    first = client.post("/wechat", query_string=signed, data=event_xml(OPENID, "CLICK", "HELP"))
+    forged = client.post("/wechat", query_string=signed, data=text_xml("oSomeoneElse0000000000000001", "课程", msg_id=7))
+    assert (first.status_code, forged.status_code) == (200, 403)
+    assert "wechat_redis_unavailable" not in caplog.text

@@ -45,7 +45,24 @@ class ThreadClients:
         client: redis_lib.Redis | None = getattr(self._local, "client", None)
         if client is None:
             client = self._local.client = callback_client(self.url)
+        elif client.connection is not None:
+            _renew_if_closed(client.connection)
         return client
+
+
+def _renew_if_closed(connection) -> None:
+    """What a pool does before lending a connection: one that Redis closed meanwhile (a restart,
+    its idle `timeout`) reads as ready, or fails to; then it is dropped, and the next command
+    opens a fresh one. A poll of the socket, a few µs; without it the first callback of each
+    thread after a Redis restart went on without Redis, its replay check skipped."""
+    if not connection.is_connected:
+        return  # not connected: the next command connects
+    try:
+        closed = connection.can_read(timeout=0)
+    except (redis_lib.RedisError, OSError):
+        closed = True
+    if closed:
+        connection.disconnect()
 
 
 class Spent(redis_lib.ConnectionError):

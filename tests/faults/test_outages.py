@@ -215,3 +215,24 @@ def test_the_first_callback_after_a_redis_restart_still_checks_for_replays(fault
     forged = client.post("/wechat", query_string=signed, data=text_xml("oSomeoneElse0000000000000001", "课程", msg_id=7))
     assert (first.status_code, forged.status_code) == (200, 403)
     assert "wechat_redis_unavailable" not in caplog.text
+
+
+def test_a_reply_that_came_too_late_is_never_read_as_the_next_callbacks(fault_app, servers):
+    """A callback gives up on a hung Redis after its timeout; when Redis wakes it still answers that
+    command. The connection was dropped, so the late reply can't pass for the next callback's."""
+    from tests.conftest import TEST_TOKEN
+    from tests.wechat_util import event_xml, query, text_xml
+
+    client = fault_app.test_client()
+    assert client.post("/wechat", query_string=query(TEST_TOKEN), data=event_xml(OPENID, "CLICK", "HELP")).status_code == 200
+    servers[0].hang()
+    stalled = client.post("/wechat", query_string=query(TEST_TOKEN), data=event_xml(OPENID, "CLICK", "HELP"))
+    assert stalled.status_code == 200 and "使用帮助" in stalled.get_data(as_text=True)  # answered without Redis
+    servers[0].resume()
+    time.sleep(0.2)  # Redis now works through what it was sent while stopped
+
+    signed = query(TEST_TOKEN)
+    first = client.post("/wechat", query_string=signed, data=event_xml(OPENID, "CLICK", "HELP"))
+    forged = client.post("/wechat", query_string=signed, data=text_xml("oSomeoneElse0000000000000001", "课程", msg_id=8))
+    assert first.status_code == 200 and "使用帮助" in first.get_data(as_text=True)
+    assert forged.status_code == 403

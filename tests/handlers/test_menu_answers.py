@@ -110,14 +110,15 @@ def redis_commands(app, monkeypatch):
     endpoint = app.wsgi_app
     assert isinstance(endpoint, CallbackEndpoint)
     sent: list[str] = []
-    client = endpoint.redis_clients.get()  # this thread's: the test client calls the app in it
-    real = client.execute_command
+    # This thread's connection (the test client calls the app in it): every command passes here.
+    connection = endpoint.redis_clients.get().connection
+    real = connection.send_command
 
     def counting(*args, **options):
         sent.append(str(args[0]))
         return real(*args, **options)
 
-    monkeypatch.setattr(client, "execute_command", counting)
+    monkeypatch.setattr(connection, "send_command", counting)
     return sent
 
 

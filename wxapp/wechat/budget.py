@@ -88,6 +88,29 @@ class BudgetRedis:
             return lambda *a, **kw: _BudgetPipeline(self, self._get_client().pipeline(*a, **kw))
         return lambda *a, **kw: self.run(getattr(self._get_client(), name), *a, **kw)
 
+    def command(self, *args):
+        """One command sent straight on the client's own connection, its reply as Redis gives it
+        (no reply callback). This skips what redis-py wraps around every command (retries, none
+        here; metrics; reply parsing): ~20 µs of the callback's ~80 µs for its one command.
+        Whatever goes wrong between sending and reading drops the connection, as the client would
+        (the connection itself does on a timeout): a late reply must never be read as the answer
+        to the next command."""
+        connection = self._get_client().connection
+        if connection is None:  # not a client on a connection of its own
+            return self.run(self._get_client().execute_command, *args)
+
+        def send_and_read():
+            try:
+                connection.send_command(*args)
+                return connection.read_response()
+            except redis_lib.ResponseError:
+                raise  # Redis answered with an error: the connection is in step
+            except BaseException:
+                connection.disconnect()
+                raise
+
+        return self.run(send_and_read)
+
     def run(self, call, *args, **kwargs):
         if self.failed:
             raise Spent(f"Redis failed earlier in this callback ({self.failed})")

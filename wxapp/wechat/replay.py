@@ -51,8 +51,9 @@ def check(redis, timestamp: str, nonce: str, body: bytes, follower: str | None,
     try:
         if follower:
             # One command: a script, not a pipeline, costs the callback the least.
-            stored, first_note, values = redis.eval(_CHECK, 2 + len(prefetch), nonce_key, keys.follow_seen(follower),
-                                                    *prefetch, digest, BINDING_TTL_S, FOLLOW_SEEN_TTL_S)
+            stored, first_note, values = redis.command("EVAL", _CHECK, 2 + len(prefetch), nonce_key,
+                                                       keys.follow_seen(follower), *prefetch, digest, BINDING_TTL_S,
+                                                       FOLLOW_SEEN_TTL_S)
         else:
             stored, first_note = redis.set(nonce_key, digest, nx=True, get=True, ex=BINDING_TTL_S), None
             values = None

@@ -30,6 +30,7 @@ from services import ServiceError
 from services.db import affected
 from services.identity import audit
 from services.identity.binding import UnbindError, find_trainee
+from services.identity.followers import NOT_UNFOLLOWED
 from services.identity.pii import PiiCipher, mask_phone
 from services.school.classes import START_FORMAT, _check_lengths, local_start, parse_local_start
 from services.school.imports import cells
@@ -196,14 +197,15 @@ class NotifyPreview:
 
 
 def notify_preview(session: Session, training_class: TrainingClass, wechat_ready: bool) -> NotifyPreview:
-    """The split `notices.class_open` will make: bound to a following WeChat (and a template
-    configured) → WeChat, anyone else → SMS; trainees the notice already has rows for count apart."""
+    """The split `notices.class_open` will make: bound to a WeChat not known to have unfollowed (and
+    a template configured) → WeChat, anyone else → SMS; trainees the notice already has rows for
+    count apart."""
     reached = select(OutboxMessage.trainee_id).join(Notice, Notice.id == OutboxMessage.notice_id).where(
         Notice.key == f"{NOTICE_CLASS_OPEN}:{training_class.id}")
     done, follows = ClassMember.trainee_id.in_(reached), WechatUser.id.is_not(None)
     rows = session.execute(
         select(done, follows, func.count())
-        .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, WechatUser.subscribed.is_(True)))
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, NOT_UNFOLLOWED))
         .where(ClassMember.class_id == training_class.id).group_by(done, follows)
     ).all()
     wechat = sum(n for done, follows, n in rows if not done and follows and wechat_ready)

@@ -18,6 +18,11 @@ from services.db import table_of
 from services.identity.pii import mask_phone
 from services.wechat_api import BATCHGET_MAX, WeChatApi, follower_page, follows
 
+# Who template messages go to: every WeChat not known to have unfollowed (following or unknown).
+# The one rule for the notices that are written, the outbox that sends them and the console's
+# count before a class-open notice.
+NOT_UNFOLLOWED = WechatUser.subscribed.is_not(False)
+
 
 @dataclass(frozen=True)
 class BoundTrainee:

@@ -38,6 +38,7 @@ from models.notices import (
 from services import ServiceError
 from services.db import transaction
 from services.exam.state import owes_an_exam
+from services.identity.followers import NOT_UNFOLLOWED
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import insert_ignoring_conflicts
 from services.timeutil import SHANGHAI, local_text, utcnow
@@ -47,8 +48,6 @@ EXPIRY_HORIZON_MONTHS = 3
 KIND_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册到期提醒",
                "exam_result": "考试成绩", "exam_voided": "取消考试成绩"}
 INSERT_CHUNK = 1000
-# Following or unknown (None): template messages reach every WeChat not known to have unfollowed.
-_NOT_UNFOLLOWED = WechatUser.subscribed.is_not(False)
 
 
 class NoticeError(ServiceError):
@@ -106,7 +105,7 @@ def registration_expiry(session: Session, templates: dict[str, KindTemplates], l
     follows = func.count(WechatUser.id)
     rows = session.execute(
         select(Enrollment.trainee_id, func.min(Enrollment.registration_expires), follows)
-        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Enrollment.trainee_id, _NOT_UNFOLLOWED))
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Enrollment.trainee_id, NOT_UNFOLLOWED))
         .where(Enrollment.registration_expires.between(today, add_months(today, EXPIRY_HORIZON_MONTHS)),
                owes_an_exam(Enrollment.trainee_id))  # a trainee who passed every exam is done
         .group_by(Enrollment.trainee_id).order_by(Enrollment.trainee_id)
@@ -195,7 +194,7 @@ def _class_params(session: Session, training_class: TrainingClass, learn_url: st
 def _members(session: Session, class_id: int) -> list[Recipient]:
     rows = session.execute(
         select(ClassMember.trainee_id, WechatUser.id.is_not(None))
-        .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, _NOT_UNFOLLOWED))
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, NOT_UNFOLLOWED))
         .where(ClassMember.class_id == class_id).order_by(ClassMember.trainee_id)
     ).all()
     return [Recipient(trainee_id, bool(follows)) for trainee_id, follows in rows]
@@ -260,7 +259,7 @@ def exam_voided(session: Session, templates: dict[str, KindTemplates], *, traine
 def _write_one(session: Session, templates: dict[str, KindTemplates], key: str, kind: str, trainee_id: int,
                params: dict[str, str], now: datetime, requested_by: str = "exam") -> Notice:
     follows = (session.scalar(select(func.count(WechatUser.id)).where(
-        WechatUser.trainee_id == trainee_id, WechatUser.subscribed.is_(True))) or 0) > 0
+        WechatUser.trainee_id == trainee_id, NOT_UNFOLLOWED)) or 0) > 0
     notice = _notice(session, key, kind, None, requested_by, params, now)
     _add_rows(session, notice, [Recipient(trainee_id, follows)], bool(templates[kind].wechat.template_id), now)
     notice.recipients = 1

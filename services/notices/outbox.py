@@ -125,7 +125,7 @@ def _load(session: Session, ids: Sequence[int]) -> list[Claimed]:
                Trainee.phone, WechatUser.openid, OutboxMessage.first_sent_at)
         .join(Notice, Notice.id == OutboxMessage.notice_id)
         .join(Trainee, Trainee.id == OutboxMessage.trainee_id)
-        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Trainee.id, WechatUser.subscribed.is_not(False)))
+        .outerjoin(WechatUser, and_(WechatUser.trainee_id == Trainee.id, followers.NOT_UNFOLLOWED))
         .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
     ).all()
     return [

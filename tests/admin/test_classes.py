@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from models import AuditEntry, ClassMember, Notice, OutboxMessage, TrainingClass, db
+from models import AuditEntry, ClassMember, Notice, OutboxMessage, TrainingClass, WechatUser, db
 from tests import factories
 from tests.admin.conftest import console_on
 from tests.notify_util import (
@@ -15,6 +15,7 @@ from tests.notify_util import (
     class_with_trainees,
     id_card,
     notify_settings,
+    openid,
     phone,
     sms_sent,
     template_recipients,
@@ -185,3 +186,18 @@ def test_retry_sends_failed_texts_again(make_app, fake_wechat, redis):
     assert "已重发失败短信 1 条" in page and 'state state-unknown' in page
     console.post(f"/admin/classes/{CLASS_CODE}/retry")
     assert len(sms_sent(redis)) == 1 and "没有需要重发的短信" in console.text(f"/admin/classes/{CLASS_CODE}")
+
+
+def test_the_consoles_count_before_sending_is_what_is_sent(notify_app, fake_wechat, redis):
+    """The class-open confirmation counts followers of unknown state as WeChat, as the send does."""
+    ids = class_with_trainees(notify_app, bound=3, unbound=1)
+    with notify_app.app_context():  # one following, one unknown, one known to have left
+        for trainee_id, value in zip(ids, (True, None, False), strict=False):
+            db.session.query(WechatUser).filter_by(trainee_id=trainee_id).update({"subscribed": value})
+        db.session.commit()
+    console = console_on(notify_app)
+    page = console.post(f"/admin/classes/{CLASS_CODE}/notify").get_data(as_text=True)
+    assert 'id="count-wechat">2<' in page and 'id="count-sms">2<' in page
+    console.post(f"/admin/classes/{CLASS_CODE}/notify", data={"confirm": "1"})
+    assert sorted(template_recipients(fake_wechat)) == [openid(1), openid(2)]
+    assert len(sms_sent(redis)) == 2

@@ -221,3 +221,19 @@ def test_template_job_finish_success_marks_delivered_and_user_block_texts(notify
         notify_app.extensions["notice_desk"].dispatcher().run(wait=True, max_seconds=10)
     assert [e.body["phone"] for e in sms_sent(redis)] == ["139****0002"]
     assert outbox_states(notify_app)[(CHANNEL_SMS, "sent")] == 1
+
+
+@pytest.mark.parametrize("state, channel", [(None, CHANNEL_WECHAT), (True, CHANNEL_WECHAT), (False, CHANNEL_SMS)])
+def test_an_exam_result_goes_by_the_same_rule_as_a_class_notice(notify_app, state, channel):
+    """Not known to have unfollowed → a template message; known to have left → an SMS."""
+    from services.notices import notice_templates, notices
+
+    [trainee_id] = class_with_trainees(notify_app, bound=1, unbound=0)
+    set_following(notify_app, state)
+    with notify_app.app_context():
+        templates = notice_templates.load(notify_app.config["NOTICE_TEMPLATES_FILE"], {"exam_result": "tmpl-exam"})
+        notice = notices.exam_result(db.session, templates, trainee_id=trainee_id, attempt_id=1, major="建筑工程",
+                                     score=80, passed=True, exam_url="https://wx.example/h5/exam", now=utcnow())
+        rows = db.session.scalars(select(OutboxMessage.channel).where(OutboxMessage.notice_id == notice.id)).all()
+    assert rows == [channel]
+

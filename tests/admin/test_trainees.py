@@ -113,3 +113,15 @@ def test_only_an_admin_reveals_the_id_card_and_it_is_recorded(app, console, admi
     with app.app_context():
         [entry] = db.session.query(AuditEntry).filter_by(action="id_card_revealed").all()
         assert entry.actor == "chen" and entry.target == f"trainee:{tid}" and id_card(99) not in entry.detail
+
+
+@pytest.mark.parametrize("state, words", [(True, "已关注公众号"), (False, "已取消关注（通知改发短信）"),
+                                          (None, "关注状态未知")])
+def test_trainee_page_says_what_is_known_of_the_following(app, console, people, state, words):
+    tid = people[-1]
+    with app.app_context():
+        db.session.query(WechatUser).filter_by(trainee_id=tid).update({"subscribed": state})
+        db.session.commit()
+    page = console.text(f"/admin/trainees/{tid}")
+    assert words in page
+    assert "未关注公众号" not in page  # the old words, which an unknown state was shown as

@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -215,6 +216,18 @@ def servers(args, env: dict, work: str):
         app.wait(30)
 
 
+def check_assets(base: str) -> None:
+    """The bind page names its stylesheet by content; through the proxy that address is kept a year."""
+    page = requests.get(base + "/verify/ABCDEFGHJKMN", verify=False, timeout=10, headers={"Host": HOST}).text
+    found = re.search(r'href="(/static/h5\.css\?v=[0-9a-f]+)"', page)
+    asset = found and requests.get(base + found.group(1), verify=False, timeout=10, headers={"Host": HOST})
+    cache = asset.headers.get("Cache-Control", "") if asset else ""
+    check("a page's assets are addressed by content and kept a year through the proxy",
+          bool(asset) and asset.status_code == 200 and "immutable" in cache and "max-age=31536000" in cache
+          and "no-cache" not in cache,
+          cache or "no versioned asset on the page")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--app-port", type=int, default=18001)
@@ -232,6 +245,7 @@ def main() -> int:
             check_callbacks(wechat, args.tls_port)
             check_notices(fake, env)
             check_hung_redis(wechat, redis.pid)
+            check_assets(base)
             log = Path(work, "access.log").read_text()
             check("nginx access log holds no query strings", "/wechat" in log and "signature" not in log)
     print(f"{sum(results)}/{len(results)} checks passed")

@@ -31,6 +31,7 @@ def test_pages_name_assets_by_their_content(client, page, url_path, folder, file
     r = client.get(f"{url_path}?v={found.group(1)}")
     assert r.status_code == 200 and r.data == (folder / filename).read_bytes()
     assert r.cache_control.max_age == VERSIONED_MAX_AGE_S and r.cache_control.immutable
+    assert not r.cache_control.no_cache  # else the browser asks again each time anyway
 
 
 def test_an_outdated_address_is_served_but_not_kept(client):

@@ -58,6 +58,7 @@ def install(app: Flask) -> None:
         asked = request.args.get(VERSION_ARG)
         filename = (request.view_args or {}).get("filename")
         if folder and asked and filename and response.status_code == 200 and asked == version_of(folder, filename):
+            response.cache_control.no_cache = None  # Flask's default for static files: revalidate each time
             response.cache_control.public = True
             response.cache_control.max_age = VERSIONED_MAX_AGE_S
             response.cache_control.immutable = True

@@ -56,8 +56,6 @@ def class_list(name: str, classes: list[ClassLine]) -> str:
     return "\n".join(rows)
 
 
-
-
 def exam_lines(exam: ExamState) -> list[str]:
     """`考试：` then one line per major: its state, best score, or the hours still missing."""
     if not exam.majors:
@@ -93,10 +91,8 @@ def already_bound(ctx: Context, name: str) -> str:
             f"{link(ctx.links.learn, '进入在线学习')}")
 
 
-# Completion: the answer to 证书 / 学时证明.
-
-
 def certificates_text(ctx: Context, name: str, majors: list[str]) -> str:
+    """The answer to 证书 / 学时证明."""
     if not majors:
         return (f"{name}，您还没有学时证明。学完课程并通过考试（60分合格）后，"
                 f"可在{link(ctx.links.certificates, '我的学时证明')}查看、下载和打印。")

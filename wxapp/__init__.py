@@ -65,15 +65,14 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     init_clients(app)
     register_template_helpers(app)
-    from wxapp.assets import install as install_assets
-
-    install_assets(app)
 
 
 def register_template_helpers(app: Flask) -> None:
     from services.study.learning import hours_text
+    from wxapp.assets import install as install_assets
 
     app.add_template_filter(hours_text, "hours")
+    install_assets(app)  # url_for('static', …) names each file by its content
 
 
 def register_blueprints(app: Flask) -> None:

@@ -96,8 +96,7 @@ class BudgetRedis:
         (the connection itself does on a timeout): a late reply must never be read as the answer
         to the next command."""
         connection = self._get_client().connection
-        if connection is None:  # not a client on a connection of its own
-            return self.run(self._get_client().execute_command, *args)
+        assert connection is not None  # callback_client: a connection of its own
 
         def send_and_read():
             try:

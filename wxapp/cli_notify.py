@@ -11,7 +11,7 @@ notify_cli = AppGroup("notify", help="通知 (notices to trainees by WeChat temp
 
 CHANNEL_LABELS = {"wechat": "微信模板消息", "sms": "短信"}
 STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未知（请人工核实）", "pending": "待重试",
-                "sending": "发送中"}
+                "sending": "发送中", "withdrawn": "已撤回"}
 
 
 @notify_cli.command("class-open")

@@ -34,11 +34,13 @@ from models.notices import (
     NOTICE_REGISTRATION_EXPIRY,
     PENDING,
     UNKNOWN,
+    WITHDRAWN,
 )
 from services import ServiceError
 from services.db import transaction
 from services.exam.state import owes_an_exam
 from services.identity.followers import NOT_UNFOLLOWED
+from services.notices import premise
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import insert_ignoring_conflicts
 from services.timeutil import SHANGHAI, local_text, utcnow
@@ -46,7 +48,7 @@ from services.timeutil import SHANGHAI, local_text, utcnow
 EXPIRY_HORIZON_MONTHS = 3
 # What staff and trainees call each kind of notice (console, commands, the phone simulator).
 KIND_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册到期提醒",
-               "exam_result": "考试成绩", "exam_voided": "取消考试成绩"}
+               "exam_result": "考试成绩", "exam_voided": "取消考试成绩", "hours_complete": "学时修满通知"}
 INSERT_CHUNK = 1000
 
 
@@ -68,7 +70,7 @@ def class_open(session: Session, templates: dict[str, KindTemplates], class_code
     training_class = _class(session, class_code)
     return _write(session, templates, f"{NOTICE_CLASS_OPEN}:{training_class.id}", NOTICE_CLASS_OPEN, training_class,
                   requested_by, _class_params(session, training_class, learn_url),
-                  _members(session, training_class.id), now)
+                  _members(session, training_class.id), now, premise.of_class(training_class))
 
 
 def class_reminders(session: Session, templates: dict[str, KindTemplates], learn_url: str,
@@ -89,7 +91,7 @@ def class_reminders(session: Session, templates: dict[str, KindTemplates], learn
         _write(session, templates,
                f"{NOTICE_CLASS_REMINDER}:{training_class.id}:{training_class.starts_at:%Y%m%dT%H%MZ}",
                NOTICE_CLASS_REMINDER, training_class, "scheduler", _class_params(session, training_class, learn_url),
-               _members(session, training_class.id), now)
+               _members(session, training_class.id), now, premise.of_class(training_class))
         for training_class in starting
     ]
 
@@ -134,7 +136,8 @@ def counts(session: Session, notice_id: int) -> dict[str, dict[str, int]]:
 
 @dataclass(frozen=True)
 class Undelivered:
-    """A message staff should look at: failed, of unknown fate, or waiting for another try."""
+    """A message staff should look at: failed, of unknown fate, waiting for another try, or
+    withdrawn (its premise changed: `last_error` says why)."""
 
     trainee_name: str
     phone: str  # as stored: mask it before showing
@@ -158,10 +161,10 @@ def undelivered(session: Session, notice_id: int) -> list[Undelivered]:
                OutboxMessage.last_error)
         .join(Trainee, Trainee.id == OutboxMessage.trainee_id)
         .where(OutboxMessage.notice_id == notice_id,
-               (OutboxMessage.state.in_((FAILED, UNKNOWN))) | ((OutboxMessage.state == PENDING)
-                                                             & (OutboxMessage.attempts > 0)))
+               (OutboxMessage.state.in_((FAILED, UNKNOWN, WITHDRAWN))) | ((OutboxMessage.state == PENDING)
+                                                                        & (OutboxMessage.attempts > 0)))
     )
-    order = {UNKNOWN: 0, FAILED: 1, PENDING: 2}
+    order = {UNKNOWN: 0, FAILED: 1, PENDING: 2, WITHDRAWN: 3}
     found = [Undelivered(name, phone, channel, state, attempts, last_error or "")
              for name, phone, channel, state, attempts, last_error in rows]
     return sorted(found, key=lambda u: (order[u.state], u.trainee_name))
@@ -202,10 +205,14 @@ def _members(session: Session, class_id: int) -> list[Recipient]:
 
 def _write(session: Session, templates: dict[str, KindTemplates], key: str, kind: str,
            training_class: TrainingClass | None, requested_by: str, params: dict[str, str], recipients: list[Recipient],
-           now: datetime) -> Notice:
-    """Finds or creates the notice, adds rows for trainees it has none for; one transaction."""
+           now: datetime, depends_on: premise.Premise | None = None) -> Notice:
+    """Finds or creates the notice, adds rows for trainees it has none for; one transaction.
+    A class notice written again carries the class's current time and place: its rows withdrawn
+    for the old ones are due again."""
     with transaction(session):
-        notice = _notice(session, key, kind, training_class, requested_by, params, now)
+        notice = _notice(session, key, kind, training_class, requested_by, params, now, depends_on)
+        if training_class is not None:
+            premise.revive(session, notice, now)
         _add_rows(session, notice, recipients, bool(templates[kind].wechat.template_id), now)
         reached = func.count(func.distinct(OutboxMessage.trainee_id))
         notice.recipients = session.scalar(select(reached).where(OutboxMessage.notice_id == notice.id)) or 0
@@ -213,14 +220,15 @@ def _write(session: Session, templates: dict[str, KindTemplates], key: str, kind
 
 
 def _notice(session: Session, key: str, kind: str, training_class: TrainingClass | None, requested_by: str,
-            params: dict[str, str], now: datetime) -> Notice:
+            params: dict[str, str], now: datetime, depends_on: premise.Premise | None) -> Notice:
     # ON CONFLICT DO NOTHING: two staff running the same notify at once find one notice.
     session.execute(insert_ignoring_conflicts(session, Notice).values(
         key=key, kind=kind, class_id=training_class.id if training_class else None, requested_by=requested_by[:64],
-        params=params, recipients=0, created_at=now, updated_at=now,
+        params=params, recipients=0, premise=depends_on, created_at=now, updated_at=now,
     ))
     notice = session.scalars(select(Notice).where(Notice.key == key)).one()
     notice.params = params  # rows not yet sent carry the class's current data
+    notice.premise = depends_on
     return notice
 
 
@@ -245,7 +253,12 @@ def exam_result(session: Session, templates: dict[str, KindTemplates], *, traine
     params = {"major": major, "score": f"{score}分", "result": "合格" if passed else "不合格",
               "link": exam_url}
     return _write_one(session, templates, f"{NOTICE_EXAM_RESULT}:{attempt_id}", NOTICE_EXAM_RESULT, trainee_id,
-                      params, now)
+                      params, now, depends_on=premise.of_attempt(attempt_id))
+
+
+def withdraw_exam_result(session: Session, attempt_id: int, now: datetime) -> int:
+    """The attempt's result notice not sent yet is withdrawn (staff voided the pass it tells)."""
+    return premise.withdraw_pending(session, f"{NOTICE_EXAM_RESULT}:{attempt_id}", premise.RESULT_VOIDED, now)
 
 
 def exam_voided(session: Session, templates: dict[str, KindTemplates], *, trainee_id: int, attempt_id: int,
@@ -257,10 +270,11 @@ def exam_voided(session: Session, templates: dict[str, KindTemplates], *, traine
 
 
 def _write_one(session: Session, templates: dict[str, KindTemplates], key: str, kind: str, trainee_id: int,
-               params: dict[str, str], now: datetime, requested_by: str = "exam") -> Notice:
+               params: dict[str, str], now: datetime, requested_by: str = "exam",
+               depends_on: premise.Premise | None = None) -> Notice:
     follows = (session.scalar(select(func.count(WechatUser.id)).where(
         WechatUser.trainee_id == trainee_id, NOT_UNFOLLOWED)) or 0) > 0
-    notice = _notice(session, key, kind, None, requested_by, params, now)
+    notice = _notice(session, key, kind, None, requested_by, params, now, depends_on)
     _add_rows(session, notice, [Recipient(trainee_id, follows)], bool(templates[kind].wechat.template_id), now)
     notice.recipients = 1
     session.flush()

@@ -80,6 +80,14 @@ class ClassLine:
     place: str
 
 
+def voided_text(voided_on: str | None, reason: str | None) -> str | None:
+    """`成绩已取消（2026年12月7日，原因：照片与本人不符）`, while a voided pass is the last word on an exam."""
+    if voided_on is None:
+        return None
+    why = f"，原因：{reason}" if reason else ""
+    return f"成绩已取消（{voided_on}{why}）"
+
+
 @dataclass(frozen=True)
 class MajorExam:
     """One major's exam as the chat and the portal show it (built by `services.exam.state`)."""
@@ -88,15 +96,24 @@ class MajorExam:
     state: str  # locked | open | in_progress | passed
     best_score: int | None
     missing: tuple[str, ...] = ()
+    voided_on: str | None = None  # staff cancelled the pass (取消测试成绩) that day, nothing handed in since
+    void_reason: str | None = None
+
+    @property
+    def voided(self) -> str | None:
+        return voided_text(self.voided_on, self.void_reason)
 
     @property
     def label(self) -> str:
         if self.state == "passed":
             return f"已合格（{self.best_score}分）"
-        if self.state == "locked":
-            return "未开放，" + "，".join(self.missing) if self.missing else "未开放"
         if self.state == "in_progress":
             return "考试进行中"
+        if self.voided:
+            then = "可重新参加考试" if self.state == "open" else "，".join(("未开放",) + self.missing)
+            return f"{self.voided}，{then}"
+        if self.state == "locked":
+            return "未开放，" + "，".join(self.missing) if self.missing else "未开放"
         return "可参加考试" if self.best_score is None else f"未合格（最高{self.best_score}分），可免费补考"
 
 

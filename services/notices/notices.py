@@ -3,7 +3,9 @@
 - `class_open`: staff's `notify class-open CODE`, to every trainee of the class;
 - `class_reminders`: the day before a class starts (the scheduler asks hourly, from 09:00);
 - `registration_expiry`: weekly, trainees whose 注册有效期 ends within 3 months and who have not
-  finished their continuing education.
+  finished their continuing education;
+- `hours_complete`: a major's 公共课 and 专业课 hours became complete (the exam opened), once per
+  enrollment, to a trainee who has not started that exam (the scheduler looks every minute).
 
 A notice has a key that names it (`class_open:7`), so asking again finds the same notice, and
 rows are written only for trainees who have none for it yet: a second run writes nothing and so
@@ -19,10 +21,23 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, and_, cast, exists, func, literal, select
+from sqlalchemy.orm import Session, aliased
 
-from models import ClassMember, Enrollment, Major, Notice, OutboxMessage, Trainee, TrainingClass, WechatUser
+from models import (
+    ClassMember,
+    Course,
+    Enrollment,
+    HoursSummary,
+    Major,
+    Notice,
+    OutboxMessage,
+    Trainee,
+    TrainingClass,
+    WechatUser,
+)
+from models.catalog import COURSE_PUBLIC
+from models.exam import ExamAttempt
 from models.notices import (
     CHANNEL_SMS,
     CHANNEL_WECHAT,
@@ -31,6 +46,7 @@ from models.notices import (
     NOTICE_CLASS_REMINDER,
     NOTICE_EXAM_RESULT,
     NOTICE_EXAM_VOIDED,
+    NOTICE_HOURS_COMPLETE,
     NOTICE_REGISTRATION_EXPIRY,
     PENDING,
     UNKNOWN,
@@ -243,6 +259,38 @@ def _add_rows(session: Session, notice: Notice, recipients: list[Recipient], wec
     ]
     for start in range(0, len(rows), INSERT_CHUNK):
         session.execute(insert_ignoring_conflicts(session, OutboxMessage), rows[start:start + INSERT_CHUNK])
+
+
+HOURS_BATCH = 500  # enrollments told per run; the rest at the next
+
+
+def hours_complete(session: Session, templates: dict[str, KindTemplates], exam_url: str,
+                   now: datetime | None = None) -> list[Notice]:
+    """学时已修满，可以参加考试: one notice per enrollment whose hours became complete, to a trainee
+    who has not sat that exam yet; keyed by the enrollment, so never twice."""
+    now = now or utcnow()
+    public, public_sum = aliased(Course), aliased(HoursSummary)
+    course, course_sum = aliased(Course), aliased(HoursSummary)
+    key = literal(f"{NOTICE_HOURS_COMPLETE}:", String) + cast(Enrollment.id, String)
+    rows = session.execute(
+        select(Enrollment.id, Enrollment.trainee_id, Major.name)
+        .join(Major, Major.id == Enrollment.major_id)
+        .join(course, course.major_id == Enrollment.major_id)
+        .join(course_sum, (course_sum.course_id == course.id) & (course_sum.trainee_id == Enrollment.trainee_id))
+        .join(public, public.kind == COURSE_PUBLIC)
+        .join(public_sum, (public_sum.course_id == public.id) & (public_sum.trainee_id == Enrollment.trainee_id))
+        .where(course_sum.hours_earned >= course.hours_required, public_sum.hours_earned >= public.hours_required,
+               ~exists(select(ExamAttempt.id).where(ExamAttempt.enrollment_id == Enrollment.id)),
+               ~exists(select(Notice.id).where(Notice.key == key)))
+        .order_by(Enrollment.id).limit(HOURS_BATCH)
+    ).all()
+    written = []
+    for enrollment_id, trainee_id, major in rows:
+        with transaction(session):
+            written.append(_write_one(session, templates, f"{NOTICE_HOURS_COMPLETE}:{enrollment_id}",
+                                      NOTICE_HOURS_COMPLETE, trainee_id, {"major": major, "link": exam_url}, now,
+                                      "scheduler", premise.of_enrollment(enrollment_id)))
+    return written
 
 
 # -- the exam's notices (written inside the caller's transaction: they flush, never commit) ------

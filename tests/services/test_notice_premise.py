@@ -198,3 +198,18 @@ def test_notify_status_lists_withdrawn_messages_as_withdrawn(notify_app):
     assert result.exit_code == 0, result.output
     assert "  微信模板消息：已撤回 1" in result.output.splitlines()
     assert "微信模板消息 已撤回" in result.output and "开班时间或地点已变更" in result.output
+
+
+def test_the_console_delivery_table_shows_withdrawn_with_the_reason(notify_app):
+    from tests.admin.conftest import console_on
+
+    class_with_trainees(notify_app, bound=1, unbound=0)
+    with notify_app.app_context():
+        notify_app.extensions["notice_desk"].class_open(CLASS_CODE, "test")
+        db.session.execute(update(TrainingClass).values(place="新地点"))
+        db.session.commit()
+    dispatch(notify_app)
+
+    fragment = console_on(notify_app).text(f"/admin/classes/{CLASS_CODE}/delivery")
+
+    assert '<span class="state state-withdrawn">已撤回</span>' in fragment and "开班时间或地点已变更" in fragment

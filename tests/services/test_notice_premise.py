@@ -213,3 +213,18 @@ def test_the_console_delivery_table_shows_withdrawn_with_the_reason(notify_app):
     fragment = console_on(notify_app).text(f"/admin/classes/{CLASS_CODE}/delivery")
 
     assert '<span class="state state-withdrawn">已撤回</span>' in fragment and "开班时间或地点已变更" in fragment
+
+
+def test_notify_class_open_again_after_a_move_says_the_withdrawn_go_out_with_the_new_time(notify_app, fake_wechat):
+    class_with_trainees(notify_app, bound=1, unbound=0)
+    with notify_app.app_context():
+        notify_app.extensions["notice_desk"].class_open(CLASS_CODE, "test")
+        db.session.execute(update(TrainingClass).values(place="新地点"))
+        db.session.commit()
+    dispatch(notify_app)
+
+    result = notify_app.test_cli_runner().invoke(args=["notify", "class-open", CLASS_CODE])
+
+    assert result.exit_code == 0, result.output
+    assert "因开班时间或地点变更而撤回的 1 条按新的时间、地点发送，发送中…" in result.output.splitlines()[0]
+    assert [c.json["data"]["thing3"]["value"] for c in fake_wechat.calls(TEMPLATE_PATH)] == ["新地点"]

@@ -22,11 +22,14 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# `make run PORT=5001` serves on another port; links and the sandbox's API follow (PUBLIC_BASE_URL).
+# scripts/dev-run starts the scheduler process beside the app and stops it with the app.
+PORT ?= 5000
 run: install
 	@scripts/ensure-redis
 	$(FLASK) db upgrade
 	$(FLASK) demo load
-	WXAPP_ENV=development $(FLASK) run --host 127.0.0.1 --port 5000
+	WXAPP_ENV=development PORT=$(PORT) FLASK="$(FLASK)" scripts/dev-run
 
 # Two workers by default (CI's machine has 2 cores); TEST_WORKERS=0 runs in one process.
 # The checks of pyproject.toml first: lint and import order everywhere, strict types in services/ and handlers/.

@@ -25,16 +25,11 @@ def courses_keyword(message: Message, ctx: Context) -> Reply | None:
     return menu.my_courses(message, ctx)
 
 
-# Completion: 证书 / 学时证明 answer with the link to the trainee's hours certificates.
 @router.text("证书", "学时证明", pure=True)
-def certificates_keyword(message: Message, ctx: Context) -> Reply:
-    from services.completion.certificates import certificates_of
+def certificates_keyword(message: Message, ctx: Context) -> Reply | None:
+    return menu.my_certificates(message, ctx)
 
-    mine = menu.mine(ctx)
-    if mine is None:
-        return Text(texts.bind_prompt(ctx))
-    valid = [c for c in certificates_of(ctx.session, mine.trainee_id) if c.valid]
-    return Text(texts.certificates_text(ctx, mine.name, [c.major for c in valid]))
+
 @router.text("考试", "考试成绩", "成绩", pure=True)
 def exam_keyword(message: Message, ctx: Context) -> Reply | None:
     return menu.my_exam(message, ctx)

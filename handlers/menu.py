@@ -8,6 +8,7 @@ from handlers import texts
 from handlers.replies import Reply, Text
 from handlers.router import Context, Handler, Message, router
 from services import menu as menu_keys
+from services.completion.certificates import certificates_of
 from services.study import overview
 from services.study.overview import Overview
 
@@ -52,6 +53,13 @@ def my_class(mine: Overview, ctx: Context) -> Reply:
 @with_overview
 def my_exam(mine: Overview, ctx: Context) -> Reply:
     return Text(texts.exam_text(ctx, mine.name, mine.exam))
+
+
+@router.click(menu_keys.MY_CERTIFICATES, pure=True)
+@with_overview
+def my_certificates(mine: Overview, ctx: Context) -> Reply:
+    valid = [(c.major, c.number) for c in certificates_of(ctx.session, mine.trainee_id) if c.valid]
+    return Text(texts.certificates_text(ctx, mine.name, valid, mine.exam))
 
 
 @router.click(menu_keys.HELP, pure=True)

@@ -64,11 +64,14 @@ def exam_lines(exam: ExamState) -> list[str]:
 
 
 def exam_text(ctx: Context, name: str, exam: ExamState) -> str:
+    """Each major's exam; then where to go: the exam while one is open, the certificate after a pass."""
     rows = [f"{name}，您的考试成绩："] + exam_lines(exam)[1:] if exam.majors else [f"{name}，您的考试：{exam.label}"]
     if not exam.passed:
         rows.append("考试为在线答题，60分合格，未合格可免费补考。")
-    words, url = ("进入考试", ctx.links.exam) if exam.open or exam.passed else ("进入在线学习", ctx.links.learn)
-    return "\n".join(rows) + f"\n{link(url, words)}"
+    ways = [link(ctx.links.exam, "进入考试")] if exam.open else []
+    if exam.passed or any(m.state == "passed" for m in exam.majors):
+        ways.append(link(ctx.links.certificates, "查看学时证明"))
+    return "\n".join(rows + (ways or [link(ctx.links.learn, "进入在线学习")]))
 
 
 def help_text(ctx: Context) -> str:
@@ -91,13 +94,19 @@ def already_bound(ctx: Context, name: str) -> str:
             f"{link(ctx.links.learn, '进入在线学习')}")
 
 
-def certificates_text(ctx: Context, name: str, majors: list[str]) -> str:
-    """The answer to 证书 / 学时证明."""
-    if not majors:
-        return (f"{name}，您还没有学时证明。学完课程并通过考试（60分合格）后，"
-                f"可在{link(ctx.links.certificates, '我的学时证明')}查看、下载和打印。")
-    return (f"{name}，您已完成：{'、'.join(majors)}。\n"
-            f"点击{link(ctx.links.certificates, '我的学时证明')}查看、下载和打印学时证明（PDF）。")
+def certificates_text(ctx: Context, name: str, certificates: list[tuple[str, str]], exam: ExamState) -> str:
+    """学时证明 (MY_CERTIFICATES, 证书): each certificate's major and number, what is still missing."""
+    done = {major for major, _ in certificates}
+    pending = [m for m in exam.majors if m.state != "passed" and m.major not in done]
+    if certificates:
+        rows = [f"{name}，您的学时证明："] + [f"· {major}：编号 {number}" for major, number in certificates]
+        if pending:
+            rows.append("尚未取得：")
+    else:
+        rows = [f"{name}，您还没有学时证明。学完课程并通过考试（60分合格）后即可取得。"]
+    rows += [f"· {m.major}：{m.label}" for m in pending]
+    rows.append(f"点击{link(ctx.links.certificates, '我的学时证明')}查看、下载和打印（PDF）。")
+    return "\n".join(rows)
 
 
 # The keywords a trainee may reply instead of using the menu, as the help text lists them.

@@ -1,8 +1,10 @@
 """Notices (通知) and their outbox: one row per (notice, trainee, channel), each sent at most once.
 
-A notice records what was asked (kind, class, who, when, how many trainees); its outbox rows
+A notice records what was asked (kind, class, who, when, how many trainees) and what it depends
+on (its premise: the class's time and place, the attempt whose result it tells); its outbox rows
 carry the delivery: state, attempts, next try, lease, last error and the provider's message id.
-The unique constraint on (notice, trainee, channel) is what makes a second run send nothing.
+The unique constraint on (notice, trainee, channel) is what makes a second run send nothing. A row
+whose premise no longer holds when a dispatcher claims it is `withdrawn`: never sent, never an SMS.
 """
 from __future__ import annotations
 
@@ -22,8 +24,11 @@ NOTICE_REGISTRATION_EXPIRY = "registration_expiry"
 # The exam's notices: a result (合格 / 不合格) and a pass cancelled by staff (取消测试成绩).
 NOTICE_EXAM_RESULT = "exam_result"
 NOTICE_EXAM_VOIDED = "exam_voided"
+# A major's 公共课 and 专业课 hours became complete: the exam is open (学时已修满，可以参加考试).
+NOTICE_HOURS_COMPLETE = "hours_complete"
 NOTICE_KINDS = (
     NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, NOTICE_EXAM_RESULT, NOTICE_EXAM_VOIDED,
+    NOTICE_HOURS_COMPLETE,
 )
 
 CHANNEL_WECHAT = "wechat"
@@ -31,7 +36,8 @@ CHANNEL_SMS = "sms"
 CHANNELS = (CHANNEL_WECHAT, CHANNEL_SMS)
 
 PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
-STATES = (PENDING, SENDING, SENT, FAILED, UNKNOWN)
+WITHDRAWN = "withdrawn"  # its premise changed before it was sent (已撤回)
+STATES = (PENDING, SENDING, SENT, FAILED, UNKNOWN, WITHDRAWN)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -52,6 +58,8 @@ class Notice(Base):
     # Values shared by every message of the notice (class name, start time, place, link).
     params: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     recipients: Mapped[int] = mapped_column(default=0)
+    # What must still hold when a row is sent (services.notices.premise); None: nothing.
+    premise: Mapped[dict[str, object] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -77,7 +85,7 @@ class OutboxMessage(Base):
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
     trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(8))
-    state: Mapped[str] = mapped_column(String(8), default=PENDING)
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set while a dispatcher holds the row (`sending`); past `lease_until` the row becomes `unknown`.

@@ -55,6 +55,9 @@ def job_specs() -> list[JobSpec]:
         # Mondays 09:30; a scheduler down then still sends it until 17:30, never at night.
         JobSpec("remind_registration_expiry", "scheduler.jobs:remind_registration_expiry",
                 CronTrigger(day_of_week="mon", hour=9, minute=30, timezone=SHANGHAI), 8 * 3600),
+        # 学时已修满，可以参加考试: within a minute of a major's hours becoming complete.
+        JobSpec("tell_hours_complete", "scheduler.jobs:tell_hours_complete",
+                IntervalTrigger(seconds=jobs.HOURS_INTERVAL_S, timezone=SHANGHAI), jobs.HOURS_INTERVAL_S),
         # Grades the exam attempts left open past their deadline (a closed page, a dead phone).
         JobSpec("settle_exam_deadlines", "scheduler.jobs:settle_exam_deadlines",
                 IntervalTrigger(seconds=jobs.SETTLE_INTERVAL_S, timezone=SHANGHAI), jobs.SETTLE_INTERVAL_S),

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # a bigger backlog simply goes on at the next run.
 DISPATCH_INTERVAL_S = 10
 DISPATCH_MAX_S = 8
+HOURS_INTERVAL_S = 60
 
 _app: Flask | None = None
 
@@ -69,6 +70,14 @@ def remind_registration_expiry(now: datetime | None = None) -> None:
         notice = notice_desk().registration_expiry(now or utcnow())
         if notice is not None:
             log.info(kv("registration_expiry_written", notice=notice.key, recipients=notice.recipients))
+
+
+def tell_hours_complete(now: datetime | None = None) -> None:
+    """Writes 学时已修满，可以参加考试 to trainees whose hours for a major became complete (once each)."""
+    with app_context():
+        written = notice_desk().hours_complete(now or utcnow())
+        if written:
+            log.info(kv("hours_complete_written", notices=len(written)))
 
 
 # -- the exam --------------------------------------------------------------------------------

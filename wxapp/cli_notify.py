@@ -11,7 +11,7 @@ notify_cli = AppGroup("notify", help="通知 (notices to trainees by WeChat temp
 
 CHANNEL_LABELS = {"wechat": "微信模板消息", "sms": "短信"}
 STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未知（请人工核实）", "pending": "待重试",
-                "sending": "发送中"}
+                "sending": "发送中", "withdrawn": "已撤回"}
 
 
 @notify_cli.command("class-open")
@@ -49,19 +49,24 @@ def _class_open_before(code: str):
 
     _, sent = notices.class_notices(db.session, code)
     found = next((n for n in sent if n.kind == "class_open"), None)
-    return None if found is None else (local_text(found.created_at), found.recipients)
+    if found is None:
+        return None
+    withdrawn = sum(states.get("withdrawn", 0) for states in notices.counts(db.session, found.id).values())
+    return local_text(found.created_at), found.recipients, withdrawn
 
 
 def _class_open_headline(code: str, before, recipients: int) -> str:
-    """First run: how many it goes to. A re-run: that it was sent before, and who is new."""
+    """First run: how many it goes to. A re-run: that it was sent before, who is new, and the
+    messages withdrawn when the class moved, which now go out with the new time and place."""
     if before is None:
         return f"班级 {code} 开班通知：学员 {recipients} 人，发送中…"
-    when, reached = before
+    when, reached, withdrawn = before
     added = recipients - reached
     head = f"班级 {code} 开班通知已于 {when} 发送过（学员 {reached} 人）"
-    if added <= 0:
+    again = f"；因开班时间或地点变更而撤回的 {withdrawn} 条按新的时间、地点发送" if withdrawn else ""
+    if added <= 0 and not withdrawn:
         return f"{head}：没有新的学员需要通知，本次不再发送。"
-    return f"{head}；新加入班级的学员 {added} 人，发送中…"
+    return f"{head}{again}" + (f"；新加入班级的学员 {added} 人" if added > 0 else "") + "，发送中…"
 
 
 def _echo_counts(counts: dict, indent: str = "") -> None:

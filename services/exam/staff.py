@@ -43,6 +43,7 @@ def void(tools: ExamTools, attempt_id: int, by: str, reason: str, now: datetime)
             raise ExamError(f"考试记录 {attempt_id} 的成绩已于之前取消")
         attempt.voided_at, attempt.voided_by, attempt.void_reason = now, by[:64], reason[:REASON_MAX]
         cancel_completion_of_attempt(session, attempt.id, reason=reason, at=now)
+        notices.withdraw_exam_result(session, attempt.id, now)  # its 合格 must not reach the phone after this
         notice = notices.exam_voided(session, tools.templates(), trainee_id=attempt.trainee_id, attempt_id=attempt.id,
                             major=session.get_one(Major, attempt.major_id).name, reason=reason,
                             requested_by=by, exam_url=tools.exam_url, now=now)

@@ -2,11 +2,13 @@
 
 A trainee's exam of a major is their enrollment in it (the exam id is the enrollment id). It
 opens when the 公共课's hours and that major's 专业课 hours are complete (the earned hours of
-`services.study.learning`); a standing pass (not voided) closes it for good.
+`services.study.learning`); a standing pass (not voided) closes it for good. After staff voided a
+pass, and until the trainee hands in another paper, the exam says so: when, and the reason given.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, case, exists, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
@@ -15,8 +17,10 @@ from models import Enrollment, Major
 from models.exam import ExamAttempt
 from services.study import learning
 from services.study.learning import CourseLine, ExamState, MajorExam, hours_text
+from services.timeutil import SHANGHAI
 
 LOCKED, OPEN, IN_PROGRESS, PASSED = "locked", "open", "in_progress", "passed"
+NOT_VOIDED: tuple[datetime | None, str | None] = (None, None)
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,12 @@ class ExamLine:
     attempts: int
     missing: list[str]
     open_attempt_id: int | None
+    voided_at: datetime | None = None  # the last pass staff voided, when nothing was handed in since
+    void_reason: str | None = None
+
+    @property
+    def voided(self) -> str | None:
+        return learning.voided_text(date_text(self.voided_at) if self.voided_at else None, self.void_reason)
 
 
 def missing_hours(lines: list[CourseLine], major: str) -> list[str]:
@@ -54,6 +64,7 @@ def exams_for(session: Session, trainee_id: int, lines: list[CourseLine] | None 
             func.max(case((standing, ExamAttempt.score))).label("best"),
             func.max(case((standing & ExamAttempt.passed.is_(True), 1), else_=0)).label("passed"),
             func.max(case((ExamAttempt.submitted_at.is_(None), ExamAttempt.id))).label("open_id"),
+            func.max(case((standing, ExamAttempt.submitted_at))).label("last_standing"),
         )
         .where(ExamAttempt.trainee_id == trainee_id)
         .group_by(ExamAttempt.enrollment_id)
@@ -61,25 +72,42 @@ def exams_for(session: Session, trainee_id: int, lines: list[CourseLine] | None 
     )
     rows = session.execute(
         select(Enrollment.id, Major.id, Major.name, Major.code, stats.c.attempts, stats.c.best, stats.c.passed,
-               stats.c.open_id)
+               stats.c.open_id, stats.c.last_standing)
         .join(Major, Major.id == Enrollment.major_id)
         .outerjoin(stats, stats.c.enrollment_id == Enrollment.id)
         .where(Enrollment.trainee_id == trainee_id)
         .order_by(Major.position)
     ).all()
+    voids = _last_voids(session, trainee_id)
     result = []
-    for enrollment_id, major_id, name, code, attempts, best, passed, open_id in rows:
+    for enrollment_id, major_id, name, code, attempts, best, passed, open_id, last_standing in rows:
         missing = missing_hours(lines, name)
         state = PASSED if passed else IN_PROGRESS if open_id else LOCKED if missing else OPEN
+        voided_at, reason = voids.get(enrollment_id, NOT_VOIDED)
+        if state == PASSED or (voided_at and last_standing and last_standing > voided_at):
+            voided_at, reason = None, None  # passed again, or a paper handed in since says more
         result.append(ExamLine(enrollment_id, name, major_id, code, state, best, attempts or 0,
-                               [] if state == PASSED else missing, open_id))
+                               [] if state == PASSED else missing, open_id, voided_at, reason))
     return result
+
+
+def _last_voids(session: Session, trainee_id: int) -> dict[int, tuple[datetime | None, str | None]]:
+    """Per enrollment, the last voided pass: when, and the reason staff gave."""
+    found: dict[int, tuple[datetime | None, str | None]] = {}
+    for enrollment_id, voided_at, reason in session.execute(
+        select(ExamAttempt.enrollment_id, ExamAttempt.voided_at, ExamAttempt.void_reason)
+        .where(ExamAttempt.trainee_id == trainee_id, ExamAttempt.voided_at.is_not(None))
+        .order_by(ExamAttempt.voided_at)
+    ):
+        found[enrollment_id] = (voided_at, reason)
+    return found
 
 
 def exam_state(session: Session, trainee_id: int, lines: list[CourseLine]) -> ExamState:
     """The summary the chat and the portal show (`MY_EXAM`, 我的课程), per major."""
     exams = exams_for(session, trainee_id, lines)
-    majors = tuple(MajorExam(e.major, e.state, e.best_score, tuple(e.missing)) for e in exams)
+    majors = tuple(MajorExam(e.major, e.state, e.best_score, tuple(e.missing),
+                             date_text(e.voided_at) if e.voided_at else None, e.void_reason) for e in exams)
     scores = [e.best_score for e in exams if e.best_score is not None]
     return ExamState(
         open=any(e.state in (OPEN, IN_PROGRESS) for e in exams),
@@ -87,6 +115,12 @@ def exam_state(session: Session, trainee_id: int, lines: list[CourseLine]) -> Ex
         best_score=max(scores) if scores else None,
         majors=majors,
     )
+
+
+def date_text(moment: datetime) -> str:
+    """`2026年12月7日`, in Beijing time."""
+    day = moment.astimezone(SHANGHAI).date()
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def owes_an_exam(trainee_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:

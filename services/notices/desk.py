@@ -76,6 +76,9 @@ class NoticeDesk:
     def registration_expiry(self, now: datetime | None = None) -> Notice | None:
         return notices.registration_expiry(self.session, self.templates, self.settings.links.learn, now)
 
+    def hours_complete(self, now: datetime | None = None) -> list[Notice]:
+        return notices.hours_complete(self.session, self.templates, self.settings.links.exam, now)
+
     def counts(self, notice_id: int) -> dict[str, dict[str, int]]:
         return notices.counts(self.session, notice_id)
 

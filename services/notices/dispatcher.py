@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from models.notices import CHANNEL_WECHAT
 from services.identity.pii import mask_phone, short_openid
 from services.logfmt import kv
-from services.notices import outbox
+from services.notices import outbox, premise
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import Claimed, Outcome, RetryPolicy
 from services.notices.settings import DispatchSettings
@@ -108,7 +108,7 @@ class Dispatcher:
         """Claims enough rows to keep every pool thread busy with one waiting behind it."""
         claimed = outbox.claim(self.session, self.token, 2 * self.settings.pool_size - len(inflight),
                                self.settings.lease_s, self.clock(), notice_id)
-        for row in claimed:
+        for row in premise.withdraw_stale(self.session, self.token, claimed, self.clock()):  # changed: never sent
             inflight[row.id] = (pool.submit(self._send_into, row, done), row)
         return len(claimed)
 

@@ -3,7 +3,9 @@
 - `class_open`: staff's `notify class-open CODE`, to every trainee of the class;
 - `class_reminders`: the day before a class starts (the scheduler asks hourly, from 09:00);
 - `registration_expiry`: weekly, trainees whose 注册有效期 ends within 3 months and who have not
-  finished their continuing education.
+  finished their continuing education;
+- `hours_complete`: a major's 公共课 and 专业课 hours became complete (the exam opened), once per
+  enrollment, to a trainee who has not started that exam (the scheduler looks every minute).
 
 A notice has a key that names it (`class_open:7`), so asking again finds the same notice, and
 rows are written only for trainees who have none for it yet: a second run writes nothing and so
@@ -19,10 +21,23 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import String, and_, cast, exists, func, literal, select
+from sqlalchemy.orm import Session, aliased
 
-from models import ClassMember, Enrollment, Major, Notice, OutboxMessage, Trainee, TrainingClass, WechatUser
+from models import (
+    ClassMember,
+    Course,
+    Enrollment,
+    HoursSummary,
+    Major,
+    Notice,
+    OutboxMessage,
+    Trainee,
+    TrainingClass,
+    WechatUser,
+)
+from models.catalog import COURSE_PUBLIC
+from models.exam import ExamAttempt
 from models.notices import (
     CHANNEL_SMS,
     CHANNEL_WECHAT,
@@ -31,14 +46,17 @@ from models.notices import (
     NOTICE_CLASS_REMINDER,
     NOTICE_EXAM_RESULT,
     NOTICE_EXAM_VOIDED,
+    NOTICE_HOURS_COMPLETE,
     NOTICE_REGISTRATION_EXPIRY,
     PENDING,
     UNKNOWN,
+    WITHDRAWN,
 )
 from services import ServiceError
 from services.db import transaction
 from services.exam.state import owes_an_exam
 from services.identity.followers import NOT_UNFOLLOWED
+from services.notices import premise
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import insert_ignoring_conflicts
 from services.timeutil import SHANGHAI, local_text, utcnow
@@ -46,7 +64,7 @@ from services.timeutil import SHANGHAI, local_text, utcnow
 EXPIRY_HORIZON_MONTHS = 3
 # What staff and trainees call each kind of notice (console, commands, the phone simulator).
 KIND_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册到期提醒",
-               "exam_result": "考试成绩", "exam_voided": "取消考试成绩"}
+               "exam_result": "考试成绩", "exam_voided": "取消考试成绩", "hours_complete": "学时修满通知"}
 INSERT_CHUNK = 1000
 
 
@@ -68,7 +86,7 @@ def class_open(session: Session, templates: dict[str, KindTemplates], class_code
     training_class = _class(session, class_code)
     return _write(session, templates, f"{NOTICE_CLASS_OPEN}:{training_class.id}", NOTICE_CLASS_OPEN, training_class,
                   requested_by, _class_params(session, training_class, learn_url),
-                  _members(session, training_class.id), now)
+                  _members(session, training_class.id), now, premise.of_class(training_class))
 
 
 def class_reminders(session: Session, templates: dict[str, KindTemplates], learn_url: str,
@@ -89,7 +107,7 @@ def class_reminders(session: Session, templates: dict[str, KindTemplates], learn
         _write(session, templates,
                f"{NOTICE_CLASS_REMINDER}:{training_class.id}:{training_class.starts_at:%Y%m%dT%H%MZ}",
                NOTICE_CLASS_REMINDER, training_class, "scheduler", _class_params(session, training_class, learn_url),
-               _members(session, training_class.id), now)
+               _members(session, training_class.id), now, premise.of_class(training_class))
         for training_class in starting
     ]
 
@@ -134,7 +152,8 @@ def counts(session: Session, notice_id: int) -> dict[str, dict[str, int]]:
 
 @dataclass(frozen=True)
 class Undelivered:
-    """A message staff should look at: failed, of unknown fate, or waiting for another try."""
+    """A message staff should look at: failed, of unknown fate, waiting for another try, or
+    withdrawn (its premise changed: `last_error` says why)."""
 
     trainee_name: str
     phone: str  # as stored: mask it before showing
@@ -158,10 +177,10 @@ def undelivered(session: Session, notice_id: int) -> list[Undelivered]:
                OutboxMessage.last_error)
         .join(Trainee, Trainee.id == OutboxMessage.trainee_id)
         .where(OutboxMessage.notice_id == notice_id,
-               (OutboxMessage.state.in_((FAILED, UNKNOWN))) | ((OutboxMessage.state == PENDING)
-                                                             & (OutboxMessage.attempts > 0)))
+               (OutboxMessage.state.in_((FAILED, UNKNOWN, WITHDRAWN))) | ((OutboxMessage.state == PENDING)
+                                                                        & (OutboxMessage.attempts > 0)))
     )
-    order = {UNKNOWN: 0, FAILED: 1, PENDING: 2}
+    order = {UNKNOWN: 0, FAILED: 1, PENDING: 2, WITHDRAWN: 3}
     found = [Undelivered(name, phone, channel, state, attempts, last_error or "")
              for name, phone, channel, state, attempts, last_error in rows]
     return sorted(found, key=lambda u: (order[u.state], u.trainee_name))
@@ -202,10 +221,14 @@ def _members(session: Session, class_id: int) -> list[Recipient]:
 
 def _write(session: Session, templates: dict[str, KindTemplates], key: str, kind: str,
            training_class: TrainingClass | None, requested_by: str, params: dict[str, str], recipients: list[Recipient],
-           now: datetime) -> Notice:
-    """Finds or creates the notice, adds rows for trainees it has none for; one transaction."""
+           now: datetime, depends_on: premise.Premise | None = None) -> Notice:
+    """Finds or creates the notice, adds rows for trainees it has none for; one transaction.
+    A class notice written again carries the class's current time and place: its rows withdrawn
+    for the old ones are due again."""
     with transaction(session):
-        notice = _notice(session, key, kind, training_class, requested_by, params, now)
+        notice = _notice(session, key, kind, training_class, requested_by, params, now, depends_on)
+        if training_class is not None:
+            premise.revive(session, notice, now)
         _add_rows(session, notice, recipients, bool(templates[kind].wechat.template_id), now)
         reached = func.count(func.distinct(OutboxMessage.trainee_id))
         notice.recipients = session.scalar(select(reached).where(OutboxMessage.notice_id == notice.id)) or 0
@@ -213,14 +236,15 @@ def _write(session: Session, templates: dict[str, KindTemplates], key: str, kind
 
 
 def _notice(session: Session, key: str, kind: str, training_class: TrainingClass | None, requested_by: str,
-            params: dict[str, str], now: datetime) -> Notice:
+            params: dict[str, str], now: datetime, depends_on: premise.Premise | None) -> Notice:
     # ON CONFLICT DO NOTHING: two staff running the same notify at once find one notice.
     session.execute(insert_ignoring_conflicts(session, Notice).values(
         key=key, kind=kind, class_id=training_class.id if training_class else None, requested_by=requested_by[:64],
-        params=params, recipients=0, created_at=now, updated_at=now,
+        params=params, recipients=0, premise=depends_on, created_at=now, updated_at=now,
     ))
     notice = session.scalars(select(Notice).where(Notice.key == key)).one()
     notice.params = params  # rows not yet sent carry the class's current data
+    notice.premise = depends_on
     return notice
 
 
@@ -237,6 +261,38 @@ def _add_rows(session: Session, notice: Notice, recipients: list[Recipient], wec
         session.execute(insert_ignoring_conflicts(session, OutboxMessage), rows[start:start + INSERT_CHUNK])
 
 
+HOURS_BATCH = 500  # enrollments told per run; the rest at the next
+
+
+def hours_complete(session: Session, templates: dict[str, KindTemplates], exam_url: str,
+                   now: datetime | None = None) -> list[Notice]:
+    """学时已修满，可以参加考试: one notice per enrollment whose hours became complete, to a trainee
+    who has not sat that exam yet; keyed by the enrollment, so never twice."""
+    now = now or utcnow()
+    public, public_sum = aliased(Course), aliased(HoursSummary)
+    course, course_sum = aliased(Course), aliased(HoursSummary)
+    key = literal(f"{NOTICE_HOURS_COMPLETE}:", String) + cast(Enrollment.id, String)
+    rows = session.execute(
+        select(Enrollment.id, Enrollment.trainee_id, Major.name)
+        .join(Major, Major.id == Enrollment.major_id)
+        .join(course, course.major_id == Enrollment.major_id)
+        .join(course_sum, (course_sum.course_id == course.id) & (course_sum.trainee_id == Enrollment.trainee_id))
+        .join(public, public.kind == COURSE_PUBLIC)
+        .join(public_sum, (public_sum.course_id == public.id) & (public_sum.trainee_id == Enrollment.trainee_id))
+        .where(course_sum.hours_earned >= course.hours_required, public_sum.hours_earned >= public.hours_required,
+               ~exists(select(ExamAttempt.id).where(ExamAttempt.enrollment_id == Enrollment.id)),
+               ~exists(select(Notice.id).where(Notice.key == key)))
+        .order_by(Enrollment.id).limit(HOURS_BATCH)
+    ).all()
+    written = []
+    for enrollment_id, trainee_id, major in rows:
+        with transaction(session):
+            written.append(_write_one(session, templates, f"{NOTICE_HOURS_COMPLETE}:{enrollment_id}",
+                                      NOTICE_HOURS_COMPLETE, trainee_id, {"major": major, "link": exam_url}, now,
+                                      "scheduler", premise.of_enrollment(enrollment_id)))
+    return written
+
+
 # -- the exam's notices (written inside the caller's transaction: they flush, never commit) ------
 
 def exam_result(session: Session, templates: dict[str, KindTemplates], *, trainee_id: int, attempt_id: int,
@@ -245,7 +301,12 @@ def exam_result(session: Session, templates: dict[str, KindTemplates], *, traine
     params = {"major": major, "score": f"{score}分", "result": "合格" if passed else "不合格",
               "link": exam_url}
     return _write_one(session, templates, f"{NOTICE_EXAM_RESULT}:{attempt_id}", NOTICE_EXAM_RESULT, trainee_id,
-                      params, now)
+                      params, now, depends_on=premise.of_attempt(attempt_id))
+
+
+def withdraw_exam_result(session: Session, attempt_id: int, now: datetime) -> int:
+    """The attempt's result notice not sent yet is withdrawn (staff voided the pass it tells)."""
+    return premise.withdraw_pending(session, f"{NOTICE_EXAM_RESULT}:{attempt_id}", premise.RESULT_VOIDED, now)
 
 
 def exam_voided(session: Session, templates: dict[str, KindTemplates], *, trainee_id: int, attempt_id: int,
@@ -257,10 +318,11 @@ def exam_voided(session: Session, templates: dict[str, KindTemplates], *, traine
 
 
 def _write_one(session: Session, templates: dict[str, KindTemplates], key: str, kind: str, trainee_id: int,
-               params: dict[str, str], now: datetime, requested_by: str = "exam") -> Notice:
+               params: dict[str, str], now: datetime, requested_by: str = "exam",
+               depends_on: premise.Premise | None = None) -> Notice:
     follows = (session.scalar(select(func.count(WechatUser.id)).where(
         WechatUser.trainee_id == trainee_id, NOT_UNFOLLOWED)) or 0) > 0
-    notice = _notice(session, key, kind, None, requested_by, params, now)
+    notice = _notice(session, key, kind, None, requested_by, params, now, depends_on)
     _add_rows(session, notice, [Recipient(trainee_id, follows)], bool(templates[kind].wechat.template_id), now)
     notice.recipients = 1
     session.flush()

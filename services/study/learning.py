@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
+    Row,
     bindparam,
     exists,
     literal,
@@ -28,6 +29,7 @@ from models import ClassMember, Course, Enrollment, Lesson, LessonProgress, Majo
 from models.catalog import COURSE_PUBLIC
 from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
 from services.study import hours
+from services.timeutil import SHANGHAI
 
 
 def hours_text(value: Decimal | int | str) -> str:
@@ -80,6 +82,14 @@ class ClassLine:
     place: str
 
 
+def voided_text(voided_on: str | None, reason: str | None) -> str | None:
+    """`成绩已取消（2026年12月7日，原因：照片与本人不符）`, while a voided pass is the last word on an exam."""
+    if voided_on is None:
+        return None
+    why = f"，原因：{reason}" if reason else ""
+    return f"成绩已取消（{voided_on}{why}）"
+
+
 @dataclass(frozen=True)
 class MajorExam:
     """One major's exam as the chat and the portal show it (built by `services.exam.state`)."""
@@ -88,15 +98,24 @@ class MajorExam:
     state: str  # locked | open | in_progress | passed
     best_score: int | None
     missing: tuple[str, ...] = ()
+    voided_on: str | None = None  # staff cancelled the pass (取消测试成绩) that day, nothing handed in since
+    void_reason: str | None = None
+
+    @property
+    def voided(self) -> str | None:
+        return voided_text(self.voided_on, self.void_reason)
 
     @property
     def label(self) -> str:
         if self.state == "passed":
             return f"已合格（{self.best_score}分）"
-        if self.state == "locked":
-            return "未开放，" + "，".join(self.missing) if self.missing else "未开放"
         if self.state == "in_progress":
             return "考试进行中"
+        if self.voided:
+            then = "可重新参加考试" if self.state == "open" else "，".join(("未开放",) + self.missing)
+            return f"{self.voided}，{then}"
+        if self.state == "locked":
+            return "未开放，" + "，".join(self.missing) if self.missing else "未开放"
         return "可参加考试" if self.best_score is None else f"未合格（最高{self.best_score}分），可免费补考"
 
 
@@ -206,6 +225,16 @@ def exam_state(lines: list[CourseLine]) -> ExamState:
     return ExamState(open=bool(lines) and all(line.complete for line in lines), passed=False, best_score=None)
 
 
+def started(session: Session, trainee_id: int) -> bool:
+    """Whether the trainee has watched any lesson at all (the portal says 开始学习 until then)."""
+    return session.scalar(select(exists().where(LessonProgress.trainee_id == trainee_id))) or False
+
+
+def days_to_start(starts_at: datetime, now: datetime) -> int:
+    """Whole days from today to the class's first day, in Beijing time (0: it starts today)."""
+    return (starts_at.astimezone(SHANGHAI).date() - now.astimezone(SHANGHAI).date()).days
+
+
 def classes(session: Session, trainee_id: int) -> list[ClassLine]:
     rows = session.execute(
         select(TrainingClass, Major.name)
@@ -223,8 +252,9 @@ class NextLesson:
     title: str
 
 
-def next_lesson(session: Session, lesson_id: int) -> NextLesson | None:
-    """The active lesson after this one in its course (what the end of a lesson offers as 下一讲)."""
+def next_lesson(session: Session, lesson_id: int, trainee_id: int | None = None) -> NextLesson | None:
+    """The active lesson after this one in its course (what the end of a lesson offers as 下一讲);
+    after the 公共课's last lesson, the first 专业课 lesson the trainee (when given) has not completed."""
     current = select(Lesson.course_id, Lesson.position, Lesson.id).where(Lesson.id == lesson_id).subquery()
     row = session.execute(
         select(Lesson.id, Lesson.title).join(current, Lesson.course_id == current.c.course_id)
@@ -233,4 +263,19 @@ def next_lesson(session: Session, lesson_id: int) -> NextLesson | None:
                | ((Lesson.position == current.c.position) & (Lesson.id > current.c.id)))
         .order_by(Lesson.position, Lesson.id).limit(1)
     ).first()
+    kind = select(Course.kind).join(Lesson, Lesson.course_id == Course.id).where(Lesson.id == lesson_id)
+    if row is None and trainee_id is not None and session.scalar(kind) == COURSE_PUBLIC:
+        row = _first_professional(session, trainee_id)
     return NextLesson(*row) if row else None
+
+
+def _first_professional(session: Session, trainee_id: int) -> Row[int, str] | None:
+    done = select(LessonProgress.lesson_id).where(LessonProgress.trainee_id == trainee_id,
+                                                  LessonProgress.completed_at.is_not(None))
+    return session.execute(
+        select(Lesson.id, Lesson.title).join(Course, Course.id == Lesson.course_id)
+        .join(Enrollment, (Enrollment.major_id == Course.major_id) & (Enrollment.trainee_id == trainee_id))
+        .join(Major, Major.id == Course.major_id)
+        .where(Lesson.retired_at.is_(None), Lesson.id.not_in(done))
+        .order_by(Major.position, Lesson.position, Lesson.id).limit(1)
+    ).first()

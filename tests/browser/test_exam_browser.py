@@ -109,6 +109,7 @@ def test_trainee_fails_retakes_passes_and_finds_the_exam_closed(live_app, phone,
     page.wait_for_selector("#exam-result:not([hidden])")
     assert page.locator("#result-title").inner_text() == "不合格"
     assert "得分 0 分" in page.locator("#result-score").inner_text()
+    assert page.locator("#result-certificate").is_hidden()
     screenshot(page, "exam-6-failed")
 
     page.click("#result-retake")  # free retake: a new photo, a new paper
@@ -128,6 +129,8 @@ def test_trainee_fails_retakes_passes_and_finds_the_exam_closed(live_app, phone,
     assert page.locator("#result-title").inner_text() == "合格"
     assert "得分 100 分" in page.locator("#result-score").inner_text()
     assert page.locator("#result-retake").is_hidden()
+    assert page.locator("#result-certificate").is_visible()  # the pass leads straight to the 学时证明
+    assert page.locator("#result-certificate").get_attribute("href") == "/h5/certificates"
     screenshot(page, "exam-7-passed")
 
     page.goto(f"{origin}/h5/exam")

@@ -27,9 +27,10 @@ def say(wechat, openid, words, msg_id):
 @pytest.mark.parametrize("words", ["证书", "学时证明"])
 def test_keyword_links_the_certificates_of_a_trainee_who_completed(app, wechat, words):
     trainee = factories.trainee(app, openid=OPENID, majors=(("建筑工程", "main"), ("市政公用工程", "added")))
-    complete(app, trainee)
+    number = complete(app, trainee)
     content = say(wechat, OPENID, words, 9001)
-    assert f'href="{CERTS_URL}"' in content and "您已完成：建筑工程。" in content
+    assert f'href="{CERTS_URL}"' in content and f"· 建筑工程：编号 {number}" in content
+    assert "尚未取得：\n· 市政公用工程：未开放" in content
 
 
 def test_keyword_before_any_completion_says_how_to_get_one(app, wechat):

@@ -52,10 +52,10 @@ def exam():
     resume = next((e.open_attempt_id for e in lines if e.state == IN_PROGRESS), None)
     page = {
         "exams": [{"id": e.id, "major": e.major, "state": e.state, "best_score": e.best_score,
-                   "attempts": e.attempts, "missing": e.missing} for e in lines],
+                   "attempts": e.attempts, "missing": e.missing, "voided": e.voided} for e in lines],
         "time_limit_s": tools.rules.time_limit_s, "pass_score": tools.rules.pass_score,
         "question_count": tools.rules.question_count, "resume": resume, "jssdk": _jssdk_config(),
-        "learn_url": "/h5/learn",
+        "learn_url": "/h5/learn", "certificates_url": "/h5/certificates",
         # The server's clock: the page counts down to the server's deadline, whatever the phone's clock says.
         "now_ms": int(time.time() * 1000),
     }

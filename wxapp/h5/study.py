@@ -45,7 +45,7 @@ def lesson(lesson_id: int):
         return error_page(exc.message, 410)
     return _private(make_response(render_template(
         "h5/player.html", lesson=info, page=page, heartbeat_s=current_app.config["PLAY_HEARTBEAT_S"],
-        next_lesson=learning.next_lesson(db.session, lesson_id),
+        next_lesson=learning.next_lesson(db.session, lesson_id, g.trainee.id),
         now_ms=int(time.time() * 1000), stopped={"superseded": Superseded().message, "closed": PageClosed().message},
     )))
 
@@ -70,7 +70,8 @@ def exercise(lesson_id: int):
     return _private(make_response(render_template(
         "h5/exercise.html", lesson=info, questions=questions, result=result, not_yet=False,
         given=request.form if result is not None else MultiDict(),
-        next_lesson=learning.next_lesson(db.session, lesson_id) if result is not None and result.passed else None,
+        next_lesson=(learning.next_lesson(db.session, lesson_id, g.trainee.id)
+                     if result is not None and result.passed else None),
     )))
 
 

@@ -17,7 +17,7 @@ from wtforms import StringField
 from services.exam.state import exam_state
 from services.identity import binding, followers
 from services.study import learning
-from services.timeutil import local_text
+from services.timeutil import local_text, utcnow
 from wxapp.extensions import db, limiter, pii, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, openid_required, trainee_required
@@ -88,4 +88,6 @@ def learn():
     lines = learning.courses(db.session, g.trainee.id)
     classes = learning.classes(db.session, g.trainee.id)
     return render_template("h5/learn.html", me=me, details=details, lines=lines, classes=classes,
-                           exam=exam_state(db.session, g.trainee.id, lines), local_text=local_text)
+                           exam=exam_state(db.session, g.trainee.id, lines), local_text=local_text,
+                           started=learning.started(db.session, g.trainee.id),
+                           days_to_start=lambda c: learning.days_to_start(c.starts_at, utcnow()))

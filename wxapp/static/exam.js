@@ -249,9 +249,10 @@
     $("result-score").textContent = "得分 " + result.score + " 分" +
       (result.total ? "（答对 " + result.correct + " / " + result.total + " 题）" : "");
     $("result-next").textContent = passed
-      ? "恭喜您通过本专业考试！本专业继续教育已完成（公共课 16 + 专业课 40 + 考试 4 = 60 学时），学时证明将由学校发放。"
+      ? "恭喜您通过本专业考试！本专业继续教育已完成（公共课 16 + 专业课 40 + 考试 4 = 60 学时），学时证明已生成，可查看、下载和打印。"
       : (late ? "考试时间已到，试卷已按作答情况交卷。" : "") + "本次未达到 " + page.pass_score + " 分。补考免费、不限次数，可复习课程后再考。";
     $("result-retake").hidden = passed;
+    $("result-certificate").hidden = !passed;
     show("exam-result");
   }
   $("result-retake").addEventListener("click", function () { openPhoto("before"); });

@@ -20,6 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_admin(app)
     mount_callback(app)
+    register_metrics(app)
     register_error_handlers(app)
     register_commands(app)
     return app
@@ -101,6 +102,13 @@ def mount_callback(app: Flask) -> None:
     from wxapp.wechat import mount
 
     mount(app)
+
+
+def register_metrics(app: Flask) -> None:
+    """Timings of every request, the callback's included (so installed after it), and GET /metrics."""
+    from wxapp.metrics import install
+
+    install(app)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -134,6 +134,8 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
                                  "" if env == "testing" else "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"),
         # Number of trusted proxies in front (X-Forwarded-For / -Proto); 0 when served directly.
         "PROXY_COUNT": _int("PROXY_COUNT", environ, 0),
+        # Bearer token of GET /metrics (CONTRACT §10); unset, /metrics answers 404.
+        "METRICS_TOKEN": _env("METRICS_TOKEN", environ),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         # WeChat bodies are small; anything larger is refused before parsing.

@@ -96,6 +96,11 @@ def metrics_outbox_counts() -> str:
     return f"{PREFIX}:metrics:outbox"
 
 
+def heartbeat_count(openid: str, minute: int) -> str:
+    """How many heartbeats one WeChat user sent in one minute (the heartbeat's rate limit)."""
+    return f"{PREFIX}:beats:{openid}:{minute}"
+
+
 def scheduler_leader() -> str:
     """Held by the one scheduler process that runs jobs; the others wait for it to expire."""
     return f"{PREFIX}:scheduler:leader"

@@ -5,6 +5,18 @@ deployments tune without editing this file.
 """
 import multiprocessing
 import os
+import shutil
+import tempfile
+
+# /metrics adds up every worker's figures from files in this directory (prometheus_client's
+# multiprocess mode). It must be set before a worker imports prometheus_client, and be empty at each
+# start: a fresh one unless the operator names one (then it is emptied here).
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_dir:
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+else:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wxapp-metrics-")
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Requests are short and wait on PostgreSQL and Redis: a few threaded workers per core.
@@ -37,3 +49,10 @@ def post_worker_init(worker):
 
     gc.freeze()
     worker.log.info("Worker ready (pid: %s)", worker.pid)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges leave the sum; its counters and histograms stay counted."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -13,6 +13,7 @@ from flask import Flask, current_app, has_app_context
 
 from services.logfmt import kv
 from services.notices.desk import NoticeDesk
+from services.notices.health import record_dispatch_run
 from services.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ def dispatch_outbox(now: datetime | None = None) -> None:
     with app_context():
         clock = utcnow if now is None else (lambda: now)
         report = notice_desk().dispatcher(clock).run(max_seconds=DISPATCH_MAX_S)
+        record_dispatch_run(current_app.extensions["redis"])
         if report.sent or report.failed or report.retried or report.expired_leases or report.unknown:
             log.info(kv("outbox_dispatched", sent=report.sent, retried=report.retried, failed=report.failed,
                         fallbacks=report.fallbacks, expired_leases=report.expired_leases, unknown=report.unknown))

@@ -86,6 +86,21 @@ def outbox_rate(channel: str) -> str:
     return f"{PREFIX}:outbox:rate:{channel}"
 
 
+def dispatch_last_run() -> str:
+    """When a scheduler last ran the outbox dispatch (Unix time), for the dashboard and /metrics."""
+    return f"{PREFIX}:outbox:dispatched_at"
+
+
+def metrics_outbox_counts() -> str:
+    """The outbox's rows per channel and state, as the last scrape of /metrics counted them."""
+    return f"{PREFIX}:metrics:outbox"
+
+
+def heartbeat_count(openid: str, minute: int) -> str:
+    """How many heartbeats one WeChat user sent in one minute (the heartbeat's rate limit)."""
+    return f"{PREFIX}:beats:{openid}:{minute}"
+
+
 def scheduler_leader() -> str:
     """Held by the one scheduler process that runs jobs; the others wait for it to expire."""
     return f"{PREFIX}:scheduler:leader"

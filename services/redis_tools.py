@@ -32,6 +32,8 @@ LOST = Lost()
 class Contended(ServiceError):
     """Every attempt lost its race: too many writers on one key at once; worth retrying later."""
 
+    status = 503
+
     def __init__(self) -> None:
         super().__init__("系统繁忙，请稍后再试", "compare-and-set lost every try")
 

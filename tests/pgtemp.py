@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,4 +138,58 @@ class PrivateCluster:
             self.stop("immediate")
         except subprocess.CalledProcessError:
             pass  # already stopped
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class PgBouncer:
+    """Debian's pgbouncer in front of a PostgreSQL server, as a multi-host deployment puts it:
+    transaction pooling (a server connection per transaction, not per client), `pool_size` server
+    connections at most. `url(database)` names a database through it."""
+
+    def __init__(self, server_port: int = 5432, pool_size: int = 4, port: int | None = None) -> None:
+        self.server_port, self.pool_size = server_port, pool_size
+        self.port = port or free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="wxapp-pgbouncer-"))
+        self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def binary() -> str | None:
+        return shutil.which("pgbouncer") or next(iter(glob.glob("/usr/sbin/pgbouncer")), None)
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> PgBouncer:
+        binary = self.binary()
+        if binary is None:
+            raise RuntimeError("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
+        (self.root / "users.txt").write_text('"postgres" ""\n')
+        (self.root / "pgbouncer.ini").write_text(
+            f"[databases]\n* = host=127.0.0.1 port={self.server_port}\n"
+            f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {self.port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {self.root / 'users.txt'}\npool_mode = transaction\n"
+            f"default_pool_size = {self.pool_size}\nmax_client_conn = 500\n"
+            "ignore_startup_parameters = extra_float_digits\n")
+        command = [binary, str(self.root / "pgbouncer.ini")]
+        if os.geteuid() == 0:  # pgbouncer refuses to run as root
+            shutil.chown(self.root, "postgres", "postgres")
+            for path in self.root.iterdir():
+                shutil.chown(path, "postgres", "postgres")
+            command = ["runuser", "-u", "postgres", "--", *command]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.root)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.2):
+                    return self
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("pgbouncer did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
         shutil.rmtree(self.root, ignore_errors=True)

@@ -20,6 +20,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_admin(app)
     mount_callback(app)
+    mount_heartbeat(app)
+    register_metrics(app)
     register_error_handlers(app)
     register_commands(app)
     return app
@@ -56,9 +58,6 @@ def register_extensions(app: Flask) -> None:
         count = app.config["PROXY_COUNT"]
         # The Host is never taken from a client's X-Forwarded-Host: links use PUBLIC_BASE_URL.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)
-    from wxapp.sessions import SessionInterface
-
-    app.session_interface = SessionInterface()
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
@@ -101,6 +100,20 @@ def mount_callback(app: Flask) -> None:
     from wxapp.wechat import mount
 
     mount(app)
+
+
+def mount_heartbeat(app: Flask) -> None:
+    """The player's heartbeat, most of a term's traffic, answered in front of Flask (wxapp/api/heartbeat.py)."""
+    from wxapp.api.heartbeat import mount
+
+    mount(app)
+
+
+def register_metrics(app: Flask) -> None:
+    """Timings of every request, the callback's included (so installed after it), and GET /metrics."""
+    from wxapp.metrics import install
+
+    install(app)
 
 
 def register_error_handlers(app: Flask) -> None:

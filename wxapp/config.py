@@ -125,7 +125,7 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         # Seconds between two heartbeats of a playing player page (tests make it short).
         "PLAY_HEARTBEAT_S": _float("PLAY_HEARTBEAT_S", environ, 15.0),
         # No pre-ping (a round trip per request): a dropped connection invalidates the pool once.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800},
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(environ),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_NAME": "wxapp_session",
         "PERMANENT_SESSION_LIFETIME": 12 * 3600,
@@ -134,6 +134,8 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
                                  "" if env == "testing" else "https://res.wx.qq.com/open/js/jweixin-1.6.0.js"),
         # Number of trusted proxies in front (X-Forwarded-For / -Proto); 0 when served directly.
         "PROXY_COUNT": _int("PROXY_COUNT", environ, 0),
+        # Bearer token of GET /metrics (CONTRACT §10); unset, /metrics answers 404.
+        "METRICS_TOKEN": _env("METRICS_TOKEN", environ),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": production,
         # WeChat bodies are small; anything larger is refused before parsing.
@@ -173,6 +175,16 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
     return cfg
 
 
+def _engine_options(environ) -> dict:
+    """Through PgBouncer in transaction mode (DATABASE_PGBOUNCER=1) a transaction may meet another
+    server connection than the last: psycopg must not prepare statements (it does after 5 uses of
+    one), since PgBouncer 1.18 keeps none across server connections."""
+    options: dict[str, Any] = {"pool_recycle": 1800}
+    if _env("DATABASE_PGBOUNCER", environ, "0") not in ("0", "false", "no"):
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
+
+
 def _limits_storage_uri(redis_url: str) -> str:
     """The route limits' storage on the app's Redis. A Redis on the same host may be reached by
     its unix socket (`unix:///run/redis/redis-server.sock?db=0`: a command costs less than over
@@ -190,7 +202,7 @@ def _hold_under_outages(cfg: dict) -> None:
     # No query parameters (phones, ID card hashes) in SQLAlchemy's exception texts and logs.
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**cfg["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True}
     if (cfg["SQLALCHEMY_DATABASE_URI"] or "").startswith("postgresql"):
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = {"connect_timeout": 3}
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", {})["connect_timeout"] = 3
     # The route limits' own Redis connection gives up as soon as the app's does; while Redis is
     # down a limit is skipped (the view's answer says what is wrong) rather than turned into a 500.
     cfg["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 2, "socket_connect_timeout": 2}

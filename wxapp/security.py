@@ -66,15 +66,35 @@ def tel_href(phone: str | None) -> str:
     return re.sub(r"[^\d+]", "", phone or "")
 
 
-def register(app: Flask) -> None:
-    app.url_map.converters["int"] = BoundedIntConverter
-    app.add_template_filter(tel_href, "tel_href")
+def _policy(app: Flask) -> tuple[str, str, bool]:
+    """(Content-Security-Policy, X-Frame-Options, production) of this app's answers."""
     production = app.config["WXAPP_ENV"] == "production"
     # The development phone simulator (/dev/phone) opens the trainee pages inside its own frame;
     # only where the sandbox stands in for WeChat, which a production start refuses.
     framed_by_self = not production and SANDBOX_API_PATH in app.config["WECHAT_API_BASE"]
     csp = content_security_policy(app.config.get("WECHAT_JSSDK_URL") or "", framed_by_self)
-    frame_options = "SAMEORIGIN" if framed_by_self else "DENY"
+    return csp, "SAMEORIGIN" if framed_by_self else "DENY", production
+
+
+def response_headers(app: Flask, path: str, mimetype: str) -> list[tuple[str, str]]:
+    """Every header an answer of `path` carries, for the endpoints answered in front of Flask."""
+    csp, frame_options, production = _policy(app)
+    headers = [("Content-Type", mimetype)]
+    if not path.startswith(_NO_CSP_PREFIXES):
+        headers.append(("Content-Security-Policy", csp))
+    headers += [("X-Frame-Options", frame_options), ("X-Content-Type-Options", "nosniff"),
+                ("Referrer-Policy", "strict-origin-when-cross-origin")]
+    if production:
+        headers.append(("Strict-Transport-Security", HSTS))
+    if path.startswith(_NO_STORE_PREFIXES) or mimetype == "application/json":
+        headers.append(("Cache-Control", "no-store"))
+    return headers
+
+
+def register(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedIntConverter
+    app.add_template_filter(tel_href, "tel_href")
+    csp, frame_options, production = _policy(app)
 
     @app.after_request
     def secure_headers(response: Response) -> Response:

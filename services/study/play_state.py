@@ -44,6 +44,16 @@ end
 return 1
 """
 
+# A heartbeat's read also counts the sender's beats of this minute (one round trip for both).
+# KEYS[1]: the play hash, KEYS[2]: the counter; ARGV[1]: the counter's window (s); the rest: fields.
+_READ_COUNTING = """
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+local values = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+table.insert(values, 1, count)
+return values
+"""
+
 
 @dataclass
 class LessonState:
@@ -123,8 +133,21 @@ class PlayState:
 
 
 def read(redis: redis_lib.Redis, trainee_id: int, lesson_ids: list[int]) -> PlayState:
-    version, packed, check_id, verified_id, *lessons = redis.hmget(
-        keys.play(trainee_id), ["v", "s", "chk", "ok", *(f"L:{i}" for i in lesson_ids)])
+    fields = ["v", "s", "chk", "ok", *(f"L:{i}" for i in lesson_ids)]
+    return _state(trainee_id, lesson_ids, redis.hmget(keys.play(trainee_id), fields))
+
+
+def read_counting(redis: redis_lib.Redis, trainee_id: int, lesson_ids: list[int], counter: str,
+                  window_s: int) -> tuple[PlayState, int]:
+    """As `read`, and counts one more event in `counter` (a window of `window_s`); returns that count."""
+    fields = ["v", "s", "chk", "ok", *(f"L:{i}" for i in lesson_ids)]
+    count, *values = redis.register_script(_READ_COUNTING)(keys=[keys.play(trainee_id), counter],
+                                                             args=[window_s, *fields])
+    return _state(trainee_id, lesson_ids, values), int(count)
+
+
+def _state(trainee_id: int, lesson_ids: list[int], values: list[bytes | str | None]) -> PlayState:
+    version, packed, check_id, verified_id, *lessons = values
     state = PlayState(trainee_id=trainee_id, version=redis_text(version) or "")
     if packed is not None:
         (state.tab, state.lesson_id, state.openid, state.beat_at, state.believed, state.beat_state, state.gap,

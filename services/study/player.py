@@ -32,7 +32,7 @@ import redis as redis_lib
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services import ServiceError
+from services import ServiceError, keys
 from services.db import transaction
 from services.logfmt import kv
 from services.redis_tools import LOST, Lost, compare_and_set
@@ -50,6 +50,16 @@ class Superseded(ServiceError):
 
     def __init__(self, message: str = "检测到多开播放页面，本页面已停止播放。请在最后打开的页面继续学习。"):
         super().__init__(message)
+
+
+class TooManyBeats(ServiceError):
+    """More heartbeats in a minute than any player page sends (a page beats every 15 s, and on
+    each play, pause and seek): a script, not a trainee."""
+
+    status = 429
+
+    def __init__(self) -> None:
+        super().__init__("操作过于频繁，请稍后再试", "heartbeat rate limit")
 
 
 class PageClosed(Superseded):
@@ -75,6 +85,8 @@ class Settings:
     interval_max_s: float
     check_ttl_s: int
     heartbeat_s: float
+    # Counted per WeChat user (a whole company may share one NAT address); generous.
+    beats_per_minute: int = 120
 
 
 @dataclass(frozen=True)
@@ -164,8 +176,19 @@ class Player:
             raise Superseded()
         trainee_id = int(match.group(1))
 
+        counted = False
+
         def attempt() -> Progress | Lost:
-            state = play_state.read(self.redis, trainee_id, [beat.lesson_id])
+            nonlocal counted
+            if counted:  # a retry after a lost race: the beat was counted once already
+                state = play_state.read(self.redis, trainee_id, [beat.lesson_id])
+            else:
+                minute = int(now // 60)
+                state, count = play_state.read_counting(self.redis, trainee_id, [beat.lesson_id],
+                                                        keys.heartbeat_count(openid, minute), 61)
+                counted = True
+                if count > self.settings.beats_per_minute:
+                    raise TooManyBeats()
             if not state.owns(beat.tab, beat.lesson_id, openid):
                 raise PageClosed() if state.closed_tab and beat.tab == state.closed_tab else Superseded()
             effects = _Effects()

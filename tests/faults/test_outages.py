@@ -19,7 +19,7 @@ from tests import factories
 from tests.h5.oauth_util import login
 from tests.h5.test_player_pages import _csrf, attend_path, beat, open_page
 from tests.study_util import lesson
-from wxapp.api.play import UNRECORDED
+from wxapp.api.heartbeat import UNRECORDED
 
 OPENID = "oFaultUser00000000000000001"
 PHONE, ID_CARD = "13912340001", "320505198001010017"

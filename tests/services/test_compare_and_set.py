@@ -47,19 +47,30 @@ def test_a_heartbeat_that_loses_its_write_to_another_writer_is_credited_once(app
         p = player(app)
         tab = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
         p.heartbeat(OPENID, beat(lesson_id, 0, tab), T0)
-        real_read, reads = play_state.read, []
+        real_read, real_counting, reads = play_state.read, play_state.read_counting, []
 
-        def read_then_someone_writes(*args, **kwargs):
-            state = real_read(*args, **kwargs)
+        def someone_writes_after_the_first_read():
             reads.append(1)
             if len(reads) == 1:
                 redis.hincrby(keys.play(trainee_id), "v", 1)  # another process wrote after this read
+
+        def read(*args, **kwargs):
+            state = real_read(*args, **kwargs)
+            someone_writes_after_the_first_read()
             return state
 
-        monkeypatch.setattr(play_state, "read", read_then_someone_writes)
+        def read_counting(*args, **kwargs):
+            answer = real_counting(*args, **kwargs)
+            someone_writes_after_the_first_read()
+            return answer
+
+        monkeypatch.setattr(play_state, "read", read)
+        monkeypatch.setattr(play_state, "read_counting", read_counting)
         answer = p.heartbeat(OPENID, beat(lesson_id, 15, tab), T0 + 15)
 
     assert len(reads) == 2
+    # Two beats this minute (T0 and T0 + 15): the retry after the lost race counted none.
+    assert int(redis.get(keys.heartbeat_count(OPENID, int((T0 + 15) // 60)))) == 2
     hot = real_read(redis, trainee_id, [lesson_id]).lessons[lesson_id]
     assert answer.max_position == 15.0 and (hot.provisional, hot.provisional_s) == ([[0.0, 15.0]], 15.0)
 

@@ -229,8 +229,25 @@ def test_start_needs_a_usable_photo_and_keeps_it_reencoded(app, trainee):
 
     from PIL import Image
     image = Image.open(io.BytesIO(stored))
-    assert image.format == "JPEG" and image.size == (960, 1280)  # turned upright, longer side 1280
+    # Turned upright, decoded at a quarter of its size (JPEG's DCT scaling: no resize after it).
+    assert image.format == "JPEG" and image.size == (750, 1000)
     assert not image.getexif()
+
+
+def test_a_photo_decodes_at_the_smallest_jpeg_fraction_still_960_px_long():
+    from services.exam.photos import decode_size, prepare
+
+    assert decode_size((4000, 3000)) == (1000, 750)  # 1/4
+    assert decode_size((4032, 3024)) == (1008, 756)
+    assert decode_size((2400, 1800)) == (1200, 900)  # 1/2
+    assert decode_size((1800, 1350)) == (1800, 1350)  # a half would be 900: whole, then resized to 1280
+    assert decode_size((8000, 6000)) == (1000, 750)  # 1/8
+    import io
+
+    from PIL import Image
+    assert Image.open(io.BytesIO(prepare(photo(size=(1800, 1350))))).size == (1280, 960)
+    assert Image.open(io.BytesIO(prepare(photo(size=(2400, 1800))))).size == (1200, 900)
+
 
 
 def test_another_trainees_attempt_and_photo_are_404(app, trainee):

@@ -11,9 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flask import Flask, request
-from flask.sessions import SessionMixin
-
-from wxapp.sessions import SessionInterface
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
 COOKIE = "wxapp_admin"
 PREFIX = "/admin"
@@ -25,7 +23,7 @@ def _console() -> bool:
     return path == PREFIX or path.startswith(PREFIX + "/")
 
 
-class ConsoleAwareSessionInterface(SessionInterface):
+class ConsoleAwareSessionInterface(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request_):
         if not _console():
             return super().open_session(app, request_)

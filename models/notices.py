@@ -22,8 +22,12 @@ NOTICE_REGISTRATION_EXPIRY = "registration_expiry"
 # The exam's notices: a result (合格 / 不合格) and a pass cancelled by staff (取消测试成绩).
 NOTICE_EXAM_RESULT = "exam_result"
 NOTICE_EXAM_VOIDED = "exam_voided"
+# 更换绑定的微信: the SMS code to the roster phone, and the word to the WeChat the account left.
+NOTICE_MOVE_CODE = "move_code"
+NOTICE_BINDING_MOVED = "binding_moved"
 NOTICE_KINDS = (
     NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, NOTICE_EXAM_RESULT, NOTICE_EXAM_VOIDED,
+    NOTICE_MOVE_CODE, NOTICE_BINDING_MOVED,
 )
 
 CHANNEL_WECHAT = "wechat"

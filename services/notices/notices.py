@@ -27,10 +27,12 @@ from models.notices import (
     CHANNEL_SMS,
     CHANNEL_WECHAT,
     FAILED,
+    NOTICE_BINDING_MOVED,
     NOTICE_CLASS_OPEN,
     NOTICE_CLASS_REMINDER,
     NOTICE_EXAM_RESULT,
     NOTICE_EXAM_VOIDED,
+    NOTICE_MOVE_CODE,
     NOTICE_REGISTRATION_EXPIRY,
     PENDING,
     UNKNOWN,
@@ -40,13 +42,14 @@ from services.db import transaction
 from services.exam.state import owes_an_exam
 from services.identity.followers import NOT_UNFOLLOWED
 from services.notices.notice_templates import KindTemplates
-from services.notices.outbox import insert_ignoring_conflicts
+from services.notices.outbox import TO_OPENID, insert_ignoring_conflicts
 from services.timeutil import SHANGHAI, local_text, utcnow
 
 EXPIRY_HORIZON_MONTHS = 3
 # What staff and trainees call each kind of notice (console, commands, the phone simulator).
 KIND_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册到期提醒",
-               "exam_result": "考试成绩", "exam_voided": "取消考试成绩"}
+               "exam_result": "考试成绩", "exam_voided": "取消考试成绩", "move_code": "更换微信验证码",
+               "binding_moved": "微信已更换提醒"}
 INSERT_CHUNK = 1000
 
 
@@ -262,6 +265,30 @@ def _write_one(session: Session, templates: dict[str, KindTemplates], key: str, 
         WechatUser.trainee_id == trainee_id, NOT_UNFOLLOWED)) or 0) > 0
     notice = _notice(session, key, kind, None, requested_by, params, now)
     _add_rows(session, notice, [Recipient(trainee_id, follows)], bool(templates[kind].wechat.template_id), now)
+    notice.recipients = 1
+    session.flush()
+    return notice
+
+
+# -- 更换绑定的微信 (services.identity.rebind; in the caller's transaction: they flush, never commit) ---
+
+def move_code(session: Session, *, trainee_id: int, code: str, key: str, now: datetime) -> Notice:
+    """The SMS code of a move, to the roster phone (never by WeChat: the code proves the phone)."""
+    notice = _notice(session, f"{NOTICE_MOVE_CODE}:{key}", NOTICE_MOVE_CODE, None, "trainee", {}, now)
+    _add_rows(session, notice, [Recipient(trainee_id, False, {"code": code})], False, now)
+    notice.recipients = 1
+    session.flush()
+    return notice
+
+
+def binding_moved(session: Session, templates: dict[str, KindTemplates], *, trainee_id: int, old_openid: str,
+                  key: str, now: datetime) -> Notice:
+    """The word to the WeChat the account moved away from (a template message to that OpenID; an
+    SMS to the roster phone when WeChat can't take it): if it wasn't them, call the school."""
+    params = {"moved_at": local_text(now)}
+    notice = _notice(session, f"{NOTICE_BINDING_MOVED}:{key}", NOTICE_BINDING_MOVED, None, "trainee", params, now)
+    _add_rows(session, notice, [Recipient(trainee_id, True, {TO_OPENID: old_openid})],
+              bool(templates[NOTICE_BINDING_MOVED].wechat.template_id), now)
     notice.recipients = 1
     session.flush()
     return notice

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 
 import redis as redis_lib
@@ -75,6 +75,10 @@ class NoticeDesk:
 
     def registration_expiry(self, now: datetime | None = None) -> Notice | None:
         return notices.registration_expiry(self.session, self.templates, self.settings.links.learn, now)
+
+    def at_risk_reminder(self, expiring: dict[int, date], actor: str, now: datetime | None = None) -> Notice | None:
+        return notices.at_risk_reminder(self.session, self.templates, expiring, actor, self.settings.links.learn,
+                                        now or utcnow())
 
     def counts(self, notice_id: int) -> dict[str, dict[str, int]]:
         return notices.counts(self.session, notice_id)

@@ -40,10 +40,14 @@ TEMPLATE_PATH, CUSTOM_PATH, SMS_PATH = "cgi-bin/message/template/send", "cgi-bin
 
 
 def personas() -> list[dict]:
-    """The demo trainees (each with an OpenID of its own, not yet bound) and a stranger."""
+    """The demo trainees (each with an OpenID of its own, not yet bound), the first of them again on
+    a second WeChat, and a stranger."""
     people = [{"key": p.phone, "name": f"{p.name}（演示学员）", "openid": f"oDevPhone{p.phone}00000000",
                "phone": p.phone, "id_card": p.id_card} for p in DEMO_TRAINEES]
-    return people + [STRANGER]
+    first = DEMO_TRAINEES[0]  # the same person on a new WeChat (same phone): to try 更换绑定的微信
+    moved = {"key": f"{first.phone}-new", "name": f"{first.name}（换了新微信）",
+             "openid": f"oDevPhone{first.phone}NewWx000", "phone": first.phone, "id_card": first.id_card}
+    return people + [moved, STRANGER]
 
 
 @bp.get("/phone")

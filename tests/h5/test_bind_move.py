@@ -233,3 +233,13 @@ def test_the_code_form_asks_for_digits_and_says_what_to_do_when_the_phone_change
     assert 'inputmode="numeric"' in page and "经办人" in page and "致电学校" in page
     r = send_code(new_phone, "12ab")
     assert r.status_code == 400 and "6位数字验证码" in r.get_data(as_text=True)
+
+
+def test_staff_see_the_move_in_the_trainees_binding_history(app, new_phone, trainee_id, redis):
+    from tests.admin.conftest import console_on
+
+    bind_try(new_phone)
+    ask_code(new_phone)
+    send_code(new_phone, last_code(redis))
+    page = console_on(app).text(f"/admin/trainees/{trainee_id}")
+    assert "解绑（学员自助：自助更换）" in page and "认证绑定（自助更换）" in page

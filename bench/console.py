@@ -160,6 +160,12 @@ def recount(app) -> None:
         figures.count_study(db.session, datetime.now(UTC))
 
 
+def at_risk_page(app) -> None:
+    """The at-risk list's first page in the service, without the page around it."""
+    with app.app_context():
+        at_risk.page(db.session, at_risk.Filters(), datetime.now(UTC).date(), 1)
+
+
 def at_risk_count(app) -> None:
     """The dashboard's at-risk figure alone (`services.admin.at_risk.count`)."""
     with app.app_context():
@@ -217,6 +223,7 @@ def main() -> None:
         report("at-risk of a class (GET ?class=)", timed(lambda: client.get(f"/admin/at-risk?class={training_class}")))
         report("at-risk of a company (GET ?company=)",
                timed(lambda: client.get(f"/admin/at-risk?company={values['company']}")))
+        report("at-risk list's query (at_risk.page, no page)", timed(lambda: at_risk_page(app)))
         report("at-risk count (at_risk.count, no page)", timed(lambda: at_risk_count(app)))
         report("at-risk export (GET /admin/at-risk.xlsx)", timed(lambda: client.get("/admin/at-risk.xlsx"), runs=5))
         page = client.get("/admin/").get_data(as_text=True)

@@ -33,8 +33,8 @@ from services.study import hours
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3650
-PAGE_SIZE = 100
-EXPORT_MAX = 50_000
+PAGE_SIZE = 50  # as the trainee list
+CHOSEN_MAX = 50_000  # trainees one reminder may be asked for
 HEADER = ["姓名", "手机号", "工作单位", "专业", "注册有效期", "剩余天数", "尚缺", "班级"]
 
 
@@ -100,21 +100,27 @@ def page(session: Session, filters: Filters, today: date, number: int,
     """One page of trainees at risk, soonest registration end first, and how many there are."""
     at_risk = enrollments(session, filters, today).subquery()
     soonest = func.min(at_risk.c.registration_expires)
-    ids = session.scalars(select(at_risk.c.trainee_id).group_by(at_risk.c.trainee_id)
-                          .order_by(soonest, at_risk.c.trainee_id).offset((number - 1) * size).limit(size)).all()
-    return details(session, filters, today, ids), count(session, filters, today)
+    found = session.execute(select(at_risk.c.trainee_id, func.count().over())  # the count rides along
+                            .group_by(at_risk.c.trainee_id).order_by(soonest, at_risk.c.trainee_id)
+                            .offset((number - 1) * size).limit(size)).all()
+    total = found[0][1] if found else count(session, filters, today)
+    return details(session, filters, today, [tid for tid, _ in found]), total
 
 
 def everyone(session: Session, filters: Filters, today: date) -> list[AtRisk]:
     """Every trainee at risk under the filters (the export), soonest first."""
-    return page(session, filters, today, 1, EXPORT_MAX)[0]
+    return details(session, filters, today, None)
 
 
-def details(session: Session, filters: Filters, today: date, ids: Sequence[int]) -> list[AtRisk]:
-    """The rows of these trainees (those at risk), in the order given."""
-    if not ids:
+def details(session: Session, filters: Filters, today: date, ids: Sequence[int] | None) -> list[AtRisk]:
+    """The rows of these trainees (of every trainee at risk when None), in the order given (else
+    soonest first). Every trainee at risk is selected by the query itself, not by a list of ids
+    (thousands of parameters cost more than the query); a page's few by their ids."""
+    if ids is not None and not ids:
         return []
-    at_risk = enrollments(session, filters, today).where(Enrollment.trainee_id.in_(ids)).subquery()
+    stmt = enrollments(session, filters, today)
+    at_risk = (stmt.where(Enrollment.trainee_id.in_(ids)) if ids is not None else stmt).subquery()
+    who: Select[int] | Sequence[int] = select(at_risk.c.trainee_id) if ids is None else ids
     rows: dict[int, AtRisk] = {}
     pairs: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for tid, name, phone, company, major_id, major, expires in session.execute(
@@ -123,15 +129,18 @@ def details(session: Session, filters: Filters, today: date, ids: Sequence[int])
         .join(at_risk, at_risk.c.trainee_id == Trainee.id).join(Major, Major.id == at_risk.c.major_id)
         .order_by(at_risk.c.registration_expires, Major.position)
     ):
-        row = rows.setdefault(tid, AtRisk(tid, name, phone, company, expires, (expires - today).days))
+        row = rows.get(tid)
+        if row is None:
+            row = rows[tid] = AtRisk(tid, name, phone, company, expires, (expires - today).days)
         row.majors.append(major)
         pairs[tid].append((major_id, major))
-    _add_missing(session, rows, pairs)
+    _add_missing(session, rows, pairs, who)
     for tid, code in session.execute(select(ClassMember.trainee_id, TrainingClass.code)
                                      .join(TrainingClass, TrainingClass.id == ClassMember.class_id)
-                                     .where(ClassMember.trainee_id.in_(ids)).order_by(TrainingClass.code)):
+                                     .where(ClassMember.trainee_id.in_(who)).order_by(TrainingClass.code)):
         rows[tid].classes.append(code)
-    return [rows[tid] for tid in ids if tid in rows]
+    order = ids if ids is not None else sorted(rows, key=lambda tid: (rows[tid].expires, tid))
+    return [rows[tid] for tid in order if tid in rows]
 
 
 @dataclass(frozen=True)
@@ -152,7 +161,7 @@ class ReminderPlan:
 
 def reminder_plan(session: Session, filters: Filters, today: date, now: datetime, chosen: Sequence[int],
                   wechat_ready: bool) -> ReminderPlan:
-    chosen = sorted(set(chosen))[:EXPORT_MAX]
+    chosen = sorted(set(chosen))[:CHOSEN_MAX]
     at_risk = enrollments(session, filters, today).where(Enrollment.trainee_id.in_(chosen)).subquery()
     soonest: dict[int, date | None] = {
         tid: day for tid, day in session.execute(select(at_risk.c.trainee_id, func.min(at_risk.c.registration_expires))
@@ -170,12 +179,13 @@ def _recent(now: datetime, ids: list[int]) -> Select[int]:
     return stmt.where(stmt.selected_columns[0].in_(ids)).distinct()
 
 
-def _add_missing(session: Session, rows: dict[int, AtRisk], pairs: dict[int, list[tuple[int, str]]]) -> None:
+def _add_missing(session: Session, rows: dict[int, AtRisk], pairs: dict[int, list[tuple[int, str]]],
+                 who: Select[int] | Sequence[int]) -> None:
     """What each trainee still owes: the 公共课's hours (once), each major's 专业课 hours, its exam."""
     courses = session.execute(select(Course.id, Course.kind, Course.major_id, Course.hours_required)).all()
     public = next(((cid, req) for cid, kind, _, req in courses if kind == COURSE_PUBLIC), None)
     by_major = {major_id: (cid, req) for cid, kind, major_id, req in courses if kind != COURSE_PUBLIC}
-    earned = hours.earned(session, list(rows))
+    earned = hours.earned(session, who)
     for tid, row in rows.items():
         if public is not None:
             _owe(row, "公共课", public[1] - earned.get((tid, public[0]), Decimal(0)))

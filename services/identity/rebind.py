@@ -17,25 +17,30 @@ try there too. The code is kept as a keyed digest in Redis (lost with Redis: ask
 """
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
 import redis as redis_lib
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models import BindingLog, Trainee, WechatUser
+from models import BindingLog, OutboxMessage, Trainee, WechatUser
+from models.notices import PENDING, SENDING
 from services import ServiceError, keys
 from services.db import transaction
 from services.identity import binding
 from services.identity.followers import BoundTrainee
-from services.identity.pii import PiiCipher, mask_phone
+from services.identity.pii import PiiCipher, mask_phone, short_openid
+from services.logfmt import kv
 from services.notices import notices
 from services.notices.desk import NoticeDesk
 from services.study import player
 from services.timeutil import SHANGHAI, utcnow
+
+log = logging.getLogger(__name__)
 
 CODE_TTL_S = 300
 MAX_WRONG = 5
@@ -142,6 +147,8 @@ def send_code(desk: NoticeDesk, redis: redis_lib.Redis, cipher: PiiCipher, ticke
         notice = notices.move_code(session, trainee_id=trainee.id, code=code,
                                    key=f"{trainee.id}:{secrets.token_hex(8)}", now=utcnow())
     desk.dispatcher().run(notice_id=notice.id)  # at once: the trainee is waiting with the page open
+    _forget_code(session, notice.id)
+    log.info(kv("move_code_sent", trainee=trainee.id, openid=short_openid(ticket.openid), to=mask_phone(trainee.phone)))
     return CodeSent(mask_phone(trainee.phone), CODE_TTL_S)
 
 
@@ -166,6 +173,7 @@ def move(desk: NoticeDesk, redis: redis_lib.Redis, cipher: PiiCipher, ticket: Ti
     bound, told = _move(desk, ticket, ip)
     redis.delete(keys.bind_failures("openid", ticket.openid))
     player.close_page(redis, ticket.trainee_id)
+    log.info(kv("binding_self_moved", trainee=ticket.trainee_id, openid=short_openid(ticket.openid)))
     if told is not None:
         desk.dispatcher().run(notice_id=told)
     return bound
@@ -213,6 +221,14 @@ def _move(desk: NoticeDesk, ticket: Ticket, ip: str | None) -> tuple[BoundTraine
                                          key=f"{trainee.id}:{secrets.token_hex(8)}", now=now).id
         result = BoundTrainee(trainee.id, trainee.name)
     return result, told
+
+
+def _forget_code(session: Session, notice_id: int) -> None:
+    """The outbox keeps no code once its text is settled (a row still to be retried keeps it)."""
+    with transaction(session):
+        session.execute(update(OutboxMessage).where(OutboxMessage.notice_id == notice_id,
+                                                    OutboxMessage.state.not_in((PENDING, SENDING)))
+                        .values(params={"code": "******"}).execution_options(synchronize_session=False))
 
 
 def _digest(cipher: PiiCipher, ticket: Ticket, code: str) -> str:

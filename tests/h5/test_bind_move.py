@@ -243,3 +243,17 @@ def test_staff_see_the_move_in_the_trainees_binding_history(app, new_phone, trai
     send_code(new_phone, last_code(redis))
     page = console_on(app).text(f"/admin/trainees/{trainee_id}")
     assert "解绑（学员自助：自助更换）" in page and "认证绑定（自助更换）" in page
+
+
+def test_the_code_is_neither_logged_nor_left_in_the_outbox(app, new_phone, trainee_id, redis, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        bind_try(new_phone)
+        ask_code(new_phone)
+    code = last_code(redis)
+    assert code not in caplog.text and PHONE not in caplog.text
+    with app.app_context():
+        kept = db.session.scalars(select(OutboxMessage.params).join(Notice).where(Notice.kind == "move_code")).all()
+    assert kept == [{"code": "******"}]
+    assert send_code(new_phone, code).status_code == 303  # the code itself still works

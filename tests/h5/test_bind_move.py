@@ -243,6 +243,8 @@ def test_staff_see_the_move_in_the_trainees_binding_history(app, new_phone, trai
     send_code(new_phone, last_code(redis))
     page = console_on(app).text(f"/admin/trainees/{trainee_id}")
     assert "解绑（学员自助：自助更换）" in page and "认证绑定（自助更换）" in page
+    shown = app.test_cli_runner().invoke(args=["trainee", "show", PHONE]).output
+    assert "学员自助：自助更换" in shown and re.search(r"认证绑定（微信 [^，）]+，自助更换）", shown)
 
 
 def test_the_code_is_neither_logged_nor_left_in_the_outbox(app, new_phone, trainee_id, redis, caplog):

@@ -180,7 +180,7 @@ def move(desk: NoticeDesk, redis: redis_lib.Redis, cipher: PiiCipher, ticket: Ti
 
 
 def _movable(session: Session, ticket: Ticket) -> Trainee:
-    """The ticket's trainee, while still bound to another WeChat and this WeChat to nobody else."""
+    """The ticket's trainee, while this WeChat is bound to nobody (the trainee may be bound anywhere)."""
     trainee = session.get(Trainee, ticket.trainee_id)
     if trainee is None:
         raise MoveRefused("未找到该学员，请重新认证登录。", "gone", restart=True)

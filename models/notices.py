@@ -26,9 +26,12 @@ NOTICE_EXAM_RESULT = "exam_result"
 NOTICE_EXAM_VOIDED = "exam_voided"
 # A major's 公共课 and 专业课 hours became complete: the exam is open (学时已修满，可以参加考试).
 NOTICE_HOURS_COMPLETE = "hours_complete"
+# 更换绑定的微信: the SMS code to the roster phone, and the word to the WeChat the account left.
+NOTICE_MOVE_CODE = "move_code"
+NOTICE_BINDING_MOVED = "binding_moved"
 NOTICE_KINDS = (
     NOTICE_CLASS_OPEN, NOTICE_CLASS_REMINDER, NOTICE_REGISTRATION_EXPIRY, NOTICE_EXAM_RESULT, NOTICE_EXAM_VOIDED,
-    NOTICE_HOURS_COMPLETE,
+    NOTICE_HOURS_COMPLETE, NOTICE_MOVE_CODE, NOTICE_BINDING_MOVED,
 )
 
 CHANNEL_WECHAT = "wechat"

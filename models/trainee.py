@@ -53,7 +53,7 @@ class Enrollment(Base):
     trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id", ondelete="CASCADE"))
     major_id: Mapped[int] = mapped_column(ForeignKey("majors.id"), index=True)
     kind: Mapped[str] = mapped_column(String(8))
-    registration_expires: Mapped[date | None]
+    registration_expires: Mapped[date | None] = mapped_column(index=True)
     fee: Mapped[Decimal] = mapped_column(Numeric(8, 2))
     # When staff marked the fee paid (the staff console's fee summary); None: not paid yet.
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -81,6 +81,22 @@ def bind_lock(scope: str, who: str) -> str:
     return f"{PREFIX}:bind:lock:{scope}:{who}"
 
 
+def move_code(trainee_id: int) -> str:
+    """The SMS code of a trainee's move to another WeChat (更换绑定的微信): its digest, the OpenID
+    it was sent for, wrong tries; expires with the code."""
+    return f"{PREFIX}:move:code:{trainee_id}"
+
+
+def move_code_gap(trainee_id: int) -> str:
+    """Present for a minute after a move code was sent to a trainee: the next must wait."""
+    return f"{PREFIX}:move:gap:{trainee_id}"
+
+
+def move_codes_sent(trainee_id: int, day: str) -> str:
+    """Move codes sent to a trainee on one day (Beijing date, YYYYMMDD)."""
+    return f"{PREFIX}:move:sent:{trainee_id}:{day}"
+
+
 def outbox_rate(channel: str) -> str:
     """The shared send-rate bucket of one outbox channel (`wechat`, `sms`)."""
     return f"{PREFIX}:outbox:rate:{channel}"

@@ -52,7 +52,8 @@ def test_the_inbox_holds_what_was_sent_to_this_persona_only(client, redis):
     assert [item["kind"] for item in items] == ["template", "text", "sms"]
     assert items[0]["lines"] == ["建筑工程演示班", "2027年3月1日 09:00"] and items[0]["url"].endswith("/h5/learn")
     assert ["考试", "https://wx.example.test/h5/exam"] in items[1]["segments"]
-    assert items[2]["title"] == "短信（发往 138****8001）" and items[2]["lines"] == ["张三"]
+    assert items[2]["title"] == "短信（发往 138****8001）"
+    assert items[2]["lines"] == ["张三您好，您报名的将于在开班，请准时参加。"]  # the template's wording, not bare parameters
     assert len({item["id"] for item in items}) == 3
     assert len(client.get("/dev/phone/inbox", query_string={"openid": STRANGER["openid"]}).get_json()) == 1
 
@@ -76,3 +77,15 @@ def test_a_news_reply_becomes_cards_with_their_links():
     assert _reply_json(xml) == {"type": "news", "articles": [{
         "title": "在线学习", "description": "点击进入", "url": "https://wx.example.test/h5/learn",
         "image": "https://wx.example.test/a.png"}]}
+
+
+def test_an_sms_shows_as_the_phone_shows_it_signed_with_the_templates_wording(client, redis):
+    sandbox_log.record(redis, "sms", "POST", "sms/send", body={
+        "phone": mask_phone(ZHANG["phone"]), "sign_name": "智信培训", "template_code": "SMS_MOVE_CODE",
+        "params": {"code": "042917"}})
+    sandbox_log.record(redis, "sms", "POST", "sms/send", body={
+        "phone": mask_phone(ZHANG["phone"]), "template_code": "SMS_SOMETHING_ELSE", "params": {"a": "1", "b": "2"}})
+    items = client.get("/dev/phone/inbox", query_string={"openid": ZHANG["openid"]}).get_json()
+    assert items[0]["lines"] == ["【智信培训】您正在更换继续教育公众号绑定的微信，验证码042917，5分钟内有效。"
+                                 "如非本人操作，请勿告诉他人并致电学校。"]
+    assert items[1]["lines"] == ["1，2"]  # a template the file doesn't know: its parameters as sent

@@ -225,7 +225,8 @@ def trainee_show(phone_or_id: str) -> None:
     click.echo(f"微信：{'已绑定（' + short_openid(report.openid) + '）' if report.openid else '未绑定'}")
     for entry in report.bindings:
         wechat = f"微信 {short_openid(entry.openid)}"
-        what = {"bound": f"认证绑定（{wechat}）", "unbound": f"解绑（{wechat}，{entry.actor}：{entry.note}）"}.get(
+        how = f"，{entry.note}" if entry.note else ""  # 自助更换: the trainee moved it themselves
+        what = {"bound": f"认证绑定（{wechat}{how}）", "unbound": f"解绑（{wechat}，{entry.actor}：{entry.note}）"}.get(
             entry.action, f"认证被拒（{wechat}，{REFUSAL_LABELS.get(entry.reason, entry.reason)}）")
         click.echo(f"  {local_text(entry.at)} {what}")
     for line in report.courses:

@@ -157,8 +157,9 @@ def _attach(session: Session, openid: str, trainee: Trainee) -> None:
         select(WechatUser.id).where(WechatUser.trainee_id == trainee.id, WechatUser.openid != openid)
     )
     if holder is not None:
+        # Not counted: phone and ID card matched, no guess (更换绑定的微信 starts from here).
         raise BindRefused("该学员已绑定其他微信。如需更换微信，请联系学校办理。", "bound_elsewhere",
-                          trainee_id=trainee.id)
+                          counted=False, trainee_id=trainee.id)
     if user is None:
         user = WechatUser(openid=openid)
         session.add(user)

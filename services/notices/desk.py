@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 
 import redis as redis_lib
@@ -78,6 +78,10 @@ class NoticeDesk:
 
     def hours_complete(self, now: datetime | None = None) -> list[Notice]:
         return notices.hours_complete(self.session, self.templates, self.settings.links.exam, now)
+
+    def at_risk_reminder(self, expiring: dict[int, date], actor: str, now: datetime | None = None) -> Notice | None:
+        return notices.at_risk_reminder(self.session, self.templates, expiring, actor, self.settings.links.learn,
+                                        now or utcnow())
 
     def counts(self, notice_id: int) -> dict[str, dict[str, int]]:
         return notices.counts(self.session, notice_id)

@@ -19,6 +19,7 @@ from services import JsonObject, ServiceError
 # What a text may name; each notice or outbox row provides the ones its kind knows.
 VALUE_NAMES = frozenset({"trainee_name", "class_name", "class_code", "major", "starts_at", "place", "expires_on"})
 VALUE_NAMES |= {"score", "result", "reason"}  # the exam's result and void notices
+VALUE_NAMES |= {"code", "moved_at"}  # 更换绑定的微信: the SMS code, when the account moved
 THING_MAX = 20  # WeChat refuses a `thing` field longer than 20 characters
 
 
@@ -43,10 +44,26 @@ class WechatTemplate:
 class SmsTemplate:
     template_code: str
     params: dict[str, str]
+    # The template's wording as registered with the provider, its parameters by name ({code}):
+    # what the phone shows, for the development sandbox's phone; None when the file gives none.
+    text: str | None = None
 
     def render(self, values: Mapping[str, str]) -> dict[str, str]:
         """Parameters in the file's order (Tencent Cloud's templates are positional)."""
         return {name: text.format_map(values) for name, text in self.params.items()}
+
+    def full_text(self, sign_name: str, params: Mapping[str, str]) -> str:
+        """The text as the phone shows it: 【signature】 and the wording with these parameters
+        (the bare parameters when the file gives no wording)."""
+        body = self.text.format_map(_Blank(params)) if self.text else "，".join(str(v) for v in params.values())
+        return f"【{sign_name}】{body}" if sign_name else body
+
+
+class _Blank(dict[str, str]):
+    """Parameters for `format_map`: one a message lacks shows as nothing rather than failing."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -81,9 +98,14 @@ def _kind(path: str | Path, kind: str, entry: JsonObject, template_id: str | Non
             if unknown:
                 names = ", ".join(sorted(unknown))
                 raise TemplateError(f"通知模板文件 {path}：{where}.{name} 用了未知的占位符 {names}")
+    text = sms.get("text") or None
+    if text is not None and not _placeholders(text) <= set(params):
+        names = ", ".join(sorted(_placeholders(text) - set(params)))
+        raise TemplateError(f"通知模板文件 {path}：{kind}.sms.text 用了 params 里没有的参数 {names}")
     return KindTemplates(
         wechat=WechatTemplate(template_id=template_id or wechat.get("template_id") or None, fields=dict(fields)),
-        sms=SmsTemplate(template_code=str(sms["template_code"]), params=dict(params)),
+        sms=SmsTemplate(template_code=str(sms["template_code"]), params=dict(params),
+                        text=str(text) if text is not None else None),
     )
 
 

@@ -3,9 +3,12 @@
 - `class_open`: staff's `notify class-open CODE`, to every trainee of the class;
 - `class_reminders`: the day before a class starts (the scheduler asks hourly, from 09:00);
 - `registration_expiry`: weekly, trainees whose 注册有效期 ends within 3 months and who have not
-  finished their continuing education;
+  finished their continuing education; staff may also send it from the console's at-risk list
+  (`at_risk_reminder`): either way a trainee gets it at most once a week;
 - `hours_complete`: a major's 公共课 and 专业课 hours became complete (the exam opened), once per
-  enrollment, to a trainee who has not started that exam (the scheduler looks every minute).
+  enrollment, to a trainee who has not started that exam (the scheduler looks every minute);
+- `move_code`, `binding_moved`: a trainee moving their binding to a new WeChat (the SMS code, and the
+  word to the WeChat left).
 
 A notice has a key that names it (`class_open:7`), so asking again finds the same notice, and
 rows are written only for trainees who have none for it yet: a second run writes nothing and so
@@ -21,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import String, and_, cast, exists, func, literal, select
+from sqlalchemy import Select, String, and_, cast, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from models import (
@@ -42,11 +45,13 @@ from models.notices import (
     CHANNEL_SMS,
     CHANNEL_WECHAT,
     FAILED,
+    NOTICE_BINDING_MOVED,
     NOTICE_CLASS_OPEN,
     NOTICE_CLASS_REMINDER,
     NOTICE_EXAM_RESULT,
     NOTICE_EXAM_VOIDED,
     NOTICE_HOURS_COMPLETE,
+    NOTICE_MOVE_CODE,
     NOTICE_REGISTRATION_EXPIRY,
     PENDING,
     UNKNOWN,
@@ -55,16 +60,19 @@ from models.notices import (
 from services import ServiceError
 from services.db import transaction
 from services.exam.state import owes_an_exam
+from services.identity import audit
 from services.identity.followers import NOT_UNFOLLOWED
 from services.notices import premise
 from services.notices.notice_templates import KindTemplates
-from services.notices.outbox import insert_ignoring_conflicts
+from services.notices.outbox import TO_OPENID, insert_ignoring_conflicts
 from services.timeutil import SHANGHAI, local_text, utcnow
 
 EXPIRY_HORIZON_MONTHS = 3
+REMINDER_GAP_DAYS = 7  # a registration-expiry reminder at most once in this many days per trainee
 # What staff and trainees call each kind of notice (console, commands, the phone simulator).
 KIND_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册到期提醒",
-               "exam_result": "考试成绩", "exam_voided": "取消考试成绩", "hours_complete": "学时修满通知"}
+               "exam_result": "考试成绩", "exam_voided": "取消考试成绩", "hours_complete": "学时修满通知",
+               "move_code": "更换微信验证码", "binding_moved": "微信已更换提醒"}
 INSERT_CHUNK = 1000
 
 
@@ -116,7 +124,8 @@ def registration_expiry(session: Session, templates: dict[str, KindTemplates], l
                         now: datetime | None = None) -> Notice | None:
     """This week's reminder to trainees whose registration ends within 3 months, not finished.
 
-    Keyed by the ISO week: however often it runs in a week, a trainee gets it at most once.
+    Keyed by the ISO week: however often it runs in a week, a trainee gets it at most once; and
+    nobody staff reminded from the console in the last 7 days (`reminded_within_week`).
     """
     now = now or utcnow()
     today = now.astimezone(SHANGHAI).date()
@@ -125,11 +134,12 @@ def registration_expiry(session: Session, templates: dict[str, KindTemplates], l
         select(Enrollment.trainee_id, func.min(Enrollment.registration_expires), follows)
         .outerjoin(WechatUser, and_(WechatUser.trainee_id == Enrollment.trainee_id, NOT_UNFOLLOWED))
         .where(Enrollment.registration_expires.between(today, add_months(today, EXPIRY_HORIZON_MONTHS)),
-               owes_an_exam(Enrollment.trainee_id))  # a trainee who passed every exam is done
+               owes_an_exam(Enrollment.trainee_id),  # a trainee who passed every exam is done
+               Enrollment.trainee_id.not_in(reminded_within_week(now)))
         .group_by(Enrollment.trainee_id).order_by(Enrollment.trainee_id)
     ).all()
     recipients = [
-        Recipient(trainee_id, count > 0, {"expires_on": f"{expires.year}年{expires.month}月{expires.day}日"})
+        Recipient(trainee_id, count > 0, {"expires_on": _date_text(expires)})
         for trainee_id, expires, count in rows if expires is not None  # never None: `between` above
     ]
     if not recipients:
@@ -137,6 +147,38 @@ def registration_expiry(session: Session, templates: dict[str, KindTemplates], l
     week = today.isocalendar()
     return _write(session, templates, f"{NOTICE_REGISTRATION_EXPIRY}:{week.year}-W{week.week:02d}",
                   NOTICE_REGISTRATION_EXPIRY, None, "scheduler", {"link": learn_url}, recipients, now)
+
+
+def reminded_within_week(now: datetime) -> Select[int]:
+    """Trainees sent a registration-expiry reminder on one of the last REMINDER_GAP_DAYS days
+    (Beijing dates, today's included), whatever the door (the weekly job, the console's at-risk
+    list): each trainee gets at most one a week. By date, so that next week's run at the same hour
+    reaches the trainees of this week's."""
+    first_day = now.astimezone(SHANGHAI).date() - timedelta(days=REMINDER_GAP_DAYS - 1)
+    since = datetime.combine(first_day, time(0), SHANGHAI).astimezone(UTC)
+    return (select(OutboxMessage.trainee_id).join(Notice, Notice.id == OutboxMessage.notice_id)
+            .where(Notice.kind == NOTICE_REGISTRATION_EXPIRY, OutboxMessage.created_at >= since))
+
+
+def at_risk_reminder(session: Session, templates: dict[str, KindTemplates], expiring: dict[int, date], actor: str,
+                     learn_url: str, now: datetime) -> Notice | None:
+    """Staff's registration-expiry reminder to the trainees chosen on the at-risk list (trainee →
+    the registration end to name), but those reminded within the week; the notice and its audit
+    record in one transaction. None when nobody is left to remind."""
+    with transaction(session):
+        recent = set(session.scalars(reminded_within_week(now).where(OutboxMessage.trainee_id.in_(list(expiring)))))
+        chosen = sorted(tid for tid in expiring if tid not in recent)
+        if not chosen:
+            return None
+        follows = set(session.scalars(select(WechatUser.trainee_id).where(WechatUser.trainee_id.in_(chosen),
+                                                                           NOT_UNFOLLOWED)))
+        recipients = [Recipient(tid, tid in follows, {"expires_on": _date_text(expiring[tid])}) for tid in chosen]
+        key = f"{NOTICE_REGISTRATION_EXPIRY}:console:{now:%Y%m%dT%H%M%S.%f}"
+        notice = _notice(session, key, NOTICE_REGISTRATION_EXPIRY, None, f"console:{actor}", {"link": learn_url}, now)
+        _add_rows(session, notice, recipients, bool(templates[NOTICE_REGISTRATION_EXPIRY].wechat.template_id), now)
+        notice.recipients = len(recipients)
+        audit.record(session, actor, "at_risk_reminded", "at-risk", f"注册到期提醒：学员 {len(recipients)} 人")
+    return notice
 
 
 def counts(session: Session, notice_id: int) -> dict[str, dict[str, int]]:
@@ -184,6 +226,10 @@ def undelivered(session: Session, notice_id: int) -> list[Undelivered]:
     found = [Undelivered(name, phone, channel, state, attempts, last_error or "")
              for name, phone, channel, state, attempts, last_error in rows]
     return sorted(found, key=lambda u: (order[u.state], u.trainee_name))
+
+
+def _date_text(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def add_months(day: date, months: int) -> date:
@@ -324,6 +370,30 @@ def _write_one(session: Session, templates: dict[str, KindTemplates], key: str, 
         WechatUser.trainee_id == trainee_id, NOT_UNFOLLOWED)) or 0) > 0
     notice = _notice(session, key, kind, None, requested_by, params, now, depends_on)
     _add_rows(session, notice, [Recipient(trainee_id, follows)], bool(templates[kind].wechat.template_id), now)
+    notice.recipients = 1
+    session.flush()
+    return notice
+
+
+# -- 更换绑定的微信 (services.identity.rebind; in the caller's transaction: they flush, never commit) ---
+
+def move_code(session: Session, *, trainee_id: int, code: str, key: str, now: datetime) -> Notice:
+    """The SMS code of a move, to the roster phone (never by WeChat: the code proves the phone)."""
+    notice = _notice(session, f"{NOTICE_MOVE_CODE}:{key}", NOTICE_MOVE_CODE, None, "trainee", {}, now)
+    _add_rows(session, notice, [Recipient(trainee_id, False, {"code": code})], False, now)
+    notice.recipients = 1
+    session.flush()
+    return notice
+
+
+def binding_moved(session: Session, templates: dict[str, KindTemplates], *, trainee_id: int, old_openid: str,
+                  key: str, now: datetime) -> Notice:
+    """The word to the WeChat the account moved away from (a template message to that OpenID; an
+    SMS to the roster phone when WeChat can't take it): if it wasn't them, call the school."""
+    params = {"moved_at": local_text(now)}
+    notice = _notice(session, f"{NOTICE_BINDING_MOVED}:{key}", NOTICE_BINDING_MOVED, None, "trainee", params, now)
+    _add_rows(session, notice, [Recipient(trainee_id, True, {TO_OPENID: old_openid})],
+              bool(templates[NOTICE_BINDING_MOVED].wechat.template_id), now)
     notice.recipients = 1
     session.flush()
     return notice

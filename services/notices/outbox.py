@@ -35,6 +35,9 @@ RESEND_WINDOW = timedelta(minutes=9)
 NOT_FOLLOWING = 43004
 # Column values of one outbox row, for a bulk INSERT or UPDATE.
 Row = dict[str, object]
+# A row's own addressee (its params), instead of the WeChat bound to its trainee now: the word to the
+# WeChat a trainee's account just moved away from (services.identity.rebind).
+TO_OPENID = "to_openid"
 UNKNOWN_FATE = "微信未在超时内应答，可能已送达；不再重发，也不改发短信，请人工核实"
 
 
@@ -130,12 +133,11 @@ def _load(session: Session, ids: Sequence[int]) -> list[Claimed]:
     ).all()
     return [
         Claimed(id=r[0], notice_id=r[1], trainee_id=r[2], channel=r[3], attempts=r[4], kind=r[6],
-                openid=r[10], phone=r[9], link=(r[7] or {}).get("link"), first_sent_at=r[11],
+                openid=(r[5] or {}).get(TO_OPENID) or r[10], phone=r[9], link=(r[7] or {}).get("link"),
+                first_sent_at=r[11],
                 values={**(r[7] or {}), **(r[5] or {}), "trainee_name": r[8]})
         for r in rows
     ]
-
-
 
 
 def record(session: Session, token: str, outcomes: list[Outcome], policy: RetryPolicy, now: datetime,

@@ -45,6 +45,18 @@ def test_an_unknown_placeholder_is_refused_when_the_file_is_loaded(tmp_path):
         load(path)
 
 
+def test_an_sms_wording_names_only_its_own_parameters_and_renders_as_the_phone_shows_it(tmp_path):
+    kinds = load(REPO_TEMPLATES)
+    code = kinds["move_code"].sms
+    assert code.full_text("学校", code.render({"code": "000123"})).startswith("【学校】您正在更换继续教育公众号绑定的微信，验证码000123，")
+    raw = json.loads(REPO_TEMPLATES.read_text(encoding="utf-8"))
+    raw["move_code"]["sms"]["text"] = "验证码{code}，发给{phone}"
+    path = tmp_path / "templates.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(TemplateError, match="move_code.sms.text"):
+        load(path)
+
+
 def test_a_missing_file_is_refused_with_its_path(tmp_path):
     with pytest.raises(TemplateError, match="missing.json"):
         load(tmp_path / "missing.json")

@@ -7,9 +7,9 @@ from datetime import datetime
 from flask import render_template, request
 
 from services import keys
-from services.admin import activity, figures
+from services.admin import activity, at_risk, figures
 from services.admin.notices import outbox_page
-from services.timeutil import local_text, utcnow
+from services.timeutil import SHANGHAI, local_text, utcnow
 from wxapp.admin import bp
 from wxapp.admin.helpers import page_arg
 from wxapp.extensions import db, redis_client
@@ -32,6 +32,7 @@ def dashboard():
     return render_template(
         "admin/dashboard.html", study=study, counted_at=local_text(datetime.fromisoformat(study.counted_at)),
         attendance=activity.attendance_today(db.session, now), notices=activity.notices(db.session),
+        at_risk=at_risk.count(db.session, at_risk.Filters(), now.astimezone(SHANGHAI).date()),
     )
 
 

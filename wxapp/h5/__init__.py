@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("h5", __name__, url_prefix="/h5", template_folder="templates")
 
-from wxapp.h5 import auth, certificates, exam, study, views  # noqa: E402,F401  (routes register on import)
+from wxapp.h5 import auth, certificates, exam, move, study, views  # noqa: E402,F401  (routes register on import)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 
 import redis as redis_lib
-from flask import g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from services.exam.state import exam_state
-from services.identity import binding, followers
+from services.identity import binding, followers, rebind
 from services.study import learning
 from services.timeutil import local_text, utcnow
 from wxapp.extensions import db, limiter, pii, redis_client
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 TYPED_MAX = 64  # what a form field can carry into a bind try; the service refuses longer ID cards
 EXPIRED = "页面停留时间过长，已过期。请核对下面的信息，重新填写身份证号后再提交。"
 UNAVAILABLE = "系统暂时无法完成认证，请稍后再试。"
+MOVE_TICKET = "move"  # the session's key of the right to move a binding here (services.identity.rebind)
+BOUND_ELSEWHERE = "该学员已绑定其他微信。如果您换了微信，可以在下面更换绑定。"
 
 
 class BindForm(FlaskForm):
@@ -54,6 +56,11 @@ def bind():
             binding.bind(db.session, redis_client(), pii(), attempt)
         except binding.BindRefused as refused:
             errors[refused.field or "form"], status = refused.message, 400
+            ticket = rebind.ticket_for(refused, attempt.openid)
+            if ticket is not None:  # phone and ID card matched: this WeChat may take the binding over
+                session[MOVE_TICKET] = ticket.as_dict()
+                phone_mask = rebind.roster_phone_mask(db.session, ticket)
+                return bind_page(form, {"form": BOUND_ELSEWHERE}, 400, move_to=phone_mask)
         except redis_lib.RedisError as exc:  # no counting, no try: the locks must hold
             log.warning(kv("bind_unavailable", error=type(exc).__name__))
             errors["form"], status = UNAVAILABLE, 503
@@ -62,11 +69,12 @@ def bind():
     return bind_page(form, errors, status)
 
 
-def bind_page(form: BindForm, errors: dict[str, str], status: int):
-    """The form again: the phone as typed, the ID card only as a masked hint."""
+def bind_page(form: BindForm, errors: dict[str, str], status: int, move_to: str = ""):
+    """The form again: the phone as typed, the ID card only as a masked hint; with `move_to` (the
+    roster phone, masked), the offer to move the binding to this WeChat."""
     typed = (form.id_card.data or "")[:TYPED_MAX] if request.method == "POST" else ""
     hint = binding.typed_id_card_mask(typed) if typed.strip() else ""
-    return render_template("h5/bind.html", form=form, errors=errors, id_card_hint=hint), status
+    return render_template("h5/bind.html", form=form, errors=errors, id_card_hint=hint, move_to=move_to), status
 
 
 def bind_expired():

@@ -6,8 +6,10 @@ does goes to the real `/wechat` callback exactly as WeChat's servers send it (si
 reply comes back as WeChat shows it: text with links, or news cards. Links open inside the
 phone through `/dev/oauth`, i.e. through the real OAuth return, as the persona's OpenID.
 What the server sends the persona later (template and customer-service messages, SMS) is read
-from the sandbox log (`wxapp.sandbox.log`). 扫一扫 decodes the QR shown in the phone in the
-page itself, with the vendored jsQR (`scripts/vendor-assets`): zxing-cpp is a test dependency only.
+from the sandbox log (`wxapp.sandbox.log`); an SMS shows on the persona whose phone it went to, as
+the phone would show it: the SMS template's wording (`notice_templates.json`) with its parameters.
+扫一扫 decodes the QR shown in the phone in the page itself, with the vendored jsQR
+(`scripts/vendor-assets`): zxing-cpp is a test dependency only.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from wechatpy.utils import WeChatSigner
 from services.identity.pii import mask_phone
 from services.menu import MenuError, load_menu
 from services.notices import notices
+from services.notices.notice_templates import SmsTemplate
 from services.school.demo import DEMO_TRAINEES
 from wxapp.extensions import notice_desk, redis_client
 from wxapp.sandbox import bp
@@ -37,10 +40,14 @@ TEMPLATE_PATH, CUSTOM_PATH, SMS_PATH = "cgi-bin/message/template/send", "cgi-bin
 
 
 def personas() -> list[dict]:
-    """The demo trainees (each with an OpenID of its own, not yet bound) and a stranger."""
+    """The demo trainees (each with an OpenID of its own, not yet bound), the first of them again on
+    a second WeChat, and a stranger."""
     people = [{"key": p.phone, "name": f"{p.name}（演示学员）", "openid": f"oDevPhone{p.phone}00000000",
                "phone": p.phone, "id_card": p.id_card} for p in DEMO_TRAINEES]
-    return people + [STRANGER]
+    first = DEMO_TRAINEES[0]  # the same person on a new WeChat (same phone): to try 更换绑定的微信
+    moved = {"key": f"{first.phone}-new", "name": f"{first.name}（换了新微信）",
+             "openid": f"oDevPhone{first.phone}NewWx000", "phone": first.phone, "id_card": first.id_card}
+    return people + [moved, STRANGER]
 
 
 @bp.get("/phone")
@@ -138,9 +145,18 @@ def _inbox_item(entry, openid: str, masked_phone: str) -> dict | None:
         content = ((body.get("text") or {}).get("content")) or f"[{body.get('msgtype', '消息')}]"
         return {"kind": "text", "segments": _segments(content)}
     if entry.channel == "sms" and masked_phone and body.get("phone") == masked_phone:
-        return {"kind": "sms", "title": f"短信（发往 {masked_phone}）",
-                "lines": [str(v) for v in (body.get("params") or {}).values()]}
+        return {"kind": "sms", "title": f"短信（发往 {masked_phone}）", "lines": [_sms_text(body)]}
     return None
+
+
+def _sms_text(body: dict) -> str:
+    """The text as the phone shows it: the SMS template's wording with the parameters sent."""
+    params = {str(k): str(v) for k, v in (body.get("params") or {}).items()}
+    sign_name = str(body.get("sign_name") or "")
+    code = str(body.get("template_code") or "")
+    template = next((t.sms for t in notice_desk().templates.values() if t.sms.template_code == code),
+                    SmsTemplate(code, {}))
+    return template.full_text(sign_name, params)
 
 
 def _template_title(template_id: str | None) -> str:

@@ -269,6 +269,10 @@
 
   // -- what the server sent the persona --------------------------------------------------------
 
+  // Personas polled at least once since the page loaded: a text arriving after that also drops
+  // down over whatever is open, as a phone shows a new SMS over WeChat (a move's code is read so).
+  var polled = {};
+
   function poll() {
     var who = openid();
     fetch(inboxUrl + "?openid=" + encodeURIComponent(who)).then(function (r) { return r.json(); }).then(function (items) {
@@ -277,10 +281,23 @@
         if (mine().seen[item.id]) { return; }
         mine().seen[item.id] = true;
         add(item);
+        if (item.kind === "sms" && polled[who]) { smsBanner(item); }
       });
+      polled[who] = true;
       save();
     })["catch"](function () { /* the next poll tries again */ });
   }
+
+  function smsBanner(item) {
+    var banner = $("sms-banner");
+    banner.textContent = "";
+    banner.appendChild(el("div", "sms-banner__title", item.title));
+    banner.appendChild(el("div", "sms-banner__text", item.lines.join("\n")));
+    banner.hidden = false;
+    clearTimeout(smsBanner.timer);
+    smsBanner.timer = setTimeout(function () { banner.hidden = true; }, 20000);
+  }
+  $("sms-banner").addEventListener("click", function () { $("sms-banner").hidden = true; });
 
   load();
   redraw();

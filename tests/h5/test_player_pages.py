@@ -178,6 +178,8 @@ def test_only_the_trainees_own_wechat_confirms_a_check(app, fake_wechat, me, les
     assert shown.headers["Referrer-Policy"] == "no-referrer"
     refused = other.post(path, data={"csrf_token": _csrf(shown)})
     assert refused.status_code == 403 and "不是您本人" in refused.get_data(as_text=True)
+    # No 确认 button after the refusal (pressing it again could only be refused again), a way back instead.
+    assert 'id="attend-confirm"' not in refused.get_data(as_text=True) and 'id="back-learn"' in refused.get_data(as_text=True)
     assert me.get(f"/api/attendance/{challenge['id']}").json == {"status": "pending"}
 
     phone = browser(app, fake_wechat, OPENID)  # the trainee's phone scanning the QR on the computer

@@ -259,3 +259,13 @@ def test_the_token_is_in_the_qr_only_never_in_the_database_or_logs(app, me, less
 
 def _csrf(response) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def test_a_page_opened_over_another_resumes_where_the_school_recorded_and_says_so(me, lesson_id):
+    first = open_page(me, lesson_id)
+    assert beat(me, lesson_id, first, 0).status_code == 200
+    time.sleep(2.1)
+    assert beat(me, lesson_id, first, 2.0).json["max_position"] == 2.0
+    page = me.get(f"/h5/lesson/{lesson_id}").get_data(as_text=True)  # a second tab takes over
+    assert 'data-resume="2.0"' in page
+    assert re.search(r'id="resume-note"[^>]*>另一个播放页面已停止。从学校记录的位置 0:02 继续播放。', page)

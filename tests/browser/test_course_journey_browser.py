@@ -45,12 +45,12 @@ RULES = {"public": {"single": 2, "multi": 1, "judge": 1}, "major": {"single": 4,
 # wording of the exam page and of 考试成绩 (MY_EXAM) changes.
 AFTER_PASS = {
     "exam_card": "已合格（100分），本专业考试已结束",
-    "my_exam": "合格",
+    "my_exam": "已合格（100分）",
 }
-AFTER_VOID = {
-    "exam_card": "可免费补考",
+AFTER_VOID = {  # today: as if the voided pass never was (issue 19 asks for 成绩已取消, its date and reason)
+    "exam_card": "未合格（最高0分），可免费补考",
     "retake_button": "重新考试",
-    "my_exam": "考试",
+    "my_exam": "未合格（最高0分）",
 }
 
 

@@ -73,6 +73,11 @@ def pages(page, origin, lesson_id, number, picture, as_user):
     page.click("#bind-submit")
     page.wait_for_selector("#error-form")
     yield "bind-refused", page
+    page.context.clear_cookies()  # the session ends while the form is open: the expired page
+    page.fill("#id_card", "320505198001010017")
+    page.click("#bind-submit")
+    page.wait_for_selector("#expired-retry")
+    yield "form-expired", page
 
     as_user(STUDENT)
     page.goto(f"{origin}/h5/learn")

@@ -67,3 +67,27 @@ def test_production_start_with_missing_setting_stops_with_one_line(tmp_path):
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == ["wxapp: configuration error: PII_KEY is missing"]
+
+
+def test_development_names_the_demo_school_phone_and_production_warns_without_one(tmp_path):
+    from wxapp.config import DEMO_SCHOOL_PHONE, startup_warnings
+
+    assert load_config(tmp_path, {})["SCHOOL_PHONE"] == DEMO_SCHOOL_PHONE
+    assert DEMO_SCHOOL_PHONE in load_config(tmp_path, {})["SCHOOL_CONTACT"]
+    assert load_config(tmp_path, {"SCHOOL_PHONE": "0512-1234 5678"})["SCHOOL_PHONE"] == "0512-1234 5678"
+    production = load_config(tmp_path, SAFE_PRODUCTION)
+    assert production["SCHOOL_PHONE"] is None  # production: required-or-empty, never the demo's number
+    assert any("SCHOOL_PHONE" in line for line in startup_warnings(production))
+    assert startup_warnings(load_config(tmp_path, {**SAFE_PRODUCTION, "SCHOOL_PHONE": "0512-1234 5678"})) == []
+
+
+def test_a_production_start_without_school_phone_logs_a_warning(tmp_path):
+    env = {**SAFE_PRODUCTION, "PATH": "/usr/bin:/bin", "WXAPP_INSTANCE": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], env=env, capture_output=True, text=True,
+                            cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert result.returncode == 0, result.stderr
+    assert "SCHOOL_PHONE is not set" in result.stderr
+    env["SCHOOL_PHONE"] = "0512-1234 5678"
+    result = subprocess.run([sys.executable, "-c", "import wsgi"], env=env, capture_output=True, text=True,
+                            cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    assert result.returncode == 0 and "SCHOOL_PHONE" not in result.stderr

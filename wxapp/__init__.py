@@ -37,9 +37,14 @@ def configure(app: Flask, environ: dict) -> None:
 
 
 def configure_logging(app: Flask) -> None:
+    import logging
+
+    from wxapp.config import startup_warnings
     from wxapp.logs import setup_logging
 
     setup_logging(app)
+    for line in startup_warnings(app.config):
+        logging.getLogger("wxapp").warning("config_warning %s", line)
 
 
 def register_security(app: Flask) -> None:

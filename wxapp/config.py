@@ -68,6 +68,18 @@ def _float(name: str, environ, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
+# The demo school's phone (development default of SCHOOL_PHONE, CONTRACT §2): fictitious.
+DEMO_SCHOOL_PHONE = "0512-6888 8888"
+
+
+def startup_warnings(cfg: Mapping[str, Any]) -> list[str]:
+    """Settings a production start accepts but an operator should hear about, one line each."""
+    warnings = []
+    if cfg["WXAPP_ENV"] == "production" and not cfg.get("SCHOOL_PHONE"):
+        warnings.append("SCHOOL_PHONE is not set: pages that send a trainee to the school name no phone number")
+    return warnings
+
+
 def load_config(instance_path: str | Path, environ=None) -> dict:
     environ = os.environ if environ is None else environ
     instance_path = Path(instance_path)
@@ -96,7 +108,9 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         "LOG_LEVEL": (_env("LOG_LEVEL", environ) or "").upper() or None,
         "SCHOOL_CONTACT": _env("SCHOOL_CONTACT", environ, "苏州市智信建设职业培训学校教务处（工作日 9:00–17:00）"),
         # The school's phone number: shown (a tel: link on pages) wherever a trainee is sent to the school.
-        "SCHOOL_PHONE": _env("SCHOOL_PHONE", environ),
+        # Development shows the demo school's number, so every 请致电学校 names one; production and the
+        # tests take it from the environment only (production warns at start-up when it is unset).
+        "SCHOOL_PHONE": _env("SCHOOL_PHONE", environ, DEMO_SCHOOL_PHONE if env == "development" else None),
         # The exam's paper rules (CONTRACT §7) and where uploaded photos are kept (a directory or s3://…).
         "EXAM_RULES_FILE": _env("EXAM_RULES_FILE", environ, str(REPO_ROOT / "exam_rules.json")),
         "STORAGE_URL": _env("STORAGE_URL", environ, str(instance_path / "photos")),

@@ -29,6 +29,12 @@ MESSAGES = {
     500: "系统繁忙，请稍后再试",
     503: "服务暂不可用，请稍后再试",
 }
+# A trainee page's words where the bare ones would leave a person guessing (the page adds the way
+# back to 在线学习 and the school's phone).
+H5_MESSAGES = {
+    404: "页面不存在，链接可能已失效。请返回“在线学习”重新进入。",
+    500: "系统出了点问题，您的学习记录不受影响。请稍后再试，或返回“在线学习”。",
+}
 EXPIRED = "页面已过期，请返回刷新页面后重新提交。"
 UNAVAILABLE = "系统暂时无法访问，请稍等片刻后刷新页面重试。"
 
@@ -38,13 +44,14 @@ def _wants_json() -> bool:
 
 
 def _render(code: int, message: str | None = None):
+    same = message is None
     message = message or MESSAGES.get(code, "请求无法完成")
     if _wants_json():
         return jsonify(error=message), code
     if request.path.startswith("/wechat"):
         return message, code, {"Content-Type": "text/plain; charset=utf-8"}
     if request.path.startswith("/h5/"):
-        return render_template("h5/error.html", message=message), code
+        return render_template("h5/error.html", message=H5_MESSAGES.get(code, message) if same else message), code
     body = (
         "<!doctype html><html lang=zh-CN><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
@@ -65,12 +72,10 @@ def rollback_quietly() -> None:
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        if request.endpoint == "h5.bind":
-            from wxapp.h5.views import bind_expired
+        if request.path.startswith("/h5/") and not _wants_json():
+            from wxapp.h5.expired import answer_expired  # what was typed is kept, with a way to try again
 
-            answer = bind_expired()
-            if answer is not None:
-                return answer
+            return answer_expired()
         return _render(400, EXPIRED)
 
     @app.errorhandler(HTTPException)

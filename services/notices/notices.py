@@ -282,7 +282,7 @@ def _write(session: Session, templates: dict[str, KindTemplates], key: str, kind
 
 
 def _notice(session: Session, key: str, kind: str, training_class: TrainingClass | None, requested_by: str,
-            params: dict[str, str], now: datetime, depends_on: premise.Premise | None) -> Notice:
+            params: dict[str, str], now: datetime, depends_on: premise.Premise | None = None) -> Notice:
     # ON CONFLICT DO NOTHING: two staff running the same notify at once find one notice.
     session.execute(insert_ignoring_conflicts(session, Notice).values(
         key=key, kind=kind, class_id=training_class.id if training_class else None, requested_by=requested_by[:64],

@@ -26,7 +26,7 @@ import logging
 import random
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import redis as redis_lib
 from sqlalchemy.exc import IntegrityError
@@ -114,6 +114,7 @@ class Progress:
     position: float = 0.0
     tab: str = ""
     has_exercise: bool = False
+    took_over: bool = False  # the page opened replaces another page that was still open
 
 
 @dataclass
@@ -158,6 +159,8 @@ class Player:
             lesson = self._lesson(state, lesson_id)
             if state.gap is None:
                 state.gap = self._next_gap()
+            # Another page that beat lately is taken over: this page says it stopped that one.
+            took_over = bool(state.tab) and now - state.beat_at <= credit.MAX_GAP_BEATS * self.settings.heartbeat_s
             resume = lesson.position if lesson.completed else min(lesson.position, lesson.furthest)
             if resume >= lesson.duration - 1:
                 resume = 0.0  # watched to the end last time: start again
@@ -166,7 +169,7 @@ class Player:
             if not play_state.write(self.redis, state):
                 return LOST
             self._apply(state, effects, now)
-            return self._progress(state, lesson, position=resume, tab=tab)
+            return replace(self._progress(state, lesson, position=resume, tab=tab), took_over=took_over)
 
         return compare_and_set(attempt)
 
@@ -279,6 +282,12 @@ class Player:
 
     def _credit(self, state: PlayState, lesson: LessonState, beat: Beat, now: float, counts: bool) -> None:
         position = min(max(beat.position, 0.0), lesson.duration)
+        if state.beat_state == "opened" and position < state.believed:
+            # The first word of a page that just opened, from before its video reached the resume
+            # point (a pause or an unload beacon while the metadata loads: position 0): it is not
+            # where the trainee is, and taken for it, the next page would open at 0:00. A real seek
+            # back is reported after it (the player sends the position before and after a seek).
+            position = state.believed
         result = credit.step(
             believed=state.believed, was_playing=counts and state.beat_state == "playing",
             elapsed=now - state.beat_at, position=position, furthest=lesson.furthest,

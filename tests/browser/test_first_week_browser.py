@@ -14,7 +14,7 @@ from tests.study_util import lesson
 pytestmark = pytest.mark.browser
 
 OPENID = "oBrowserFirstWeek000000001"
-RED = "rgb(250, 81, 81)"
+RED = "rgb(198, 40, 40)"  # WeUI's red darkened to 4.5:1 (static/h5.css)
 
 
 @pytest.fixture

@@ -178,6 +178,8 @@ def test_only_the_trainees_own_wechat_confirms_a_check(app, fake_wechat, me, les
     assert shown.headers["Referrer-Policy"] == "no-referrer"
     refused = other.post(path, data={"csrf_token": _csrf(shown)})
     assert refused.status_code == 403 and "不是您本人" in refused.get_data(as_text=True)
+    # No 确认 button after the refusal (pressing it again could only be refused again), a way back instead.
+    assert 'id="attend-confirm"' not in refused.get_data(as_text=True) and 'id="back-learn"' in refused.get_data(as_text=True)
     assert me.get(f"/api/attendance/{challenge['id']}").json == {"status": "pending"}
 
     phone = browser(app, fake_wechat, OPENID)  # the trainee's phone scanning the QR on the computer
@@ -257,3 +259,13 @@ def test_the_token_is_in_the_qr_only_never_in_the_database_or_logs(app, me, less
 
 def _csrf(response) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def test_a_page_opened_over_another_resumes_where_the_school_recorded_and_says_so(me, lesson_id):
+    first = open_page(me, lesson_id)
+    assert beat(me, lesson_id, first, 0).status_code == 200
+    time.sleep(2.1)
+    assert beat(me, lesson_id, first, 2.0).json["max_position"] == 2.0
+    page = me.get(f"/h5/lesson/{lesson_id}").get_data(as_text=True)  # a second tab takes over
+    assert 'data-resume="2.0"' in page
+    assert re.search(r'id="resume-note"[^>]*>另一个播放页面已停止。从学校记录的位置 0:02 继续播放。', page)

@@ -195,3 +195,23 @@ def test_heartbeats_and_pauses_write_nothing_to_the_database(app, setup):
         # The page resumes from the hot state; the row keeps the confirmed point until a check passes.
         assert p.open_page(trainee_id, OPENID, lesson_id, T0 + 400).position == 291.0
         assert db.session.query(LessonProgress).one().position == 20.0
+
+
+def test_a_page_that_took_over_and_closed_before_its_video_loaded_keeps_the_resume_point(app, setup):
+    """Tab A plays to 45 s; tab B opens the lesson (A is superseded) and is closed before its video
+    reached the resume point: its unload beacon says 0. Reopening resumes at 45 s, not 0:00."""
+    lesson_id, trainee_id = setup
+    with app.app_context():
+        p = player(app)
+        tab_a = p.open_page(trainee_id, OPENID, lesson_id, T0).tab
+        play(p, lesson_id, tab_a, [(0, 0), (15, 15), (30, 30), (45, 45)])
+        tab_b = p.open_page(trainee_id, OPENID, lesson_id, T0 + 50)
+        assert tab_b.position == 45.0
+        with pytest.raises(Superseded):
+            play(p, lesson_id, tab_a, [(55, 55)])
+        p.heartbeat(OPENID, beat(lesson_id, 0, tab_b.tab, "paused"), T0 + 51)  # the beacon before the seek
+        again = p.open_page(trainee_id, OPENID, lesson_id, T0 + 60)
+        assert again.position == 45.0 and again.max_position == 45.0
+        # A seek back reported by a page that played is the trainee's choice, and is kept.
+        play(p, lesson_id, again.tab, [(61, 45, "paused"), (62, 10, "paused")])
+        assert p.open_page(trainee_id, OPENID, lesson_id, T0 + 70).position == 10.0

@@ -19,6 +19,7 @@ from services.identity.pii import short_openid
 from services.wechat_api import WeChatApiError
 from wxapp.extensions import db, wechat_api
 from wxapp.h5 import bp
+from wxapp.h5.expired import TYPED_KEY, carried_over
 from wxapp.logs import kv
 
 log = logging.getLogger(__name__)
@@ -110,8 +111,11 @@ def oauth_return():
     if result.is_snapshot:
         session.clear()
         return error_page("当前是预览页面，请点击页面下方的“使用完整服务”后再继续。")
+    typed = carried_over()  # a refused form's input (never an ID card) waits for its page
     session.clear()  # a fresh session for a fresh identity: no fixation
     session.permanent = True
     session["openid"] = result.openid
+    if typed is not None:
+        session[TYPED_KEY] = typed
     log.info(kv("oauth_login", openid=short_openid(result.openid)))
     return redirect(pending["next"], 302)

@@ -15,6 +15,7 @@ from services.study.player import LessonRetired, PageClosed, Superseded
 from wxapp.extensions import db, player, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, error_page, trainee_required
+from wxapp.h5.expired import take_typed
 from wxapp.logs import kv
 
 log = logging.getLogger(__name__)
@@ -63,13 +64,15 @@ def exercise(lesson_id: int):
         if info.retired:  # its video can't be watched any more; one watched before keeps its exercise
             return error_page(LessonRetired().message, 410)
         return render_template("h5/exercise.html", lesson=info, questions=[], not_yet=True)
-    result = None
+    result, given, kept = None, MultiDict(), False
     if request.method == "POST":
         answers = {q.id: "".join(request.form.getlist(f"q{q.id}")) for q in questions}
         result = player().submit_exercise(g.trainee.id, lesson_id, answers, time.time())
+        given = request.form
+    elif (typed := take_typed(request.path)) is not None:  # a 交卷 refused as expired: the choices kept
+        given, kept = typed, True
     return _private(make_response(render_template(
-        "h5/exercise.html", lesson=info, questions=questions, result=result, not_yet=False,
-        given=request.form if result is not None else MultiDict(),
+        "h5/exercise.html", lesson=info, questions=questions, result=result, not_yet=False, given=given, kept=kept,
         next_lesson=(learning.next_lesson(db.session, lesson_id, g.trainee.id)
                      if result is not None and result.passed else None),
     )))
@@ -98,7 +101,7 @@ def attend(token: str):
         check = attendance.by_token(redis_client(), db.session, token, now) or check
     return _private(make_response(render_template(
         "h5/attend.html", check=check, name=name if mine else _masked(name), title=title, mine=mine,
-        message=message, remaining=max(0, int(check.expires_at - now)),
+        message=message, remaining=max(0, int(check.expires_at - now)), refused=status == 403,
     ), status), referrer=False)
 
 

@@ -21,6 +21,7 @@ from services.timeutil import local_text, utcnow
 from wxapp.extensions import db, limiter, pii, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, openid_required, trainee_required
+from wxapp.h5.expired import take_typed
 from wxapp.logs import kv
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,10 @@ def bind():
     form = BindForm()
     errors: dict[str, str] = {}
     status = 200
+    kept = take_typed(request.path) if request.method == "GET" else None
+    if kept is not None:  # a form refused without a session: the phone as typed, the ID card again
+        form.phone.data = (kept.get("phone") or "")[:TYPED_MAX]
+        errors["form"] = EXPIRED
     if form.validate_on_submit():
         attempt = binding.Attempt(openid=current_openid(), ip=request.remote_addr,
                                   phone=(form.phone.data or "")[:TYPED_MAX],

@@ -224,9 +224,11 @@
   $("paper-submit").addEventListener("click", function () {
     var missing = [];
     state.attempt.questions.forEach(function (q, i) { if (!answered(q)) missing.push(i + 1); });
-    $("confirm-text").textContent = missing.length
-      ? "还有 " + missing.length + " 题未作答：第 " + missing.join("、") + " 题。未答的题不得分。交卷后不能再修改，确定交卷吗？"
-      : "全部 " + state.attempt.questions.length + " 题都已作答。交卷后不能再修改，确定交卷吗？";
+    // The warning first; then how many are unanswered, their numbers only when a few (≤ 10).
+    $("confirm-count").textContent = !missing.length
+      ? "全部 " + state.attempt.questions.length + " 题都已作答。"
+      : missing.length <= 10 ? "还有 " + missing.length + " 题未作答：第 " + missing.join("、") + " 题。"
+        : "还有 " + missing.length + " 题未作答，可点“题目列表”查看。";
     $("exam-confirm").hidden = false;
   });
   $("confirm-no").addEventListener("click", function () { $("exam-confirm").hidden = true; });

@@ -73,7 +73,8 @@
     if (stopped) { return; }
     var body = JSON.stringify({
       lesson_id: lessonId, tab: tab, state: state,
-      position: position === undefined ? video.currentTime : position
+      // Until the video has reached the resume point, the page is where the server resumed it.
+      position: position === undefined ? (restoring ? lastGood : video.currentTime) : position
     });
     if ((unloading || document.visibilityState === "hidden") && navigator.sendBeacon) {
       navigator.sendBeacon(heartbeatUrl, body); // text/plain: no preflight, no custom header

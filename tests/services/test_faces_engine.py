@@ -63,6 +63,9 @@ def test_one_face_passes_the_upload_check(engine, picture):
 def test_only_the_five_point_predictor_and_the_resnet_are_loaded(monkeypatch):
     import dlib
 
+    from services.exam.faces import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_models", {})  # loaded again, as in a new process
     opened = []
     real_shape, real_encoder = dlib.shape_predictor, dlib.face_recognition_model_v1
     monkeypatch.setattr(dlib, "shape_predictor", lambda path: opened.append(path) or real_shape(path))

@@ -9,6 +9,7 @@ from flask import render_template, request
 from services import keys
 from services.admin import activity, figures
 from services.admin.notices import outbox_page
+from services.exam.faces import review as face_review
 from services.timeutil import local_text, utcnow
 from wxapp.admin import bp
 from wxapp.admin.helpers import page_arg
@@ -32,6 +33,7 @@ def dashboard():
     return render_template(
         "admin/dashboard.html", study=study, counted_at=local_text(datetime.fromisoformat(study.counted_at)),
         attendance=activity.attendance_today(db.session, now), notices=activity.notices(db.session),
+        exam_review_waiting=face_review.waiting_count(db.session),
     )
 
 

@@ -155,7 +155,7 @@ def _assess_one(tools: FaceTools, attempt_id: int, now: datetime, report: Report
     if review is None:
         if not found:
             return found
-        review = FaceReview(attempt_id=attempt_id, state="open")
+        review = FaceReview(attempt_id=attempt_id, state="open", risk=0.0, signals=[])
         session.add(review)
     was_waiting = review.state == "open" and review.risk > 0
     review.signals = [s.as_json() for s in found]

@@ -80,6 +80,19 @@ def _decode(jpeg: bytes, side: int) -> Image.Image:
     return upright
 
 
+_models: dict[Path, tuple[Any, Any]] = {}
+_models_lock = threading.Lock()
+
+
+def _loaded(folder: Path, dlib: Any) -> tuple[Any, Any]:
+    """The 5-point predictor and the ResNet, read from disk once per process (~30 MB, a second or so)."""
+    with _models_lock:
+        if folder not in _models:
+            _models[folder] = (dlib.shape_predictor(str(folder / SHAPE_MODEL)),
+                               dlib.face_recognition_model_v1(str(folder / ENCODER_MODEL)))
+        return _models[folder]
+
+
 class FaceEngine:
     """The loaded models of one process (loaded on first use: a web worker needs only the detector)."""
 
@@ -104,10 +117,7 @@ class FaceEngine:
     def _load_encoder(self) -> tuple[Any, Any]:
         with self._lock:
             if self._encoder is None:
-                folder = self._folder or models_dir()
-                dlib = self._dlib()
-                self._shape = dlib.shape_predictor(str(folder / SHAPE_MODEL))
-                self._encoder = dlib.face_recognition_model_v1(str(folder / ENCODER_MODEL))
+                self._shape, self._encoder = _loaded(self._folder or models_dir(), self._dlib())
         return self._shape, self._encoder
 
     def faces(self, image: Image.Image) -> list[Box]:

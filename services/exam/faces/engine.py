@@ -3,9 +3,10 @@
 
 Detection runs on a copy at most DETECT_SIDE px on its longer side, without upsampling: dlib's
 HOG detector then finds faces from about 80 px wide, which a photo taken at arm's length always
-has, at a fraction of a full photo's cost. The embedding takes the face found there from the
-stored photo itself (≤ 1280 px): landmarks by the 5-point predictor, a 150 px aligned chip, the
-ResNet. Only the 5-point predictor and the ResNet are loaded, never the 68-point predictor.
+has, at a fraction of a full photo's cost; only when it finds none does it look again at twice
+the size (faces from about 40 px), before telling the trainee to retake. The embedding takes the
+face found there from the stored photo itself (≤ 1280 px): landmarks by the 5-point predictor,
+a 150 px aligned chip, the ResNet. Only the 5-point predictor and the ResNet are loaded, never the 68-point predictor.
 
 dlib's networks keep working buffers: one lock per model serialises their use inside a process.
 """
@@ -127,7 +128,10 @@ class FaceEngine:
         small.thumbnail((DETECT_SIDE, DETECT_SIDE))
         scale = image.width / small.width
         detector = self._load_detector()
-        rects, scores, _ = detector.run(np.asarray(small), 0, MIN_SCORE)
+        pixels = np.asarray(small)
+        rects, scores, _ = detector.run(pixels, 0, MIN_SCORE)
+        if not rects:  # a face under ~80 px (a photo taken from farther away): once more at twice the size
+            rects, scores, _ = detector.run(pixels, 1, MIN_SCORE)
         boxes = sorted((Box(round(r.left() * scale), round(r.top() * scale), round(r.right() * scale),
                             round(r.bottom() * scale), float(s)) for r, s in zip(rects, scores, strict=True)),
                        key=lambda b: -b.width)

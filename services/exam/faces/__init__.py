@@ -39,4 +39,7 @@ class FaceSettings:
 
 def installed() -> bool:
     """Whether the optional packages are there (looked up without importing them)."""
-    return all(importlib.util.find_spec(name) is not None for name in PACKAGES)
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in PACKAGES)
+    except (ImportError, ValueError):
+        return False

@@ -107,7 +107,7 @@ def init_exam(app: Flask) -> None:
     from services.exam.faces.gate import FaceGate
 
     app.extensions["photo_storage"] = storage.from_url(app.config["STORAGE_URL"])
-    app.extensions["face_gate"] = FaceGate.build(config.face_settings(app.config))
+    app.extensions["face_gate"] = FaceGate.build(config.face_settings(app.config), warm=not app.config["TESTING"])
     app.extensions["exam_tools"] = exam_tools  # for the scheduler's jobs, which don't import wxapp
     app.extensions["face_tools"] = face_tools
 

@@ -8,7 +8,9 @@ the size (faces from about 40 px), before telling the trainee to retake. The emb
 face found there from the stored photo itself (≤ 1280 px): landmarks by the 5-point predictor,
 a 150 px aligned chip, the ResNet. Only the 5-point predictor and the ResNet are loaded, never the 68-point predictor.
 
-dlib's networks keep working buffers: one lock per model serialises their use inside a process.
+dlib's detector and networks keep working buffers (dlib: "concurrent access … is not safe"): one
+lock serialises their use inside a process. Building the detector costs about a second of CPU, so
+a web worker builds it in the background at start (`warm`), not in a trainee's first upload.
 """
 from __future__ import annotations
 
@@ -121,6 +123,12 @@ class FaceEngine:
                 self._shape, self._encoder = _loaded(self._folder or models_dir(), self._dlib())
         return self._shape, self._encoder
 
+    def warm(self) -> threading.Thread:
+        """Builds the detector in a background thread (a request that comes first waits for it)."""
+        thread = threading.Thread(target=self._load_detector, name="face-detector-warm", daemon=True)
+        thread.start()
+        return thread
+
     def faces(self, image: Image.Image) -> list[Box]:
         """The faces on `image` (any size: detection runs on a copy of at most DETECT_SIDE px),
         in `image`'s coordinates, the surest first; weak ones and background passers-by left out."""
@@ -129,9 +137,10 @@ class FaceEngine:
         scale = image.width / small.width
         detector = self._load_detector()
         pixels = np.asarray(small)
-        rects, scores, _ = detector.run(pixels, 0, MIN_SCORE)
-        if not rects:  # a face under ~80 px (a photo taken from farther away): once more at twice the size
-            rects, scores, _ = detector.run(pixels, 1, MIN_SCORE)
+        with self._lock:
+            rects, scores, _ = detector.run(pixels, 0, MIN_SCORE)
+            if not rects:  # a face under ~80 px (a photo taken from farther away): once more at twice the size
+                rects, scores, _ = detector.run(pixels, 1, MIN_SCORE)
         boxes = sorted((Box(round(r.left() * scale), round(r.top() * scale), round(r.right() * scale),
                             round(r.bottom() * scale), float(s)) for r, s in zip(rects, scores, strict=True)),
                        key=lambda b: -b.width)

@@ -46,12 +46,16 @@ class FaceGate:
         return self.settings.enabled
 
     @classmethod
-    def build(cls, settings: FaceSettings) -> FaceGate:
+    def build(cls, settings: FaceSettings, warm: bool = False) -> FaceGate:
+        """The gate; with `warm`, the detector is built in the background now (a web worker's start)."""
         if not settings.enabled:
             return cls(settings, None)
         from services.exam.faces.engine import FaceEngine
 
-        return cls(settings, FaceEngine())
+        engine = FaceEngine()
+        if warm:
+            engine.warm()
+        return cls(settings, engine)
 
     def has_consent(self, session: Session, trainee_id: int) -> bool:
         if not self.enabled:

@@ -141,9 +141,8 @@ class FaceEngine:
             rects, scores, _ = detector.run(pixels, 0, MIN_SCORE)
             if not rects:  # a face under ~80 px (a photo taken from farther away): once more at twice the size
                 rects, scores, _ = detector.run(pixels, 1, MIN_SCORE)
-        boxes = sorted((Box(round(r.left() * scale), round(r.top() * scale), round(r.right() * scale),
-                            round(r.bottom() * scale), float(s)) for r, s in zip(rects, scores, strict=True)),
-                       key=lambda b: -b.width)
+        boxes = [Box(round(r.left() * scale), round(r.top() * scale), round(r.right() * scale),
+                     round(r.bottom() * scale), float(s)) for r, s in zip(rects, scores, strict=True)]
         if not boxes:
             return []
         main = max(boxes, key=lambda b: b.score)

@@ -30,6 +30,7 @@ from models.classes import ClassMember, TrainingClass  # noqa: E402
 from models.completion import Completion  # noqa: E402
 from models.exam import ExamAnswer, ExamAttempt, ExamQuestion  # noqa: E402
 from models.exercises import ExerciseAttempt, ExerciseQuestion  # noqa: E402
+from models.faces import FaceConsent, FaceEmbedding, FaceReview  # noqa: E402
 from models.notices import Notice, OutboxMessage  # noqa: E402
 from models.progress import HoursSummary, LessonProgress  # noqa: E402
 from models.staff import StaffUser  # noqa: E402
@@ -42,4 +43,5 @@ __all__ = [
     "LessonProgress", "HoursSummary", "AttendanceCheck", "AttendanceRefusal", "ExerciseQuestion", "ExerciseAttempt",
     "StaffUser", "Completion", "AuditEntry",
     "ExamQuestion", "ExamAttempt", "ExamAnswer",
+    "FaceEmbedding", "FaceReview", "FaceConsent",
 ]

@@ -64,6 +64,12 @@ def job_specs() -> list[JobSpec]:
         # Nightly 03:00, when nobody reads the chat; a scheduler down then still syncs until 06:00.
         JobSpec("sync_followers", "scheduler.jobs:sync_followers",
                 CronTrigger(hour=3, minute=0, timezone=SHANGHAI), 3 * 3600),
+        # Face comparison of new exam photos, within a minute of their upload (CONTRACT §7).
+        JobSpec("analyse_exam_faces", "scheduler.jobs:analyse_exam_faces",
+                IntervalTrigger(seconds=jobs.FACES_INTERVAL_S, timezone=SHANGHAI), jobs.FACES_INTERVAL_S),
+        # Nightly 04:00: exam photos (and their face embeddings) past PHOTO_RETENTION_DAYS.
+        JobSpec("purge_exam_photos", "scheduler.jobs:purge_exam_photos",
+                CronTrigger(hour=4, minute=0, timezone=SHANGHAI), 3 * 3600),
     ]
 
 

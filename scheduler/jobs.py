@@ -106,3 +106,32 @@ def sync_followers(now: datetime | None = None) -> None:
         report = followers.sync(db.session, current_app.extensions["wechat_api"], now or utcnow())
         log.info(kv("followers_synced", listed=report.listed, checked=report.checked, following=report.following,
                     not_following=report.not_following))
+
+
+# -- face comparison of exam photos --------------------------------------------------------------
+
+# Every 20 s for at most 15 s: a photo is analysed well within a minute of its upload, and runs never overlap.
+FACES_INTERVAL_S = 20
+FACES_BUDGET_S = 15
+
+
+def analyse_exam_faces(now: datetime | None = None) -> None:
+    """Embeds the exam photos not yet analysed and assesses their attempts (nothing while disabled)."""
+    with app_context():
+        if not current_app.extensions["face_gate"].enabled:
+            return
+        from services.exam.faces import analysis
+
+        report = analysis.run(current_app.extensions["face_tools"](), now or utcnow(), budget_s=FACES_BUDGET_S)
+        if report.analysed or report.skipped:
+            log.info(kv("exam_faces_analysed", photos=report.analysed, skipped=report.skipped,
+                        assessed=report.assessed, flagged=len(report.flagged), left=report.left))
+
+
+def purge_exam_photos(now: datetime | None = None) -> None:
+    """Deletes exam photos, and their face embeddings, older than PHOTO_RETENTION_DAYS."""
+    from services.exam.faces.review import purge_photos
+
+    with app_context():
+        purge_photos(current_app.extensions["exam_tools"]().session, current_app.extensions["photo_storage"],
+                     now or utcnow(), current_app.config["PHOTO_RETENTION_DAYS"])

@@ -95,3 +95,76 @@ def _outcome(a) -> str:
     if a.voided_at is not None:
         text += f"，成绩已取消（{a.voided_by}：{a.void_reason}）"
     return text
+
+
+# -- face comparison (人脸比对) -----------------------------------------------------------------
+
+@exam_cli.group("faces")
+def faces_cli() -> None:
+    """人脸比对: face comparison of exam photos (CONTRACT §7)."""
+
+
+@faces_cli.command("backfill")
+def faces_backfill() -> None:
+    """Analyses every exam photo not analysed yet (those uploaded before face comparison was installed)."""
+    from services.exam.faces import analysis
+    from services.timeutil import utcnow
+    from wxapp.extensions import face_gate, face_tools
+
+    gate = face_gate()
+    if not gate.enabled:
+        fail(gate.settings.status_text + "：没有分析任何照片")
+    report = analysis.run(face_tools(), utcnow())
+    click.echo(f"已分析照片 {report.analysed} 张" + (f"，暂时无法读取 {report.skipped} 张（稍后再运行）"
+                                                    if report.skipped else "")
+               + f"；已比对考试 {report.assessed} 次，新进入待复核名单 {len(report.flagged)} 次（/admin/exams/review）")
+
+
+@faces_cli.command("show")
+@click.argument("attempt_id", type=int)
+def faces_show(attempt_id: int) -> None:
+    """Prints an attempt's face signals with their distances (phone and ID card masked)."""
+    from services.exam import ExamError
+    from services.exam.faces.review import attempt_faces
+    from services.timeutil import local_text
+    from wxapp.extensions import db, face_gate
+
+    settings = face_gate().settings
+    try:
+        found = attempt_faces(db.session, attempt_id)
+    except ExamError as exc:
+        fail(exc.message)
+    a = found.attempt
+    click.echo(f"考试记录 #{a.id} {a.major.name}，开始 {local_text(a.started_at)}：{_outcome(a)}")
+    click.echo(f"学员：{trainee_label(a.trainee)}")
+    click.echo(settings.status_text)
+    states = {p.moment: p for p in found.photos}
+    for moment, label, key in (("before", "考前照片", a.photo_before), ("after", "交卷照片", a.photo_after)):
+        row = states.get(moment)
+        text = "无" if key is None and row is None else ("待分析" if row is None else FACE_STATE_LABELS[row.state])
+        click.echo(f"{label}：{text}")
+    if not found.signals:
+        click.echo("比对结果：" + ("未发现异常" if found.photos else "尚未比对"))
+    for s in found.signals:
+        distance = "" if s.distance is None else f"（距离 {s.distance:.3f}，阈值 {settings.threshold:g}）"
+        click.echo(f"- {s.text}{distance}")
+        for linked in _linked(s.attempts):
+            click.echo(f"    考试记录 #{linked.id} {linked.major.name}：{trainee_label(linked.trainee)}")
+    review = found.review
+    if a.voided_at is not None:
+        click.echo(f"处理：成绩已取消（{a.voided_by}：{a.void_reason}）")
+    elif review is not None and review.state == "cleared":
+        click.echo(f"处理：{review.decided_by} 于 {local_text(review.decided_at)} 确认无误")
+    elif review is not None and review.risk > 0:
+        click.echo(f"处理：待复核（风险 {review.risk:.2f}）")
+
+
+FACE_STATE_LABELS = {"ok": "已分析，一张人脸", "no_face": "未检测到人脸", "many_faces": "照片中有多人",
+                     "unreadable": "无法读取"}
+
+
+def _linked(attempt_ids: list[int]) -> list:
+    from models.exam import ExamAttempt
+    from wxapp.extensions import db
+
+    return [a for a in (db.session.get(ExamAttempt, i) for i in attempt_ids) if a is not None]

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    from services.exam.faces import FaceSettings
     from services.links import Links
     from services.notices.settings import NoticeSettings
     from services.study.player import Settings as PlaySettings
@@ -161,6 +162,7 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
     cfg["SCHOOL_NAME"] = _env("SCHOOL_NAME", environ, "苏州市智信建设职业培训学校")
     cfg["VERIFY_RATE_LIMIT"] = _env("VERIFY_RATE_LIMIT", environ, "30 per minute")
     _check_rate_limit("VERIFY_RATE_LIMIT", cfg["VERIFY_RATE_LIMIT"])
+    _face_settings(cfg, env, environ)
     cfg["RATELIMIT_STORAGE_URI"] = _limits_storage_uri(cfg["REDIS_URL"])
     cfg["RATELIMIT_HEADERS_ENABLED"] = False
     cfg["SCHOOL_CONTACT"] = contact_line(cfg["SCHOOL_CONTACT"], cfg["SCHOOL_PHONE"])
@@ -288,6 +290,20 @@ def _check_exam_settings(cfg: dict) -> None:
         raise ConfigError(str(exc)) from None
 
 
+def _face_settings(cfg: dict, env: str, environ) -> None:
+    """Face comparison (CONTRACT §7): on where requirements-face.txt is installed unless FACE_MATCH=off
+    (tests switch it on where they test it); the distance threshold; how long exam photos are kept."""
+    cfg["FACE_MATCH"] = (_env("FACE_MATCH", environ, "off" if env == "testing" else "on") or "").lower()
+    if cfg["FACE_MATCH"] not in ("on", "off"):
+        raise ConfigError(f"FACE_MATCH must be on or off, got {cfg['FACE_MATCH']!r}")
+    cfg["FACE_MATCH_THRESHOLD"] = _float("FACE_MATCH_THRESHOLD", environ, 0.6)
+    if not 0 < cfg["FACE_MATCH_THRESHOLD"] < 2:
+        raise ConfigError("FACE_MATCH_THRESHOLD must be a distance between 0 and 2 (dlib's operating point: 0.6)")
+    cfg["PHOTO_RETENTION_DAYS"] = _int("PHOTO_RETENTION_DAYS", environ, 365)
+    if cfg["PHOTO_RETENTION_DAYS"] < 1:
+        raise ConfigError("PHOTO_RETENTION_DAYS must be a number of days, at least 1")
+
+
 def contact_line(contact: str, phone: str | None) -> str:
     """The contact line the chat shows (help text, "请联系学校"): SCHOOL_CONTACT with the phone."""
     if not phone or phone in contact:
@@ -351,3 +367,12 @@ def play_settings(cfg: Mapping[str, Any]) -> PlaySettings:
 
     return Settings(cfg["ATTENDANCE_INTERVAL_MIN_S"], cfg["ATTENDANCE_INTERVAL_MAX_S"], cfg["ATTENDANCE_TTL_S"],
                     cfg["PLAY_HEARTBEAT_S"])
+
+
+def face_settings(cfg: Mapping[str, Any]) -> FaceSettings:
+    from services.exam import faces
+
+    present = faces.installed()
+    return faces.FaceSettings(installed=present, enabled=present and cfg["FACE_MATCH"] == "on",
+                              threshold=cfg["FACE_MATCH_THRESHOLD"], retention_days=cfg["PHOTO_RETENTION_DAYS"],
+                              contact=cfg["SCHOOL_CONTACT"])

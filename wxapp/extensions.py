@@ -30,7 +30,7 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="fixed-window")
 
 __all__ = ["db", "migrate", "csrf", "limiter", "init_clients", "redis_client", "wechat_api", "pii", "read_only_session",
-           "links", "notice_desk", "player", "exam_tools"]
+           "links", "notice_desk", "player", "exam_tools", "face_gate", "face_tools"]
 
 
 def init_clients(app: Flask) -> None:
@@ -104,9 +104,12 @@ def player() -> Player:
 def init_exam(app: Flask) -> None:
     """The photo store, built once per app from STORAGE_URL (the rules were checked in config)."""
     from services import storage
+    from services.exam.faces.gate import FaceGate
 
     app.extensions["photo_storage"] = storage.from_url(app.config["STORAGE_URL"])
+    app.extensions["face_gate"] = FaceGate.build(config.face_settings(app.config), warm=not app.config["TESTING"])
     app.extensions["exam_tools"] = exam_tools  # for the scheduler's jobs, which don't import wxapp
+    app.extensions["face_tools"] = face_tools
 
 
 def exam_tools():
@@ -115,4 +118,27 @@ def exam_tools():
 
     return ExamTools(session=db.session, storage=current_app.extensions["photo_storage"],
                      rules=current_app.config["EXAM_RULES"], templates=lambda: notice_desk().templates,
-                     exam_url=links().exam)
+                     exam_url=links().exam, faces=current_app.extensions["face_gate"])
+
+
+def face_gate():
+    """Face comparison's consent and one-face rule, and its settings (`.settings`, `.enabled`)."""
+    return current_app.extensions["face_gate"]
+
+
+def face_tools():
+    """The background face analysis over this app's session, photo store and PII_KEY; the engine
+    and the index of every embedding are built once per process (the scheduler's, a CLI run)."""
+    from services.exam.faces.analysis import FaceTools
+    from services.exam.faces.engine import FaceEngine
+    from services.exam.faces.index import FaceIndex
+    from services.exam.faces.vault import FaceVault
+
+    gate = face_gate()
+    built = current_app.extensions.get("face_parts")
+    if built is None:
+        parts = (gate.engine or FaceEngine(), FaceVault(current_app.config["PII_KEY"]), FaceIndex())
+        built = current_app.extensions["face_parts"] = parts
+    engine, vault, index = built
+    return FaceTools(session=db.session, storage=current_app.extensions["photo_storage"], engine=engine, vault=vault,
+                     index=index, settings=gate.settings)

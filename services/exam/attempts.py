@@ -71,7 +71,9 @@ def start_attempt(tools: ExamTools, trainee_id: int, exam_id: int, token: str, p
         raise ExamError("考试尚未开放：" + "，".join(line.missing) + "。", 403)
     if line.state == IN_PROGRESS:
         return view(tools, _own(tools, trainee_id, line.open_attempt_id, token, now)), False
-    jpeg = photos.prepare(photo)
+    if tools.faces is not None:
+        tools.faces.require_consent(tools.session, trainee_id)
+    jpeg = _checked(tools, photo)
     try:
         attempt = _create(tools, trainee_id, line, token, jpeg, now, rng)
     except IntegrityError:
@@ -82,6 +84,14 @@ def start_attempt(tools: ExamTools, trainee_id: int, exam_id: int, token: str, p
             raise
         return view(tools, _own(tools, trainee_id, line.open_attempt_id, token, now)), False
     return view(tools, attempt), True
+
+
+def _checked(tools: ExamTools, photo: bytes | None) -> bytes:
+    """The photo as it will be stored; with face comparison on, it must show exactly one face."""
+    jpeg = photos.prepare(photo)
+    if tools.faces is not None:
+        tools.faces.check_photo(jpeg)
+    return jpeg
 
 
 def _create(tools: ExamTools, trainee_id: int, line: ExamLine, token: str, jpeg: bytes, now: datetime,
@@ -174,7 +184,7 @@ def submit(tools: ExamTools, trainee_id: int, attempt_id: int, token: str, photo
            now: datetime) -> Result:
     """交卷 with the photo taken after the exam: graded at once; a pass completes the major."""
     attempt = _own(tools, trainee_id, attempt_id, token, now, open_only=True)
-    jpeg = photos.prepare(photo)
+    jpeg = _checked(tools, photo)
     with _storing(tools.session):
         result = close(tools, attempt, now, "trainee")
         attempt.photo_after = photos.new_key(attempt.id, "after")

@@ -21,6 +21,7 @@ from services.completion.records import record_completion
 from services.db import affected
 from services.exam import ExamError
 from services.exam import paper as papers
+from services.exam.faces.gate import FaceGate
 from services.exam.rules import Rules
 from services.logfmt import kv
 from services.notices import notices
@@ -42,6 +43,7 @@ class ExamTools:
     rules: Rules
     templates: Callable[[], dict[str, KindTemplates]]
     exam_url: str  # the exam page, for the result notice
+    faces: FaceGate | None = None  # consent and the one-face rule, where face comparison is enabled
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from wxapp.admin import (  # noqa: E402,F401  (routes register on import)  # noq
     dashboard,
     exam_review,
     exports,
+    face_review,
     helpers,
     rosters,
     trainees,

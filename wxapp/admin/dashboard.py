@@ -9,6 +9,7 @@ from flask import render_template, request
 from services import keys
 from services.admin import activity, at_risk, figures
 from services.admin.notices import outbox_page
+from services.exam.faces import review as face_review
 from services.timeutil import SHANGHAI, local_text, utcnow
 from wxapp.admin import bp
 from wxapp.admin.helpers import page_arg
@@ -33,6 +34,7 @@ def dashboard():
         "admin/dashboard.html", study=study, counted_at=local_text(datetime.fromisoformat(study.counted_at)),
         attendance=activity.attendance_today(db.session, now), notices=activity.notices(db.session),
         at_risk=at_risk.count(db.session, at_risk.Filters(), now.astimezone(SHANGHAI).date()),
+        exam_review_waiting=face_review.waiting_count(db.session),
     )
 
 

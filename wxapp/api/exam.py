@@ -18,7 +18,7 @@ from services.exam.state import exams_for
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApiError
 from wxapp.api import bp
-from wxapp.extensions import exam_tools, limiter, wechat_api
+from wxapp.extensions import db, exam_tools, face_gate, limiter, wechat_api
 from wxapp.h5.auth import trainee_required
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ def exams():
 @trainee_required
 @limiter.limit("20 per minute", key_func=per_trainee)
 def start(exam_id: int):
+    if request.form.get("face_consent") == "1":
+        face_gate().give_consent(db.session, g.trainee.id, utcnow())
     view, created = attempts.start_attempt(exam_tools(), g.trainee.id, exam_id, exam_token(),
                                            _photo_if_needed(), utcnow())
     return jsonify(attempt_json(view)), 201 if created else 200

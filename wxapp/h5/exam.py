@@ -13,12 +13,13 @@ import time
 from flask import Response, current_app, g, make_response, render_template, request
 
 from services.exam import ExamError, attempts
+from services.exam.faces.gate import consent_text
 from services.exam.grading import settle_due
 from services.exam.state import IN_PROGRESS, exams_for
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApiError
 from wxapp.api.exam import exam_token
-from wxapp.extensions import exam_tools, wechat_api
+from wxapp.extensions import exam_tools, face_gate, wechat_api
 from wxapp.h5 import bp
 from wxapp.h5.auth import error_page, trainee_required
 
@@ -59,9 +60,17 @@ def exam():
         # The server's clock: the page counts down to the server's deadline, whatever the phone's clock says.
         "now_ms": int(time.time() * 1000),
     }
-    response = make_response(render_template("h5/exam.html", page=page, name=g.trainee.name))
+    response = make_response(render_template("h5/exam.html", page=page, name=g.trainee.name,
+                                             face=face_consent_page(g.trainee.id)))
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def face_consent_page(trainee_id: int) -> dict:
+    """The exam notice's face comparison block (h5/_face_consent.html): asked only where enabled."""
+    gate = face_gate()
+    return {"required": gate.enabled, "consented": gate.has_consent(exam_tools().session, trainee_id),
+            "text": consent_text(gate.settings) if gate.enabled else []}
 
 
 @bp.get("/exam/attempts/<int:attempt_id>/photo/<which>")

@@ -67,7 +67,10 @@ def tel_href(phone: str | None) -> str:
 
 
 def register(app: Flask) -> None:
+    from wxapp import request_guard
+
     app.url_map.converters["int"] = BoundedIntConverter
+    request_guard.register(app)
     app.add_template_filter(tel_href, "tel_href")
     production = app.config["WXAPP_ENV"] == "production"
     # The development phone simulator (/dev/phone) opens the trainee pages inside its own frame;

@@ -12,15 +12,18 @@
   bounded in wxapp/security.py.
   Anything the database still refuses as data (`DataError`) is a 400 (wxapp/errors.py).
 
+- A body past MAX_CONTENT_LENGTH: read to its end, then 413 (`refuse_too_large`: behind nginx,
+  the app's own 413, not the proxy's 502).
+
 The WeChat callback is not a Flask route: it screens its XML itself (wxapp/wechat/security.py).
 """
 from __future__ import annotations
 
 import re
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from wxapp.security import INT_MAX
 
@@ -30,6 +33,7 @@ CHECKED_BY_VIEW = frozenset({"h5.bind"})
 _NOT_IN_QUERY = re.compile("[\x00\r\n]")
 _NOT_IN_FORM = re.compile("\x00")
 _NUMBER = re.compile("[0-9]{1,10}")
+DRAIN_MAX = 32 * 1024 * 1024  # twice the app's limit, above the README's nginx client_max_body_size
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -65,6 +69,23 @@ def _hostile(pairs, pattern: re.Pattern[str]) -> bool:
     return any(pattern.search(key) or pattern.search(value) for key, value in pairs)
 
 
+def refuse_too_large() -> None:
+    """before_request: a body past MAX_CONTENT_LENGTH is read to its end, then refused (413).
+
+    Answered unread, the rest of the body stays in the socket that gunicorn closes: the kernel
+    resets the connection, and nginx, still sending that body, answers 502 instead of the app's
+    413 (one 17 MB photo in three). Read and dropped, up to DRAIN_MAX (nginx's own limit refuses
+    larger bodies before they arrive; served directly, a larger one is left unread)."""
+    length, limit = request.content_length, current_app.config["MAX_CONTENT_LENGTH"]
+    if length is None or limit is None or length <= limit:
+        return
+    if length <= DRAIN_MAX:
+        stream, left = request.environ["wsgi.input"], length
+        while left > 0 and (chunk := stream.read(min(left, 64 * 1024))):
+            left -= len(chunk)
+    raise RequestEntityTooLarge()
+
+
 def refuse_hostile_input() -> None:
     """before_request: refuses a request whose query or form carries what no person types."""
     if _hostile(request.args.items(multi=True), _NOT_IN_QUERY):
@@ -91,4 +112,5 @@ class BoundedJSON(DefaultJSONProvider):
 
 def register(app: Flask) -> None:
     app.json = BoundedJSON(app)
+    app.before_request(refuse_too_large)
     app.before_request(refuse_hostile_input)

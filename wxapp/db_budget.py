@@ -34,7 +34,9 @@ from sqlalchemy.exc import DisconnectionError
 
 # A wait that starts after the deadline, the budget not yet spent (the request was slow, not the
 # database), still gets this long: enough for a healthy server, too short to hang on a stopped one.
+# A page (a long console import) gets more: its commit must not be cut off for a slow start.
 LATE_WAIT_S = 0.2
+PAGE_LATE_WAIT_S = 1.0
 _WAIT_INTERVAL = 0.1  # psycopg's: how often a wait wakes up (Ctrl-C, and our deadline on connect)
 
 
@@ -45,13 +47,14 @@ class OutOfTime(psycopg.OperationalError):
 @dataclass
 class Budget:
     deadline: float
+    late_s: float = LATE_WAIT_S
     spent: str | None = None
 
     def left(self) -> float | None:
         """Seconds a wait may take now; None once spent."""
         if self.spent:
             return None
-        return max(self.deadline - monotonic(), LATE_WAIT_S)
+        return max(self.deadline - monotonic(), self.late_s)
 
     def spend(self, why: str) -> None:
         self.spent = self.spent or why
@@ -61,14 +64,14 @@ _current: ContextVar[Budget | None] = ContextVar("db_budget", default=None)
 
 
 @contextmanager
-def limit(seconds: float) -> Iterator[Budget]:
+def limit(seconds: float, late_s: float = LATE_WAIT_S) -> Iterator[Budget]:
     """Waits on the database within the block end `seconds` from now (or at the enclosing limit's
     deadline, if sooner). The block's budget is its own: spent inside, the enclosing one is not."""
     deadline = monotonic() + seconds
     outer = _current.get()
     if outer is not None:
         deadline = min(deadline, outer.deadline)
-    budget = Budget(deadline)
+    budget = Budget(deadline, late_s)
     token = _current.set(budget)
     try:
         yield budget
@@ -169,7 +172,7 @@ class RequestLimit:
         self.wsgi_app, self.seconds = wsgi_app, seconds
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        with limit(self.seconds):
+        with limit(self.seconds, PAGE_LATE_WAIT_S):
             return self.wsgi_app(environ, start_response)
 
 

@@ -13,7 +13,7 @@ import time
 
 import psycopg
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from models import WechatUser, db
 from models.exam import ExamAttempt
@@ -183,3 +183,11 @@ def test_a_restart_costs_no_request(fault_app, servers, fake_wechat, bound, faul
     with fault_app.app_context():
         assert db.session.scalar(select(WechatUser.openid).where(WechatUser.trainee_id == bound)) == OPENID
 
+
+
+def test_each_connection_carries_a_statement_timeout_and_tcp_keepalives(fault_app):
+    with fault_app.app_context():
+        assert db.session.execute(text("SHOW statement_timeout")).scalar() == "8s"
+        params = db.session.connection().connection.dbapi_connection.info.get_parameters()
+    assert params["keepalives"] == "1" and int(params["keepalives_idle"]) <= 60
+    assert params["connect_timeout"] == "2"

@@ -107,7 +107,8 @@ NUL_REFUSED = "提交的内容含有无法识别的字符"
 # The query parameters and form fields the app's views read, each one given something no person types.
 FIELD_NAMES = ("page", "major", "class", "action", "actor", "status", "state", "company", "q", "next", "fresh",
                "code", "who", "reason", "phone", "id_card", "username", "password", "token", "filename",
-               "media_id", "to", "confirm", "paid", "name", "starts", "place", "current", "new", "repeat")
+               "media_id", "to", "from", "confirm", "paid", "name", "starts", "place", "current", "new", "repeat",
+               "openid", "text", "lesson_id", "position", "tab", "answer", "kind", "title")
 OVERLONG = "99999999999999999999"
 
 

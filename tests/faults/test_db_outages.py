@@ -126,30 +126,33 @@ def test_heartbeat_needing_the_database_while_it_hangs_is_503_with_the_players_m
     assert until_ok(lambda: beat(me, lesson_id, tab, 1)).status_code == 200
 
 
-def test_bind_while_postgres_hangs_answers_its_page_and_binds_nothing(fault_app, servers, hung, fake_wechat):
+@pytest.mark.parametrize("fault", ["hang", "stop"])
+def test_bind_while_postgres_hangs_or_stops_answers_its_page_and_binds_nothing(fault_app, servers, hung, fake_wechat,
+                                                                              fault):
     factories.trainee(fault_app, name="吴二", phone="13912340002", id_card="32058319751212108X")
     client = _stranger(fault_app, fake_wechat)
     page = client.get("/h5/bind").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    hung()
+    hung() if fault == "hang" else servers[1].stop()
     r = answered(lambda: client.post("/h5/bind", data={"phone": "13912340002", "id_card": "32058319751212108X",
                                                        "csrf_token": token}))
     assert r.status_code == 503 and "请稍等片刻" in r.get_data(as_text=True)
-    servers[1].resume()
+    servers[1].resume() if fault == "hang" else servers[1].start()
     assert _bound(fault_app) == []
 
 
-def test_exam_submit_while_postgres_hangs_is_503_and_can_be_handed_in_after(fault_app, servers, hung, fake_wechat,
-                                                                           bound):
+@pytest.mark.parametrize("fault", ["hang", "stop"])
+def test_exam_submit_while_postgres_hangs_or_stops_is_503_and_can_be_handed_in_after(fault_app, servers, hung,
+                                                                                    fake_wechat, bound, fault):
     bank(fault_app)
     full_hours(fault_app, bound)
     browser = Browser(fault_app, fake_wechat, OPENID)
     exam_id = browser.get("/api/exams").json[0]["id"]
     attempt_id = browser.start(exam_id, photo()).json["id"]
-    hung()
+    hung() if fault == "hang" else servers[1].stop()
     r = answered(lambda: browser.submit(attempt_id, photo("PNG")))
     assert r.status_code == 503 and r.is_json and r.json["error"]
-    servers[1].resume()
+    servers[1].resume() if fault == "hang" else servers[1].start()
     with fault_app.app_context():
         assert db.session.get(ExamAttempt, attempt_id).submitted_at is None  # nothing half done
     r = until_ok(lambda: browser.submit(attempt_id, photo("PNG")))

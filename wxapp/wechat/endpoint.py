@@ -5,7 +5,8 @@ in front of Flask's request machinery, inside an app context (`db.session` and `
 work as anywhere), but without the session, CSRF and rate-limit hooks every page needs: on a
 menu click those cost more than the answer itself (bench/callback.py). Nothing here waits on
 the network beyond Redis and the database: every answer leaves well within WeChat's 5 s, Redis
-through its own time-budgeted client (budget.py).
+through its own time-budgeted client (budget.py), the database within DATABASE_S in all
+(wxapp/db_budget.py); without it the chat still gets what needs no database (handlers.unavailable).
 
 Before any effect: a timestamp within 300 s of the clock, the body the (timestamp, nonce) first
 came with (replay.py), and, with WECHAT_AES_KEY set, an encrypted callback only.

@@ -163,7 +163,8 @@ def test_exam_submit_while_postgres_hangs_or_stops_is_503_and_can_be_handed_in_a
 
 def _kill_backends(own_postgres) -> None:
     with psycopg.connect(f"postgresql://postgres@127.0.0.1:{own_postgres.port}/postgres", autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        # With a timeout, each call returns once its backend has exited (its socket closed).
+        conn.execute("SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
                      "WHERE datname = 'wxapp' AND pid <> pg_backend_pid()")
 
 

@@ -7,5 +7,6 @@ from handlers.router import Context, router
 # isort: split
 # After `router`: the handler modules register on it as they are imported.
 from handlers import account, keywords, menu  # noqa: F401
+from handlers.fallback import unavailable
 
-__all__ = ["router", "Context"]
+__all__ = ["router", "Context", "unavailable"]

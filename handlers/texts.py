@@ -121,6 +121,14 @@ def not_understood(ctx: Context) -> str:
     return "抱歉，没有看懂您的消息。请使用下方菜单，或回复关键词。\n\n" + help_text(ctx)
 
 
+def unavailable(ctx: Context) -> str:
+    """The answer while the database can't be reached: nothing of the trainee's can be looked up."""
+    return (
+        "系统暂时繁忙，无法查询您的学习信息，请稍后再试。\n"
+        f"如有急事请联系学校：{ctx.contact}"
+    )
+
+
 def contact_text(ctx: Context) -> str:
     return (
         f"【联系学校】\n{ctx.contact}\n"

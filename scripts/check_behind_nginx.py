@@ -5,7 +5,8 @@ gunicorn with WXAPP_ENV=production (PUBLIC_BASE_URL=https://…, PROXY_COUNT=1, 
 and Debian's nginx terminating TLS with a self-signed certificate and the README's query-free log
 format. Then checks: encrypted callbacks only, stale timestamps and reused nonces refused, hostile
 XML 400, template messages to followers of unknown state, a late answer reaching the phone once,
-43101 texted, answers within 5 s while Redis is SIGSTOPped, no query strings in the access log.
+43101 texted, answers within 5 s while Redis is SIGSTOPped, no query strings in the access log,
+photos up to the app's limit passed through and larger ones answered by the app's 413 (never a 502).
 Stops everything it started. Needs nginx, openssl, redis-server and the local PostgreSQL.
 
     .venv/bin/python scripts/check_behind_nginx.py [--app-port 18001] [--tls-port 18443] [--redis-port 18010]
@@ -54,6 +55,7 @@ http {{
         ssl_certificate {dir}/cert.pem;
         ssl_certificate_key {dir}/key.pem;
         access_log {dir}/access.log wxapp;
+        client_max_body_size 17m;
         location / {{
             proxy_pass http://127.0.0.1:{app_port};
             proxy_set_header Host $host;
@@ -163,6 +165,24 @@ def check_hung_redis(wechat: Callbacks, redis_pid: int) -> None:
         os.kill(redis_pid, signal.SIGCONT)
 
 
+def check_body_limits(base: str) -> None:
+    """Photos at the app's limit reach the app; bodies past it get the app's 413, never the proxy's 502."""
+    def upload(size: int):
+        files = {"photo": ("me.jpg", b"\xff\xd8" + b"0" * (size - 2), "image/jpeg")}
+        return requests.post(base + "/api/exams/1/attempts", files=files, verify=False, timeout=60,
+                             headers={"Host": HOST})
+
+    statuses = [upload(size).status_code for size in (5 * 1024 * 1024, 15 * 1024 * 1024)]
+    check("photos up to the app's limit reach the app (its own answer, not the proxy's 413)",
+          413 not in statuses and 502 not in statuses, str(statuses))
+    answers = [upload(size) for size in [16 * 1024 * 1024 + 1] + [17_000_000] * 7]
+    check("a 17 MB photo gets the app's 413 (Chinese), never the proxy's 502",
+          all(r.status_code == 413 and r.json().get("error") == "提交的内容过大" for r in answers),
+          str([r.status_code for r in answers]))
+    r = upload(40 * 1024 * 1024)
+    check("a 40 MB body is refused by the proxy (413)", r.status_code == 413, str(r.status_code))
+
+
 def production_env(database: str, fake: FakeWeChat, args, work: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
     env.update(WXAPP_ENV="production", SECRET_KEY="s" * 40, PII_KEY="p" * 40,
@@ -196,6 +216,7 @@ def servers(args, env: dict, work: str):
     """gunicorn behind nginx (TLS); yields the proxy's base URL once /healthz answers."""
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{work}/key.pem",
                     "-out", f"{work}/cert.pem", "-days", "1", "-subj", f"/CN={HOST}"], check=True, capture_output=True)
+    os.chmod(work, 0o711)  # nginx's workers (nobody, under root) keep large request bodies in {work}/body
     Path(work, "nginx.conf").write_text(NGINX_CONF.format(dir=work, host=HOST, tls_port=args.tls_port,
                                                           app_port=args.app_port))
     app = subprocess.Popen([str(VENV / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"], env=env, cwd=ROOT,
@@ -246,6 +267,7 @@ def main() -> int:
             check_notices(fake, env)
             check_hung_redis(wechat, redis.pid)
             check_assets(base)
+            check_body_limits(base)
             log = Path(work, "access.log").read_text()
             check("nginx access log holds no query strings", "/wechat" in log and "signature" not in log)
     print(f"{sum(results)}/{len(results)} checks passed")

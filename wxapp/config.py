@@ -139,8 +139,16 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
         "ATTENDANCE_TTL_S": _int("ATTENDANCE_TTL_S", environ, 180),
         # Seconds between two heartbeats of a playing player page (tests make it short).
         "PLAY_HEARTBEAT_S": _float("PLAY_HEARTBEAT_S", environ, 15.0),
-        # No pre-ping (a round trip per request): a dropped connection invalidates the pool once.
-        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(environ),
+        # No pre-ping (a round trip per request): a pooled connection the server closed is dropped at
+        # checkout by a poll of its socket (wxapp/db_budget.py). A request waits at most 2 s for a
+        # pooled connection.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_recycle": 1800, "pool_timeout": 2},
+        # How long a request (a page, a heartbeat, the console) may wait on the database in all,
+        # whatever the state of the server; and the server's own limit on one statement (0: none).
+        "DATABASE_REQUEST_BUDGET_S": _float("DATABASE_REQUEST_BUDGET_S", environ, 10.0),
+        "DATABASE_STATEMENT_TIMEOUT_MS": _int("DATABASE_STATEMENT_TIMEOUT_MS", environ, 8000),
+        # Through PgBouncer in transaction mode (README): no prepared statements, no startup options.
+        "DATABASE_PGBOUNCER": _env("DATABASE_PGBOUNCER", environ, "0") not in ("0", "false", "no"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_NAME": "wxapp_session",
         "PERMANENT_SESSION_LIFETIME": 12 * 3600,
@@ -191,16 +199,6 @@ def load_config(instance_path: str | Path, environ=None) -> dict:
     return cfg
 
 
-def _engine_options(environ) -> dict:
-    """Through PgBouncer in transaction mode (DATABASE_PGBOUNCER=1) a transaction may meet another
-    server connection than the last: psycopg must not prepare statements (it does after 5 uses of
-    one), since PgBouncer 1.18 keeps none across server connections."""
-    options: dict[str, Any] = {"pool_recycle": 1800}
-    if _env("DATABASE_PGBOUNCER", environ, "0") not in ("0", "false", "no"):
-        options["connect_args"] = {"prepare_threshold": None}
-    return options
-
-
 def _limits_storage_uri(redis_url: str) -> str:
     """The route limits' storage on the app's Redis. A Redis on the same host may be reached by
     its unix socket (`unix:///run/redis/redis-server.sock?db=0`: a command costs less than over
@@ -218,11 +216,30 @@ def _hold_under_outages(cfg: dict) -> None:
     # No query parameters (phones, ID card hashes) in SQLAlchemy's exception texts and logs.
     cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {**cfg["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True}
     if (cfg["SQLALCHEMY_DATABASE_URI"] or "").startswith("postgresql"):
-        cfg["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", {})["connect_timeout"] = 3
+        cfg["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] = postgres_connect_args(
+            cfg["DATABASE_STATEMENT_TIMEOUT_MS"], cfg["DATABASE_PGBOUNCER"])
     # The route limits' own Redis connection gives up as soon as the app's does; while Redis is
     # down a limit is skipped (the view's answer says what is wrong) rather than turned into a 500.
     cfg["RATELIMIT_STORAGE_OPTIONS"] = {"socket_timeout": 2, "socket_connect_timeout": 2}
     cfg["RATELIMIT_SWALLOW_ERRORS"] = True
+
+
+def postgres_connect_args(statement_timeout_ms: int, pgbouncer: bool = False) -> dict:
+    """libpq settings of every PostgreSQL connection: a connect that gives up (2 s, libpq's least),
+    TCP keepalives (a server or link that died silently is found within ~1 min instead of the
+    kernel's 2 h), and the server's limit on one statement (lock waits included).
+
+    Through PgBouncer in transaction mode a transaction may meet another server connection than the
+    last: psycopg must not prepare statements (it does after 5 uses of one; PgBouncer 1.18 keeps none
+    across server connections), and PgBouncer refuses an `options` startup parameter, so
+    statement_timeout is set on the role instead (README)."""
+    args: dict = {"connect_timeout": 2, "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10,
+                  "keepalives_count": 3}
+    if pgbouncer:
+        args["prepare_threshold"] = None
+    elif statement_timeout_ms > 0:
+        args["options"] = f"-c statement_timeout={statement_timeout_ms}"
+    return args
 
 
 def _fill_development_defaults(cfg: dict, instance_path: Path) -> None:

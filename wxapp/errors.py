@@ -11,7 +11,7 @@ import logging
 import redis as redis_lib
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
@@ -80,7 +80,15 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return _render(exc.code or 500)
+        return _render(exc.code or 500, getattr(exc, "chinese", None))  # wxapp/request_guard.py's 400s say why
+
+    @app.errorhandler(DataError)
+    def data_refused(exc: DataError):
+        # Input the database can't hold (a NUL, a number past its column) that no check caught:
+        # the client's, not a fault; rolled back whole.
+        rollback_quietly()
+        log.warning(kv("input_refused_by_database", path=request.path, error=type(exc.orig).__name__))
+        return _render(400)
 
     @app.errorhandler(redis_lib.RedisError)
     @app.errorhandler(OperationalError)

@@ -21,7 +21,7 @@ from services.notices.desk import NoticeDesk
 from services.study import overview
 from services.study.player import Player
 from services.wechat_api import WeChatApi
-from wxapp import config
+from wxapp import config, db_budget
 
 migrate = Migrate()
 csrf = CSRFProtect()
@@ -52,6 +52,8 @@ def init_clients(app: Flask) -> None:
     app.extensions["play_settings"] = config.play_settings(app.config)
     overview.track_changes(_redis_if_app)
     init_exam(app)
+    with app.app_context():
+        db_budget.install(app, db.engine)
 
 
 def _redis_if_app() -> redis.Redis | None:

@@ -1,16 +1,19 @@
 """`GET /healthz`: is the database reachable, is Redis reachable (CONTRACT §2).
 
 Each probe is whole inside its own guard, the release of its connection included: a database that
-went away between the query and the rollback is "down", never a 500.
+went away between the query and the rollback is "down", never a 500. The database's probe has
+DATABASE_S in all (connecting included): a hung server is "down" within 2 s, not a hung answer.
 """
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
+from wxapp import db_budget
 from wxapp.extensions import db, redis_client
 
 bp = Blueprint("health", __name__)
+DATABASE_S = 1.5
 
 
 def _check(probe) -> str:
@@ -22,7 +25,8 @@ def _check(probe) -> str:
 
 
 def _database() -> None:
-    with db.engine.connect() as connection:  # its own connection: the request's session is untouched
+    # Its own connection: the request's session is untouched.
+    with db_budget.limit(DATABASE_S), db.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
 
 

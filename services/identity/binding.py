@@ -181,7 +181,7 @@ def _record(session: Session, attempt: Attempt, action: str, reason: str = "", t
 
 def typed_id_card_mask(raw: str) -> str:
     """The mask of whatever was typed, never longer than an ID card (the log's column holds 18)."""
-    value = normalize_id_card(raw[:ID_CARD_MAX_TYPED])
+    value = normalize_id_card(raw[:ID_CARD_MAX_TYPED]).replace("\x00", "")  # PostgreSQL holds no NUL
     return mask_id_card(value) if len(value) <= 18 else mask_id_card(value[:14] + value[-4:])
 
 

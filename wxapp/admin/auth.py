@@ -15,6 +15,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 from models import StaffUser
 from models.staff import ROLE_ADMIN
 from services.identity import audit, staff
+from wxapp import request_guard
 from wxapp.admin import bp
 from wxapp.extensions import db, redis_client
 
@@ -48,7 +49,8 @@ class StaffPrincipal(UserMixin):
 @login_manager.user_loader
 def load_staff(user_id: str) -> StaffPrincipal | None:
     number, _, tail = user_id.partition(":")
-    user = db.session.get(StaffUser, int(number)) if number.isdigit() else None
+    staff_id = request_guard.number(number)
+    user = db.session.get(StaffUser, staff_id) if staff_id is not None else None
     if user is None or not user.active or user.password_hash[-12:] != tail:
         return None
     return StaffPrincipal.of(user)
@@ -80,7 +82,8 @@ def actor() -> str:
 
 def _safe_next(target: str | None) -> str:
     parts = urlsplit(target or "")
-    if target and not parts.scheme and not parts.netloc and parts.path.startswith("/admin/"):
+    # A control character (a line break: header injection) makes any target the dashboard.
+    if target and target.isprintable() and not parts.scheme and not parts.netloc and parts.path.startswith("/admin/"):
         return target
     return url_for("admin.dashboard")
 

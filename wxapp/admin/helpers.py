@@ -9,14 +9,14 @@ from services.identity.pii import mask_phone
 from services.notices import notices
 from services.timeutil import local_text
 from wxapp.admin import bp
+from wxapp.request_guard import number
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_PAGE = 10_000
 
 
 def page_arg() -> int:
-    raw = request.values.get("page", "1")
-    return min(max(int(raw), 1), MAX_PAGE) if raw.isdigit() else 1
+    return min(max(number(request.values.get("page")) or 1, 1), MAX_PAGE)  # a page past the end: the last
 
 
 def xlsx_response(data: bytes, filename: str) -> Response:

@@ -19,6 +19,7 @@ from wxapp.admin import bp
 from wxapp.admin.auth import actor, admin_required
 from wxapp.admin.helpers import page_arg
 from wxapp.extensions import db, exam_tools, pii, redis_client
+from wxapp.request_guard import number_arg
 
 
 def _filters() -> trainees.Filters:
@@ -26,7 +27,7 @@ def _filters() -> trainees.Filters:
     major = args.get("major", "")
     state = args.get("state", "")
     return trainees.Filters(q=args.get("q", "")[:64], class_code=args.get("class", "")[:32],
-                            major_id=int(major) if major.isdigit() else None,
+                            major_id=number_arg(major),
                             state=state if state in trainees.STATES else "")
 
 

@@ -42,6 +42,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from services import ServiceError
 from services.redis_tools import Contended
 from services.study.player import STATES, Beat, Progress, Superseded, TooManyBeats
+from wxapp import db_budget
 from wxapp.errors import rollback_quietly
 from wxapp.extensions import player
 from wxapp.logs import kv
@@ -54,6 +55,7 @@ PATH = "/api/play/heartbeat"
 MAX_TAB = 64
 MAX_BODY = 1024  # a heartbeat is under 150 bytes
 UNRECORDED = "网络或服务器暂时异常，学习进度没有保存，视频已暂停。请稍等片刻再点播放继续学习。"
+DATABASE_S = 3.0  # a beat comes every 15 s: one that waits longer on the database is better refused
 SIGNED_OUT = "登录已失效，请从公众号菜单重新进入"
 _DOWN = (redis_lib.RedisError, OperationalError, InterfaceError, PoolTimeout)
 MAX_REMEMBERED = 50_000  # verified cookies kept (~10 MB at most); forgotten all at once when full
@@ -143,7 +145,8 @@ class HeartbeatEndpoint:
         if environ.get("REQUEST_METHOD") != "POST":
             status, payload = 405, {"error": "method not allowed"}
         else:
-            with self.app.app_context():
+            # A beat that can't be recorded in time is a 503 the player shows (wxapp/db_budget.py).
+            with db_budget.limit(DATABASE_S), self.app.app_context():
                 status, payload = self.respond(environ)
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         headers = [*self.headers, ("Content-Length", str(len(body)))]

@@ -5,27 +5,33 @@ in front of Flask's request machinery, inside an app context (`db.session` and `
 work as anywhere), but without the session, CSRF and rate-limit hooks every page needs: on a
 menu click those cost more than the answer itself (bench/callback.py). Nothing here waits on
 the network beyond Redis and the database: every answer leaves well within WeChat's 5 s, Redis
-through its own time-budgeted client (budget.py).
+through its own time-budgeted client (budget.py), the database within DATABASE_S in all
+(wxapp/db_budget.py); without it the chat still gets what needs no database (handlers.unavailable).
 
 Before any effect: a timestamp within 300 s of the clock, the body the (timestamp, nonce) first
 came with (replay.py), and, with WECHAT_AES_KEY set, an encrypted callback only.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from urllib.parse import parse_qsl
 
+import redis as redis_lib
 from flask import Flask, current_app, g
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.wsgi import get_input_stream
 
 import handlers
+from services import keys
 from services.identity import followers
 from services.identity.pii import short_openid
 from services.study import overview
+from wxapp import db_budget
 from wxapp.extensions import db, read_only_session
 from wxapp.logs import kv
 from wxapp.wechat import budget, dedup, replay
@@ -35,6 +41,10 @@ from wxapp.wechat.security import BadPayload, BadSignature, Cryptor, parse_field
 log = logging.getLogger(__name__)
 
 PATH = "/wechat"
+# All the callback's waits on the database end within this many seconds of its start: with Redis's
+# budget (one 0.5 s wait at most) the answer leaves well within WeChat's 5 s.
+DATABASE_S = 3.0
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 NO_REPLY = "success"
 TEXT, XML = "text/plain; charset=utf-8", "application/xml; charset=utf-8"
 WsgiApp = Callable[[dict, Callable], Iterable[bytes]]
@@ -60,7 +70,9 @@ class CallbackEndpoint:
         if environ.get("PATH_INFO") != PATH:
             return self.wsgi_app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
-        with self.app.app_context():
+        # The database's time is bounded too, teardown included: an answer goes out within
+        # WeChat's 5 s even when PostgreSQL hangs (wxapp/db_budget.py).
+        with db_budget.limit(DATABASE_S), self.app.app_context():
             try:
                 status, content_type, body = self.respond(environ, method)
             except Exception:
@@ -152,7 +164,7 @@ def _deliver(rule, message, fields: dict, redis: budget.BudgetRedis, note_follow
         session = read_only_session()
         try:
             if note_follow:
-                _note_follow(session, message.source)
+                _note_follow(session, message.source, redis)
             if rule is None:
                 log.info(kv("wechat_message", openid=short_openid(message.source), type=message.type,
                             event=getattr(message, "event", ""), replied=False))
@@ -166,21 +178,23 @@ def _deliver(rule, message, fields: dict, redis: budget.BudgetRedis, note_follow
         log.info(kv("wechat_retry", openid=short_openid(message.source), type=message.type))
         return stored.decode() if stored else ""
     if note_follow:
-        _note_follow(db.session, message.source)
+        _note_follow(db.session, message.source, redis)
     reply_xml = _answer(rule, message, db.session, redis)
     dedup.remember(redis, key, reply_xml.encode())
     return reply_xml
 
 
-def _note_follow(session, openid: str) -> None:
+def _note_follow(session, openid: str, redis: budget.BudgetRedis) -> None:
     """Records that `openid` follows, committed whatever the handler then does; a failure here
-    costs the record, never the answer."""
+    costs the record, never the answer, and the sender's next message tries again."""
     try:
         followers.note_activity(session, openid)
         session.commit()
     except SQLAlchemyError as exc:
         session.rollback()
         log.warning(kv("wechat_follow_unrecorded", openid=short_openid(openid), error=type(exc).__name__))
+        with contextlib.suppress(redis_lib.RedisError):
+            redis.delete(keys.follow_seen(openid))
 
 
 def _answer(rule, message, session, redis: budget.BudgetRedis, overview_cache: list | None = None) -> str:
@@ -192,6 +206,12 @@ def _answer(rule, message, session, redis: budget.BudgetRedis, overview_cache: l
     event = getattr(message, "event", "")
     try:
         reply_xml = render(rule.handler(message, ctx), message)
+    except DATABASE_DOWN as exc:
+        # What can be said without the database: the welcome, the school's contact line.
+        session.rollback()
+        log.warning(kv("wechat_database_unavailable", openid=short_openid(message.source), type=message.type,
+                       event=event, error=type(exc).__name__))
+        return render(handlers.unavailable(message, ctx), message)
     except Exception:
         # Answer "success" anyway: a 500 would make WeChat retry into the same error.
         session.rollback()

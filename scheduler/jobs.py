@@ -9,9 +9,11 @@ import logging
 from contextlib import contextmanager
 from datetime import datetime
 
+import redis as redis_lib
 from flask import Flask, current_app, has_app_context
 
 from services.logfmt import kv
+from services.notices import last_dispatch
 from services.notices.desk import NoticeDesk
 from services.timeutil import utcnow
 
@@ -54,6 +56,10 @@ def dispatch_outbox(now: datetime | None = None) -> None:
         if report.sent or report.failed or report.retried or report.expired_leases or report.unknown:
             log.info(kv("outbox_dispatched", sent=report.sent, retried=report.retried, failed=report.failed,
                         fallbacks=report.fallbacks, expired_leases=report.expired_leases, unknown=report.unknown))
+        try:
+            last_dispatch.mark(current_app.extensions["redis"], now or utcnow())
+        except redis_lib.RedisError as exc:  # the dispatch itself went well: only its record is lost
+            log.warning(kv("dispatch_record_unavailable", error=type(exc).__name__))
 
 
 def remind_class_starts(now: datetime | None = None) -> None:
@@ -77,11 +83,16 @@ SETTLE_INTERVAL_S = 60
 
 
 def settle_exam_deadlines(now: datetime | None = None) -> None:
-    """Grades, as they stand, the exam attempts whose deadline has passed (a pass completes the major)."""
+    """Grades, as they stand, the exam attempts whose deadline has passed (a pass completes the major).
+
+    Judged by the database's clock, never this host's: a scheduler host whose clock runs fast
+    would otherwise grade attempts whose time is not up."""
+    from models import db
+    from services.db import database_now
     from services.exam.grading import settle_due
 
     with app_context():
-        graded = settle_due(current_app.extensions["exam_tools"](), now or utcnow())
+        graded = settle_due(current_app.extensions["exam_tools"](), now or database_now(db.session))
         if graded:
             log.info(kv("exam_deadlines_settled", graded=graded))
 

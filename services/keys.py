@@ -91,6 +91,11 @@ def scheduler_leader() -> str:
     return f"{PREFIX}:scheduler:leader"
 
 
+def dispatch_last_run() -> str:
+    """When the scheduler's outbox dispatch last finished a run (epoch seconds)."""
+    return f"{PREFIX}:outbox:dispatched_at"
+
+
 def play(trainee_id: int) -> str:
     """A trainee's hot study state: the active player page, the last heartbeat, the attendance
     clock and each lesson's watched parts (confirmed and awaiting the next check)."""

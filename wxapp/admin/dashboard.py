@@ -29,10 +29,21 @@ def recount_after_changes(response):
 def dashboard():
     now = utcnow()
     study = figures.cached_study(db.session, redis_client(), now, fresh=request.args.get("fresh") == "1")
+    outbox = figures.outbox_watch(db.session, redis_client(), now)
     return render_template(
         "admin/dashboard.html", study=study, counted_at=local_text(datetime.fromisoformat(study.counted_at)),
         attendance=activity.attendance_today(db.session, now), notices=activity.notices(db.session),
+        outbox=outbox, dispatched_at=local_text(outbox.dispatched_at) if outbox.dispatched_at else None,
+        how_long=how_long,
     )
+
+
+def how_long(seconds: int) -> str:
+    """`45 秒`, `12 分钟`, `3 小时`, `2 天`: an age as staff read it."""
+    for unit, label in ((86400, "天"), (3600, "小时"), (60, "分钟")):
+        if seconds >= unit:
+            return f"{seconds // unit} {label}"
+    return f"{seconds} 秒"
 
 
 @bp.route("/attendance")

@@ -1,7 +1,9 @@
 """The outbox dispatcher: claims due rows, sends them concurrently, records each outcome.
 
 One thread (the caller's) talks to the database; a bounded pool of threads talks to WeChat and
-the SMS provider, each send first taking a slot of the shared rate limit. Outcomes are written
+the SMS provider, each send first taking a slot of the shared rate limit, then asking the database
+thread to record that its request is about to leave (`outbox.mark_tried`: a dispatcher killed
+before that leaves the row to go back to `pending`, after it `unknown`). Outcomes are written
 in small batches, so the database sees one transaction per batch, not per message. Memory stays
 flat in the number of rows: at most two pools' worth of rows are held at any time.
 
@@ -17,12 +19,13 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -44,10 +47,24 @@ log = logging.getLogger(__name__)
 BATCH_WINDOW_S = 0.02   # gather outcomes this long before writing them in one transaction
 IDLE_CLAIM_S = 0.5      # with nothing claimable, look again this often
 MIN_SLEEP_S, MAX_SLEEP_S = 0.1, 1.0  # waiting for retries or other dispatchers' rows: look again
+START_POLL_S = 0.1      # a send waiting for its start to be recorded checks this often for an interruption
 
 
 # The rows being sent: row id -> (its send in the pool, the claimed row).
 Inflight = dict[int, tuple[Future[None], Claimed]]
+
+
+@dataclass(eq=False)
+class Start:
+    """A send thread's request to the database thread: record that row `id`'s request leaves now."""
+
+    id: int
+    answered: threading.Event = field(default_factory=threading.Event)
+    granted: bool = False  # recorded, and the row still ours: send it
+
+
+# What the pool threads hand the database thread: starts to record and outcomes.
+Mailbox = queue.Queue[Outcome | Start]
 
 
 @dataclass
@@ -74,13 +91,16 @@ class Dispatcher:
         self.clock = clock
         self.token = uuid.uuid4().hex
         self._rng = random.Random()
+        self._mailbox: Mailbox = queue.Queue()
+        self._closing = threading.Event()  # set when a run is interrupted: sends not yet started stay unsent
 
     def run(self, notice_id: int | None = None, wait: bool = False, max_seconds: float | None = None) -> DispatchReport:
         """Sends what is due (of one notice, or all); with `wait`, also waits out retries and
         rows other dispatchers hold, until everything is settled or `max_seconds` pass."""
         report = DispatchReport(expired_leases=outbox.expire_leases(self.session, self.clock()))
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
-        done: queue.Queue[Outcome] = queue.Queue()
+        done = self._mailbox = queue.Queue()
+        self._closing = threading.Event()
         inflight: Inflight = {}
         next_claim = 0.0  # monotonic time of the next claim; pushed back while nothing is claimable
         with ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="outbox") as pool:
@@ -103,7 +123,7 @@ class Dispatcher:
 
     # -- the caller's thread: the database ------------------------------------------------------
 
-    def _top_up(self, pool: ThreadPoolExecutor, inflight: Inflight, done: queue.Queue[Outcome],
+    def _top_up(self, pool: ThreadPoolExecutor, inflight: Inflight, done: Mailbox,
                 notice_id: int | None) -> int:
         """Claims enough rows to keep every pool thread busy with one waiting behind it."""
         claimed = outbox.claim(self.session, self.token, 2 * self.settings.pool_size - len(inflight),
@@ -112,26 +132,43 @@ class Dispatcher:
             inflight[row.id] = (pool.submit(self._send_into, row, done), row)
         return len(claimed)
 
-    def _collect(self, inflight: Inflight, done: queue.Queue[Outcome], report: DispatchReport) -> int:
-        """Waits for outcomes, records a batch of them; returns the SMS fallback rows added."""
-        outcomes = [done.get()]
+    def _collect(self, inflight: Inflight, done: Mailbox, report: DispatchReport) -> int:
+        """Waits for starts and outcomes; records the starts at once (a send waits on them) and a
+        batch of outcomes; returns the SMS fallback rows added."""
+        items = [done.get()]
         until = time.monotonic() + BATCH_WINDOW_S
-        while (left := until - time.monotonic()) > 0:
+        while not any(isinstance(item, Start) for item in items) and (left := until - time.monotonic()) > 0:
             try:
-                outcomes.append(done.get(timeout=left))
+                items.append(done.get(timeout=left))
             except queue.Empty:
                 break
+        items.extend(_drain(done))
+        starts = [item for item in items if isinstance(item, Start)]
+        outcomes = [item for item in items if isinstance(item, Outcome)]
+        if starts:
+            self._grant(starts)
         for o in outcomes:
             inflight.pop(o.id, None)
-        return self._record(outcomes, report)
+        return self._record(outcomes, report) if outcomes else 0
 
-    def _abandon(self, inflight: Inflight, done: queue.Queue[Outcome], report: DispatchReport) -> None:
-        """Interrupted (Ctrl-C, a database error): sends not yet started are cancelled and given
-        back; those under way finish and are recorded when possible, else their lease runs out."""
+    def _grant(self, starts: list[Start]) -> None:
+        """Records the starts; a send whose start could not be recorded is not made."""
+        granted: set[int] = set()
+        try:
+            granted = outbox.mark_tried(self.session, self.token, [start.id for start in starts], self.clock())
+        finally:
+            for start in starts:  # on an error none is granted: each send gives its row back
+                start.granted = start.id in granted
+                start.answered.set()
+
+    def _abandon(self, inflight: Inflight, done: Mailbox, report: DispatchReport) -> None:
+        """Interrupted (Ctrl-C, a database error): sends not yet started are cancelled or refused
+        their start and given back; those under way finish and are recorded when possible, else
+        their lease runs out."""
+        self._closing.set()
         outcomes = [self._outcome(row, released=True) for future, row in inflight.values() if future.cancel()]
         wait_futures([future for future, _ in inflight.values()])
-        while not done.empty():
-            outcomes.append(done.get())
+        outcomes += [item for item in _drain(done) if isinstance(item, Outcome)]
         try:
             self._record(outcomes, report)
         except Exception:
@@ -166,7 +203,17 @@ class Dispatcher:
 
     # -- pool threads: the providers ------------------------------------------------------------
 
-    def _send_into(self, row: Claimed, done: queue.Queue[Outcome]) -> None:
+    def _begin(self, row: Claimed) -> bool:
+        """Waits until the database thread has recorded that this row's request leaves now; False
+        when it could not (the run interrupted, the row no longer ours): then it is not sent."""
+        start = Start(row.id)
+        self._mailbox.put(start)
+        while not start.answered.wait(START_POLL_S):
+            if self._closing.is_set():
+                return False
+        return start.granted
+
+    def _send_into(self, row: Claimed, done: Mailbox) -> None:
         try:
             done.put(self._send(row))
         except Exception as exc:  # a bug must not leave the row unrecorded: retry it later
@@ -191,6 +238,8 @@ class Dispatcher:
         started = self.clock()
         if row.first_sent_at is not None and started >= row.first_sent_at + outbox.RESEND_WINDOW:
             return self._outcome(row, error=outbox.UNKNOWN_FATE, unknown=True)
+        if not self._begin(row):
+            return self._outcome(row, released=True)
         try:
             msgid = self.wechat.send_template(row.openid, template.template_id, template.render(row.values),
                                               url=row.link, client_msg_id=outbox.client_msg_id(row.id))
@@ -206,6 +255,8 @@ class Dispatcher:
 
     def _send_sms(self, row: Claimed) -> Outcome:
         template = self.templates[row.kind].sms
+        if not self._begin(row):
+            return self._outcome(row, released=True)
         try:
             message_id = self.sms.send(row.phone, template.template_code, template.render(row.values))
         except SmsError as exc:
@@ -224,6 +275,16 @@ class Dispatcher:
                        attempts=row.attempts, sent=sent, message_id=message_id, error=error, transient=transient,
                        released=released, unknown=unknown, errcode=errcode, openid=openid,
                        first_sent_at=first_sent_at or row.first_sent_at)
+
+
+def _drain(done: Mailbox) -> list[Outcome | Start]:
+    """What is in the mailbox now, without waiting."""
+    items: list[Outcome | Start] = []
+    while True:
+        try:
+            items.append(done.get_nowait())
+        except queue.Empty:
+            return items
 
 
 # What staff read beside a failed template message (the delivery table): WeChat's code explained,

@@ -71,6 +71,9 @@ def job_specs() -> list[JobSpec]:
         # Grades the exam attempts left open past their deadline (a closed page, a dead phone).
         JobSpec("settle_exam_deadlines", "scheduler.jobs:settle_exam_deadlines",
                 IntervalTrigger(seconds=jobs.SETTLE_INTERVAL_S, timezone=SHANGHAI), jobs.SETTLE_INTERVAL_S),
+        # Texts of unknown fate, looked up at the SMS provider (a late run is as good as any).
+        JobSpec("settle_unknown_texts", "scheduler.jobs:settle_unknown_texts",
+                IntervalTrigger(seconds=jobs.SETTLE_TEXTS_INTERVAL_S, timezone=SHANGHAI), jobs.SETTLE_TEXTS_INTERVAL_S),
         # Nightly 03:00, when nobody reads the chat; a scheduler down then still syncs until 06:00.
         JobSpec("sync_followers", "scheduler.jobs:sync_followers",
                 CronTrigger(hour=3, minute=0, timezone=SHANGHAI), 3 * 3600),

@@ -62,6 +62,20 @@ def dispatch_outbox(now: datetime | None = None) -> None:
             log.warning(kv("dispatch_record_unavailable", error=type(exc).__name__))
 
 
+SETTLE_TEXTS_INTERVAL_S = 600
+
+
+def settle_unknown_texts(now: datetime | None = None) -> None:
+    """Asks the SMS provider (where it can look a send up) what became of texts of unknown fate."""
+    from models import db
+    from services.notices import unknown
+
+    with app_context():
+        counts = unknown.settle_texts(db.session, notice_desk().sms, now or utcnow())
+        if counts.get("sent") or counts.get("failed"):
+            log.info(kv("unknown_texts_settled", **counts))
+
+
 def remind_class_starts(now: datetime | None = None) -> None:
     """Writes the reminders of classes starting from now to the end of tomorrow (once each)."""
     with app_context():

@@ -12,7 +12,8 @@ after the client's one refresh; SMS flow control) come back `pending` with expon
 and jitter, up to `max_attempts`; a WeChat failure for good falls back to SMS (see outbox.record).
 Every template message carries its row's client_msg_id. A WeChat send whose request left but whose
 answer never came is of unknown fate: resent (WeChat then delivers it once) only inside the
-resend window of its first such try, else left `unknown` (see outbox.RESEND_WINDOW).
+resend window of its first such try, else left `unknown` (see outbox.RESEND_WINDOW). A text whose
+request left but whose answer never came is `unknown` at once: an SMS has no such window.
 """
 from __future__ import annotations
 
@@ -257,11 +258,16 @@ class Dispatcher:
         template = self.templates[row.kind].sms
         if not self._begin(row):
             return self._outcome(row, released=True)
+        started = self.clock()
         try:
-            message_id = self.sms.send(row.phone, template.template_code, template.render(row.values))
+            message_id = self.sms.send(row.phone, template.template_code, template.render(row.values),
+                                       ref=outbox.client_msg_id(row.id))
         except SmsError as exc:
             log.info(kv("outbox_sms_error", id=row.id, to=mask_phone(row.phone), code=exc.code,
-                        transient=exc.transient))
+                        transient=exc.transient, may_have_left=exc.may_have_left))
+            if exc.may_have_left:  # the provider may have accepted it: never sent again by itself
+                return self._outcome(row, error=f"{outbox.SMS_UNKNOWN_FATE}（{exc.code}）", unknown=True,
+                                     first_sent_at=row.first_sent_at or started)
             return self._outcome(row, error=f"短信 {exc.code}: {exc.reason}", transient=exc.transient)
         log.info(kv("outbox_sent", id=row.id, channel="sms", to=mask_phone(row.phone)))
         return self._outcome(row, sent=True, message_id=message_id)

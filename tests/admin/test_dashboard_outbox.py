@@ -48,3 +48,32 @@ def test_dashboard_says_in_red_when_the_outbox_has_not_been_dispatched_for_two_m
 
     last_dispatch.mark(redis, utcnow())
     assert STALE not in console.text("/admin/")
+
+
+def test_staff_resend_an_unknown_text_from_the_class_delivery_table_and_it_is_recorded(app, console, redis):
+    from sqlalchemy import select
+
+    from models import AuditEntry
+    from tests.notify_util import CLASS_CODE, class_with_trainees, sms_sent
+
+    class_with_trainees(app, bound=0, unbound=1)
+    with app.app_context():
+        notice = app.extensions["notice_desk"].class_open(CLASS_CODE, "test")
+        row = db.session.scalars(select(OutboxMessage).where(OutboxMessage.notice_id == notice.id)).one()
+        row.state, row.last_error = "unknown", "短信服务商未在超时内应答"
+        db.session.commit()
+        row_id = row.id
+
+    page = console.text(f"/admin/classes/{CLASS_CODE}")
+    assert f'action="/admin/notices/{row_id}/resend"' in page and "重发" in page
+
+    answer = console.post(f"/admin/notices/{row_id}/resend")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(f"/admin/classes/{CLASS_CODE}#delivery")
+    again = console.post(f"/admin/notices/{row_id}/resend", follow_redirects=True)
+    assert "只有状态未知的通知可以重发" in again.get_data(as_text=True)
+
+    with app.app_context():
+        assert db.session.get(OutboxMessage, row_id).state == "sent"
+        [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "notice_resent")).all()
+    assert (entry.actor, entry.target) == ("wang", f"outbox:{row_id}")
+    assert len(sms_sent(redis)) == 1

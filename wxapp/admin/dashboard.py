@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import render_template, request
+from flask import flash, redirect, render_template, request, url_for
 
 from services import keys
 from services.admin import activity, figures
 from services.admin.notices import outbox_page
+from services.notices import unknown
+from services.notices.notices import NoticeError
 from services.timeutil import local_text, utcnow
 from wxapp.admin import bp
+from wxapp.admin.auth import actor
 from wxapp.admin.helpers import page_arg
-from wxapp.extensions import db, redis_client
+from wxapp.extensions import db, notice_desk, redis_client
 
 OUTBOX_PAGE = 50
+RESEND_WAIT_S = 10  # a resend waits this long for its answer; the scheduler sends it otherwise
 
 
 @bp.after_request
@@ -61,3 +65,18 @@ def notices():
     rows, total = outbox_page(db.session, state, page, OUTBOX_PAGE)
     return render_template("admin/notices.html", rows=rows, total=total, state=state, page=page,
                            page_size=OUTBOX_PAGE)
+
+
+@bp.route("/notices/<int:outbox_id>/resend", methods=["POST"])
+def notice_resend(outbox_id: int):
+    """重发 of a message of unknown fate, once staff checked it did not arrive (recorded)."""
+    try:
+        queued = unknown.resend(db.session, outbox_id, actor(), utcnow())
+    except NoticeError as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("admin.notices", state="unknown"))
+    notice_desk().dispatcher().run(notice_id=queued.notice_id, wait=True, max_seconds=RESEND_WAIT_S)
+    flash(f"已重发给 {queued.trainee_name}，送达情况见下表", "success")
+    if queued.class_code:
+        return redirect(url_for("admin.class_page", code=queued.class_code) + "#delivery")
+    return redirect(url_for("admin.notices"))

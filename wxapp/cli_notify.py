@@ -94,10 +94,9 @@ def notify_status(code: str) -> None:
         _echo_counts(notices.counts(db.session, notice.id), indent="  ")
         for u in notices.undelivered(db.session, notice.id):
             error = f"：{u.last_error[:80]}" if u.last_error else ""
+            resend = f"（核实未收到后可重发：notify resend {u.outbox_id} --by 姓名）" if u.state == "unknown" else ""
             click.echo(f"  · {u.trainee_name}（{mask_phone(u.phone)}）{CHANNEL_LABELS[u.channel]} "
-                       f"{STATE_LABELS[u.state]}，已尝试 {u.attempts} 次{error}")
-            if u.state == "unknown":
-                click.echo(f"    核实未收到后可重发：notify resend {u.outbox_id} --by 姓名")
+                       f"{STATE_LABELS[u.state]}，已尝试 {u.attempts} 次{error}{resend}")
 
 
 @notify_cli.command("retry")

@@ -46,6 +46,7 @@ from services.wechat_api import WeChatApi, WeChatApiError, WeChatUnavailable
 log = logging.getLogger(__name__)
 
 BATCH_WINDOW_S = 0.02   # gather outcomes this long before writing them in one transaction
+START_WINDOW_S = 0.005  # with a send waiting for its start, gather this long at most
 IDLE_CLAIM_S = 0.5      # with nothing claimable, look again this often
 MIN_SLEEP_S, MAX_SLEEP_S = 0.1, 1.0  # waiting for retries or other dispatchers' rows: look again
 START_POLL_S = 0.1      # a send waiting for its start to be recorded checks this often for an interruption
@@ -137,12 +138,14 @@ class Dispatcher:
         """Waits for starts and outcomes; records the starts at once (a send waits on them) and a
         batch of outcomes; returns the SMS fallback rows added."""
         items = [done.get()]
-        until = time.monotonic() + BATCH_WINDOW_S
-        while not any(isinstance(item, Start) for item in items) and (left := until - time.monotonic()) > 0:
+        until = time.monotonic() + (START_WINDOW_S if isinstance(items[0], Start) else BATCH_WINDOW_S)
+        while (left := until - time.monotonic()) > 0:
             try:
-                items.append(done.get(timeout=left))
+                items.append(item := done.get(timeout=left))
             except queue.Empty:
                 break
+            if isinstance(item, Start):  # a send waits on it: gather only a little longer
+                until = min(until, time.monotonic() + START_WINDOW_S)
         items.extend(_drain(done))
         starts = [item for item in items if isinstance(item, Start)]
         outcomes = [item for item in items if isinstance(item, Outcome)]

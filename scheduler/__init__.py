@@ -94,14 +94,13 @@ class GuardedScheduler(BackgroundScheduler):
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
-    scheduler = GuardedScheduler(
+    return GuardedScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=database.job_store_engine(_database_url(app)))},
         executors={"default": ThreadPoolExecutor(4)},
         # coalesce: runs missed in a row run once, not once each; max_instances: never overlap.
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=SHANGHAI,
     )
-    return scheduler
 
 
 def _database_url(app: Flask) -> str:

@@ -43,10 +43,6 @@ class DatabaseWatch:
         self._failures = 0
         self._hanging: threading.Thread | None = None
 
-    @property
-    def away(self) -> bool:
-        return self._failures > 0
-
     def reachable(self) -> bool:
         error = self._probe()
         if error is None:

@@ -91,9 +91,13 @@ class OutboxMessage(Base):
     state: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_try_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Set while a dispatcher holds the row (`sending`); past `lease_until` the row becomes `unknown`.
+    # Set while a dispatcher holds the row (`sending`); past `lease_until` the row goes back to
+    # `pending` if it was never tried, else becomes `unknown` (see `tried_at`).
     claimed_by: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Written just before the current claim's request leaves (cleared by each claim): a row still
+    # `sending` without it was never tried, and a dispatcher that died can't have sent it.
+    tried_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(300))
     provider_message_id: Mapped[str | None] = mapped_column(String(64))
     # Values for this trainee only (e.g. the registration expiry date).

@@ -6,6 +6,13 @@ takes over when the leader's lock lapses; a leader that can't renew stops its jo
 Jobs live in the database (`SQLAlchemyJobStore`, table `apscheduler_jobs`, left out of the
 Alembic migrations) under fixed ids, so a restart keeps each job's next run time, and a run
 missed while no scheduler was up still happens if it is late by less than its grace time.
+
+The scheduler outlives the database. It leads only while the database answers (a probe with a
+time limit, `scheduler.database`): while it is down or hung the process waits idle, probing with
+a growing backoff, and logs `scheduler_database_unreachable`; once it answers again the process
+logs `scheduler_database_back` and takes the lead again (`scheduler_leading`). A leader that loses
+the database stops its jobs and gives up the lead the same way. A run that failed on a lost
+connection runs again soon after (`scheduler.retries`).
 """
 from __future__ import annotations
 
@@ -14,17 +21,21 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import redis as redis_lib
+from apscheduler.events import EVENT_JOB_ERROR
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
-from scheduler import jobs
+from scheduler import database, jobs
+from scheduler.retries import JobRetries
 from services import keys
 from services.logfmt import kv
 from services.timeutil import SHANGHAI
@@ -32,6 +43,8 @@ from services.timeutil import SHANGHAI
 log = logging.getLogger(__name__)
 
 LEADER_TTL_S = 30
+# A shutdown waits this long for the runs under way (a dispatch stops claiming within seconds).
+SHUTDOWN_WAIT_S = 30
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,9 @@ def job_specs() -> list[JobSpec]:
         # Grades the exam attempts left open past their deadline (a closed page, a dead phone).
         JobSpec("settle_exam_deadlines", "scheduler.jobs:settle_exam_deadlines",
                 IntervalTrigger(seconds=jobs.SETTLE_INTERVAL_S, timezone=SHANGHAI), jobs.SETTLE_INTERVAL_S),
+        # Texts of unknown fate, looked up at the SMS provider (a late run is as good as any).
+        JobSpec("settle_unknown_texts", "scheduler.jobs:settle_unknown_texts",
+                IntervalTrigger(seconds=jobs.SETTLE_TEXTS_INTERVAL_S, timezone=SHANGHAI), jobs.SETTLE_TEXTS_INTERVAL_S),
         # Nightly 03:00, when nobody reads the chat; a scheduler down then still syncs until 06:00.
         JobSpec("sync_followers", "scheduler.jobs:sync_followers",
                 CronTrigger(hour=3, minute=0, timezone=SHANGHAI), 3 * 3600),
@@ -73,18 +89,34 @@ def job_specs() -> list[JobSpec]:
     ]
 
 
-def build_scheduler(app: Flask) -> BackgroundScheduler:
-    from models import db
+class GuardedScheduler(BackgroundScheduler):
+    """APScheduler's loop survives a job store error while it looks for due jobs, but not one while
+    it stores a job's next run (the database went away in between): that ends its thread and every
+    job with it, silently. Here such an error is logged and the jobs are looked at again soon."""
 
-    with app.app_context():
-        engine = db.engine
-    return BackgroundScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+    def _process_jobs(self):
+        try:
+            return super()._process_jobs()
+        except Exception as exc:  # the job store's database; anything else would kill the loop as well
+            log.warning(kv("scheduler_job_store_error", error=type(exc).__name__))
+            return self.jobstore_retry_interval
+
+
+def build_scheduler(app: Flask) -> BackgroundScheduler:
+    return GuardedScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=database.job_store_engine(_database_url(app)))},
         executors={"default": ThreadPoolExecutor(4)},
         # coalesce: runs missed in a row run once, not once each; max_instances: never overlap.
         job_defaults={"coalesce": True, "max_instances": 1},
         timezone=SHANGHAI,
     )
+
+
+def _database_url(app: Flask) -> str:
+    from models import db
+
+    with app.app_context():
+        return db.engine.url.render_as_string(hide_password=False)
 
 
 def sync_jobs(scheduler: BackgroundScheduler) -> None:
@@ -128,34 +160,82 @@ class Leadership:
 
 def run(app: Flask, stop: threading.Event, ttl_s: float = LEADER_TTL_S,
         on_change: Callable[[bool], None] | None = None) -> None:
-    """Leads when it can, waits idle when another process leads, until `stop` is set."""
+    """Leads when it can, waits idle when another process leads or while the database is away,
+    until `stop` is set."""
     jobs.bind(app)
     leadership = Leadership(app.extensions["redis"], ttl_s)
+    watch = database.DatabaseWatch(_database_url(app))
+    retries = JobRetries({spec.id: spec.misfire_grace_s for spec in job_specs()})
     scheduler: BackgroundScheduler | None = None
     try:
         while not stop.is_set():
-            if scheduler is None and leadership.acquire():
-                scheduler = _start(app)
-                _tell(on_change, True)
-            elif scheduler is not None and not leadership.renew():
-                scheduler.shutdown(wait=True)
+            pause = ttl_s / 3
+            if scheduler is None:
+                if not watch.reachable():
+                    pause = watch.backoff_s()
+                elif leadership.acquire():
+                    scheduler = _lead(app, watch, leadership, retries)
+                    if scheduler is None:
+                        pause = watch.backoff_s()
+                    else:
+                        _tell(on_change, True)
+            elif not leadership.renew():
+                _shut_down(scheduler)
                 scheduler = None
                 _tell(on_change, False)
-            stop.wait(ttl_s / 3)
+            elif not watch.reachable():
+                # Its jobs would only fail: let go of the lead, wait for the database, lead again.
+                _shut_down(scheduler, database.PROBE_TIMEOUT_S)
+                leadership.release()
+                scheduler = None
+                _tell(on_change, False)
+                pause = watch.backoff_s()
+            else:
+                retries.apply(scheduler, datetime.now(SHANGHAI))
+            stop.wait(pause)
     finally:
         if scheduler is not None:
-            scheduler.shutdown(wait=True)
+            _shut_down(scheduler)
             leadership.release()
             _tell(on_change, False)
+        watch.close()
 
 
-def _start(app: Flask) -> BackgroundScheduler:
+def _lead(app: Flask, watch: database.DatabaseWatch, leadership: Leadership,
+          retries: JobRetries) -> BackgroundScheduler | None:
+    """Starts the jobs; None (the lead given back) when the database fails on the way."""
+    try:
+        return _start(app, retries)
+    except Exception as exc:  # the job store reads and writes the database while it starts
+        watch.lost(type(exc).__name__)
+        leadership.release()
+        return None
+
+
+def _start(app: Flask, retries: JobRetries) -> BackgroundScheduler:
     scheduler = build_scheduler(app)
-    scheduler.start(paused=True)
-    sync_jobs(scheduler)
+    try:
+        scheduler.start(paused=True)
+        sync_jobs(scheduler)
+    except BaseException:
+        _shut_down(scheduler)
+        raise
+    scheduler.add_listener(retries.listener, EVENT_JOB_ERROR)
     scheduler.resume()
     log.info(kv("scheduler_leading", jobs=",".join(job.id for job in scheduler.get_jobs())))
     return scheduler
+
+
+def _shut_down(scheduler: BackgroundScheduler, wait_s: float = SHUTDOWN_WAIT_S) -> None:
+    """Stops the jobs; waits for the runs under way, unless they hang on a hung database: the
+    shutdown then goes on in the background and this process moves on."""
+    if scheduler.state == STATE_STOPPED:
+        return
+    closing = threading.Thread(target=scheduler.shutdown, name="scheduler-shutdown", daemon=True)
+    closing.start()
+    closing.join(wait_s)
+    if closing.is_alive():
+        log.warning(kv("scheduler_shutdown_unfinished", waited_s=wait_s))
 
 
 def _tell(on_change: Callable[[bool], None] | None, leading: bool) -> None:

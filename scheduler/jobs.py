@@ -9,11 +9,12 @@ import logging
 from contextlib import contextmanager
 from datetime import datetime
 
+import redis as redis_lib
 from flask import Flask, current_app, has_app_context
 
 from services.logfmt import kv
+from services.notices import last_dispatch
 from services.notices.desk import NoticeDesk
-from services.notices.health import record_dispatch_run
 from services.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,27 @@ def dispatch_outbox(now: datetime | None = None) -> None:
     with app_context():
         clock = utcnow if now is None else (lambda: now)
         report = notice_desk().dispatcher(clock).run(max_seconds=DISPATCH_MAX_S)
-        record_dispatch_run(current_app.extensions["redis"])
         if report.sent or report.failed or report.retried or report.expired_leases or report.unknown:
             log.info(kv("outbox_dispatched", sent=report.sent, retried=report.retried, failed=report.failed,
                         fallbacks=report.fallbacks, expired_leases=report.expired_leases, unknown=report.unknown))
+        try:
+            last_dispatch.mark(current_app.extensions["redis"], now or utcnow())
+        except redis_lib.RedisError as exc:  # the dispatch itself went well: only its record is lost
+            log.warning(kv("dispatch_record_unavailable", error=type(exc).__name__))
+
+
+SETTLE_TEXTS_INTERVAL_S = 600
+
+
+def settle_unknown_texts(now: datetime | None = None) -> None:
+    """Asks the SMS provider (where it can look a send up) what became of texts of unknown fate."""
+    from models import db
+    from services.notices import unknown
+
+    with app_context():
+        counts = unknown.settle_texts(db.session, notice_desk().sms, now or utcnow())
+        if counts.get("sent") or counts.get("failed"):
+            log.info(kv("unknown_texts_settled", **counts))
 
 
 def remind_class_starts(now: datetime | None = None) -> None:
@@ -88,11 +106,16 @@ SETTLE_INTERVAL_S = 60
 
 
 def settle_exam_deadlines(now: datetime | None = None) -> None:
-    """Grades, as they stand, the exam attempts whose deadline has passed (a pass completes the major)."""
+    """Grades, as they stand, the exam attempts whose deadline has passed (a pass completes the major).
+
+    Judged by the database's clock, never this host's: a scheduler host whose clock runs fast
+    would otherwise grade attempts whose time is not up."""
+    from models import db
+    from services.db import database_now
     from services.exam.grading import settle_due
 
     with app_context():
-        graded = settle_due(current_app.extensions["exam_tools"](), now or utcnow())
+        graded = settle_due(current_app.extensions["exam_tools"](), now or database_now(db.session))
         if graded:
             log.info(kv("exam_deadlines_settled", graded=graded))
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
-from sqlalchemy import CursorResult, Executable, Table
+from sqlalchemy import CursorResult, Executable, Table, func, select
 from sqlalchemy.orm import Session
 
 from models import Base
+from services.timeutil import utcnow
 
 
 @contextmanager
@@ -37,3 +39,14 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+def database_now(session: Session) -> datetime:
+    """The database server's clock (UTC, aware): the one clock every host agrees on, for what
+    must not depend on a host's clock (exam deadlines). SQLite runs in this process: its clock is ours."""
+    if session.get_bind().dialect.name != "postgresql":
+        return utcnow()
+    now = session.scalar(select(func.now()))
+    session.commit()  # end the read: the caller's own transactions start fresh
+    assert isinstance(now, datetime)
+    return now.astimezone(UTC)

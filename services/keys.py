@@ -102,11 +102,6 @@ def outbox_rate(channel: str) -> str:
     return f"{PREFIX}:outbox:rate:{channel}"
 
 
-def dispatch_last_run() -> str:
-    """When a scheduler last ran the outbox dispatch (Unix time), for the dashboard and /metrics."""
-    return f"{PREFIX}:outbox:dispatched_at"
-
-
 def metrics_outbox_counts() -> str:
     """The outbox's rows per channel and state, as the last scrape of /metrics counted them."""
     return f"{PREFIX}:metrics:outbox"
@@ -120,6 +115,11 @@ def heartbeat_count(openid: str, minute: int) -> str:
 def scheduler_leader() -> str:
     """Held by the one scheduler process that runs jobs; the others wait for it to expire."""
     return f"{PREFIX}:scheduler:leader"
+
+
+def dispatch_last_run() -> str:
+    """When the scheduler's outbox dispatch last finished a run (epoch seconds)."""
+    return f"{PREFIX}:outbox:dispatched_at"
 
 
 def play(trainee_id: int) -> str:

@@ -99,8 +99,9 @@ def notify_status(code: str) -> None:
         _echo_counts(notices.counts(db.session, notice.id), indent="  ")
         for u in notices.undelivered(db.session, notice.id):
             error = f"：{u.last_error[:80]}" if u.last_error else ""
+            resend = f"（核实未收到后可重发：notify resend {u.outbox_id} --by 姓名）" if u.state == "unknown" else ""
             click.echo(f"  · {u.trainee_name}（{mask_phone(u.phone)}）{CHANNEL_LABELS[u.channel]} "
-                       f"{STATE_LABELS[u.state]}，已尝试 {u.attempts} 次{error}")
+                       f"{STATE_LABELS[u.state]}，已尝试 {u.attempts} 次{error}{resend}")
 
 
 @notify_cli.command("retry")
@@ -125,3 +126,23 @@ def notify_retry(code: str) -> None:
             click.echo(f"  状态未知的短信 {result.unknown} 条未重发：可能已送达，请用 notify status 查看并人工核实。")
     if not results:
         click.echo(f"班级 {training_class.code} 尚未发送通知")
+
+
+@notify_cli.command("resend")
+@click.argument("outbox_id", type=int)
+@click.option("--by", "actor", default=None, help="操作人（教务人员姓名），默认为当前系统用户")
+def notify_resend(outbox_id: int, actor: str | None) -> None:
+    """Sends again one message of unknown fate (状态未知), after staff checked it did not arrive;
+    recorded in the audit log. Its id is in `notify status` and the console's delivery table."""
+    from services.notices import unknown
+    from services.timeutil import utcnow
+    from wxapp.extensions import db, notice_desk
+
+    who = actor or f"cli:{operator()}"
+    try:
+        queued = unknown.resend(db.session, outbox_id, who, utcnow())
+    except notices.NoticeError as exc:
+        fail(exc.message)
+    click.echo(f"已重发：{queued.trainee_name} 的{CHANNEL_LABELS[queued.channel]}（记录 {outbox_id}），发送中…")
+    notice_desk().dispatcher().run(notice_id=queued.notice_id, wait=True, max_seconds=60)
+    click.echo(f"发送结果：{STATE_LABELS.get(unknown.state_of(db.session, outbox_id), '')}")

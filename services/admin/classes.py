@@ -224,17 +224,18 @@ class Delivery:
     attempts: int
     last_error: str
     sent_at: datetime | None
+    outbox_id: int = 0  # for staff's 重发 of an `unknown` one
 
 
 def deliveries(session: Session, training_class: TrainingClass) -> list[Delivery]:
     """Every message of the class's notices, per trainee, the ones needing a person first."""
     rows = session.execute(
         select(Trainee.id, Trainee.name, Trainee.phone, Notice.kind, OutboxMessage.channel, OutboxMessage.state,
-               OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.sent_at)
+               OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.sent_at, OutboxMessage.id)
         .join(OutboxMessage, OutboxMessage.trainee_id == Trainee.id)
         .join(Notice, Notice.id == OutboxMessage.notice_id)
         .where(Notice.class_id == training_class.id).order_by(Notice.id, Trainee.name, OutboxMessage.id)
     ).all()
     order = {"unknown": 0, "failed": 1, SENDING: 2, PENDING: 3, "sent": 4}
-    found = [Delivery(*row[:7], row[7] or "", row[8]) for row in rows]
+    found = [Delivery(*row[:7], row[7] or "", row[8], row[9]) for row in rows]
     return sorted(found, key=lambda d: order.get(d.state, 5))

@@ -11,6 +11,9 @@ the totals are sums of its few hundred rows. Hours are read from the hours summa
 (`services.study.hours`, one row per trainee and course), not added up from lesson progress, so a
 recount stays well under the page's budget; the figures are still kept in Redis for `CACHE_S` (the
 page says when they were counted, and staff may recount at once).
+
+Beside them, the outbox's watch (`outbox_watch`): how many notices wait and for how long, and
+whether the scheduler still dispatches them.
 """
 from __future__ import annotations
 
@@ -24,9 +27,11 @@ import redis as redis_lib
 from sqlalchemy import ColumnElement, Row, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from models import ClassMember, Completion, Course, Enrollment, Major, TrainingClass, WechatUser
+from models import ClassMember, Completion, Course, Enrollment, Major, OutboxMessage, TrainingClass, WechatUser
 from models.catalog import COURSE_PUBLIC
+from models.notices import PENDING, SENDING
 from services import keys
+from services.notices import last_dispatch
 from services.redis_tools import text as redis_text
 from services.study import hours
 
@@ -152,3 +157,25 @@ def cached_study(session: Session, redis: redis_lib.Redis, now: datetime, fresh:
     figures = count_study(session, now)
     redis.set(keys.admin_study_figures(), json.dumps(asdict(figures), ensure_ascii=False), ex=CACHE_S)
     return figures
+
+
+@dataclass(frozen=True)
+class OutboxWatch:
+    waiting: int  # pending or being sent
+    oldest_waiting_s: int | None  # how long the oldest of them has waited
+    dispatched_at: datetime | None  # the scheduler's last dispatch, None when none is recorded
+    dispatched_ago_s: int | None
+    stale: bool  # no dispatch for last_dispatch.STALE_AFTER: no scheduler is sending
+
+
+def outbox_watch(session: Session, redis: redis_lib.Redis, now: datetime) -> OutboxWatch:
+    waiting, oldest = session.execute(
+        select(func.count(), func.min(OutboxMessage.created_at)).where(OutboxMessage.state.in_((PENDING, SENDING)))
+    ).one()
+    last = last_dispatch.read(redis)
+    return OutboxWatch(waiting, _seconds_since(oldest, now), last, _seconds_since(last, now),
+                       last_dispatch.stale(last, now))
+
+
+def _seconds_since(moment: datetime | None, now: datetime) -> int | None:
+    return None if moment is None else max(int((now - moment).total_seconds()), 0)

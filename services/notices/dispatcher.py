@@ -1,7 +1,9 @@
 """The outbox dispatcher: claims due rows, sends them concurrently, records each outcome.
 
 One thread (the caller's) talks to the database; a bounded pool of threads talks to WeChat and
-the SMS provider, each send first taking a slot of the shared rate limit. Outcomes are written
+the SMS provider, each send first taking a slot of the shared rate limit, then asking the database
+thread to record that its request is about to leave (`outbox.mark_tried`: a dispatcher killed
+before that leaves the row to go back to `pending`, after it `unknown`). Outcomes are written
 in small batches, so the database sees one transaction per batch, not per message. Memory stays
 flat in the number of rows: at most two pools' worth of rows are held at any time.
 
@@ -10,19 +12,21 @@ after the client's one refresh; SMS flow control) come back `pending` with expon
 and jitter, up to `max_attempts`; a WeChat failure for good falls back to SMS (see outbox.record).
 Every template message carries its row's client_msg_id. A WeChat send whose request left but whose
 answer never came is of unknown fate: resent (WeChat then delivers it once) only inside the
-resend window of its first such try, else left `unknown` (see outbox.RESEND_WINDOW).
+resend window of its first such try, else left `unknown` (see outbox.RESEND_WINDOW). A text whose
+request left but whose answer never came is `unknown` at once: an SMS has no such window.
 """
 from __future__ import annotations
 
 import logging
 import queue
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -42,12 +46,27 @@ from services.wechat_api import WeChatApi, WeChatApiError, WeChatUnavailable
 log = logging.getLogger(__name__)
 
 BATCH_WINDOW_S = 0.02   # gather outcomes this long before writing them in one transaction
+START_WINDOW_S = 0.005  # with a send waiting for its start, gather this long at most
 IDLE_CLAIM_S = 0.5      # with nothing claimable, look again this often
 MIN_SLEEP_S, MAX_SLEEP_S = 0.1, 1.0  # waiting for retries or other dispatchers' rows: look again
+START_POLL_S = 0.1      # a send waiting for its start to be recorded checks this often for an interruption
 
 
 # The rows being sent: row id -> (its send in the pool, the claimed row).
 Inflight = dict[int, tuple[Future[None], Claimed]]
+
+
+@dataclass(eq=False)
+class Start:
+    """A send thread's request to the database thread: record that row `id`'s request leaves now."""
+
+    id: int
+    answered: threading.Event = field(default_factory=threading.Event)
+    granted: bool = False  # recorded, and the row still ours: send it
+
+
+# What the pool threads hand the database thread: starts to record and outcomes.
+Mailbox = queue.Queue[Outcome | Start]
 
 
 @dataclass
@@ -74,13 +93,16 @@ class Dispatcher:
         self.clock = clock
         self.token = uuid.uuid4().hex
         self._rng = random.Random()
+        self._mailbox: Mailbox = queue.Queue()
+        self._closing = threading.Event()  # set when a run is interrupted: sends not yet started stay unsent
 
     def run(self, notice_id: int | None = None, wait: bool = False, max_seconds: float | None = None) -> DispatchReport:
         """Sends what is due (of one notice, or all); with `wait`, also waits out retries and
         rows other dispatchers hold, until everything is settled or `max_seconds` pass."""
         report = DispatchReport(expired_leases=outbox.expire_leases(self.session, self.clock()))
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
-        done: queue.Queue[Outcome] = queue.Queue()
+        done = self._mailbox = queue.Queue()
+        self._closing = threading.Event()
         inflight: Inflight = {}
         next_claim = 0.0  # monotonic time of the next claim; pushed back while nothing is claimable
         with ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="outbox") as pool:
@@ -103,7 +125,7 @@ class Dispatcher:
 
     # -- the caller's thread: the database ------------------------------------------------------
 
-    def _top_up(self, pool: ThreadPoolExecutor, inflight: Inflight, done: queue.Queue[Outcome],
+    def _top_up(self, pool: ThreadPoolExecutor, inflight: Inflight, done: Mailbox,
                 notice_id: int | None) -> int:
         """Claims enough rows to keep every pool thread busy with one waiting behind it."""
         claimed = outbox.claim(self.session, self.token, 2 * self.settings.pool_size - len(inflight),
@@ -112,26 +134,45 @@ class Dispatcher:
             inflight[row.id] = (pool.submit(self._send_into, row, done), row)
         return len(claimed)
 
-    def _collect(self, inflight: Inflight, done: queue.Queue[Outcome], report: DispatchReport) -> int:
-        """Waits for outcomes, records a batch of them; returns the SMS fallback rows added."""
-        outcomes = [done.get()]
-        until = time.monotonic() + BATCH_WINDOW_S
+    def _collect(self, inflight: Inflight, done: Mailbox, report: DispatchReport) -> int:
+        """Waits for starts and outcomes; records the starts at once (a send waits on them) and a
+        batch of outcomes; returns the SMS fallback rows added."""
+        items = [done.get()]
+        until = time.monotonic() + (START_WINDOW_S if isinstance(items[0], Start) else BATCH_WINDOW_S)
         while (left := until - time.monotonic()) > 0:
             try:
-                outcomes.append(done.get(timeout=left))
+                items.append(item := done.get(timeout=left))
             except queue.Empty:
                 break
+            if isinstance(item, Start):  # a send waits on it: gather only a little longer
+                until = min(until, time.monotonic() + START_WINDOW_S)
+        items.extend(_drain(done))
+        starts = [item for item in items if isinstance(item, Start)]
+        outcomes = [item for item in items if isinstance(item, Outcome)]
+        if starts:
+            self._grant(starts)
         for o in outcomes:
             inflight.pop(o.id, None)
-        return self._record(outcomes, report)
+        return self._record(outcomes, report) if outcomes else 0
 
-    def _abandon(self, inflight: Inflight, done: queue.Queue[Outcome], report: DispatchReport) -> None:
-        """Interrupted (Ctrl-C, a database error): sends not yet started are cancelled and given
-        back; those under way finish and are recorded when possible, else their lease runs out."""
+    def _grant(self, starts: list[Start]) -> None:
+        """Records the starts; a send whose start could not be recorded is not made."""
+        granted: set[int] = set()
+        try:
+            granted = outbox.mark_tried(self.session, self.token, [start.id for start in starts], self.clock())
+        finally:
+            for start in starts:  # on an error none is granted: each send gives its row back
+                start.granted = start.id in granted
+                start.answered.set()
+
+    def _abandon(self, inflight: Inflight, done: Mailbox, report: DispatchReport) -> None:
+        """Interrupted (Ctrl-C, a database error): sends not yet started are cancelled or refused
+        their start and given back; those under way finish and are recorded when possible, else
+        their lease runs out."""
+        self._closing.set()
         outcomes = [self._outcome(row, released=True) for future, row in inflight.values() if future.cancel()]
         wait_futures([future for future, _ in inflight.values()])
-        while not done.empty():
-            outcomes.append(done.get())
+        outcomes += [item for item in _drain(done) if isinstance(item, Outcome)]
         try:
             self._record(outcomes, report)
         except Exception:
@@ -166,7 +207,17 @@ class Dispatcher:
 
     # -- pool threads: the providers ------------------------------------------------------------
 
-    def _send_into(self, row: Claimed, done: queue.Queue[Outcome]) -> None:
+    def _begin(self, row: Claimed) -> bool:
+        """Waits until the database thread has recorded that this row's request leaves now; False
+        when it could not (the run interrupted, the row no longer ours): then it is not sent."""
+        start = Start(row.id)
+        self._mailbox.put(start)
+        while not start.answered.wait(START_POLL_S):
+            if self._closing.is_set():
+                return False
+        return start.granted
+
+    def _send_into(self, row: Claimed, done: Mailbox) -> None:
         try:
             done.put(self._send(row))
         except Exception as exc:  # a bug must not leave the row unrecorded: retry it later
@@ -191,6 +242,8 @@ class Dispatcher:
         started = self.clock()
         if row.first_sent_at is not None and started >= row.first_sent_at + outbox.RESEND_WINDOW:
             return self._outcome(row, error=outbox.UNKNOWN_FATE, unknown=True)
+        if not self._begin(row):
+            return self._outcome(row, released=True)
         try:
             msgid = self.wechat.send_template(row.openid, template.template_id, template.render(row.values),
                                               url=row.link, client_msg_id=outbox.client_msg_id(row.id))
@@ -206,11 +259,18 @@ class Dispatcher:
 
     def _send_sms(self, row: Claimed) -> Outcome:
         template = self.templates[row.kind].sms
+        if not self._begin(row):
+            return self._outcome(row, released=True)
+        started = self.clock()
         try:
-            message_id = self.sms.send(row.phone, template.template_code, template.render(row.values))
+            message_id = self.sms.send(row.phone, template.template_code, template.render(row.values),
+                                       ref=outbox.client_msg_id(row.id))
         except SmsError as exc:
             log.info(kv("outbox_sms_error", id=row.id, to=mask_phone(row.phone), code=exc.code,
-                        transient=exc.transient))
+                        transient=exc.transient, may_have_left=exc.may_have_left))
+            if exc.may_have_left:  # the provider may have accepted it: never sent again by itself
+                return self._outcome(row, error=f"{outbox.SMS_UNKNOWN_FATE}（{exc.code}）", unknown=True,
+                                     first_sent_at=row.first_sent_at or started)
             return self._outcome(row, error=f"短信 {exc.code}: {exc.reason}", transient=exc.transient)
         log.info(kv("outbox_sent", id=row.id, channel="sms", to=mask_phone(row.phone)))
         return self._outcome(row, sent=True, message_id=message_id)
@@ -224,6 +284,16 @@ class Dispatcher:
                        attempts=row.attempts, sent=sent, message_id=message_id, error=error, transient=transient,
                        released=released, unknown=unknown, errcode=errcode, openid=openid,
                        first_sent_at=first_sent_at or row.first_sent_at)
+
+
+def _drain(done: Mailbox) -> list[Outcome | Start]:
+    """What is in the mailbox now, without waiting."""
+    items: list[Outcome | Start] = []
+    while True:
+        try:
+            items.append(done.get_nowait())
+        except queue.Empty:
+            return items
 
 
 # What staff read beside a failed template message (the delivery table): WeChat's code explained,

@@ -203,6 +203,7 @@ class Undelivered:
     state: str
     attempts: int
     last_error: str
+    outbox_id: int = 0  # for staff's 重发 of an `unknown` one
 
 
 def class_notices(session: Session, class_code: str) -> tuple[TrainingClass, list[Notice]]:
@@ -216,15 +217,15 @@ def undelivered(session: Session, notice_id: int) -> list[Undelivered]:
     """The messages of a notice that are not (yet) delivered, the ones needing a person first."""
     rows = session.execute(
         select(Trainee.name, Trainee.phone, OutboxMessage.channel, OutboxMessage.state, OutboxMessage.attempts,
-               OutboxMessage.last_error)
+               OutboxMessage.last_error, OutboxMessage.id)
         .join(Trainee, Trainee.id == OutboxMessage.trainee_id)
         .where(OutboxMessage.notice_id == notice_id,
                (OutboxMessage.state.in_((FAILED, UNKNOWN, WITHDRAWN))) | ((OutboxMessage.state == PENDING)
                                                                         & (OutboxMessage.attempts > 0)))
     )
     order = {UNKNOWN: 0, FAILED: 1, PENDING: 2, WITHDRAWN: 3}
-    found = [Undelivered(name, phone, channel, state, attempts, last_error or "")
-             for name, phone, channel, state, attempts, last_error in rows]
+    found = [Undelivered(name, phone, channel, state, attempts, last_error or "", row_id)
+             for name, phone, channel, state, attempts, last_error, row_id in rows]
     return sorted(found, key=lambda u: (order[u.state], u.trainee_name))
 
 

@@ -3,9 +3,11 @@
 A row is claimed by marking it `sending` under a lease, in a transaction committed *before* the
 send: on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so dispatchers in any number of processes
 never claim a row twice (on SQLite the claim's UPDATE re-checks `state` under SQLite's single
-writer lock, which gives the same; the project runs one dispatcher there). A row whose
-dispatcher died stays `sending` until its lease ends, then becomes `unknown` for staff to look
-at: it may or may not have left, and a blind resend could send it twice.
+writer lock, which gives the same; the project runs one dispatcher there). Just before its request
+leaves, the send records `tried_at` (`mark_tried`). A row whose dispatcher died stays `sending`
+until its lease ends (`expire_leases`): never tried, it goes back to `pending`; tried, it may or may
+not have left, so it becomes `unknown` for staff to look at (a blind resend could send it twice),
+unless it is a WeChat message still inside its resend window (below), which is sent again.
 
 A WeChat send that timed out after the request left may be on the phone already. It is sent
 again, with the same `client_msg_id` (WeChat delivers one message per OpenID + client_msg_id within
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Insert, Update, and_, bindparam, func, select, update
+from sqlalchemy import Insert, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,6 +41,7 @@ Row = dict[str, object]
 # WeChat a trainee's account just moved away from (services.identity.rebind).
 TO_OPENID = "to_openid"
 UNKNOWN_FATE = "微信未在超时内应答，可能已送达；不再重发，也不改发短信，请人工核实"
+SMS_UNKNOWN_FATE = "短信服务商未在超时内应答，可能已发出；不自动重发，请核实后重发"
 
 
 def client_msg_id(row_id: int) -> str:
@@ -113,7 +116,7 @@ def claim(session: Session, token: str, limit: int, lease_s: float, now: datetim
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_(ids), OutboxMessage.state == PENDING)
                 .values(state=SENDING, claimed_by=token, lease_until=now + timedelta(seconds=lease_s),
-                        attempts=OutboxMessage.attempts + 1, updated_at=now)
+                        attempts=OutboxMessage.attempts + 1, updated_at=now, tried_at=None)
                 .returning(OutboxMessage.id)
                 .execution_options(synchronize_session=False)
             ).all()
@@ -138,6 +141,18 @@ def _load(session: Session, ids: Sequence[int]) -> list[Claimed]:
                 values={**(r[7] or {}), **(r[5] or {}), "trainee_name": r[8]})
         for r in rows
     ]
+
+
+
+def mark_tried(session: Session, token: str, ids: Sequence[int], now: datetime) -> set[int]:
+    """Records that the sends of `ids` start now (before their requests leave); returns the ids
+    still claimed by `token`, the only ones that may be sent."""
+    with transaction(session):
+        return set(session.scalars(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == token, OutboxMessage.state == SENDING)
+            .values(tried_at=now).returning(OutboxMessage.id).execution_options(synchronize_session=False)
+        ).all())
 
 
 def record(session: Session, token: str, outcomes: list[Outcome], policy: RetryPolicy, now: datetime,
@@ -214,11 +229,30 @@ def insert_ignoring_conflicts(session: Session, model: type[Base]) -> Insert:
 
 
 def expire_leases(session: Session, now: datetime) -> int:
-    """Rows left `sending` past their lease (their dispatcher died) become `unknown`."""
-    return _update_rows(session, update(OutboxMessage)
-                        .where(OutboxMessage.state == SENDING, OutboxMessage.lease_until < now)
-                        .values(state=UNKNOWN, updated_at=now,
-                                last_error="发送中断（发送进程退出），是否已送达未知，请人工核实"))
+    """Rows left `sending` past their lease (their dispatcher died): never tried, back to `pending`;
+    a WeChat message tried inside its resend window, `pending` too (resent with its client_msg_id);
+    any other tried row, `unknown`. Returns how many rows changed."""
+    lapsed = [OutboxMessage.state == SENDING, OutboxMessage.lease_until < now]
+    released = {"state": PENDING, "next_try_at": now, "claimed_by": None, "lease_until": None, "updated_at": now}
+    window_open = now - RESEND_WINDOW
+    with transaction(session):
+        untried = affected(session, update(OutboxMessage)
+                           .where(*lapsed, OutboxMessage.tried_at.is_(None))
+                           .values(**released, attempts=OutboxMessage.attempts - 1)
+                           .execution_options(synchronize_session=False))
+        resend = affected(session, update(OutboxMessage)
+                          .where(*lapsed, OutboxMessage.channel == CHANNEL_WECHAT, OutboxMessage.tried_at > window_open,
+                                 or_(OutboxMessage.first_sent_at.is_(None), OutboxMessage.first_sent_at > window_open))
+                          .values(**released, first_sent_at=func.coalesce(OutboxMessage.first_sent_at,
+                                                                          OutboxMessage.tried_at),
+                                  last_error="发送中断（发送进程退出），在微信去重时限内重发")
+                          .execution_options(synchronize_session=False))
+        unknown = affected(session, update(OutboxMessage).where(*lapsed)
+                           .values(state=UNKNOWN, updated_at=now, first_sent_at=func.coalesce(
+                               OutboxMessage.first_sent_at, OutboxMessage.tried_at),
+                                   last_error="发送中断（发送进程退出），是否已送达未知，请人工核实")
+                           .execution_options(synchronize_session=False))
+    return untried + resend + unknown
 
 
 def requeue_failed_texts(session: Session, notice_id: int, now: datetime) -> int:

@@ -149,8 +149,8 @@ def test_jobs_are_stored_with_fixed_ids_and_keep_their_next_run_across_restarts(
     scheduler.sync_jobs(job_store)
     stored = {job.id: job.next_run_time for job in job_store.get_jobs()}
     assert set(stored) == {"dispatch_outbox", "remind_class_starts", "remind_registration_expiry",
-                           "settle_exam_deadlines", "sync_followers", "tell_hours_complete", "analyse_exam_faces",
-                           "purge_exam_photos"}
+                           "settle_exam_deadlines", "settle_unknown_texts", "sync_followers", "tell_hours_complete",
+                           "analyse_exam_faces", "purge_exam_photos"}
     weekly = job_store.get_job("remind_registration_expiry")
     assert (weekly.coalesce, weekly.max_instances, weekly.misfire_grace_time) == (True, 1, 8 * 3600)
 

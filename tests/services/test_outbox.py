@@ -202,20 +202,70 @@ def test_an_unknown_class_is_refused(notify_app):
         notify_app.extensions["notice_desk"].class_open("NOPE-1", "test")
 
 
-def test_a_row_left_sending_past_its_lease_becomes_unknown_and_is_not_resent(notify_app, fake_wechat):
+def test_a_row_claimed_but_never_tried_goes_back_to_pending_after_its_lease_and_is_sent_once(notify_app,
+                                                                                          fake_wechat):
     class_with_trainees(notify_app, bound=1, unbound=0)
     with notify_app.app_context():
         tools = notify_app.extensions["notice_desk"]
         notice = tools.class_open(CLASS_CODE, "test")
-        # A dispatcher claims the row, then dies before sending or recording anything.
+        # A dispatcher claims the row, then dies before its request could leave.
         [claimed] = outbox.claim(db.session, "dead-dispatcher", 10, lease_s=60, now=utcnow())
         assert tools.dispatcher().run(notice_id=notice.id).sent == 0  # still leased: left alone
         assert outbox.expire_leases(db.session, utcnow() + timedelta(seconds=61)) == 1
+        row = db.session.get(OutboxMessage, claimed.id)
+        assert (row.state, row.attempts, row.claimed_by) == ("pending", 0, None)
+        tools.dispatcher().run(notice_id=notice.id, wait=True)
+        db.session.refresh(row)
+        assert row.state == "sent"
+
+    assert template_recipients(fake_wechat) == {openid(1): 1}
+
+
+def test_a_text_tried_and_left_sending_past_its_lease_becomes_unknown_and_is_not_resent(notify_app, redis):
+    class_with_trainees(notify_app, bound=0, unbound=1)
+    with notify_app.app_context():
+        tools = notify_app.extensions["notice_desk"]
+        notice = tools.class_open(CLASS_CODE, "test")
+        # The dispatcher recorded that the request leaves, then died: it may have reached the provider.
+        [claimed] = outbox.claim(db.session, "dead-dispatcher", 10, lease_s=60, now=utcnow())
+        assert outbox.mark_tried(db.session, "dead-dispatcher", [claimed.id], utcnow()) == {claimed.id}
+        assert outbox.expire_leases(db.session, utcnow() + timedelta(seconds=61)) == 1
         tools.dispatcher().run(notice_id=notice.id, wait=True)
         row = db.session.get(OutboxMessage, claimed.id)
-        assert row.state == "unknown" and "人工核实" in row.last_error
+        assert row.state == "unknown" and "人工核实" in row.last_error and row.first_sent_at is not None
 
-    assert fake_wechat.calls(TEMPLATE_PATH) == []
+    assert sms_sent(redis) == []
+
+
+def test_a_template_message_tried_by_a_dead_dispatcher_is_resent_once_inside_wechats_window(notify_app,
+                                                                                            fake_wechat):
+    class_with_trainees(notify_app, bound=2, unbound=0)
+    with notify_app.app_context():
+        tools = notify_app.extensions["notice_desk"]
+        notice = tools.class_open(CLASS_CODE, "test")
+        claimed = outbox.claim(db.session, "dead-dispatcher", 10, lease_s=60, now=utcnow())
+        tried = utcnow()
+        outbox.mark_tried(db.session, "dead-dispatcher", [row.id for row in claimed], tried)
+        # The first request reached WeChat before the dispatcher died.
+        fake_wechat_send(notify_app, fake_wechat, claimed[0])
+        # One row's lease ends inside the window, the other's (much later) outside it.
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.id == claimed[1].id)
+                           .values(tried_at=tried - outbox.RESEND_WINDOW))
+        db.session.commit()
+        assert outbox.expire_leases(db.session, tried + timedelta(seconds=61)) == 2
+        tools.dispatcher().run(notice_id=notice.id, wait=True)
+        states = {row.id: db.session.get(OutboxMessage, row.id).state for row in claimed}
+
+    assert states == {claimed[0].id: "sent", claimed[1].id: "unknown"}
+    # Delivered once: the resend carried the same client_msg_id.
+    assert fake_wechat.delivered == [(claimed[0].openid, "tmpl-class-open")]
+    assert len(fake_wechat.calls(TEMPLATE_PATH)) == 2
+
+
+def fake_wechat_send(app, fake_wechat, row) -> None:
+    with app.app_context():
+        app.extensions["wechat_api"].send_template(row.openid, "tmpl-class-open", {},
+                                                   client_msg_id=outbox.client_msg_id(row.id))
 
 
 def test_two_dispatchers_on_postgresql_send_each_row_once(make_app, fake_wechat, database_url):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -36,14 +37,18 @@ class StandIn:
                 stand_in.requests.append({"path": url.path, "query": dict(parse_qsl(url.query)),
                                           "headers": {k.lower(): v for k, v in self.headers.items()},
                                           "json": json.loads(raw) if raw else None})
-                status, body = stand_in.answers.popleft()
+                status, body, *late = stand_in.answers.popleft()
+                time.sleep(late[0] if late else 0)
                 payload = json.dumps(body, ensure_ascii=False).encode()
                 self.send_response(status)
                 # Exactly this: the Tencent SDK ignores errors of any other content type.
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.wfile.write(payload)
+                except OSError:
+                    pass  # the client stopped waiting
 
             def log_message(self, *args):
                 pass
@@ -125,8 +130,22 @@ def test_an_unreachable_provider_is_transient_and_the_error_names_no_phone(backe
     with pytest.raises(SmsError) as failed:
         build_backend(settings(backend, "http://127.0.0.1:9"), redis=None).send(PHONE, "SMS_1", PARAMS)
 
-    assert failed.value.transient
+    assert failed.value.transient and not failed.value.may_have_left  # never reached: safe to retry
     assert PHONE not in str(failed.value) and PHONE not in failed.value.reason
+
+
+@pytest.mark.parametrize("backend", ["aliyun", "tencent"])
+def test_an_answer_later_than_the_timeout_may_have_left_and_carries_the_rows_reference(stand_in, backend):
+    stand_in.answers.append((*aliyun_answer(), 3) if backend == "aliyun" else (*tencent_answer(), 3))
+    sms = build_backend(settings(backend, stand_in.endpoint), redis=None)  # timeout 2 s
+
+    with pytest.raises(SmsError) as late:
+        sms.send(PHONE, "SMS_1", PARAMS, ref="wxapp-outbox-7")
+
+    assert late.value.may_have_left and PHONE not in str(late.value)
+    [sent] = stand_in.requests
+    ref = sent["query"].get("OutId") if backend == "aliyun" else sent["json"]["SessionContext"]
+    assert ref == "wxapp-outbox-7"
 
 
 def test_tencent_sends_positional_parameters_to_a_86_number(stand_in):

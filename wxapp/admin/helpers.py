@@ -36,7 +36,7 @@ KIND_LABELS = {"main": "主项", "added": "增项"}
 AUDIT_LABELS = {
     "logged_in": "登录", "password_changed": "修改密码", "roster_imported": "导入报名名单", "class_created": "创建班级",
     "class_updated": "修改班级", "member_added": "加入班级", "member_removed": "移出班级", "class_notified": "发送开班通知",
-    "texts_retried": "重发短信", "trainee_edited": "修改学员信息", "trainee_unbound": "解绑微信",
+    "texts_retried": "重发短信", "notice_resent": "重发状态未知的通知", "trainee_edited": "修改学员信息", "trainee_unbound": "解绑微信",
     "id_card_revealed": "查看完整身份证号", "fees_marked_paid": "标记已缴费", "fees_marked_unpaid": "标记未缴费",
     "exam_voided": "取消考试成绩", "exam_released": "释放考试", "binding_unlocked": "解除认证锁定",
     "completions_exported": "导出结业名单", "catalog_imported": "导入课程目录", "lesson_moved": "调整视频课时顺序",

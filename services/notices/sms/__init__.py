@@ -7,12 +7,18 @@
   which are optional requirements (requirements-sms.txt) imported only when chosen.
 
 A backend's `send` returns the provider's message id or raises `SmsError`, whose `transient`
-tells the dispatcher whether a later retry may succeed. Phone numbers never reach a log in clear.
+tells the dispatcher whether a later retry may succeed, and `may_have_left` that the request went
+out but no answer came back in time (the provider may have accepted it: never retried, the row is
+`unknown`). Each text carries the outbox row's reference (`ref`: Aliyun's OutId, Tencent's
+SessionContext), so that `find` (where the provider can look a send up) tells later whether a text
+of unknown fate was accepted. Phone numbers never reach a log in clear.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 import redis as redis_lib
 
@@ -27,11 +33,39 @@ class SmsError(ServiceError):
     `reason` is what the provider said (its own words, in English or Chinese), kept with the
     outbox row for staff; `message` is the sentence for a page."""
 
-    def __init__(self, code: str, reason: str, transient: bool):
+    def __init__(self, code: str, reason: str, transient: bool, may_have_left: bool = False):
         super().__init__("短信没有发出，请稍后再试。", f"SMS error {code}: {reason}")
         self.code = code
         self.reason = reason
         self.transient = transient
+        self.may_have_left = may_have_left
+
+
+# Transport errors whose request never reached the provider: the connection was not even made.
+_NEVER_CONNECTED = ("NewConnectionError", "Failed to establish a new connection", "Connection refused",
+                    "connect timeout", "ConnectTimeout", "Name or service not known",
+                    "Temporary failure in name resolution", "nodename nor servname")
+
+
+def may_have_left(transport_error: str) -> bool:
+    """Whether a transport error (no answer from the provider) came after the request was sent:
+    a read timeout or a connection dropped mid-answer may follow an accepted text."""
+    return not any(mark in transport_error for mark in _NEVER_CONNECTED)
+
+
+@dataclass(frozen=True)
+class SentText:
+    """What the provider says of a text it accepted."""
+
+    message_id: str
+    failed: bool  # the provider reports it could not reach the phone
+
+
+@runtime_checkable
+class SmsLookup(Protocol):
+    def find(self, phone: str, ref: str, since: datetime) -> SentText | None:
+        """The text to `phone` carrying `ref`, sent at or after `since`; None when the provider
+        has none; SmsError when it could not be asked."""
 
 
 # Where the console backend puts what it would have sent (the app's development sandbox log).
@@ -41,7 +75,7 @@ SmsRecorder = Callable[[JsonObject], None]
 class SmsBackend(Protocol):
     name: str
 
-    def send(self, phone: str, template_code: str, params: Mapping[str, str]) -> str:
+    def send(self, phone: str, template_code: str, params: Mapping[str, str], ref: str | None = None) -> str:
         """Sends one templated text to an 11-digit mainland mobile; returns the message id."""
 
 

@@ -20,7 +20,7 @@ class ConsoleSms:
         self.sign_name = sign_name
         self.record = record
 
-    def send(self, phone: str, template_code: str, params: Mapping[str, str]) -> str:
+    def send(self, phone: str, template_code: str, params: Mapping[str, str], ref: str | None = None) -> str:
         message_id = f"console-{self.redis.incr(keys.sandbox_counter())}"
         if self.record is not None:
             self.record({
@@ -33,5 +33,5 @@ class ConsoleSms:
 class UnconfiguredSms:
     name = "unconfigured"
 
-    def send(self, phone: str, template_code: str, params: Mapping[str, str]) -> str:
+    def send(self, phone: str, template_code: str, params: Mapping[str, str], ref: str | None = None) -> str:
         raise SmsError("not_configured", "未配置短信服务（SMS_BACKEND=console），短信未发出", transient=False)

@@ -1,4 +1,4 @@
-"""腾讯云短信 (SMS API 2021-01-11, `SendSms`) through the official SDK.
+"""腾讯云短信 (SMS API 2021-01-11, `SendSms`, `PullSmsSendStatusByPhoneNumber`) through the official SDK.
 
 A request-level refusal raises `TencentCloudSDKException` with the provider's code; a refusal of
 one number comes back inside `SendStatusSet` with no exception, so each status is checked.
@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
@@ -19,7 +20,8 @@ from tencentcloud.sms.v20210111.sms_client import SmsClient
 from services.identity.pii import mask_phone
 from services.logfmt import kv
 from services.notices.settings import SmsSettings
-from services.notices.sms import SmsError, split_endpoint
+from services.notices.sms import SentText, SmsError, may_have_left, split_endpoint
+from services.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +56,21 @@ class TencentSms:
             client = self._local.client = SmsClient(self._credential, self._region, ClientProfile(httpProfile=http))
         return client
 
-    def send(self, phone: str, template_code: str, params: Mapping[str, str]) -> str:
+    def send(self, phone: str, template_code: str, params: Mapping[str, str], ref: str | None = None) -> str:
         request = sms_models.SendSmsRequest()
         request.PhoneNumberSet = ["+86" + phone]
         request.SmsSdkAppId = self.sdk_app_id
         request.SignName = self.sign_name
         request.TemplateId = template_code
         request.TemplateParamSet = [str(value) for value in params.values()]  # positional: {1}, {2}, …
+        request.SessionContext = ref
         try:
             response = self._client().SendSms(request)
         except TencentCloudSDKException as exc:
-            raise SmsError(str(exc.code), "request refused", transient=_transient(exc.code)) from None
+            # ClientNetworkError: no answer; after a read timeout the text may have been accepted.
+            left = exc.code == "ClientNetworkError" and may_have_left(str(exc.message))
+            raise SmsError(str(exc.code), "request refused" if not left else "no answer in time",
+                           transient=_transient(exc.code), may_have_left=left) from None
         statuses = response.SendStatusSet or []
         if not statuses:
             raise SmsError("EmptyStatus", "no status in the answer", transient=True)
@@ -73,6 +79,24 @@ class TencentSms:
             log.warning(kv("sms_refused", backend="tencent", to=mask_phone(phone), code=status.Code))
             raise SmsError(str(status.Code), str(status.Message or ""), transient=_transient(status.Code))
         return str(status.SerialNo or "")
+
+    def find(self, phone: str, ref: str, since: datetime) -> SentText | None:
+        """PullSmsSendStatusByPhoneNumber: the number's delivery reports since `since` (at most 7 days
+        back). A report comes when the carrier answers: a text accepted moments ago may not be listed yet."""
+        request = sms_models.PullSmsSendStatusByPhoneNumberRequest()
+        request.PhoneNumber = "+86" + phone
+        request.SmsSdkAppId = self.sdk_app_id
+        request.BeginTime = int(since.timestamp())
+        request.EndTime = int(utcnow().timestamp())
+        request.Offset, request.Limit = 0, 100
+        try:
+            response = self._client().PullSmsSendStatusByPhoneNumber(request)
+        except TencentCloudSDKException as exc:
+            raise SmsError(str(exc.code), "status lookup refused", transient=True) from None
+        for status in response.PullSmsSendStatusSet or []:
+            if status.SessionContext == ref:
+                return SentText(message_id=str(status.SerialNo or ""), failed=status.ReportStatus == "FAIL")
+        return None
 
 
 def _transient(code: str | None) -> bool:

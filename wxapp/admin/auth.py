@@ -1,7 +1,8 @@
 """Staff login, logout and password change; every console page but the login needs a staff session.
 
-The session keeps `<id>:<end of the password hash>` as the user id: a password change makes the
-account's other sessions load nobody, so they end, while the session that changed it is renewed.
+The cookie keeps the token of a server-side session (`services.identity.staff_sessions`) as the
+user id: logout, a password change (the account's other sessions) and a disabled account end it on
+the server, so a copied cookie replayed afterwards logs nobody in.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 
 from models import StaffUser
 from models.staff import ROLE_ADMIN
-from services.identity import audit, staff
+from services.identity import audit, staff, staff_sessions
+from services.timeutil import utcnow
 from wxapp.admin import bp
 from wxapp.extensions import db, redis_client
 
@@ -31,27 +33,24 @@ class StaffPrincipal(UserMixin):
     user_id: int
     username: str
     role: str
-    hash_tail: str
+    token: str
 
     def get_id(self) -> str:
-        return f"{self.user_id}:{self.hash_tail}"
+        return self.token
 
     @property
     def is_admin(self) -> bool:
         return self.role == ROLE_ADMIN
 
     @classmethod
-    def of(cls, user: StaffUser) -> StaffPrincipal:
-        return cls(user.id, user.username, user.role, user.password_hash[-12:])
+    def of(cls, user: StaffUser, token: str) -> StaffPrincipal:
+        return cls(user.id, user.username, user.role, token)
 
 
 @login_manager.user_loader
-def load_staff(user_id: str) -> StaffPrincipal | None:
-    number, _, tail = user_id.partition(":")
-    user = db.session.get(StaffUser, int(number)) if number.isdigit() else None
-    if user is None or not user.active or user.password_hash[-12:] != tail:
-        return None
-    return StaffPrincipal.of(user)
+def load_staff(token: str) -> StaffPrincipal | None:
+    user = staff_sessions.user_of(db.session, token, utcnow())
+    return StaffPrincipal.of(user, token) if user is not None else None
 
 
 @bp.before_request
@@ -93,21 +92,20 @@ def login():
         return render_template("admin/login.html", next=request.args.get("next", ""))
     username = request.form.get("username", "")
     try:
-        user = staff.authenticate(db.session, redis_client(), username, request.form.get("password", ""))
+        user, token = staff.log_in(db.session, redis_client(), username, request.form.get("password", ""), utcnow())
     except staff.LoginRefused as exc:
         return render_template("admin/login.html", error=exc.message, username=username[:64],
                                next=request.form.get("next", "")), 200
-    session.clear()  # a new session id for the new identity
+    session.clear()  # a new session for the new identity
     session.permanent = True
-    login_user(StaffPrincipal.of(user))
-    audit.record(db.session, user.username, "logged_in", f"staff:{user.username}", "")
-    db.session.commit()
+    login_user(StaffPrincipal.of(user, token))
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    staff_sessions.end(db.session, current_user.token, utcnow())
     logout_user()
     session.clear()
     flash("已退出登录")
@@ -119,12 +117,10 @@ def password():
     if request.method == "POST":
         form = request.form
         try:
-            user = staff.change_password(db.session, current_user.user_id, form.get("current", ""),
-                                         form.get("new", ""), form.get("repeat", ""))
+            staff.change_password(db.session, current_user.user_id, form.get("current", ""),
+                                  form.get("new", ""), form.get("repeat", ""), current_user.token, utcnow())
         except staff.StaffError as exc:
-            db.session.rollback()
             return render_template("admin/password.html", error=exc.message)
-        login_user(StaffPrincipal.of(user))  # this session carries the new hash; others end
         flash("密码已修改；其他已登录的地方需要重新登录")
         return redirect(url_for("admin.dashboard"))
     return render_template("admin/password.html")

@@ -1,0 +1,76 @@
+"""Console sessions end on the server (CONTRACT §9): a copied `wxapp_admin` cookie replayed after
+logout, after a password change or after the account was disabled opens nothing."""
+from __future__ import annotations
+
+from models import AuditEntry, StaffSession, db
+from services.identity import staff
+from services.timeutil import utcnow
+from tests.admin.conftest import PASSWORD, console_on, log_in
+
+
+def _copy_of_cookie(app, console):
+    """A second browser holding a copy of the console's cookie (as a thief would)."""
+    cookie = console.client.get_cookie("wxapp_admin", path="/admin")
+    thief = app.test_client()
+    thief.set_cookie("wxapp_admin", cookie.value, path="/admin")
+    assert thief.get("/admin/").status_code == 200  # the copy works while the session lives
+    return thief
+
+
+def _refused(client) -> bool:
+    response = client.get("/admin/")
+    return response.status_code == 302 and response.headers["Location"].startswith("/admin/login")
+
+
+def test_a_cookie_replayed_after_logout_is_refused(app):
+    console = console_on(app)
+    thief = _copy_of_cookie(app, console)
+    assert console.post("/admin/logout").status_code == 302
+    assert _refused(thief)
+    assert _refused(console.client)
+
+
+def test_logout_ends_only_its_own_session(app):
+    console = console_on(app)
+    other = app.test_client()
+    assert log_in(other, "wang").status_code == 302
+    console.post("/admin/logout")
+    assert other.get("/admin/").status_code == 200
+
+
+def test_a_cookie_replayed_after_a_password_change_is_refused(app):
+    console = console_on(app)
+    thief = _copy_of_cookie(app, console)
+    other = app.test_client()
+    log_in(other, "wang")
+    # The thief's copy is of the very session that changes the password: it survives with it...
+    new = "Xinmima2028ab"
+    assert console.post("/admin/password", data={"current": PASSWORD, "new": new, "repeat": new}).status_code == 302
+    assert console.get("/admin/").status_code == 200
+    assert _refused(other)
+    # ...until that session logs out.
+    console.post("/admin/logout")
+    assert _refused(thief)
+
+
+def test_a_cookie_replayed_after_the_account_is_disabled_is_refused(app):
+    console = console_on(app)
+    thief = _copy_of_cookie(app, console)
+    with app.app_context():
+        staff.set_active(db.session, "wang", False, "chen", utcnow())
+        assert db.session.query(StaffSession).filter(StaffSession.ended_at.is_(None)).count() == 0
+        assert db.session.query(AuditEntry).filter_by(action="staff_disabled", actor="chen").count() == 1
+    assert _refused(thief)
+    assert _refused(console.client)
+    with app.app_context():
+        staff.set_active(db.session, "wang", True, "chen", utcnow())
+    assert _refused(thief)  # enabling the account again does not revive its old sessions
+    assert log_in(app.test_client(), "wang").status_code == 302
+
+
+def test_the_table_keeps_only_a_hash_of_the_token(app):
+    console = console_on(app)
+    token_cookie = console.client.get_cookie("wxapp_admin", path="/admin").value
+    with app.app_context():
+        hashes = [row.token_hash for row in db.session.query(StaffSession)]
+    assert len(hashes) == 1 and len(hashes[0]) == 64 and hashes[0] not in token_cookie

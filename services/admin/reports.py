@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from models import AttendanceCheck, AttendanceRefusal, ClassMember, Completion, TrainingClass
 from services.admin import classes as class_service
 from services.admin.rosters import fee_summary
-from services.completion.export import ExportFilter, count_completions
+from services.completion.export import ExportFilter, ExportRefused, count_completions
 from services.identity.pii import mask_phone
 from services.spreadsheet import escape_formula
 from services.study.learning import hours_text
@@ -37,7 +37,12 @@ def sizes(session: Session) -> Sizes:
 
 
 def completions_empty_reason(session: Session, wanted: ExportFilter) -> str | None:
-    """Why the completions file for `wanted` would be empty, in words; None when it has rows."""
+    """Why the completions file for `wanted` would be empty (or can't be made), in words; None
+    when it has rows."""
+    try:
+        wanted.check()
+    except ExportRefused as exc:
+        return exc.message
     if count_completions(session, wanted):
         return None
     if not session.scalar(select(Completion.id).limit(1)):

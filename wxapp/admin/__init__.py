@@ -20,6 +20,7 @@ def init_app(app: Flask) -> None:
 
 
 from wxapp.admin import (  # noqa: E402,F401  (routes register on import)  # noqa: E402,F401
+    audit_log,
     auth,
     catalog,
     classes,

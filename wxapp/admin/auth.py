@@ -15,7 +15,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 
 from models import StaffUser
 from models.staff import ROLE_ADMIN
-from services.identity import audit, staff, staff_sessions
+from services.identity import staff, staff_sessions
 from services.timeutil import utcnow
 from wxapp.admin import bp
 from wxapp.extensions import db, redis_client
@@ -124,15 +124,3 @@ def password():
         flash("密码已修改；其他已登录的地方需要重新登录")
         return redirect(url_for("admin.dashboard"))
     return render_template("admin/password.html")
-
-
-@bp.route("/audit")
-@admin_required
-def audit_log():
-    from wxapp.admin.helpers import page_arg
-
-    page = page_arg()
-    entries, total = audit.page(db.session, page, request.args.get("actor", "").strip()[:64],
-                                request.args.get("action", "").strip()[:48])
-    return render_template("admin/audit.html", entries=entries, total=total, page=page,
-                           page_size=audit.PAGE_SIZE)

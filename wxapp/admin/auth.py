@@ -17,7 +17,7 @@ from models import StaffUser
 from models.staff import ROLE_ADMIN
 from services.identity import staff, staff_sessions
 from services.timeutil import utcnow
-from wxapp.admin import bp
+from wxapp.admin import bp, drafts
 from wxapp.extensions import db, redis_client
 
 login_manager = LoginManager()
@@ -55,12 +55,42 @@ def load_staff(token: str) -> StaffPrincipal | None:
 
 @bp.before_request
 def require_staff():
-    """Every console page but the login and its assets needs a staff session."""
+    """Every console page but the login and its assets needs a staff session; a form posted after
+    the session ended is kept, to be put back after the login."""
     if request.endpoint in ("admin.login", "admin.static"):
         return None
     if not current_user.is_authenticated:
+        if request.method == "POST":
+            return _to_login_keeping_form()
+        if request.headers.get("HX-Request"):  # a fragment would show the login page inside the page
+            return "", 204, {"HX-Redirect": url_for("admin.login", next=_page())}
         return login_manager.unauthorized()
     return None
+
+
+def _page() -> str:
+    return drafts.keep() if request.method == "POST" else request.full_path.rstrip("?")
+
+
+def _to_login_keeping_form():
+    page = drafts.keep()
+    flash("登录已过期，请重新登录；您在表单中填写的内容已保留（密码除外），登录后会回到原来的页面", "warning")
+    target = url_for("admin.login", next=page)
+    return ("", 204, {"HX-Redirect": target}) if request.headers.get("HX-Request") else redirect(target)
+
+
+def csrf_refused():
+    """A console form whose CSRF token no longer matches the session: the session ended (log in
+    again, then back to the form with what was typed), or was replaced by a login in another tab
+    (back to the form at once)."""
+    if request.endpoint == "admin.login":
+        return render_template("admin/login.html", error="登录页面已过期，请重新输入用户名和密码",
+                               username=request.form.get("username", "")[:64], next=request.form.get("next", "")), 400
+    if not current_user.is_authenticated:
+        return _to_login_keeping_form()
+    page = drafts.keep()
+    flash("页面已过期，已恢复您填写的内容，请检查后重新提交", "warning")
+    return redirect(page)
 
 
 def admin_required(view):
@@ -96,7 +126,9 @@ def login():
     except staff.LoginRefused as exc:
         return render_template("admin/login.html", error=exc.message, username=username[:64],
                                next=request.form.get("next", "")), 200
+    saved = session.get(drafts.KEY)  # a form kept when the last session ended
     session.clear()  # a new session for the new identity
+    drafts.carried(saved)
     session.permanent = True
     login_user(StaffPrincipal.of(user, token))
     return redirect(_safe_next(request.form.get("next")))

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from flask import Response, request
+from flask import Response, render_template, request
 
 from services.identity.pii import mask_phone
 from services.notices import notices
 from services.timeutil import local_text
-from wxapp.admin import bp
+from wxapp.admin import bp, drafts
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_PAGE = 10_000
@@ -58,7 +58,14 @@ def phone_filter(phone) -> str:
 def labels() -> dict:
     return {"STATE_LABELS": STATE_LABELS, "CHANNEL_LABELS": CHANNEL_LABELS, "CHECK_LABELS": CHECK_LABELS,
             "NOTICE_LABELS": NOTICE_LABELS, "KIND_LABELS": KIND_LABELS, "AUDIT_LABELS": AUDIT_LABELS,
-            "query_without_page": query_without_page}
+            "query_without_page": query_without_page, "draft_for_page": drafts.for_this_page}
+
+
+def error_page(code: int, message: str, menu: bool = True) -> tuple[str, int]:
+    """An error inside the console's layout (with its menu when `menu` and a staff member is
+    logged in); without the menu when a dependency is down (the menu would ask the database
+    for the staff member)."""
+    return render_template("admin/error.html", code=code, message=message, no_menu=not menu), code
 
 
 def query_without_page() -> str:

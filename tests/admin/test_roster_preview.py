@@ -40,6 +40,7 @@ def test_preview_names_each_row_added_updated_and_rejected(app, console, tmp_pat
     assert "第2行" in updated and "周*" in updated and "建筑工程" in updated
     assert "第4行" in rejected and "李*" in rejected and "苏州丙公司" in rejected and "校验位" in rejected
     assert "欧阳小明" not in page and "李四" not in page  # names masked as on every console list
+    assert page.count('id="rejected"') == 1  # one list of the rejected rows, with their names
     assert "13912349999" not in page
     with app.app_context():
         assert db.session.query(Trainee).count() == 1  # nothing written

@@ -100,11 +100,18 @@ def log_in(session: Session, redis: redis_lib.Redis, username: str, password: st
     return user, token
 
 
+def accounts(session: Session) -> list[StaffUser]:
+    """Every staff account, for the admins' list."""
+    return list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
+
+
 def set_active(session: Session, username: str, active: bool, actor: str, now: datetime) -> StaffUser:
     """An admin disables an account (every session of it ends at once) or enables it again; recorded."""
     user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
     if user is None:
         raise StaffError(f"没有用户名为 {username.strip()[:32]} 的教务账号")
+    if not active and user.username == actor:
+        raise StaffError("不能停用自己正在使用的账号")
     with transaction(session):
         user.active = active
         if not active:

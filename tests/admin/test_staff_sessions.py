@@ -74,3 +74,19 @@ def test_the_table_keeps_only_a_hash_of_the_token(app):
     with app.app_context():
         hashes = [row.token_hash for row in db.session.query(StaffSession)]
     assert len(hashes) == 1 and len(hashes[0]) == 64 and hashes[0] not in token_cookie
+
+
+def test_an_admin_disables_an_account_in_the_console_and_its_copied_cookie_is_refused(app, admin_console):
+    console = console_on(app)
+    thief = _copy_of_cookie(app, console)
+    assert admin_console.get("/admin/staff").status_code == 200
+    assert console.get("/admin/staff").status_code == 403
+    page = admin_console.post("/admin/staff/wang/active", data={"active": "0"}, follow_redirects=True)
+    assert "已停用账号 wang" in page.get_data(as_text=True)
+    assert _refused(thief) and _refused(console.client)
+    assert log_in(app.test_client(), "wang").status_code == 200  # the form again: refused
+    admin_console.post("/admin/staff/wang/active", data={"active": "1"})
+    assert log_in(app.test_client(), "wang").status_code == 302
+    refused = admin_console.post("/admin/staff/chen/active", data={"active": "0"}, follow_redirects=True)
+    assert "不能停用自己" in refused.get_data(as_text=True)
+    assert admin_console.get("/admin/").status_code == 200

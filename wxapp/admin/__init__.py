@@ -29,5 +29,6 @@ from wxapp.admin import (  # noqa: E402,F401  (routes register on import)  # noq
     exports,
     helpers,
     rosters,
+    staff_accounts,
     trainees,
 )

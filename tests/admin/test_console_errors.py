@@ -118,3 +118,25 @@ def test_a_form_posted_after_logout_elsewhere_is_kept_too(app, console):
 def test_a_stale_login_form_is_answered_in_words(app, client):
     response = client.post("/admin/login", data={"username": "wang", "password": PASSWORD, "csrf_token": "stale"})
     assert response.status_code == 400 and "登录页面已过期" in response.get_data(as_text=True)
+
+
+def test_an_htmx_request_without_a_session_sends_the_whole_page_to_the_login(client):
+    response = client.get("/admin/exports/completions/count?major=建筑工程",
+                          headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/admin/exports"})
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == "/admin/login?next=/admin/exports"
+
+
+def test_a_stale_token_of_a_logged_in_staff_member_is_refused_with_the_form_kept(app, console):
+    trainee = factories.trainee(app)
+    page_path = f"/admin/trainees/{trainee}"
+    response = console.client.post(f"{page_path}/edit", data={"csrf_token": "stale", "company": "改了"},
+                                   headers={"Referer": f"http://localhost{page_path}"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "页面已过期" in page and MENU in page
+    assert 'id="back-link"' in page and f'href="{page_path}"' in page
+    assert _draft(console.client.get(page_path).get_data(as_text=True))["fields"] == {"company": ["改了"]}
+    with app.app_context():
+        from models import Trainee, db
+
+        assert db.session.get(Trainee, trainee).company != "改了"

@@ -63,13 +63,10 @@ def require_staff():
         if request.method == "POST":
             return _to_login_keeping_form()
         if request.headers.get("HX-Request"):  # a fragment would show the login page inside the page
-            return "", 204, {"HX-Redirect": url_for("admin.login", next=_page())}
+            page = urlsplit(request.headers.get("HX-Current-URL", "")).path
+            return "", 204, {"HX-Redirect": url_for("admin.login", next=_safe_next(page))}
         return login_manager.unauthorized()
     return None
-
-
-def _page() -> str:
-    return drafts.keep() if request.method == "POST" else request.full_path.rstrip("?")
 
 
 def _to_login_keeping_form():
@@ -82,15 +79,15 @@ def _to_login_keeping_form():
 def csrf_refused():
     """A console form whose CSRF token no longer matches the session: the session ended (log in
     again, then back to the form with what was typed), or was replaced by a login in another tab
-    (back to the form at once)."""
+    (refused, 400, with a link back to the form, which gets what was typed)."""
     if request.endpoint == "admin.login":
         return render_template("admin/login.html", error="登录页面已过期，请重新输入用户名和密码",
                                username=request.form.get("username", "")[:64], next=request.form.get("next", "")), 400
     if not current_user.is_authenticated:
         return _to_login_keeping_form()
-    page = drafts.keep()
-    flash("页面已过期，已恢复您填写的内容，请检查后重新提交", "warning")
-    return redirect(page)
+    from wxapp.admin.helpers import error_page
+
+    return error_page(400, "页面已过期，没有提交。您填写的内容已保留：回到原页面检查后重新提交即可", back=drafts.keep())
 
 
 def admin_required(view):

@@ -61,11 +61,11 @@ def labels() -> dict:
             "query_without_page": query_without_page, "draft_for_page": drafts.for_this_page}
 
 
-def error_page(code: int, message: str, menu: bool = True) -> tuple[str, int]:
+def error_page(code: int, message: str, menu: bool = True, back: str | None = None) -> tuple[str, int]:
     """An error inside the console's layout (with its menu when `menu` and a staff member is
-    logged in); without the menu when a dependency is down (the menu would ask the database
-    for the staff member)."""
-    return render_template("admin/error.html", code=code, message=message, no_menu=not menu), code
+    logged in; without it when a dependency is down: the menu would ask the database for the
+    staff member), with a link `back` to the page the staff member came from."""
+    return render_template("admin/error.html", code=code, message=message, no_menu=not menu, back=back), code
 
 
 def query_without_page() -> str:

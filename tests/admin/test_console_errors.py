@@ -84,11 +84,12 @@ def test_a_form_posted_after_the_session_expired_comes_back_after_logging_in(app
     assert _draft(console.client.get(page_path).get_data(as_text=True)) is None  # put back once
 
 
-def test_passwords_and_tokens_are_never_kept(app, console, expire):
+def test_passwords_tokens_and_personal_numbers_are_never_kept(app, console, expire):
     token = csrf(console.client, "/admin/classes")
     expire()
     console.client.post("/admin/classes", data={"csrf_token": token, "code": "SZ9", "password": "Secret123abc",
-                                                "admin_password": "x1", "name": "九班"},
+                                                "admin_password": "x1", "name": "九班", "q": "139 1234 0001",
+                                                "card": "320505198001010017"},
                         headers={"Referer": "http://localhost/admin/classes"})
     console.client.post("/admin/password", data={"csrf_token": token, "current": PASSWORD, "new": "Xinmima2028ab",
                                                  "repeat": "Xinmima2028ab"},

@@ -71,7 +71,7 @@ def require_staff():
 
 def _to_login_keeping_form():
     page = drafts.keep()
-    flash("登录已过期，请重新登录；您在表单中填写的内容已保留（密码除外），登录后会回到原来的页面", "warning")
+    flash("登录已过期，请重新登录；您在表单中填写的内容已保留（密码、手机号和身份证号除外），登录后会回到原来的页面", "warning")
     target = url_for("admin.login", next=page)
     return ("", 204, {"HX-Redirect": target}) if request.headers.get("HX-Request") else redirect(target)
 

@@ -2,11 +2,13 @@
 elsewhere): kept in the fresh console session, carried through the login, and put back into the
 same form on the page it came from (`static/draft.js` fills it), so nothing typed is lost.
 
-Passwords, CSRF tokens, hidden fields and files are never kept; the rest is cut to what a cookie
-holds. A draft is shown once, on its page, and forgotten after `TTL_S`.
+Passwords, CSRF tokens, files and values holding a phone or ID card number are never kept (the
+draft travels in the signed, not encrypted, cookie); the rest is cut to what a cookie holds. A
+draft is shown once, on its page, and forgotten after `TTL_S`.
 """
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -17,6 +19,7 @@ TTL_S = 30 * 60
 MAX_VALUE, MAX_TOTAL = 1000, 2500
 SECRET_FIELDS = {"csrf_token", "password", "current", "new", "repeat", "token", "confirm"}
 NO_DRAFT_PATHS = {"/admin/login", "/admin/logout", "/admin/password"}
+PERSONAL_NUMBER = re.compile(r"\d{11}|\d{17}[\dXx]|\d{15}")
 
 
 def _page_of_form() -> str:
@@ -39,7 +42,9 @@ def keep() -> str:
     for name, values in request.form.lists():
         if name in SECRET_FIELDS or "password" in name.lower():
             continue
-        kept = [v[:MAX_VALUE] for v in values]
+        kept = [v[:MAX_VALUE] for v in values if not PERSONAL_NUMBER.search(v.replace(" ", "").replace("-", ""))]
+        if not kept:
+            continue
         total += sum(len(v) for v in kept) + len(name)
         if total > MAX_TOTAL:
             break

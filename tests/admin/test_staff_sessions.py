@@ -2,7 +2,7 @@
 logout, after a password change or after the account was disabled opens nothing."""
 from __future__ import annotations
 
-from models import AuditEntry, StaffSession, db
+from models import AuditEntry, StaffSession, StaffUser, db
 from services.identity import staff
 from services.timeutil import utcnow
 from tests.admin.conftest import PASSWORD, console_on, log_in
@@ -90,3 +90,24 @@ def test_an_admin_disables_an_account_in_the_console_and_its_copied_cookie_is_re
     refused = admin_console.post("/admin/staff/chen/active", data={"active": "0"}, follow_redirects=True)
     assert "不能停用自己" in refused.get_data(as_text=True)
     assert admin_console.get("/admin/").status_code == 200
+
+
+def test_the_server_ends_a_session_idle_longer_than_eight_hours_and_notes_activity_sparingly(app):
+    from datetime import timedelta
+
+    from services.identity import staff_sessions
+    from tests.admin.conftest import make_staff
+
+    make_staff(app, "wang")
+    with app.app_context():
+        user = db.session.query(StaffUser).one()
+        start = utcnow()
+        token = staff_sessions.open_session(db.session, user.id, start)
+        db.session.commit()
+        assert staff_sessions.user_of(db.session, token, start + timedelta(minutes=1)).username == "wang"
+        assert db.session.query(StaffSession).one().seen_at == start  # not written on every request
+        later = start + timedelta(minutes=10)
+        assert staff_sessions.user_of(db.session, token, later) is not None
+        assert db.session.query(StaffSession).one().seen_at == later
+        assert staff_sessions.user_of(db.session, token, later + timedelta(hours=8, seconds=1)) is None
+        assert staff_sessions.user_of(db.session, "not-a-token", later) is None

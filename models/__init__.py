@@ -34,6 +34,7 @@ from models.faces import FaceConsent, FaceEmbedding, FaceReview  # noqa: E402
 from models.notices import Notice, OutboxMessage  # noqa: E402
 from models.progress import HoursSummary, LessonProgress  # noqa: E402
 from models.staff import StaffUser  # noqa: E402
+from models.staff_session import StaffSession  # noqa: E402
 from models.trainee import Enrollment, Trainee  # noqa: E402
 from models.wechat import WechatUser  # noqa: E402
 
@@ -41,7 +42,7 @@ __all__ = [
     "db", "Base", "Major", "Course", "Lesson", "TrainingClass", "ClassMember",
     "Trainee", "Enrollment", "WechatUser", "BindingLog", "Notice", "OutboxMessage",
     "LessonProgress", "HoursSummary", "AttendanceCheck", "AttendanceRefusal", "ExerciseQuestion", "ExerciseAttempt",
-    "StaffUser", "Completion", "AuditEntry",
+    "StaffUser", "StaffSession", "Completion", "AuditEntry",
     "ExamQuestion", "ExamAttempt", "ExamAnswer",
     "FaceEmbedding", "FaceReview", "FaceConsent",
 ]

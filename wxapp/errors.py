@@ -52,6 +52,26 @@ def _render(code: int, message: str | None = None):
         return message, code, {"Content-Type": "text/plain; charset=utf-8"}
     if request.path.startswith("/h5/"):
         return render_template("h5/error.html", message=H5_MESSAGES.get(code, message) if same else message), code
+    if request.path.startswith("/admin/"):
+        return _console_page(code, message)
+    return _bare(code, message)
+
+
+def _console_page(code: int, message: str):
+    """The console's error inside its layout; its menu asks the database for the staff member,
+    so a page for a dependency that is down goes without it, and a layout that fails itself falls
+    back to the bare page."""
+    from wxapp.admin.helpers import error_page
+
+    try:
+        return error_page(code, message, menu=code != 503)
+    except Exception:
+        rollback_quietly()
+        log.warning(kv("console_error_page_failed", path=request.path), exc_info=True)
+        return _bare(code, message)
+
+
+def _bare(code: int, message: str):
     body = (
         "<!doctype html><html lang=zh-CN><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
@@ -72,6 +92,10 @@ def rollback_quietly() -> None:
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
+        if request.path.startswith("/admin/"):
+            from wxapp.admin.auth import csrf_refused
+
+            return csrf_refused()
         if request.path.startswith("/h5/") and not _wants_json():
             from wxapp.h5.expired import answer_expired  # what was typed is kept, with a way to try again
 

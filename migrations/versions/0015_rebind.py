@@ -1,7 +1,7 @@
 """notice kinds of 更换绑定的微信 (the SMS code, the word to the WeChat left); registration expiry indexed
 
 Revision ID: 0015_rebind
-Revises: 0013_outbox_faults
+Revises: 0014_staff_sessions
 Create Date: 2026-12-07 02:30:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_rebind"
-down_revision = "0013_outbox_faults"
+down_revision = "0014_staff_sessions"
 branch_labels = None
 depends_on = None
 

@@ -1,23 +1,58 @@
 """The xlsx reports of the exports page: attendance per class and fees per company and major.
 
-Written with XlsxWriter with `strings_to_formulas` off and every text cell by `write_string`:
-a company or a name typed as `=HYPERLINK(…)` stays text in the file staff open in Excel.
+Written with XlsxWriter with `strings_to_formulas` off, every text cell through the formula guard
+(`services.spreadsheet.escape_formula`) and by `write_string`: a company or a name typed as
+`=HYPERLINK(…)` stays inert text in the file staff open in Excel or WPS.
 """
 from __future__ import annotations
 
 import io
 from collections import Counter
+from dataclasses import dataclass
 
 import xlsxwriter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import AttendanceCheck, AttendanceRefusal, ClassMember, TrainingClass
+from models import AttendanceCheck, AttendanceRefusal, ClassMember, Completion, TrainingClass
 from services.admin import classes as class_service
 from services.admin.rosters import fee_summary
+from services.completion.export import ExportFilter, ExportRefused, count_completions
 from services.identity.pii import mask_phone
+from services.spreadsheet import escape_formula
 from services.study.learning import hours_text
 from services.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How many rows each file of the exports page holds, said before the download."""
+
+    completions: int
+    fee_lines: int
+
+
+def sizes(session: Session) -> Sizes:
+    return Sizes(count_completions(session), len(fee_summary(session)))
+
+
+def completions_empty_reason(session: Session, wanted: ExportFilter) -> str | None:
+    """Why the completions file for `wanted` would be empty (or can't be made), in words; None
+    when it has rows."""
+    try:
+        wanted.check()
+    except ExportRefused as exc:
+        return exc.message
+    if count_completions(session, wanted):
+        return None
+    if not session.scalar(select(Completion.id).limit(1)):
+        return "结业名单为空：还没有学员考试合格（合格后才有结业记录），未生成文件"
+    if not count_completions(session):
+        return "结业名单为空：已有的结业记录都已作废（取消考试成绩），未生成文件"
+    parts = [f"完成日期从 {wanted.date_from}" if wanted.date_from else "",
+             f"到 {wanted.date_to}" if wanted.date_to else "", f"{wanted.major}专业" if wanted.major else ""]
+    return (f"所选条件（{' '.join(p for p in parts if p)}）下没有结业记录，未生成文件；"
+            f"不限条件共有 {count_completions(session)} 条")
 
 
 def _book(out: io.BytesIO) -> xlsxwriter.Workbook:
@@ -35,7 +70,7 @@ def _table(book: xlsxwriter.Workbook, title: str, header: list[str], rows: list[
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 sheet.write_number(r, c, value)
             else:
-                sheet.write_string(r, c, str(value))
+                sheet.write_string(r, c, str(escape_formula(str(value))))
     sheet.freeze_panes(1, 0)
 
 

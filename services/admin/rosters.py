@@ -21,14 +21,16 @@ import xlsxwriter
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from models import Enrollment, Major, Trainee
+from models import Enrollment, Major, Trainee, TrainingClass
 from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
 from services import ServiceError, keys
+from services.completion.certificates import mask_name
 from services.db import affected
 from services.identity import audit
 from services.identity.pii import PiiCipher
-from services.school.imports import ImportReport, import_roster
+from services.school.imports import ImportReport, cells, import_roster
 from services.school.imports.roster import COLUMNS
+from services.school.imports.sheet import SheetRow, read_sheet
 from services.school.majors import MAJORS
 
 UPLOAD_TTL_S = 30 * 60
@@ -65,9 +67,67 @@ def _with_upload(redis: redis_lib.Redis, token: str, use: Callable[[str], Report
         return use(tmp.name)
 
 
-def preview(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, token: str) -> ImportReport:
-    """What importing the upload would do, row by row; writes nothing."""
-    return _with_upload(redis, token, lambda path: import_roster(session, cipher, path, dry_run=True))
+@dataclass(frozen=True)
+class PreviewRow:
+    """One row of the upload as the preview names it (the name masked as on every console list)."""
+
+    number: int
+    outcome: str  # created, updated or rejected
+    name: str
+    company: str
+    major: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class MissingClass:
+    code: str
+    major: str  # of the first row naming it: the major the class would most likely have
+    rows: int
+
+
+@dataclass(frozen=True)
+class RosterPreview:
+    report: ImportReport
+    rows: dict[str, list[PreviewRow]]  # per outcome, in file order, at most MAX_LISTED each
+    missing_classes: list[MissingClass]
+
+    def more(self, outcome: str) -> int:
+        """How many rows of `outcome` the lists leave out."""
+        total = len(self.report.rejected) if outcome == "rejected" else getattr(self.report, outcome)
+        return total - len(self.rows[outcome])
+
+
+MAX_LISTED = 500
+
+
+def preview(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, token: str) -> RosterPreview:
+    """What importing the upload would do, row by row: each row to be added, updated or rejected
+    (why), and the class codes it names that don't exist yet; writes nothing."""
+    def run(path: str) -> RosterPreview:
+        report = import_roster(session, cipher, path, dry_run=True)
+        return _named(session, report, read_sheet(path, COLUMNS))
+
+    return _with_upload(redis, token, run)
+
+
+def _named(session: Session, report: ImportReport, sheet: list[SheetRow]) -> RosterPreview:
+    reasons = dict(report.rejected)
+    rows: dict[str, list[PreviewRow]] = {"created": [], "updated": [], "rejected": []}
+    existing = {code.upper() for code in session.scalars(select(TrainingClass.code))}
+    missing: dict[str, MissingClass] = {}
+    for row in sheet:
+        major, code = cells.compact(row["专业"]), cells.compact(row["班级"])
+        if code and code.upper() not in existing:
+            seen = missing.get(code.upper())
+            missing[code.upper()] = MissingClass(code, major, 1) if seen is None else \
+                MissingClass(seen.code, seen.major, seen.rows + 1)
+        outcome = "rejected" if row.number in reasons else report.outcomes.get(row.number, "")
+        if outcome in rows and len(rows[outcome]) < MAX_LISTED:
+            rows[outcome].append(PreviewRow(row.number, outcome, mask_name(cells.person_name(row["姓名"])),
+                                            cells.text(row["工作单位"]), major, reasons.get(row.number, "")))
+    rows["rejected"].sort(key=lambda r: r.number)
+    return RosterPreview(report, rows, list(missing.values()))
 
 
 def confirm(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, token: str, actor: str,

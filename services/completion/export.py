@@ -3,8 +3,9 @@
 One row per trainee and major, the columns of §8 in order. This is the one file that holds full ID
 card numbers: they are decrypted here, written as text cells (a number would lose its last digits and
 an X), and the file is written privately (mode 0600) and atomically (a temporary file renamed).
-Every text is written with `write_string`, so a company called "=HYPERLINK(…)" stays text, never a
-formula. XlsxWriter's constant_memory mode streams rows to disk: memory stays flat with the row count.
+Every text goes through the formula guard (`services.spreadsheet.escape_formula`) and is written with
+`write_string`, so a company called "=HYPERLINK(…)" stays inert text, never a formula. XlsxWriter's
+constant_memory mode streams rows to disk: memory stays flat with the row count.
 """
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ from pathlib import Path
 
 import xlsxwriter
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from models import Completion, Enrollment, Major, Trainee
 from services import ServiceError
 from services.identity.pii import PiiCipher
 from services.school.majors import EXAM_HOURS, MAJOR_NAMES, PROFESSIONAL_HOURS, PUBLIC_HOURS
+from services.spreadsheet import escape_formula
 from services.timeutil import SHANGHAI
 
 COLUMNS = ("姓名", "身份证号", "手机号", "工作单位", "专业", "类型", "公共课学时", "专业课学时", "考试学时",
@@ -101,18 +103,27 @@ class _Sheet:
     def row(self, r: int, values: ExportRow) -> None:
         name, id_card, phone, company, major, kind, score, completed_at, number = values
         s, text = self.sheet, self.text
-        s.write_string(r, 0, name)
-        s.write_string(r, 1, id_card, text)
-        s.write_string(r, 2, phone, text)
-        s.write_string(r, 3, company or "")
-        s.write_string(r, 4, major)
-        s.write_string(r, 5, KIND_TEXT.get(kind or "", ""))
+
+        def write_text(col: int, value: str, *style: object) -> None:
+            s.write_string(r, col, str(escape_formula(value)), *style)
+
+        write_text(0, name)
+        write_text(1, id_card, text)
+        write_text(2, phone, text)
+        write_text(3, company or "")
+        write_text(4, major)
+        write_text(5, KIND_TEXT.get(kind or "", ""))
         s.write_number(r, 6, PUBLIC_HOURS)
         s.write_number(r, 7, PROFESSIONAL_HOURS)
         s.write_number(r, 8, EXAM_HOURS)
         s.write_number(r, 9, score)
         s.write_datetime(r, 10, datetime.combine(completed_at.astimezone(SHANGHAI).date(), time(0)), self.day)
-        s.write_string(r, 11, number, text)
+        write_text(11, number, text)
+
+
+def count_completions(session: Session, wanted: ExportFilter = ExportFilter()) -> int:
+    """How many rows `export_completions` would write for `wanted` (said before the download)."""
+    return session.scalar(select(func.count()).select_from(_query(wanted).order_by(None).subquery())) or 0
 
 
 def _decrypt(cipher: PiiCipher, token: str, number: str) -> str:

@@ -76,12 +76,15 @@ end
 class BindRefused(ServiceError):
     """Why a 认证登录 try was refused; `field` names the form field the message belongs to;
     `trainee_id` the trainee the try was for, when phone or ID card told (the log keeps it, so
-    staff see a new phone's refused tries when the trainee calls about changing WeChat)."""
+    staff see a new phone's refused tries when the trainee calls about changing WeChat); `also`
+    another trainee the same try named (one's ID card, another's phone), with its reason as seen
+    from them: the try counts for both, so unlocking either lifts its lock."""
 
     def __init__(self, message: str, reason: str, field: str | None = None, counted: bool = True,
-                 trainee_id: int | None = None) -> None:
+                 trainee_id: int | None = None, also: tuple[int, str] | None = None) -> None:
         super().__init__(message)
         self.reason, self.field, self.counted, self.trainee_id = reason, field, counted, trainee_id
+        self.also = also
 
 
 class UnbindError(ServiceError):
@@ -108,7 +111,7 @@ def bind(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, attempt: A
         _record(session, attempt, "bound", trainee_id=trainee.id)
     except BindRefused as refused:
         session.rollback()
-        _record(session, attempt, "refused", refused.reason, refused.trainee_id)
+        _record(session, attempt, "refused", refused.reason, refused.trainee_id, refused.also)
         if counted and not refused.counted:
             _give_back(redis, attempt, clear=False)
         elif counted:
@@ -140,12 +143,14 @@ def _match(session: Session, cipher: PiiCipher, phone: str, id_card: str) -> Tra
     by_id = session.scalar(select(Trainee).where(Trainee.id_card_hash == id_hash))
     if by_id is not None and by_id.phone == phone:
         return by_id
-    if by_id is not None:
-        raise BindRefused(MISMATCH, "phone_mismatch", trainee_id=by_id.id)
     by_phone = session.scalars(select(Trainee.id).where(Trainee.phone == phone).limit(2)).all()
+    phone_owner = by_phone[0] if len(by_phone) == 1 else None
+    if by_id is not None:
+        raise BindRefused(MISMATCH, "phone_mismatch", trainee_id=by_id.id,
+                          also=(phone_owner, "id_mismatch") if phone_owner is not None else None)
     if not by_phone:
         raise BindRefused(MISMATCH, "unknown_phone")
-    raise BindRefused(MISMATCH, "id_mismatch", trainee_id=by_phone[0] if len(by_phone) == 1 else None)
+    raise BindRefused(MISMATCH, "id_mismatch", trainee_id=phone_owner)
 
 
 def _attach(session: Session, openid: str, trainee: Trainee) -> None:
@@ -166,12 +171,15 @@ def _attach(session: Session, openid: str, trainee: Trainee) -> None:
     user.trainee_id, user.bound_at = trainee.id, utcnow()
 
 
-def _record(session: Session, attempt: Attempt, action: str, reason: str = "", trainee_id: int | None = None) -> None:
-    """Adds the log row and commits (with the binding itself, for a bind)."""
-    session.add(BindingLog(
-        action=action, reason=reason, openid=attempt.openid, trainee_id=trainee_id, ip=attempt.ip,
-        phone_mask=mask_phone(_digits(attempt.phone)), id_card_mask=typed_id_card_mask(attempt.id_card),
-    ))
+def _record(session: Session, attempt: Attempt, action: str, reason: str = "", trainee_id: int | None = None,
+            also: tuple[int, str] | None = None) -> None:
+    """Adds the log row (one more for the other trainee a refused try named) and commits (with
+    the binding itself, for a bind)."""
+    for who, why in [(trainee_id, reason)] + ([also] if also else []):
+        session.add(BindingLog(
+            action=action, reason=why, openid=attempt.openid, trainee_id=who, ip=attempt.ip,
+            phone_mask=mask_phone(_digits(attempt.phone)), id_card_mask=typed_id_card_mask(attempt.id_card),
+        ))
     try:
         session.commit()
     except IntegrityError:  # another WeChat bound the same trainee a moment ago

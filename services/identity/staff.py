@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from datetime import datetime
 
 import redis as redis_lib
 from sqlalchemy import select
@@ -18,7 +19,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from models import StaffUser
 from models.staff import ROLE_STAFF, ROLES
 from services import ServiceError, keys
-from services.identity import audit
+from services.db import transaction
+from services.identity import audit, staff_sessions
 
 USERNAME = re.compile(r"[a-z][a-z0-9_.-]{2,31}")
 MIN_PASSWORD = 10
@@ -88,6 +90,37 @@ def authenticate(session: Session, redis: redis_lib.Redis, username: str, passwo
     return user
 
 
+def log_in(session: Session, redis: redis_lib.Redis, username: str, password: str,
+           now: datetime) -> tuple[StaffUser, str]:
+    """`authenticate`, then a new server-side session (its token for the cookie), recorded."""
+    user = authenticate(session, redis, username, password)
+    with transaction(session):
+        token = staff_sessions.open_session(session, user.id, now)
+        audit.record(session, user.username, "logged_in", f"staff:{user.username}", "")
+    return user, token
+
+
+def accounts(session: Session) -> list[StaffUser]:
+    """Every staff account, for the admins' list."""
+    return list(session.scalars(select(StaffUser).order_by(StaffUser.username)))
+
+
+def set_active(session: Session, username: str, active: bool, actor: str, now: datetime) -> StaffUser:
+    """An admin disables an account (every session of it ends at once) or enables it again; recorded."""
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username.strip().lower()))
+    if user is None:
+        raise StaffError(f"没有用户名为 {username.strip()[:32]} 的教务账号")
+    if not active and user.username == actor:
+        raise StaffError("不能停用自己正在使用的账号")
+    with transaction(session):
+        user.active = active
+        if not active:
+            staff_sessions.end_all(session, user.id, now)
+        audit.record(session, actor, "staff_enabled" if active else "staff_disabled", f"staff:{user.username}",
+                     f"{'启用' if active else '停用'}账号 {user.username}")
+    return user
+
+
 @functools.cache
 def _dummy_hash() -> str:
     """Checked against when the username is unknown, so that a wrong name costs as long as a wrong
@@ -109,9 +142,10 @@ def _count_failure(redis: redis_lib.Redis, name: str) -> int:
     return LOGIN_LIMIT - failures
 
 
-def change_password(session: Session, user_id: int, current: str, new: str, repeat: str) -> StaffUser:
-    """Sets a new password after checking the current one, recorded in the audit log; the
-    console ends the account's other sessions (their id carries the old hash)."""
+def change_password(session: Session, user_id: int, current: str, new: str, repeat: str, keep_token: str,
+                    now: datetime) -> StaffUser:
+    """Sets a new password after checking the current one, recorded in the audit log, and ends
+    every other session of the account (the one of `keep_token`, which changed it, goes on)."""
     user = session.get(StaffUser, user_id)
     if user is None or not check_password_hash(user.password_hash, current):
         raise StaffError("当前密码不正确")
@@ -120,7 +154,8 @@ def change_password(session: Session, user_id: int, current: str, new: str, repe
     if new == current:
         raise StaffError("新密码不能与当前密码相同")
     check_password(new)
-    user.password_hash = generate_password_hash(new)
-    audit.record(session, user.username, "password_changed", f"staff:{user.username}", "修改了自己的密码")
-    session.commit()
+    with transaction(session):
+        user.password_hash = generate_password_hash(new)
+        staff_sessions.end_all(session, user.id, now, keep_token)
+        audit.record(session, user.username, "password_changed", f"staff:{user.username}", "修改了自己的密码")
     return user

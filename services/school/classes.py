@@ -34,12 +34,13 @@ class StartInPast(ClassError):
 
 
 def parse_local_start(starts_local: str) -> datetime:
-    """`YYYY-MM-DD HH:MM` in Beijing time to an aware UTC datetime."""
+    """A start time typed in Beijing time, in any of the usual forms (`cells.local_moment`:
+    2027-03-01 09:00, 2027/3/1 9:00, 2027年3月1日 9:00, the picker's 2027-03-01T09:00), to an
+    aware UTC datetime."""
     try:
-        local = datetime.strptime(" ".join(starts_local.split()), START_FORMAT)
-    except ValueError:
-        raise ClassError(f"开班时间“{starts_local}”格式不对，"
-                         "应为 YYYY-MM-DD HH:MM（北京时间），如 2027-03-01 09:00") from None
+        local = cells.local_moment(starts_local, "开班时间")
+    except cells.CellError as exc:
+        raise ClassError(exc.message + "（北京时间）") from None
     return local.replace(tzinfo=SHANGHAI).astimezone(UTC)
 
 

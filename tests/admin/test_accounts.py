@@ -11,7 +11,7 @@ from tests.admin.conftest import PASSWORD, csrf, log_in, make_staff
 
 PAGES = ["/admin/", "/admin/rosters", "/admin/classes", "/admin/trainees?q=x", "/admin/exports", "/admin/audit",
          "/admin/password", "/admin/attendance", "/admin/notices", "/admin/rosters/fees", "/admin/trainees/1",
-         "/admin/classes/X1", "/admin/rosters/template.xlsx"]
+         "/admin/classes/X1", "/admin/rosters/template.xlsx", "/admin/staff"]
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -222,3 +222,75 @@ def test_staff_retires_a_lesson_and_restores_it(console_app, laptop):
     page.click(f"#lesson-{first.id} >> button:has-text('恢复')")
     page.wait_for_selector(f"#lesson-{first.id} >> button:has-text('停用')")
     assert page.locator(".lesson-retired").count() == 0
+
+
+def test_a_session_that_expires_on_a_form_comes_back_after_login(console_app, laptop, monkeypatch, tmp_path):
+    """At 1366×768: a class created with the date-time picker; a roster preview naming its rows and a
+    missing class; an error page inside the layout; the audit log filtered; and a session that
+    expires while the staff member types into a form: log in again, the form is filled as it was."""
+    import itsdangerous.timed
+
+    from tests.xlsx_files import roster_row, write_roster
+
+    app, origin = console_app
+    page = laptop
+    trainee = factories.trainee(app, name="李梅", phone=phone(70), id_card=id_card(70))
+    with app.app_context():
+        staff.create(db.session, "chen", PASSWORD, "test", "admin")
+    page.goto(f"{origin}/admin/login")
+    page.fill("#username", "chen")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('登录')")
+    page.wait_for_url(f"{origin}/admin/")
+
+    page.click("nav >> text=班级")
+    page.fill("#code", "SZ2703-JZ")
+    page.fill("#name", "2027年第3期建筑工程班")
+    page.fill("#starts", "2027-04-01T09:00")  # the date-time picker
+    page.fill("#place", "苏州培训楼")
+    page.click("button:has-text('创建班级')")
+    page.wait_for_url(f"{origin}/admin/classes/SZ2703-JZ")
+    assert page.locator("#starts").input_value() == "2027-04-01T09:00"
+    screenshot(page, "console-16-class-picker")
+
+    roster = write_roster(tmp_path / "roster.xlsx", [
+        roster_row(name="欧阳小明", card="32058319751212108X", phone="13912340002", class_code="SZ2799-JD",
+                   major="机电工程"),
+        roster_row(name="王五", card="320505198001010018", phone="13912340003"),
+    ])
+    page.click("nav >> text=报名名单")
+    page.set_input_files("#file", str(roster))
+    page.click("button:has-text('上传并预览')")
+    assert "SZ2799-JD" in page.locator("#missing-classes").inner_text()
+    assert "王*" in page.locator("#rejected").inner_text()
+    screenshot(page, "console-17-roster-preview-named")
+
+    page.goto(f"{origin}/admin/classes/NOPE")
+    assert "页面不存在" in page.locator("#console-error").inner_text()
+    assert page.locator("nav >> text=报名名单").is_visible()  # inside the layout, with the menu
+    screenshot(page, "console-18-not-found")
+
+    page.goto(f"{origin}/admin/trainees/{trainee}")
+    page.fill("#company", "苏州新建设有限公司")
+    real = itsdangerous.timed.TimestampSigner.get_timestamp  # the staff member goes to lunch: 8 hours idle
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: real(self) + 8 * 3600 + 5)
+    page.click("button:has-text('保存修改')")
+    page.wait_for_url(f"{origin}/admin/login**")
+    assert "登录已过期" in page.locator(".alert-warning").inner_text()
+    screenshot(page, "console-19-expired-on-a-form")
+    page.fill("#username", "chen")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('登录')")
+    page.wait_for_url(f"{origin}/admin/trainees/{trainee}")
+    assert page.locator("#company").input_value() == "苏州新建设有限公司"  # what was typed, put back
+    assert page.locator("#draft-note").is_visible()
+    screenshot(page, "console-20-form-restored")
+    page.click("button:has-text('保存修改')")
+    assert "已保存" in page.locator(".alert-success").inner_text()
+
+    page.click("nav >> text=操作记录")
+    page.select_option("#action", "trainee_edited")
+    page.click("button:has-text('筛选')")
+    row = page.locator("table tbody tr").first.inner_text()
+    assert "修改学员信息" in row and "学员 李*" in row and "trainee:" not in row
+    screenshot(page, "console-21-audit-filtered")

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
 
 from wxapp.admin import (  # noqa: E402,F401  (routes register on import)  # noqa: E402,F401
     at_risk,
+    audit_log,
     auth,
     catalog,
     classes,
@@ -30,5 +31,6 @@ from wxapp.admin import (  # noqa: E402,F401  (routes register on import)  # noq
     face_review,
     helpers,
     rosters,
+    staff_accounts,
     trainees,
 )

@@ -1,7 +1,8 @@
 """Staff login, logout and password change; every console page but the login needs a staff session.
 
-The session keeps `<id>:<end of the password hash>` as the user id: a password change makes the
-account's other sessions load nobody, so they end, while the session that changed it is renewed.
+The cookie keeps the token of a server-side session (`services.identity.staff_sessions`) as the
+user id: logout, a password change (the account's other sessions) and a disabled account end it on
+the server, so a copied cookie replayed afterwards logs nobody in.
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 
 from models import StaffUser
 from models.staff import ROLE_ADMIN
-from services.identity import audit, staff
-from wxapp import request_guard
-from wxapp.admin import bp
+from services.identity import staff, staff_sessions
+from services.timeutil import utcnow
+from wxapp.admin import bp, drafts
 from wxapp.extensions import db, redis_client
 
 login_manager = LoginManager()
@@ -32,38 +33,61 @@ class StaffPrincipal(UserMixin):
     user_id: int
     username: str
     role: str
-    hash_tail: str
+    token: str
 
     def get_id(self) -> str:
-        return f"{self.user_id}:{self.hash_tail}"
+        return self.token
 
     @property
     def is_admin(self) -> bool:
         return self.role == ROLE_ADMIN
 
     @classmethod
-    def of(cls, user: StaffUser) -> StaffPrincipal:
-        return cls(user.id, user.username, user.role, user.password_hash[-12:])
+    def of(cls, user: StaffUser, token: str) -> StaffPrincipal:
+        return cls(user.id, user.username, user.role, token)
 
 
 @login_manager.user_loader
-def load_staff(user_id: str) -> StaffPrincipal | None:
-    number, _, tail = user_id.partition(":")
-    staff_id = request_guard.number(number)
-    user = db.session.get(StaffUser, staff_id) if staff_id is not None else None
-    if user is None or not user.active or user.password_hash[-12:] != tail:
-        return None
-    return StaffPrincipal.of(user)
+def load_staff(token: str) -> StaffPrincipal | None:
+    user = staff_sessions.user_of(db.session, token, utcnow())
+    return StaffPrincipal.of(user, token) if user is not None else None
 
 
 @bp.before_request
 def require_staff():
-    """Every console page but the login and its assets needs a staff session."""
+    """Every console page but the login and its assets needs a staff session; a form posted after
+    the session ended is kept, to be put back after the login."""
     if request.endpoint in ("admin.login", "admin.static"):
         return None
     if not current_user.is_authenticated:
+        if request.method == "POST":
+            return _to_login_keeping_form()
+        if request.headers.get("HX-Request"):  # a fragment would show the login page inside the page
+            page = urlsplit(request.headers.get("HX-Current-URL", "")).path
+            return "", 204, {"HX-Redirect": url_for("admin.login", next=_safe_next(page))}
         return login_manager.unauthorized()
     return None
+
+
+def _to_login_keeping_form():
+    page = drafts.keep()
+    flash("登录已过期，请重新登录；您在表单中填写的内容已保留（密码、手机号和身份证号除外），登录后会回到原来的页面", "warning")
+    target = url_for("admin.login", next=page)
+    return ("", 204, {"HX-Redirect": target}) if request.headers.get("HX-Request") else redirect(target)
+
+
+def csrf_refused():
+    """A console form whose CSRF token no longer matches the session: the session ended (log in
+    again, then back to the form with what was typed), or was replaced by a login in another tab
+    (refused, 400, with a link back to the form, which gets what was typed)."""
+    if request.endpoint == "admin.login":
+        return render_template("admin/login.html", error="登录页面已过期，请重新输入用户名和密码",
+                               username=request.form.get("username", "")[:64], next=request.form.get("next", "")), 400
+    if not current_user.is_authenticated:
+        return _to_login_keeping_form()
+    from wxapp.admin.helpers import error_page
+
+    return error_page(400, "页面已过期，没有提交。您填写的内容已保留：回到原页面检查后重新提交即可", back=drafts.keep())
 
 
 def admin_required(view):
@@ -96,21 +120,22 @@ def login():
         return render_template("admin/login.html", next=request.args.get("next", ""))
     username = request.form.get("username", "")
     try:
-        user = staff.authenticate(db.session, redis_client(), username, request.form.get("password", ""))
+        user, token = staff.log_in(db.session, redis_client(), username, request.form.get("password", ""), utcnow())
     except staff.LoginRefused as exc:
         return render_template("admin/login.html", error=exc.message, username=username[:64],
                                next=request.form.get("next", "")), 200
-    session.clear()  # a new session id for the new identity
+    saved = session.get(drafts.KEY)  # a form kept when the last session ended
+    session.clear()  # a new session for the new identity
+    drafts.carried(saved)
     session.permanent = True
-    login_user(StaffPrincipal.of(user))
-    audit.record(db.session, user.username, "logged_in", f"staff:{user.username}", "")
-    db.session.commit()
+    login_user(StaffPrincipal.of(user, token))
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    staff_sessions.end(db.session, current_user.token, utcnow())
     logout_user()
     session.clear()
     flash("已退出登录")
@@ -122,24 +147,10 @@ def password():
     if request.method == "POST":
         form = request.form
         try:
-            user = staff.change_password(db.session, current_user.user_id, form.get("current", ""),
-                                         form.get("new", ""), form.get("repeat", ""))
+            staff.change_password(db.session, current_user.user_id, form.get("current", ""),
+                                  form.get("new", ""), form.get("repeat", ""), current_user.token, utcnow())
         except staff.StaffError as exc:
-            db.session.rollback()
             return render_template("admin/password.html", error=exc.message)
-        login_user(StaffPrincipal.of(user))  # this session carries the new hash; others end
         flash("密码已修改；其他已登录的地方需要重新登录")
         return redirect(url_for("admin.dashboard"))
     return render_template("admin/password.html")
-
-
-@bp.route("/audit")
-@admin_required
-def audit_log():
-    from wxapp.admin.helpers import page_arg
-
-    page = page_arg()
-    entries, total = audit.page(db.session, page, request.args.get("actor", "").strip()[:64],
-                                request.args.get("action", "").strip()[:48])
-    return render_template("admin/audit.html", entries=entries, total=total, page=page,
-                           page_size=audit.PAGE_SIZE)

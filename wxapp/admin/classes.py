@@ -42,7 +42,9 @@ def classes_page():
             classes.create_audit(db.session, training_class, actor())
         flash(f"已创建班级 {training_class.code}" if created else f"班级 {training_class.code} 已存在且内容相同", "success")
         return redirect(url_for("admin.class_page", code=training_class.code))
-    return render_template("admin/classes.html", rows=classes.all_classes(db.session), majors=MAJOR_NAMES, form={})
+    # A link may prefill the form (the roster preview's 创建班级 for a code it doesn't know).
+    return render_template("admin/classes.html", rows=classes.all_classes(db.session), majors=MAJOR_NAMES,
+                           form=request.args)
 
 
 @bp.route("/classes/<code>")

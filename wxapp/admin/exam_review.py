@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 
-from services.admin import exam_review
+from services.admin import exam_review, reports
 from services.completion import certificates
 from services.completion.pdf import render_pdf
 from services.exam import ExamError, attempts
@@ -103,6 +103,10 @@ def export_completions():
     form = request.form
     try:
         wanted = exam_review.export_filter(form.get("from", ""), form.get("to", ""), form.get("major", ""))
+        empty = reports.completions_empty_reason(db.session, wanted)
+        if empty:
+            flash(empty, "warning")
+            return redirect(url_for("admin.exports"))
         data, _ = exam_review.completions_file(db.session, pii(), wanted, actor())
     except exam_review.ReviewError as exc:
         db.session.rollback()

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from flask import Response, request
+from flask import Response, render_template, request
 
 from services.identity.pii import mask_phone
 from services.notices import notices
 from services.timeutil import local_text
-from wxapp.admin import bp
+from wxapp.admin import bp, drafts
 from wxapp.request_guard import number
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -41,6 +41,8 @@ AUDIT_LABELS = {
     "exam_voided": "取消考试成绩", "exam_released": "释放考试", "binding_unlocked": "解除认证锁定",
     "completions_exported": "导出结业名单", "catalog_imported": "导入课程目录", "lesson_moved": "调整视频课时顺序",
     "at_risk_reminded": "发送注册到期提醒",
+    "lesson_retired": "停用视频课时", "lesson_restored": "恢复视频课时", "staff_disabled": "停用教务账号",
+    "staff_enabled": "启用教务账号",
 }
 
 
@@ -58,7 +60,14 @@ def phone_filter(phone) -> str:
 def labels() -> dict:
     return {"STATE_LABELS": STATE_LABELS, "CHANNEL_LABELS": CHANNEL_LABELS, "CHECK_LABELS": CHECK_LABELS,
             "NOTICE_LABELS": NOTICE_LABELS, "KIND_LABELS": KIND_LABELS, "AUDIT_LABELS": AUDIT_LABELS,
-            "query_without_page": query_without_page}
+            "query_without_page": query_without_page, "draft_for_page": drafts.for_this_page}
+
+
+def error_page(code: int, message: str, menu: bool = True, back: str | None = None) -> tuple[str, int]:
+    """An error inside the console's layout (with its menu when `menu` and a staff member is
+    logged in; without it when a dependency is down: the menu would ask the database for the
+    staff member), with a link `back` to the page the staff member came from."""
+    return render_template("admin/error.html", code=code, message=message, no_menu=not menu, back=back), code
 
 
 def query_without_page() -> str:

@@ -22,10 +22,11 @@ def rosters_page():
     filename = (upload.filename or "") if upload else ""
     try:
         token = rosters.keep_upload(redis_client(), upload.read(rosters.MAX_UPLOAD + 1) if upload else b"")
-        report = rosters.preview(db.session, redis_client(), pii(), token)
+        preview = rosters.preview(db.session, redis_client(), pii(), token)
     except (UnreadableFile, rosters.UploadError) as exc:
         return render_template("admin/rosters.html", error=exc.message), 400
-    return render_template("admin/roster_preview.html", report=report, token=token, filename=filename[:80])
+    return render_template("admin/roster_preview.html", preview=preview, report=preview.report, token=token,
+                           filename=filename[:80])
 
 
 @bp.route("/rosters/confirm", methods=["POST"])

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from models import Major, Trainee
 from services import ServiceError
-from services.admin import trainees
+from services.admin import locks, trainees
 from services.completion import certificates
 from services.exam import staff as exam_staff
 from services.identity import binding
@@ -64,7 +64,8 @@ def trainee_page(trainee_id: int):
     return render_template(
         "admin/trainee.html", trainee=trainee, courses=learning.courses(db.session, trainee.id),
         classes=learning.classes(db.session, trainee.id), wechat=trainees.binding_of(db.session, trainee.id),
-        history=binding.history(db.session, trainee.id), records=records, describe=segments.describe,
+        history=binding.history(db.session, trainee.id), records=records,
+        locked=locks.locked_wechats(db.session, redis_client(), trainee.id), describe=segments.describe,
         checks=trainees.attendance(db.session, trainee.id, utcnow()),
         notices=trainees.notices_of(db.session, trainee.id),
         attempts=exam_staff.attempts_of(exam_tools(), trainee.id),

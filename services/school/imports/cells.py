@@ -16,9 +16,14 @@ from openpyxl.utils.datetime import from_excel
 from services.errors import ServiceError
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# A date as people type it (2027-03-01, 2027/3/1, 2027.3.1, 2027年3月1日), then maybe a time (9:00,
+# 09:00:00, T09:00 from a browser's date-time picker); full-width digits and colons are made
+# half-width before.
 _TEXT_DATE = re.compile(
-    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$"
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:(?:\s+|\s*T|(?<=日))(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 )
+MOMENT_EXAMPLES = "2027-03-01 09:00、2027/3/1 9:00 或 2027年3月1日 9:00"
 # Excel serial numbers of 1950-01-01 and 2099-12-31: a bare number in a date column between
 # them is a date whose cell lost its date format.
 _SERIAL_RANGE = (18264, 73050)
@@ -67,9 +72,31 @@ def optional_date(value: object, column: str) -> date | None:
     if match is None:
         raise CellError(f"{column}无法识别，应为日期，如 2027-03-01、2027/3/1 或 2027年3月1日")
     try:
-        return date(*(int(part) for part in match.groups()))
+        return date(*(int(part) for part in match.groups()[:3]))
     except ValueError:
         raise CellError(f"{column}不是一个存在的日期") from None
+
+
+def local_moment(value: object, column: str) -> datetime:
+    """A date and time as people type them (`MOMENT_EXAMPLES`, or an Excel date-time cell), naive:
+    the caller says which zone it is in. The one parser of typed date-times (the console's picker,
+    `class create --starts`, spreadsheet cells)."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if _SERIAL_RANGE[0] <= value <= _SERIAL_RANGE[1]:
+            serial: datetime = from_excel(value)
+            return serial
+    match = _TEXT_DATE.match(" ".join(unicodedata.normalize("NFKC", str(value or "")).split()))
+    if match is None or match.group(4) is None:
+        shown = text(value)[:40]
+        raise CellError(f"{column}“{shown}”格式不对，应为 YYYY-MM-DD HH:MM 等日期和时间，如 {MOMENT_EXAMPLES}"
+                        if shown else f"请填写{column}，如 {MOMENT_EXAMPLES}")
+    year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        raise CellError(f"{column}“{text(value)[:40]}”不是一个存在的日期或时间") from None
 
 
 def positive_int(value: object, column: str) -> int:

@@ -180,11 +180,11 @@ def _apply(session: Session, cipher: PiiCipher, lines: list[Line], report: Impor
         created = plan.enrollment(line, trainee_id, enrollments.get((trainee_id, line.major.id)))
         moved = plan.membership(line, trainee_id, memberships.get((trainee_id, line.major.id), {}))
         if created:
-            report.created += 1
+            report.count(line.number, "created")
         elif moved or plan.enrollment_changed(line) or line.number in changed_rows:
-            report.updated += 1
+            report.count(line.number, "updated")
         else:
-            report.unchanged += 1
+            report.count(line.number, "unchanged")
     if not dry_run:
         plan.execute(session)
 

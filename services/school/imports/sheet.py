@@ -48,15 +48,23 @@ class UnreadableFile(ServiceError):
 
 @dataclass
 class ImportReport:
-    """What an import did, counted per data row; `rejected` holds (Excel row number, reason)."""
+    """What an import did, counted per data row; `rejected` holds (Excel row number, reason),
+    `outcomes` what became of each accepted row (created, updated or unchanged) where the import
+    tells (the roster's, for the console's preview)."""
 
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    outcomes: dict[int, str] = field(default_factory=dict)
 
     def reject(self, number: int, reason: str) -> None:
         self.rejected.append((number, reason))
+
+    def count(self, number: int, outcome: str) -> None:
+        """Counts row `number` as `created`, `updated` or `unchanged`."""
+        setattr(self, outcome, getattr(self, outcome) + 1)
+        self.outcomes[number] = outcome
 
     def accepted(self, rows: Iterable[SheetRow], parse: Callable[[SheetRow, list[str]], T | None]) -> Iterator[T]:
         """The rows `parse` accepts; a row it adds errors for is rejected with all of them."""

@@ -5,7 +5,7 @@ import click
 from flask.cli import AppGroup
 
 from services.notices import notices
-from wxapp.cli import fail, operator
+from wxapp.cli.trainee import fail, operator
 
 notify_cli = AppGroup("notify", help="通知 (notices to trainees by WeChat template message or SMS).")
 

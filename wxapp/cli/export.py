@@ -5,14 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
 export_cli = AppGroup("export", help="导出 (exports for the provincial platform).")
-
-
-def register(app: Flask) -> None:
-    app.cli.add_command(export_cli)
 
 
 def _day(option: str, raw: str | None) -> date | None:
@@ -33,7 +28,7 @@ def export_completions(path: str, date_from: str | None, date_to: str | None, ma
     """Writes the valid completions (结业名单) for the provincial platform, with FULL ID card numbers."""
     from services.completion.export import ExportFilter, ExportRefused
     from services.completion.export import export_completions as export
-    from wxapp.cli import fail
+    from wxapp.cli.trainee import fail
     from wxapp.extensions import db, pii
 
     if not path.lower().endswith(".xlsx"):

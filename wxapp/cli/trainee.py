@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
 from services.study.learning import hours_text
@@ -23,12 +22,6 @@ trainee_cli = AppGroup("trainee", help="学员 (trainees): binding and records."
 
 scheduler_cli = AppGroup("scheduler", help="定时任务进程 (the scheduler process).")
 staff_cli = AppGroup("staff", help="教务账号 (staff accounts).")
-
-
-def register(app: Flask) -> None:
-    for group in (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli, trainee_cli, scheduler_cli, staff_cli,
-                  follower_cli):
-        app.cli.add_command(group)
 
 
 def fail(message: str, code: int = 1):
@@ -316,3 +309,6 @@ def follower_sync() -> None:
         fail(f"无法读取微信关注者列表：errcode={exc.errcode} {exc.errmsg}")
     click.echo(f"关注者 {report.listed} 人（{report.pages} 页）；已知微信用户中逐个核实 {report.checked} 人；"
                f"记为关注 {report.following} 人，记为未关注 {report.not_following} 人。")
+
+
+GROUPS = (roster_cli, catalog_cli, class_cli, menu_cli, demo_cli, trainee_cli, scheduler_cli, staff_cli, follower_cli)

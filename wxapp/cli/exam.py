@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from wxapp.cli import _echo_import_report, fail, lookup_trainee, trainee_label
+from wxapp.cli.trainee import _echo_import_report, fail, lookup_trainee, trainee_label
 
 exam_cli = AppGroup("exam", help="考试 (the online exam): question bank and attempts.")
 

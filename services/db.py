@@ -9,20 +9,31 @@ from sqlalchemy.orm import Session
 
 from models import Base
 
+_DEPTH = "transaction_depth"  # session.info key: how many transaction() blocks are open
+
 
 @contextmanager
 def transaction(session: Session, commit: bool = True) -> Iterator[Session]:
     """Commits what the block did (rolls it back instead with `commit=False`: a dry run whose report
-    is all that counts); on any exception (Ctrl-C included) rolls it back and re-raises."""
+    is all that counts); on any exception (Ctrl-C included) rolls it back and re-raises.
+
+    Blocks nest: only the outermost commits or rolls back, so a staff action can run a service that
+    owns its own transaction and add its audit row, and both are committed together or not at all.
+    """
+    depth = session.info.get(_DEPTH, 0)
+    session.info[_DEPTH] = depth + 1
     try:
         yield session
-        if commit:
+        if depth == 0 and commit:
             session.commit()
-        else:
+        elif depth == 0:
             session.rollback()
     except BaseException:
-        session.rollback()
+        if depth == 0:
+            session.rollback()
         raise
+    finally:
+        session.info[_DEPTH] = depth
 
 
 def affected(session: Session, statement: Executable) -> int:

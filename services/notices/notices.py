@@ -41,6 +41,7 @@ from services.exam.state import owes_an_exam
 from services.identity.followers import NOT_UNFOLLOWED
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import insert_ignoring_conflicts
+from services.school.classes import find_class
 from services.timeutil import SHANGHAI, local_text, utcnow
 
 EXPIRY_HORIZON_MONTHS = 3
@@ -65,7 +66,7 @@ def class_open(session: Session, templates: dict[str, KindTemplates], class_code
                learn_url: str, now: datetime | None = None) -> Notice:
     """The class-open notice of a class and a row for each of its trainees not yet reached."""
     now = now or utcnow()
-    training_class = _class(session, class_code)
+    training_class = find_class(session, class_code)
     return _write(session, templates, f"{NOTICE_CLASS_OPEN}:{training_class.id}", NOTICE_CLASS_OPEN, training_class,
                   requested_by, _class_params(session, training_class, learn_url),
                   _members(session, training_class.id), now)
@@ -146,7 +147,7 @@ class Undelivered:
 
 def class_notices(session: Session, class_code: str) -> tuple[TrainingClass, list[Notice]]:
     """A class and the notices sent about it (class-open, reminders), oldest first."""
-    training_class = _class(session, class_code)
+    training_class = find_class(session, class_code)
     found = session.scalars(select(Notice).where(Notice.class_id == training_class.id).order_by(Notice.id))
     return training_class, list(found)
 
@@ -172,14 +173,6 @@ def add_months(day: date, months: int) -> date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _class(session: Session, class_code: str) -> TrainingClass:
-    code = "".join(class_code.split()).upper()
-    training_class = session.scalar(select(TrainingClass).where(func.upper(TrainingClass.code) == code))
-    if training_class is None:
-        raise NoticeError(f"班级 {class_code} 不存在")
-    return training_class
 
 
 def _class_params(session: Session, training_class: TrainingClass, learn_url: str) -> dict[str, str]:

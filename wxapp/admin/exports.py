@@ -2,9 +2,10 @@
 provincial completions file is `wxapp.admin.exam_review.export_completions`."""
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import render_template
 
 from services.admin import classes, reports
+from services.school.classes import find_class
 from wxapp.admin import bp
 from wxapp.admin.helpers import xlsx_response
 from wxapp.extensions import db
@@ -17,9 +18,7 @@ def exports():
 
 @bp.route("/exports/attendance/<code>.xlsx")
 def export_attendance(code: str):
-    training_class = classes.get(db.session, code)
-    if training_class is None:
-        abort(404)
+    training_class = find_class(db.session, code)
     return xlsx_response(reports.attendance_xlsx(db.session, training_class), f"考勤报表-{training_class.code}.xlsx")
 
 

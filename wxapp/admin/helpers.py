@@ -5,6 +5,7 @@ from urllib.parse import quote, urlencode
 
 from flask import Response, request
 
+from services.identity.binding import REFUSAL_LABELS
 from services.identity.pii import mask_phone
 from services.notices import notices
 from services.timeutil import local_text
@@ -56,7 +57,7 @@ def phone_filter(phone) -> str:
 def labels() -> dict:
     return {"STATE_LABELS": STATE_LABELS, "CHANNEL_LABELS": CHANNEL_LABELS, "CHECK_LABELS": CHECK_LABELS,
             "NOTICE_LABELS": NOTICE_LABELS, "KIND_LABELS": KIND_LABELS, "AUDIT_LABELS": AUDIT_LABELS,
-            "query_without_page": query_without_page}
+            "REFUSAL_LABELS": REFUSAL_LABELS, "query_without_page": query_without_page}
 
 
 def query_without_page() -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import click
-from flask.cli import AppGroup
 
-export_cli = AppGroup("export", help="导出 (exports for the provincial platform).")
+from wxapp.cli._common import fail, group
+
+export_cli = group("export", help="导出 (exports for the provincial platform).")
 
 
 def _day(option: str, raw: str | None) -> date | None:
@@ -28,7 +29,6 @@ def export_completions(path: str, date_from: str | None, date_to: str | None, ma
     """Writes the valid completions (结业名单) for the provincial platform, with FULL ID card numbers."""
     from services.completion.export import ExportFilter, ExportRefused
     from services.completion.export import export_completions as export
-    from wxapp.cli.trainee import fail
     from wxapp.extensions import db, pii
 
     if not path.lower().endswith(".xlsx"):

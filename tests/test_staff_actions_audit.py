@@ -121,3 +121,9 @@ def test_a_cli_class_open_notice_is_recorded_with_its_by(make_app, fake_wechat):
     result = app.test_cli_runner().invoke(args=["notify", "class-open", CLASS_CODE, "--by", "王老师"])
     assert result.exit_code == 0, result.output
     assert audit_rows(app, "class_notified") == [("王老师", f"class:{CLASS_CODE}", "开班通知：学员 2 人")]
+
+
+def test_a_cli_completions_export_is_recorded_with_its_by(app, runner, tmp_path):
+    result = runner.invoke(args=["export", "completions", str(tmp_path / "completions.xlsx"), "--by", "王老师"])
+    assert result.exit_code == 0, result.output
+    assert audit_rows(app, "completions_exported") == [("王老师", "export:completions", "导出结业名单（含完整身份证号）0 条")]

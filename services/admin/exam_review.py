@@ -1,19 +1,11 @@
-"""The provincial completions file in the staff console, as bytes for a download recorded in the
-audit log (the export's read and its record in one transaction), and its form's filters. Voiding
-and releasing attempts are `services.exam.staff`'s actions, lifting locks `services.identity.binding`'s."""
+"""The filters of the console's completions export, read from its form (the export itself is
+`services.completion.staff`'s recorded action)."""
 from __future__ import annotations
 
-import tempfile
 from datetime import date
-from pathlib import Path
-
-from sqlalchemy.orm import Session
 
 from services import ServiceError
-from services.completion.export import ExportFilter, export_completions
-from services.db import transaction
-from services.identity import audit
-from services.identity.pii import PiiCipher
+from services.completion.export import ExportFilter
 from services.school.majors import MAJOR_NAMES
 
 
@@ -36,18 +28,3 @@ def export_filter(raw_from: str, raw_to: str, major: str) -> ExportFilter:
     if wanted.major is not None and wanted.major not in MAJOR_NAMES:
         raise ReviewError(f"没有“{wanted.major[:20]}”这个专业")
     return wanted
-
-
-def completions_file(session: Session, cipher: PiiCipher, wanted: ExportFilter, actor: str) -> tuple[bytes, int]:
-    """The provincial completions file (full ID card numbers) and its row count; the download is
-    recorded. The file is written by `export_completions` into a private temporary directory."""
-    with tempfile.TemporaryDirectory(prefix="completions-") as folder, transaction(session):
-        target = Path(folder) / "completions.xlsx"
-        result = export_completions(session, cipher, target, wanted)
-        data = target.read_bytes()
-        parts = [f"从 {wanted.date_from}" if wanted.date_from else "",
-                 f"到 {wanted.date_to}" if wanted.date_to else "", wanted.major or ""]
-        audit.record(session, actor, "completions_exported", "export:completions",
-                     f"导出结业名单（含完整身份证号）{result.rows} 条"
-                     + ("：" + " ".join(p for p in parts if p) if any(parts) else ""))
-    return data, result.rows

@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from models.exam import PUBLIC_POOL, ExamQuestion
 from services.db import transaction
-from services.exam.rules import KIND_LABELS, KINDS, Rules
+from services.exam.rules import KINDS, Rules
 from services.identity import audit
 from services.school.imports import cells
 from services.school.imports.exercises import (  # the same cells, read the same way
     FALSE_WORDS,
     OPTION_COLUMNS,
+    QUESTION_KIND_LABELS,
     TRUE_WORDS,
     question_cells,
 )
@@ -91,7 +92,8 @@ def shortages(session: Session, rules: Rules) -> list[str]:
         wanted = rules.public if pool == PUBLIC_POOL else rules.major
         for kind in KINDS:
             if have[(pool, kind)] < wanted[kind]:
-                found.append(f"{name} {KIND_LABELS[kind]}题 {have[(pool, kind)]} 道，少于每次抽取的 {wanted[kind]} 道")
+                found.append(f"{name} {QUESTION_KIND_LABELS[kind]} {have[(pool, kind)]} 道，"
+                             f"少于每次抽取的 {wanted[kind]} 道")
     return found
 
 

@@ -33,6 +33,8 @@ from models.notices import (
     NOTICE_EXAM_VOIDED,
     NOTICE_REGISTRATION_EXPIRY,
     PENDING,
+    SENDING,
+    SENT,
     UNKNOWN,
 )
 from services import ServiceError
@@ -48,6 +50,9 @@ EXPIRY_HORIZON_MONTHS = 3
 # What staff and trainees call each kind of notice (console, commands, the phone simulator).
 KIND_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册到期提醒",
                "exam_result": "考试成绩", "exam_voided": "取消考试成绩"}
+# The one table of each: an outbox row's state (in this order in counts) and channel, for staff.
+STATE_LABELS = {SENT: "已发送", FAILED: "失败", UNKNOWN: "状态未知（请人工核实）", PENDING: "待发送", SENDING: "发送中"}
+CHANNEL_LABELS = {CHANNEL_WECHAT: "微信模板消息", CHANNEL_SMS: "短信"}
 INSERT_CHUNK = 1000
 
 

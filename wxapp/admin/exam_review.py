@@ -10,6 +10,7 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 
 from services.admin import exam_review
 from services.completion import certificates
+from services.completion import staff as completion_staff
 from services.completion.pdf import render_pdf
 from services.exam import ExamError, attempts
 from services.exam import staff as exam_staff
@@ -86,7 +87,7 @@ def export_completions():
     """POST (a recorded download of full ID card numbers is a change, and needs the form's CSRF token)."""
     form = request.form
     wanted = exam_review.export_filter(form.get("from", ""), form.get("to", ""), form.get("major", ""))
-    data, _ = exam_review.completions_file(db.session, pii(), wanted, actor())
+    data, _ = completion_staff.completions_file(db.session, pii(), wanted, actor())
     return xlsx_response(data, f"结业名单-{utcnow().astimezone(SHANGHAI).strftime('%Y%m%d')}.xlsx")
 
 

@@ -28,8 +28,8 @@ def xlsx_response(data: bytes, filename: str) -> Response:
     })
 
 
-STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未知", "pending": "待发送", "sending": "发送中"}
-CHANNEL_LABELS = {"wechat": "微信", "sms": "短信"}
+STATE_LABELS = notices.STATE_LABELS
+CHANNEL_LABELS = notices.CHANNEL_LABELS
 CHECK_LABELS = {"verified": "已通过", "expired": "已超时", "pending": "待验证"}
 NOTICE_LABELS = notices.KIND_LABELS
 KIND_LABELS = {"main": "主项", "added": "增项"}

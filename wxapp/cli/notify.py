@@ -8,9 +8,8 @@ from wxapp.cli._common import actor, by_option, group
 
 notify_cli = group("notify", help="通知 (notices to trainees by WeChat template message or SMS).")
 
-CHANNEL_LABELS = {"wechat": "微信模板消息", "sms": "短信"}
-STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未知（请人工核实）", "pending": "待重试",
-                "sending": "发送中"}
+CHANNEL_LABELS = notices.CHANNEL_LABELS
+STATE_LABELS = notices.STATE_LABELS
 
 
 @notify_cli.command("class-open")

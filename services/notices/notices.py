@@ -38,8 +38,8 @@ from models.notices import (
     UNKNOWN,
 )
 from services import ServiceError
+from services.completion.owed import owes_an_exam
 from services.db import transaction
-from services.exam.state import owes_an_exam
 from services.identity.followers import NOT_UNFOLLOWED
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import insert_ignoring_conflicts

@@ -23,7 +23,7 @@ class Group(AppGroup):
     """A command group whose commands run in the app context and print a service's refusal
     (`ServiceError`) as one line on stderr, exit 1, instead of a traceback."""
 
-    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:  # type: ignore[override]
         register = super().command(*args, **kwargs)
 
         def decorator(f: Callable[..., Any]) -> click.Command:

@@ -1,6 +1,8 @@
 """`flask menu push` (CONTRACT §1): the account's custom menu from the definition file."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from wxapp.cli._common import fail, group
@@ -21,7 +23,7 @@ def menu_push(path: str | None) -> None:
 
     base = current_app.config["WECHAT_API_BASE"]
     try:
-        sent = menu.push_menu(wechat_api(), path or menu.DEFAULT_PATH)
+        sent = menu.push_menu(wechat_api(), Path(path) if path else menu.DEFAULT_PATH)
     except menu.MenuError as exc:
         fail(f"菜单定义有误：{exc.message}")
     except WeChatUnavailable as exc:

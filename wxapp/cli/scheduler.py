@@ -17,4 +17,4 @@ def scheduler_run() -> None:
 
     stop = scheduler.stop_on_signals()  # first: from the line below on, a SIGTERM stops it cleanly
     click.echo("定时任务进程已启动（Ctrl-C 退出）；另一进程在运行时本进程待命。")
-    scheduler.run(current_app._get_current_object(), stop)
+    scheduler.run(current_app._get_current_object(), stop)  # type: ignore[attr-defined]

@@ -1,5 +1,7 @@
 """The floors of DESIGN.md hold: the domain (services/) and the WeChat answers (handlers/) know no Flask
-and nothing of the app; models/ imports nothing of ours but itself."""
+and nothing of the app; models/ imports nothing of ours but itself; and inside services/ the
+capability packages stand on one another in one order, under the console's read-only queries and
+over the shared floor (services/*.py), with no arrow running back up."""
 from __future__ import annotations
 
 import ast
@@ -36,6 +38,48 @@ def test_domain_and_handlers_import_neither_flask_nor_the_app(folder):
 
 def test_models_import_nothing_of_ours_but_models():
     assert _offences("models", ("services", "handlers", "wxapp", "scheduler")) == []
+
+
+# Lowest first: a package may import those before it, never one after it.
+CAPABILITIES = ("identity", "school", "completion", "notices", "study", "exam", "admin")
+# Arrows back up that stay for now, each for its reason; no other may join them.
+KNOWN_BACK_ARROWS = {
+    # the menu's overview of a trainee shows the exam's state next to the hours that open it
+    ("services/study/overview.py", "services.exam.state"),
+    # the development demo data loads the sample question bank with the rest
+    ("services/school/demo.py", "services.exam.bank"),
+}
+
+
+def _back_arrows() -> set[tuple[str, str]]:
+    found = set()
+    for level, package in enumerate(CAPABILITIES):
+        for path in sorted((ROOT / "services" / package).rglob("*.py")):
+            for module in _imported_modules(path):
+                parts = module.split(".")
+                if parts[0] == "services" and len(parts) > 1 and parts[1] in CAPABILITIES[level + 1:]:
+                    found.add((str(path.relative_to(ROOT)), module))
+    return found
+
+
+def test_capability_packages_import_only_the_ones_below_them():
+    assert _back_arrows() - KNOWN_BACK_ARROWS == set()
+
+
+def test_the_known_back_arrows_are_still_there_or_leave_the_list():
+    assert KNOWN_BACK_ARROWS <= _back_arrows()
+
+
+def test_every_capability_package_is_placed_on_a_floor():
+    packages = {p.name for p in (ROOT / "services").iterdir() if (p / "__init__.py").exists()}
+    assert packages == set(CAPABILITIES)
+
+
+def test_the_shared_floor_imports_no_capability_package():
+    offences = [f"{path.name} imports {module}" for path in sorted((ROOT / "services").glob("*.py"))
+                for module in _imported_modules(path)
+                if module.split(".")[:2][-1] in CAPABILITIES and module.startswith("services.")]
+    assert offences == []
 
 
 def test_the_check_sees_an_offence(tmp_path):

@@ -13,6 +13,7 @@ lift the locks of every WeChat that tried a trainee with `unlock_trainee`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis as redis_lib
@@ -35,7 +36,6 @@ from services.identity.pii import (
     normalize_phone,
     validate_id_card,
 )
-from services.study import player
 from services.timeutil import utcnow
 
 WINDOW_S = 600
@@ -275,9 +275,11 @@ class Unbound:
     page_stopped: bool  # a player page left open in the old WeChat was stopped
 
 
-def unbind(session: Session, redis: redis_lib.Redis, trainee_id: int, actor: str, reason: str) -> Unbound:
+def unbind(session: Session, trainee_id: int, actor: str, reason: str, close_page: Callable[[int], bool]) -> Unbound:
     """Staff releases a trainee's WeChat so that they can bind another, recorded in the binding log
-    and the audit log in one transaction, and stops a player page left open in it."""
+    and the audit log in one transaction, then stops a player page left open in it with
+    `close_page(trainee_id)` (the player's, `services.study.player.close_page`, handed in by the
+    caller: identity sits below study and calls nothing of it)."""
     if not actor.strip():
         raise UnbindError("请写明操作人")
     if not reason.strip():
@@ -293,7 +295,7 @@ def unbind(session: Session, redis: redis_lib.Redis, trainee_id: int, actor: str
                                phone_mask=mask_phone(trainee.phone), id_card_mask=trainee.id_card_mask))
         audit.record(session, actor.strip(), "trainee_unbound", f"trainee:{trainee.id}",
                      f"{trainee.name}（{trainee.id_card_mask}）：{reason.strip()[:200]}")
-    return Unbound(trainee, player.close_page(redis, trainee.id))
+    return Unbound(trainee, close_page(trainee.id))
 
 
 @dataclass(frozen=True)

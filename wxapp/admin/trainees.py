@@ -19,7 +19,7 @@ from services.timeutil import utcnow
 from wxapp.admin import bp
 from wxapp.admin.auth import actor, admin_required
 from wxapp.admin.helpers import page_arg
-from wxapp.extensions import db, exam_tools, pii, redis_client
+from wxapp.extensions import db, exam_tools, page_closer, pii
 
 
 def _filters() -> trainees.Filters:
@@ -83,7 +83,7 @@ def trainee_edit(trainee_id: int):
 
 @bp.route("/trainees/<int:trainee_id>/unbind", methods=["POST"])
 def trainee_unbind(trainee_id: int):
-    done = binding.unbind(db.session, redis_client(), trainee_id, actor(), request.form.get("reason", ""))
+    done = binding.unbind(db.session, trainee_id, actor(), request.form.get("reason", ""), page_closer())
     flash("已解绑微信，学员可重新认证登录" + ("；原微信中打开的播放页面已停止" if done.page_stopped else ""), "success")
     return redirect(url_for("admin.trainee_page", trainee_id=trainee_id) + "#binding")
 

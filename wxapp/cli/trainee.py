@@ -16,9 +16,9 @@ trainee_cli = group("trainee", help="学员 (trainees): binding and records.")
 def trainee_unbind(phone_or_id: str, by: str, reason: str) -> None:
     """Releases a trainee's WeChat binding so that they can bind again (recorded)."""
     from services.identity import binding
-    from wxapp.extensions import db, redis_client
+    from wxapp.extensions import db, page_closer
 
-    done = binding.unbind(db.session, redis_client(), lookup_trainee(phone_or_id).id, actor(by), reason)
+    done = binding.unbind(db.session, lookup_trainee(phone_or_id).id, actor(by), reason, page_closer())
     stopped = "，原微信中打开的播放页面已停止" if done.page_stopped else ""
     click.echo(f"已解绑：{trainee_label(done.trainee)}{stopped}，学员可重新认证登录。")
 

@@ -40,6 +40,8 @@ AUDIT_LABELS = {
     "id_card_revealed": "查看完整身份证号", "fees_marked_paid": "标记已缴费", "fees_marked_unpaid": "标记未缴费",
     "exam_voided": "取消考试成绩", "exam_released": "释放考试", "binding_unlocked": "解除认证锁定",
     "completions_exported": "导出结业名单", "catalog_imported": "导入课程目录", "lesson_moved": "调整视频课时顺序",
+    "lesson_retired": "停用视频课时", "lesson_restored": "恢复视频课时", "staff_created": "创建教务账号",
+    "exam_bank_imported": "导入题库",
 }
 
 

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import CursorResult, Executable, Table
 from sqlalchemy.orm import Session
 
 from models import Base
+from services.errors import ServiceError
+
+M = TypeVar("M", bound=Base)
 
 _DEPTH = "transaction_depth"  # session.info key: how many transaction() blocks are open
 
@@ -34,6 +38,15 @@ def transaction(session: Session, commit: bool = True) -> Iterator[Session]:
         raise
     finally:
         session.info[_DEPTH] = depth
+
+
+def found(session: Session, model: type[M], id_: int, message: str, error: type[ServiceError] = ServiceError) -> M:
+    """The row of `model` with this id, or `error(message)` with status 404: what a staff action
+    names by id (a page or a command) may be gone by the time it runs."""
+    row = session.get(model, id_)
+    if row is None:
+        raise error(message, status=404)
+    return row
 
 
 def affected(session: Session, statement: Executable) -> int:

@@ -42,32 +42,28 @@ def test_models_import_nothing_of_ours_but_models():
 
 # Lowest first: a package may import those before it, never one after it.
 CAPABILITIES = ("identity", "school", "completion", "notices", "study", "exam", "admin")
-# Arrows back up that stay for now, each for its reason; no other may join them.
-KNOWN_BACK_ARROWS = {
-    # the menu's overview of a trainee shows the exam's state next to the hours that open it
-    ("services/study/overview.py", "services.exam.state"),
-    # the development demo data loads the sample question bank with the rest
-    ("services/school/demo.py", "services.exam.bank"),
-}
+# Modules of services/ that compose several capabilities, above them all: a trainee's overview (hours,
+# class and exam for the menu and the portal), the development demo data.
+COMPOSITIONS = ("overview", "demo")
 
 
-def _back_arrows() -> set[tuple[str, str]]:
-    found = set()
+def _services_imported(path: Path) -> set[tuple[str, ...]]:
+    return {tuple(module.split(".")[1:]) for module in _imported_modules(path)
+            if module.startswith("services.") or module == "services"}
+
+
+def _back_arrows() -> list[str]:
+    found = []
     for level, package in enumerate(CAPABILITIES):
+        above = set(CAPABILITIES[level + 1:]) | set(COMPOSITIONS)
         for path in sorted((ROOT / "services" / package).rglob("*.py")):
-            for module in _imported_modules(path):
-                parts = module.split(".")
-                if parts[0] == "services" and len(parts) > 1 and parts[1] in CAPABILITIES[level + 1:]:
-                    found.add((str(path.relative_to(ROOT)), module))
+            found += [f"{path.relative_to(ROOT)} imports services.{'.'.join(parts)}"
+                      for parts in _services_imported(path) if parts and parts[0] in above]
     return found
 
 
 def test_capability_packages_import_only_the_ones_below_them():
-    assert _back_arrows() - KNOWN_BACK_ARROWS == set()
-
-
-def test_the_known_back_arrows_are_still_there_or_leave_the_list():
-    assert KNOWN_BACK_ARROWS <= _back_arrows()
+    assert _back_arrows() == []
 
 
 def test_every_capability_package_is_placed_on_a_floor():
@@ -76,9 +72,9 @@ def test_every_capability_package_is_placed_on_a_floor():
 
 
 def test_the_shared_floor_imports_no_capability_package():
-    offences = [f"{path.name} imports {module}" for path in sorted((ROOT / "services").glob("*.py"))
-                for module in _imported_modules(path)
-                if module.split(".")[:2][-1] in CAPABILITIES and module.startswith("services.")]
+    offences = [f"{path.name} imports services.{'.'.join(parts)}"
+                for path in sorted((ROOT / "services").glob("*.py")) if path.stem not in COMPOSITIONS
+                for parts in _services_imported(path) if parts and parts[0] in CAPABILITIES + COMPOSITIONS]
     assert offences == []
 
 

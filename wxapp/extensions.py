@@ -17,11 +17,10 @@ from flask_wtf import CSRFProtect
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from models import db
-from services import keys
+from services import keys, overview
 from services.identity.pii import PiiCipher
 from services.links import Links
 from services.notices.desk import NoticeDesk
-from services.study import overview
 from services.study.player import Player, close_page
 from services.wechat_api import WeChatApi
 from wxapp import config

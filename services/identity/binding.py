@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from models import BindingLog, Trainee, WechatUser
 from services import ServiceError, keys
-from services.db import transaction
+from services.db import found, transaction
 from services.identity import audit
 from services.identity.followers import BoundTrainee
 from services.identity.pii import (
@@ -263,10 +263,7 @@ def history(session: Session, trainee_id: int, limit: int = 20) -> list[BindingL
 
 def staff_trainee(session: Session, trainee_id: int) -> Trainee:
     """The trainee a staff action names by id (the console's pages and, after `find_trainee`, the CLI)."""
-    trainee = session.get(Trainee, trainee_id)
-    if trainee is None:
-        raise UnbindError("没有这名学员", status=404)
-    return trainee
+    return found(session, Trainee, trainee_id, "没有这名学员", UnbindError)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from models import Lesson, LessonProgress
 from services import ServiceError
-from services.db import transaction
+from services.db import found, transaction
 from services.identity import audit
 from services.school.imports.catalog import hours_warning
 from services.timeutil import utcnow
@@ -24,10 +24,7 @@ class CatalogError(ServiceError):
 
 
 def _lesson(session: Session, lesson_id: int) -> Lesson:
-    lesson = session.get(Lesson, lesson_id)
-    if lesson is None:
-        raise CatalogError("没有这个视频课时", status=404)
-    return lesson
+    return found(session, Lesson, lesson_id, "没有这个视频课时", CatalogError)
 
 
 def move_lesson(session: Session, lesson_id: int, up: bool, actor: str) -> Lesson:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from models import Trainee
 from services import ServiceError
-from services.db import transaction
+from services.db import found, transaction
 from services.identity import audit
 from services.identity.pii import PiiCipher, mask_phone, normalize_phone
 from services.school.imports import cells
@@ -20,18 +20,11 @@ class TraineeError(ServiceError):
     pass
 
 
-def _trainee(session: Session, trainee_id: int) -> Trainee:
-    trainee = session.get(Trainee, trainee_id)
-    if trainee is None:
-        raise TraineeError("没有这名学员", status=404)
-    return trainee
-
-
 def edit_contact(session: Session, trainee_id: int, phone: str, company: str, actor: str) -> list[str]:
     """Changes phone and company (an empty phone keeps the number: the page shows it masked only);
     returns the changes in words (masked), recorded in the audit log."""
     with transaction(session):
-        trainee = _trainee(session, trainee_id)
+        trainee = found(session, Trainee, trainee_id, "没有这名学员", TraineeError)
         phone = normalize_phone(phone) if phone.strip() else trainee.phone
         company = cells.text(company)
         if len(company) > COMPANY_MAX:
@@ -58,7 +51,7 @@ def reveal_id_card(session: Session, cipher: PiiCipher, trainee_id: int, actor: 
     """The full ID card number, for an admin; the reveal is committed to the audit log before the
     number is returned."""
     with transaction(session):
-        trainee = _trainee(session, trainee_id)
+        trainee = found(session, Trainee, trainee_id, "没有这名学员", TraineeError)
         audit.record(session, actor, "id_card_revealed", f"trainee:{trainee.id}",
                      f"查看了 {trainee.name}（{trainee.id_card_mask}）的完整身份证号")
     return Revealed(trainee, cipher.decrypt(trainee.id_card_enc))

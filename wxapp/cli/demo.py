@@ -11,7 +11,7 @@ demo_cli = group("demo", help="Development demo data.")
 @demo_cli.command("load")
 def demo_load() -> None:
     """Loads the development demo data (only what is missing)."""
-    from services.school.demo import load_demo
+    from services.demo import load_demo
     from wxapp.extensions import db, pii
 
     added = load_demo(db.session, pii())

@@ -23,9 +23,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wsgi import get_input_stream
 
 import handlers
+from services import overview
 from services.identity import followers
 from services.identity.pii import short_openid
-from services.study import overview
 from wxapp.extensions import db, read_only_session
 from wxapp.logs import kv
 from wxapp.wechat import budget, dedup, replay

@@ -84,7 +84,7 @@ def run(label: str, database_url: str, rosters: dict[str, Path], rows: int, inst
     with app.app_context():
         db.create_all()
         for code, major in CLASSES:
-            create_class(db.session, code, major, f"{major}基准班", "2027-03-01 09:00", "苏州市姑苏区培训楼")
+            create_class(db.session, code, major, f"{major}基准班", "2027-03-01 09:00", "苏州市姑苏区培训楼", "bench")
         for attempt, roster in rosters.items():
             started = time.perf_counter()
             report = import_roster(db.session, app.extensions["pii"], roster)

@@ -8,9 +8,9 @@ from handlers import texts
 from handlers.replies import Reply, Text
 from handlers.router import Context, Handler, Message, router
 from services import menu as menu_keys
+from services import overview
 from services.completion.certificates import certificates_of
-from services.study import overview
-from services.study.overview import Overview
+from services.overview import Overview
 
 
 def mine(ctx: Context) -> Overview | None:

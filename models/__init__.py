@@ -2,9 +2,11 @@
 
 `db` lives here so that models import nothing else of ours; the app binds it in create_app().
 """
+from typing import TYPE_CHECKING
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 # Deterministic constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -20,7 +22,15 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+class Database(SQLAlchemy):
+    """Flask-SQLAlchemy's extension; for the type checker its `session` is the `Session` that
+    services take: the scoped session the app uses proxies every method of the session it holds."""
+
+    if TYPE_CHECKING:
+        session: Session  # type: ignore[assignment]
+
+
+db = Database(model_class=Base)
 
 from models.attendance import AttendanceCheck, AttendanceRefusal  # noqa: E402
 from models.audit import AuditEntry  # noqa: E402

@@ -4,27 +4,51 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy import CursorResult, Executable, Table, func, select
 from sqlalchemy.orm import Session
 
 from models import Base
+from services.errors import ServiceError
 from services.timeutil import utcnow
+
+M = TypeVar("M", bound=Base)
+
+_DEPTH = "transaction_depth"  # session.info key: how many transaction() blocks are open
 
 
 @contextmanager
 def transaction(session: Session, commit: bool = True) -> Iterator[Session]:
     """Commits what the block did (rolls it back instead with `commit=False`: a dry run whose report
-    is all that counts); on any exception (Ctrl-C included) rolls it back and re-raises."""
+    is all that counts); on any exception (Ctrl-C included) rolls it back and re-raises.
+
+    Blocks nest: only the outermost commits or rolls back, so a staff action can run a service that
+    owns its own transaction and add its audit row, and both are committed together or not at all.
+    """
+    depth = session.info.get(_DEPTH, 0)
+    session.info[_DEPTH] = depth + 1
     try:
         yield session
-        if commit:
+        if depth == 0 and commit:
             session.commit()
-        else:
+        elif depth == 0:
             session.rollback()
     except BaseException:
-        session.rollback()
+        if depth == 0:
+            session.rollback()
         raise
+    finally:
+        session.info[_DEPTH] = depth
+
+
+def found(session: Session, model: type[M], id_: int, message: str, error: type[ServiceError] = ServiceError) -> M:
+    """The row of `model` with this id, or `error(message)` with status 404: what a staff action
+    names by id (a page or a command) may be gone by the time it runs."""
+    row = session.get(model, id_)
+    if row is None:
+        raise error(message, status=404)
+    return row
 
 
 def affected(session: Session, statement: Executable) -> int:

@@ -78,7 +78,7 @@ def test_show_lists_binds_refusals_and_unbinds_newest_first(app, runner):
     assert history == [
         f"认证绑定（微信 {short_openid(new)}）",
         f"解绑（微信 {short_openid(old)}，王老师：学员换了手机）",
-        f"认证被拒（微信 {short_openid('oSomeoneElse000000000000001')}，手机号与身份证号报名信息不符）",
+        f"认证被拒（微信 {short_openid('oSomeoneElse000000000000001')}，手机号不匹配）",
         f"认证被拒（微信 {short_openid(new)}，该学员已绑定其他微信）",
         f"认证绑定（微信 {short_openid(old)}）",
     ]

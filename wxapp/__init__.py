@@ -129,14 +129,8 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     from wxapp.cli import register
-    from wxapp.cli_completion import register as register_completion
-    from wxapp.cli_exam import exam_cli
-    from wxapp.cli_notify import notify_cli
 
     register(app)
-    register_completion(app)
-    app.cli.add_command(exam_cli)
-    app.cli.add_command(notify_cli)
 
 
 def register_admin(app: Flask) -> None:

@@ -178,4 +178,4 @@ class RequestLimit:
 
 def install(app: Flask, engine: Engine) -> None:
     guard_engine(engine)
-    app.wsgi_app = RequestLimit(app.wsgi_app, app.config["DATABASE_REQUEST_BUDGET_S"])  # type: ignore[method-assign]
+    app.wsgi_app = RequestLimit(app.wsgi_app, app.config["DATABASE_REQUEST_BUDGET_S"])

@@ -3,18 +3,24 @@
 Trainee pages (`/h5/…`) get the styled error page; the JSON API `{"error": "<Chinese text>"}`. A
 dependency that is down (Redis, the database) is a 503 with a message saying to try again later,
 not a 500: it is nobody's mistake and it passes.
+
+A `ServiceError` a view lets through is rendered here, the one place that does it: its message with
+its status as JSON or a page, and in the staff console a form's refusal is flashed on the page the
+form was posted from (views need not catch a refusal only to show it).
 """
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import redis as redis_lib
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from services import ServiceError
 from wxapp.logs import kv
 
 log = logging.getLogger(__name__)
@@ -80,6 +86,32 @@ def _bare(code: int, message: str):
     return body, code, {"Content-Type": "text/html; charset=utf-8"}
 
 
+def _back_to_form(message: str):
+    """A console form's refusal: flashed, and back to the page the form was on (the dashboard
+    when the browser sent no usable Referer)."""
+    target = urlsplit(request.referrer or "")
+    same_site = not target.netloc or target.netloc == request.host
+    back = target.path + (f"?{target.query}" if target.query else "")
+    if not same_site or not back.startswith("/admin/"):
+        back = url_for("admin.dashboard")
+    flash(message, "danger")
+    if request.headers.get("HX-Request"):  # htmx swaps no 4xx: the whole page shows the message
+        return "", 204, {"HX-Redirect": back}
+    return redirect(back)
+
+
+def service_error(exc: ServiceError):
+    """The one rendering of a refusal: its Chinese message with its status; a console form's
+    refusal goes back to the form with the message flashed."""
+    rollback_quietly()
+    if exc.detail:
+        log.info(kv("service_refused", path=request.path, error=type(exc).__name__, detail=exc.detail))
+    console_form = request.path.startswith("/admin/") and request.method == "POST" and not _wants_json()
+    if console_form:
+        return _back_to_form(exc.message)
+    return _render(exc.status, exc.message)
+
+
 def rollback_quietly() -> None:
     from wxapp.extensions import db
 
@@ -101,6 +133,8 @@ def register(app: Flask) -> None:
 
             return answer_expired()
         return _render(400, EXPIRED)
+
+    app.register_error_handler(ServiceError, service_error)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -5,6 +5,9 @@ built once per app and kept in `app.extensions`; reach them through the accessor
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import redis
 from flask import Flask, current_app, g, has_app_context
 from flask_limiter import Limiter
@@ -14,12 +17,11 @@ from flask_wtf import CSRFProtect
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from models import db
-from services import keys
+from services import keys, overview
 from services.identity.pii import PiiCipher
 from services.links import Links
 from services.notices.desk import NoticeDesk
-from services.study import overview
-from services.study.player import Player
+from services.study.player import Player, close_page
 from services.wechat_api import WeChatApi
 from wxapp import config, db_budget
 
@@ -65,6 +67,12 @@ def _redis_if_app() -> redis.Redis | None:
 
 def redis_client() -> redis.Redis:
     return current_app.extensions["redis"]
+
+
+def page_closer() -> Callable[[int], bool]:
+    """What stops a trainee's open player page (the player's `close_page` on the shared Redis),
+    for the staff actions of identity that must, which sit below the player."""
+    return functools.partial(close_page, redis_client())
 
 
 def wechat_api() -> WeChatApi:

@@ -117,7 +117,7 @@ def outbox_counts() -> dict[tuple[str, str], int]:
     except Exception:  # a scrape still answers without Redis
         cached = None
     if cached is not None:
-        return {tuple(k.split("|", 1)): v for k, v in json.loads(cached).items()}  # type: ignore[misc]
+        return {tuple(k.split("|", 1)): v for k, v in json.loads(cached).items()}
     query = select(OutboxMessage.channel, OutboxMessage.state, func.count()).group_by(
         OutboxMessage.channel, OutboxMessage.state)
     counts = {(channel, state): count for channel, state, count in db.session.execute(query)}
@@ -164,4 +164,4 @@ def metrics() -> Response:
 def install(app: Flask) -> None:
     app.url_value_preprocessor(_name_route)
     app.register_blueprint(bp)
-    app.wsgi_app = Timing(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = Timing(app.wsgi_app)

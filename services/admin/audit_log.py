@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from models import AuditEntry, ExamAttempt, Lesson, Major, Trainee, TrainingClass
-from services.completion.certificates import mask_name
+from services.identity.pii import mask_name
 from services.timeutil import SHANGHAI
 
 PAGE_SIZE = 50

@@ -1,56 +1,11 @@
-"""The catalog in the staff console: upload the catalog workbook, preview what it would do (each
-rejected row and every warning about a course's hours; nothing written), confirm to import, and
-the lessons' order and retirement, recorded. The import itself is `catalog import`'s (`import_catalog`).
-
-A lesson is never deleted: staff retire it (停用) and may restore it (恢复). Trainees no longer see
-or start a retired lesson, and the hours they earned on it still count.
-"""
+"""The catalog in the staff console, read only: every course with its lessons in order. Uploads
+are `services.school.uploads`'s, the lessons' order and retirement `services.school.catalog`'s."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
-import redis as redis_lib
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from models import Course, Lesson, LessonProgress, Major
-from services import ServiceError, keys
-from services.admin.rosters import _with_upload
-from services.identity import audit
-from services.school.imports.catalog import CatalogReport, hours_warning, import_catalog
-from services.timeutil import utcnow
-
-
-class CatalogError(ServiceError):
-    pass
-
-
-def _catalog_upload(session: Session, redis: redis_lib.Redis, token: str, dry_run: bool) -> CatalogReport:
-    def use(path: str | Path) -> CatalogReport:
-        return import_catalog(session, path, dry_run=dry_run)
-
-    report = _with_upload(redis, token, use)
-    assert isinstance(report, CatalogReport)
-    return report
-
-
-def preview(session: Session, redis: redis_lib.Redis, token: str) -> CatalogReport:
-    """What importing the upload would do, row by row, with its warnings; writes nothing."""
-    return _catalog_upload(session, redis, token, dry_run=True)
-
-
-def confirm(session: Session, redis: redis_lib.Redis, token: str, actor: str, filename: str) -> CatalogReport:
-    """Imports the upload, records it (warnings and revived lessons included) in the audit log, and
-    forgets the file."""
-    report = _catalog_upload(session, redis, token, dry_run=False)
-    redis.delete(keys.admin_upload(token))
-    detail = f"新增 {report.created}，更新 {report.updated}，未变 {report.unchanged}，拒绝 {len(report.rejected)}"
-    notes = [report.revived_text()] if report.revived else []
-    audit.record(session, actor, "catalog_imported", f"file:{filename[:80]}",
-                 "；".join([detail, *notes, *report.warnings]))
-    session.commit()
-    return report
+from models import Course, Major
 
 
 def courses(session: Session) -> list[Course]:
@@ -59,75 +14,3 @@ def courses(session: Session) -> list[Course]:
     rows = session.scalars(select(Course).outerjoin(Major, Major.id == Course.major_id)
                            .options(selectinload(Course.lessons)).order_by(Major.position.nullsfirst(), Course.id))
     return list(rows)
-
-
-def _lesson(session: Session, lesson_id: int) -> Lesson:
-    lesson = session.get(Lesson, lesson_id)
-    if lesson is None:
-        raise CatalogError("没有这个视频课时")
-    return lesson
-
-
-def move_lesson(session: Session, lesson_id: int, up: bool, actor: str) -> Lesson:
-    """Swaps the lesson with its neighbour in use (trainees see lessons in this order; retired ones
-    keep their places and are stepped over), recorded."""
-    lesson = _lesson(session, lesson_id)
-    siblings = sorted(lesson.course.lessons, key=lambda x: (x.position, x.id))
-    active = [x for x in siblings if not x.retired or x is lesson]
-    at = active.index(lesson)
-    other = at - 1 if up else at + 1
-    if not 0 <= other < len(active):
-        raise CatalogError(f"“{lesson.title}”已在{'最前' if up else '最后'}")
-    i, j = siblings.index(lesson), siblings.index(active[other])
-    siblings[i], siblings[j] = siblings[j], siblings[i]
-    for n, item in enumerate(siblings, 1):
-        item.position = n  # numbered afresh: equal positions from older imports can't stall a move
-    audit.record(session, actor, "lesson_moved", f"lesson:{lesson.id}",
-                 f"{lesson.course.name}：“{lesson.title}”{'上移' if up else '下移'}到第 {other + 1} 位")
-    session.commit()
-    return lesson
-
-
-@dataclass(frozen=True)
-class Retirement:
-    """A lesson retired or restored: how many trainees studied it, and the course's hours warning
-    after the change (None: its active lessons hold exactly the hours it requires)."""
-
-    lesson_id: int
-    title: str
-    retired: bool
-    studied: int  # trainees with any progress on the lesson
-    earned: int  # of them, those who completed it (their hours stay theirs)
-    warning: str | None
-
-
-def retire_lesson(session: Session, lesson_id: int, actor: str) -> Retirement:
-    """Retires the lesson (trainees no longer see or start it; hours earned on it still count), recorded."""
-    lesson = _lesson(session, lesson_id)
-    if lesson.retired:
-        raise CatalogError(f"“{lesson.title}”已停用")
-    lesson.retired_at = utcnow()
-    return _recorded(session, lesson, actor)
-
-
-def restore_lesson(session: Session, lesson_id: int, actor: str) -> Retirement:
-    """Puts a retired lesson back in use for trainees, recorded."""
-    lesson = _lesson(session, lesson_id)
-    if not lesson.retired:
-        raise CatalogError(f"“{lesson.title}”未停用，无需恢复")
-    lesson.retired_at = None
-    return _recorded(session, lesson, actor)
-
-
-def _recorded(session: Session, lesson: Lesson, actor: str) -> Retirement:
-    studied, earned = session.execute(
-        select(func.count(LessonProgress.id), func.count(LessonProgress.completed_at))
-        .where(LessonProgress.lesson_id == lesson.id)
-    ).one()
-    done = Retirement(lesson.id, lesson.title, lesson.retired, studied, earned, hours_warning(lesson.course))
-    what = "停用" if done.retired else "恢复"
-    detail = f"{lesson.course.name}：“{lesson.title}”{what}；学过的学员 {studied} 名，其中已获得学时 {earned} 名"
-    audit.record(session, actor, "lesson_retired" if done.retired else "lesson_restored", f"lesson:{lesson.id}",
-                 "；".join([detail, *([done.warning] if done.warning else [])]))
-    session.commit()
-    return done

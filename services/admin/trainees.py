@@ -1,5 +1,6 @@
-"""Trainees in the staff console: search (name, phone, company, or an ID card number through its
-keyed hash), the filters the dashboard's numbers link to, a trainee's page, and recorded edits.
+"""Trainees in the staff console, read only: search (name, phone, company, or an ID card number
+through its keyed hash), the filters the dashboard's numbers link to, and a trainee's page. Staff's
+changes are the capabilities' actions (`services.school.trainees`, `services.identity.binding`).
 
 Searching reads one page: a count and a LIMIT/OFFSET query, whatever the number of trainees.
 """
@@ -9,7 +10,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-import redis as redis_lib
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -26,17 +26,13 @@ from models import (
 )
 from services import ServiceError
 from services.admin import figures
-from services.identity import audit
 from services.identity.pii import (
     InvalidPhone,
     PiiCipher,
-    mask_id_card,
-    mask_phone,
     normalize_id_card,
     normalize_phone,
 )
 from services.school.imports import cells
-from services.school.imports.roster import COMPANY_MAX
 
 PAGE_SIZE = 50
 STATES = ("bound", "unbound", "studying", "finished", "passed")
@@ -160,49 +156,3 @@ def notices_of(session: Session, trainee_id: int) -> list[tuple[Notice, OutboxMe
         select(Notice, OutboxMessage).join(OutboxMessage, OutboxMessage.notice_id == Notice.id)
         .where(OutboxMessage.trainee_id == trainee_id).order_by(OutboxMessage.id.desc()).limit(50))
     return [(notice, message) for notice, message in rows]
-
-
-def edit(session: Session, trainee: Trainee, phone: str, company: str, actor: str) -> list[str]:
-    """Changes phone and company; returns the changes in words (masked), recorded in the audit log."""
-    try:
-        phone = normalize_phone(phone)
-    except InvalidPhone as exc:
-        raise TraineeError(exc.message) from None
-    company = cells.text(company)
-    if len(company) > COMPANY_MAX:
-        raise TraineeError(f"工作单位超过{COMPANY_MAX}个字")
-    changes = []
-    if phone != trainee.phone:
-        changes.append(f"手机号：{mask_phone(trainee.phone)} → {mask_phone(phone)}")
-    if company != trainee.company:
-        changes.append(f"工作单位：{trainee.company or '（空）'} → {company or '（空）'}")
-    if changes:
-        trainee.phone, trainee.company = phone, company
-        audit.record(session, actor, "trainee_edited", f"trainee:{trainee.id}", f"{trainee.name}：" + "；".join(changes))
-        session.commit()
-    return changes
-
-
-def reveal_id_card(session: Session, cipher: PiiCipher, trainee: Trainee, actor: str) -> str:
-    """The full ID card number, for an admin; the reveal is recorded before it is returned."""
-    audit.record(session, actor, "id_card_revealed", f"trainee:{trainee.id}",
-                 f"查看了 {trainee.name}（{trainee.id_card_mask}）的完整身份证号")
-    session.commit()
-    return cipher.decrypt(trainee.id_card_enc)
-
-
-def unbind(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, trainee: Trainee, actor: str, reason: str) -> bool:
-    """Staff unbinds the trainee's WeChat (the same service as `trainee unbind`), recorded."""
-    from services.identity import binding
-
-    if not reason.strip():
-        raise TraineeError("请填写解绑原因")
-    id_card = cipher.decrypt(trainee.id_card_enc)  # find_trainee takes what staff would type
-    try:
-        _, stopped = binding.unbind(session, redis, cipher, id_card, actor, reason)
-    except binding.UnbindError as exc:
-        raise TraineeError(exc.message) from None
-    audit.record(session, actor, "trainee_unbound", f"trainee:{trainee.id}",
-                 f"{trainee.name}（{mask_id_card(id_card)}）：{reason.strip()[:200]}")
-    session.commit()
-    return stopped

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from models import Completion
 from services.completion.records import NUMBER_ALPHABET, NUMBER_LENGTH
+from services.identity.pii import mask_name
 from services.school.majors import EXAM_HOURS, PROFESSIONAL_HOURS, PUBLIC_HOURS
 from services.timeutil import SHANGHAI
 
@@ -68,12 +69,6 @@ def local_date(moment: datetime) -> date:
 def date_text(day: date) -> str:
     """`2027年3月20日`, as the date is written on Chinese certificates."""
     return f"{day.year}年{day.month}月{day.day}日"
-
-
-def mask_name(name: str) -> str:
-    """张三 → 张*, 欧阳小明 → 欧***: the family name's first character only."""
-    name = name.strip()
-    return name[:1] + "*" * (len(name) - 1) if name else ""
 
 
 def normalize_number(raw: str) -> str | None:

@@ -10,9 +10,5 @@ from services import ServiceError
 class ExamError(ServiceError):
     """A refusal shown to the trainee or staff; `status` is the HTTP status a view answers with."""
 
-    status = 400
-
     def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        if status is not None:
-            self.status = status
+        super().__init__(message, status=status)

@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 
 from models.exam import PUBLIC_POOL, ExamQuestion
 from services.db import transaction
-from services.exam.rules import KIND_LABELS, KINDS, Rules
+from services.exam.rules import KINDS, Rules
+from services.identity import audit
 from services.school.imports import cells
 from services.school.imports.exercises import (  # the same cells, read the same way
     FALSE_WORDS,
     OPTION_COLUMNS,
+    QUESTION_KIND_LABELS,
     TRUE_WORDS,
     question_cells,
 )
@@ -57,8 +59,9 @@ def stem_hash(stem: str) -> str:
     return hashlib.sha256(stem.encode()).hexdigest()
 
 
-def import_bank(session: Session, path: str | Path, rules: Rules | None) -> BankReport:
-    """Imports the first sheet in one transaction; raises UnreadableFile for a file it can't read."""
+def import_bank(session: Session, path: str | Path, rules: Rules | None, actor: str | None = None) -> BankReport:
+    """Imports the first sheet in one transaction; raises UnreadableFile for a file it can't read.
+    With `actor` (a staff action) the import is recorded in the audit log, in the same transaction."""
     rows = read_sheet(path, COLUMNS)
     report = BankReport()
     with transaction(session):
@@ -73,6 +76,9 @@ def import_bank(session: Session, path: str | Path, rules: Rules | None) -> Bank
             _apply(session, existing.get(key), key, line, report)
         session.flush()
         report.short = shortages(session, rules) if rules is not None else []
+        if actor is not None:
+            audit.record(session, actor, "exam_bank_imported", f"file:{Path(path).name[:80]}",
+                         "；".join([report.summary(), *report.short]))
     report.rejected.sort()
     return report
 
@@ -86,7 +92,8 @@ def shortages(session: Session, rules: Rules) -> list[str]:
         wanted = rules.public if pool == PUBLIC_POOL else rules.major
         for kind in KINDS:
             if have[(pool, kind)] < wanted[kind]:
-                found.append(f"{name} {KIND_LABELS[kind]}题 {have[(pool, kind)]} 道，少于每次抽取的 {wanted[kind]} 道")
+                found.append(f"{name} {QUESTION_KIND_LABELS[kind]} {have[(pool, kind)]} 道，"
+                             f"少于每次抽取的 {wanted[kind]} 道")
     return found
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from services import ServiceError
 
 KINDS = ("single", "multi", "judge")
-KIND_LABELS = {"single": "单选", "multi": "多选", "judge": "判断"}
 PAPER_TOTAL = 100
 PASS_SCORE = 60  # the notice's 培训测试: 60 of 100 passes
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, exists, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
 
 from models import Enrollment, Major
 from models.exam import ExamAttempt
@@ -122,11 +122,3 @@ def date_text(moment: datetime) -> str:
     day = moment.astimezone(SHANGHAI).date()
     return f"{day.year}年{day.month}月{day.day}日"
 
-
-def owes_an_exam(trainee_id: InstrumentedAttribute[int]) -> ColumnElement[bool]:
-    """SQL, for any number of trainees at once: an enrolled major's exam has no standing pass yet.
-    Its negation is `exam_state(...).passed` for a trainee with at least one enrollment."""
-    owed = aliased(Enrollment)
-    passed = select(ExamAttempt.id).where(ExamAttempt.enrollment_id == owed.id, ExamAttempt.voided_at.is_(None),
-                                          ExamAttempt.passed.is_(True))
-    return exists(select(owed.id).where(owed.trainee_id == trainee_id, ~exists(passed)))

@@ -13,6 +13,7 @@ lift the locks of every WeChat that tried a trainee with `unlock_trainee`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis as redis_lib
@@ -22,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from models import BindingLog, Trainee, WechatUser
 from services import ServiceError, keys
+from services.db import found, transaction
+from services.identity import audit
 from services.identity.followers import BoundTrainee
 from services.identity.pii import (
     InvalidIdCard,
@@ -33,7 +36,6 @@ from services.identity.pii import (
     normalize_phone,
     validate_id_card,
 )
-from services.study import player
 from services.timeutil import utcnow
 
 WINDOW_S = 600
@@ -44,6 +46,13 @@ LIMITS = {"openid": 5, "ip": 300}
 ID_CARD_MAX_TYPED = 40  # longer input is refused before anything else looks at it
 MISMATCH = ("手机号与身份证号不匹配。请核对两个号码：手机号须是报名时预留的那个（可询问公司经办人），"
             "身份证号须是本人的18位号码。核对无误仍不能认证，请致电学校。")
+
+# Why a try was refused, for staff (the console's trainee page, `trainee show`): the binding log's `reason`.
+REFUSAL_LABELS = {
+    "phone_mismatch": "手机号不匹配", "id_mismatch": "身份证号不匹配", "unknown_phone": "手机号和身份证号都不在名单上",
+    "bad_phone": "手机号格式不对", "bad_id_card": "身份证号格式不对", "locked": "尝试次数过多，已锁定",
+    "openid_bound_other": "该微信已认证为另一名学员", "bound_elsewhere": "该学员已绑定其他微信",
+}
 
 # KEYS: per scope, its lock key then its counter key. ARGV[1]: the window, then each scope's limit and
 # lock time. Counts the try in every scope, then refuses it (0) when a scope is locked or over its
@@ -261,22 +270,38 @@ def history(session: Session, trainee_id: int, limit: int = 20) -> list[BindingL
     ))
 
 
-def unbind(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, phone_or_id: str, actor: str,
-           note: str) -> tuple[Trainee, bool]:
-    """Staff releases a trainee's WeChat so that they can bind another, and stops a player page
-    left open in it; returns (trainee, whether a page was stopped)."""
-    if not actor.strip() or not note.strip():
-        raise UnbindError("解绑需要写明操作人和原因")
-    trainee = find_trainee(session, cipher, phone_or_id)
-    user = session.scalar(select(WechatUser).where(WechatUser.trainee_id == trainee.id))
-    if user is None:
-        raise UnbindError(f"学员 {trainee.name}（{mask_phone(trainee.phone)}）尚未绑定微信")
-    user.trainee_id, user.bound_at = None, None
-    session.add(BindingLog(action="unbound", openid=user.openid, trainee_id=trainee.id, actor=actor.strip()[:64],
-                           note=note.strip()[:200], phone_mask=mask_phone(trainee.phone),
-                           id_card_mask=trainee.id_card_mask))
-    session.commit()
-    return trainee, player.close_page(redis, trainee.id)
+def staff_trainee(session: Session, trainee_id: int) -> Trainee:
+    """The trainee a staff action names by id (the console's pages and, after `find_trainee`, the CLI)."""
+    return found(session, Trainee, trainee_id, "没有这名学员", UnbindError)
+
+
+@dataclass(frozen=True)
+class Unbound:
+    trainee: Trainee
+    page_stopped: bool  # a player page left open in the old WeChat was stopped
+
+
+def unbind(session: Session, trainee_id: int, actor: str, reason: str, close_page: Callable[[int], bool]) -> Unbound:
+    """Staff releases a trainee's WeChat so that they can bind another, recorded in the binding log
+    and the audit log in one transaction, then stops a player page left open in it with
+    `close_page(trainee_id)` (the player's, `services.study.player.close_page`, handed in by the
+    caller: identity sits below study and calls nothing of it)."""
+    if not actor.strip():
+        raise UnbindError("请写明操作人")
+    if not reason.strip():
+        raise UnbindError("请填写解绑原因")
+    with transaction(session):
+        trainee = staff_trainee(session, trainee_id)
+        user = session.scalar(select(WechatUser).where(WechatUser.trainee_id == trainee.id))
+        if user is None:
+            raise UnbindError(f"学员 {trainee.name}（{mask_phone(trainee.phone)}）尚未绑定微信", status=409)
+        user.trainee_id, user.bound_at = None, None
+        session.add(BindingLog(action="unbound", openid=user.openid, trainee_id=trainee.id,
+                               actor=actor.strip()[:64], note=reason.strip()[:200],
+                               phone_mask=mask_phone(trainee.phone), id_card_mask=trainee.id_card_mask))
+        audit.record(session, actor.strip(), "trainee_unbound", f"trainee:{trainee.id}",
+                     f"{trainee.name}（{trainee.id_card_mask}）：{reason.strip()[:200]}")
+    return Unbound(trainee, close_page(trainee.id))
 
 
 @dataclass(frozen=True)
@@ -286,18 +311,21 @@ class Unlocked:
     lifted: int  # locks lifted (of those WeChats and of the addresses they tried from)
 
 
-def unlock_trainee(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, phone_or_id: str) -> Unlocked:
+def unlock_trainee(session: Session, redis: redis_lib.Redis, trainee_id: int, actor: str) -> Unlocked:
     """Staff lifts the binding locks of every WeChat that tried to bind this trainee (a try is
     known to be for them when its phone or ID card named them), and of the addresses those tries
-    came from, and clears their counts: the trainee can try again at once."""
-    trainee = find_trainee(session, cipher, phone_or_id)
-    tried = session.execute(
-        select(BindingLog.openid, BindingLog.ip).where(BindingLog.trainee_id == trainee.id).distinct()
-    ).all()
-    openids = {openid for openid, _ in tried if openid}
-    scopes = [("openid", o) for o in sorted(openids)] + [("ip", ip) for ip in sorted({ip for _, ip in tried if ip})]
-    lifted = 0
-    if scopes:
-        lifted = int(redis.delete(*[keys.bind_lock(scope, who) for scope, who in scopes]))
-        redis.delete(*[keys.bind_failures(scope, who) for scope, who in scopes])
+    came from, and clears their counts: the trainee can try again at once. Recorded."""
+    with transaction(session):
+        trainee = staff_trainee(session, trainee_id)
+        tried = session.execute(
+            select(BindingLog.openid, BindingLog.ip).where(BindingLog.trainee_id == trainee.id).distinct()
+        ).all()
+        openids = {openid for openid, _ in tried if openid}
+        scopes = [("openid", o) for o in sorted(openids)] + [("ip", ip) for ip in sorted({ip for _, ip in tried if ip})]
+        lifted = 0
+        if scopes:
+            lifted = int(redis.delete(*[keys.bind_lock(scope, who) for scope, who in scopes]))
+            redis.delete(*[keys.bind_failures(scope, who) for scope, who in scopes])
+        audit.record(session, actor, "binding_unlocked", f"trainee:{trainee.id}", f"{trainee.name}"
+                     f"（{trainee.id_card_mask}）：解除认证锁定 {lifted} 项（涉及微信 {len(openids)} 个）")
     return Unlocked(trainee, len(openids), lifted)

@@ -91,6 +91,13 @@ def normalize_phone(raw: object) -> str:
     return value
 
 
+def mask_name(name: str) -> str:
+    """张三 → 张*, 欧阳小明 → 欧***, 李 → 李*: the first character only, and at least one star (a
+    one-character name shown whole would not be masked)."""
+    name = name.strip()
+    return name[:1] + "*" * max(1, len(name) - 1) if name else ""
+
+
 def mask_phone(phone: str | None) -> str:
     if not phone:
         return ""

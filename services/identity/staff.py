@@ -27,6 +27,7 @@ MIN_PASSWORD = 10
 LOGIN_LIMIT = 5
 LOGIN_WINDOW_S = 15 * 60
 LOGIN_LOCK_S = 15 * 60
+ROLE_LABELS = {"admin": "管理员", "staff": "教务"}
 
 
 class StaffError(ServiceError):
@@ -56,18 +57,19 @@ def check_password(password: str) -> None:
         raise StaffError("密码过于简单，请换一个")
 
 
-def create(session: Session, username: str, password: str, created_by: str, role: str = ROLE_STAFF) -> StaffUser:
+def create(session: Session, username: str, password: str, actor: str, role: str = ROLE_STAFF) -> StaffUser:
+    """Creates a staff account, recorded in the audit log in the same transaction."""
     name = check_username(session, username)
     check_password(password)
     if role not in ROLES:
         raise StaffError("角色须为 admin 或 staff")
-    user = StaffUser(username=name, password_hash=generate_password_hash(password), created_by=created_by[:64],
-                     role=role)
-    session.add(user)
     try:
-        session.commit()
+        with transaction(session):
+            user = StaffUser(username=name, password_hash=generate_password_hash(password), created_by=actor[:64],
+                             role=role)
+            session.add(user)
+            audit.record(session, actor, "staff_created", f"staff:{name}", f"创建{ROLE_LABELS[role]}账号 {name}")
     except IntegrityError:  # created by someone else since the check
-        session.rollback()
         raise StaffError(f"用户名 {name} 已存在") from None
     return user
 

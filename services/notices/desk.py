@@ -18,12 +18,15 @@ from sqlalchemy.orm import Session
 
 from models import Notice, TrainingClass
 from services import keys
+from services.db import transaction
+from services.identity import audit
 from services.notices import notice_templates, notices, outbox
 from services.notices.dispatcher import Dispatcher
 from services.notices.notice_templates import KindTemplates
 from services.notices.settings import NoticeSettings
 from services.notices.sms import SmsBackend, SmsRecorder, build_backend
 from services.ratelimit import RateLimiter
+from services.school.classes import find_class
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApi
 
@@ -66,9 +69,15 @@ class NoticeDesk:
         limiter = RateLimiter(self.redis, keys.outbox_rate, settings.rate_per_s) if settings.rate_per_s > 0 else None
         return Dispatcher(self.session, self.wechat, self.sms, self.templates, settings, limiter, clock)
 
-    def class_open(self, class_code: str, requested_by: str, now: datetime | None = None) -> Notice:
-        return notices.class_open(self.session, self.templates, class_code, requested_by,
-                                  self.settings.links.learn, now)
+    def class_open(self, class_code: str, actor: str, now: datetime | None = None) -> Notice:
+        """Staff send the class-open notice (`notify class-open`, the class page's 发送): its rows
+        and the audit record in one transaction; the dispatcher sends them after."""
+        with transaction(self.session):
+            code = find_class(self.session, class_code).code
+            notice = notices.class_open(self.session, self.templates, code, actor, self.settings.links.learn, now)
+            audit.record(self.session, actor, "class_notified", f"class:{code}",
+                         f"开班通知：学员 {notice.recipients} 人")
+        return notice
 
     def class_reminders(self, now: datetime | None = None) -> list[Notice]:
         return notices.class_reminders(self.session, self.templates, self.settings.links.learn, now)
@@ -86,20 +95,25 @@ class NoticeDesk:
     def counts(self, notice_id: int) -> dict[str, dict[str, int]]:
         return notices.counts(self.session, notice_id)
 
-    def retry_texts(self, class_code: str, now: datetime | None = None) -> tuple[TrainingClass, list[Resent]]:
-        """Sends again the failed texts of the class's notices to trainees they have not reached and
-        waits for them; texts of unknown fate are left alone. NoticeError for an unknown class, or
-        when no SMS provider is configured."""
-        training_class, sent = notices.class_notices(self.session, class_code)
+    def retry_texts(self, class_code: str, actor: str,
+                    now: datetime | None = None) -> tuple[TrainingClass, list[Resent]]:
+        """Staff send again the failed texts of the class's notices to trainees they have not
+        reached (recorded, in the requeue's transaction), and wait for them; texts of unknown
+        fate are left alone. ClassError for an unknown class, NoticeError when no SMS provider is
+        configured."""
         if self.sms.name == "unconfigured":
             raise notices.NoticeError("未配置短信服务（SMS_BACKEND=console）：请先配置 SMS_BACKEND=aliyun 或 tencent。")
+        with transaction(self.session):
+            training_class, sent = notices.class_notices(self.session, class_code)
+            again = {n.id: outbox.requeue_failed_texts(self.session, n.id, now or utcnow()) for n in sent}
+            audit.record(self.session, actor, "texts_retried", f"class:{training_class.code}",
+                         f"重发失败短信 {sum(again.values())} 条")
         results = []
         for notice in sent:
-            again = outbox.requeue_failed_texts(self.session, notice.id, now or utcnow())
             unknown = notices.counts(self.session, notice.id).get("sms", {}).get("unknown", 0)
-            if again:
+            if again[notice.id]:
                 self.dispatcher().run(notice_id=notice.id, wait=True)
-            results.append(Resent(notice, again, unknown, notices.counts(self.session, notice.id)))
+            results.append(Resent(notice, again[notice.id], unknown, notices.counts(self.session, notice.id)))
         return training_class, results
 
     def _size_http_pool(self, size: int) -> None:

@@ -54,17 +54,20 @@ from models.notices import (
     NOTICE_MOVE_CODE,
     NOTICE_REGISTRATION_EXPIRY,
     PENDING,
+    SENDING,
+    SENT,
     UNKNOWN,
     WITHDRAWN,
 )
 from services import ServiceError
+from services.completion.owed import owes_an_exam
 from services.db import transaction
-from services.exam.state import owes_an_exam
 from services.identity import audit
 from services.identity.followers import NOT_UNFOLLOWED
 from services.notices import premise
 from services.notices.notice_templates import KindTemplates
 from services.notices.outbox import TO_OPENID, insert_ignoring_conflicts
+from services.school.classes import find_class
 from services.timeutil import SHANGHAI, local_text, utcnow
 
 EXPIRY_HORIZON_MONTHS = 3
@@ -73,6 +76,10 @@ REMINDER_GAP_DAYS = 7  # a registration-expiry reminder at most once in this man
 KIND_LABELS = {"class_open": "开班通知", "class_reminder": "开班提醒", "registration_expiry": "注册到期提醒",
                "exam_result": "考试成绩", "exam_voided": "取消考试成绩", "hours_complete": "学时修满通知",
                "move_code": "更换微信验证码", "binding_moved": "微信已更换提醒"}
+# The one table of each: an outbox row's state (in this order in counts) and channel, for staff.
+STATE_LABELS = {SENT: "已发送", FAILED: "失败", UNKNOWN: "状态未知（请人工核实）", PENDING: "待发送", SENDING: "发送中",
+                WITHDRAWN: "已撤回"}
+CHANNEL_LABELS = {CHANNEL_WECHAT: "微信模板消息", CHANNEL_SMS: "短信"}
 INSERT_CHUNK = 1000
 
 
@@ -91,7 +98,7 @@ def class_open(session: Session, templates: dict[str, KindTemplates], class_code
                learn_url: str, now: datetime | None = None) -> Notice:
     """The class-open notice of a class and a row for each of its trainees not yet reached."""
     now = now or utcnow()
-    training_class = _class(session, class_code)
+    training_class = find_class(session, class_code)
     return _write(session, templates, f"{NOTICE_CLASS_OPEN}:{training_class.id}", NOTICE_CLASS_OPEN, training_class,
                   requested_by, _class_params(session, training_class, learn_url),
                   _members(session, training_class.id), now, premise.of_class(training_class))
@@ -208,7 +215,7 @@ class Undelivered:
 
 def class_notices(session: Session, class_code: str) -> tuple[TrainingClass, list[Notice]]:
     """A class and the notices sent about it (class-open, reminders), oldest first."""
-    training_class = _class(session, class_code)
+    training_class = find_class(session, class_code)
     found = session.scalars(select(Notice).where(Notice.class_id == training_class.id).order_by(Notice.id))
     return training_class, list(found)
 
@@ -238,14 +245,6 @@ def add_months(day: date, months: int) -> date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def _class(session: Session, class_code: str) -> TrainingClass:
-    code = "".join(class_code.split()).upper()
-    training_class = session.scalar(select(TrainingClass).where(func.upper(TrainingClass.code) == code))
-    if training_class is None:
-        raise NoticeError(f"班级 {class_code} 不存在")
-    return training_class
 
 
 def _class_params(session: Session, training_class: TrainingClass, learn_url: str) -> dict[str, str]:

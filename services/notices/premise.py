@@ -31,8 +31,8 @@ from models.notices import (
     SENDING,
     WITHDRAWN,
 )
+from services.completion.owed import owes_an_exam
 from services.db import affected, transaction
-from services.exam.state import owes_an_exam
 from services.notices.outbox import Claimed
 
 Premise = dict[str, object]

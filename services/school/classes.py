@@ -1,18 +1,29 @@
-"""Classes (班级): staff create them by code; trainees join them through the roster.
+"""Classes (班级), staff's actions on them for the console and the CLI alike: create by code, edit
+(name, time, place), add and remove members; each recorded in the audit log in its transaction.
+Trainees also join classes through the roster.
 
 Start times are typed in Beijing time and stored in UTC. Creating a class again with the very
 same values is a no-op, so scripts may re-run; any difference is refused, since members may
 already have been told the old time and place.
+
+A moved class needs nothing rescheduled: the scheduler's reminders are keyed by the start time
+(`services.notices.notices.class_reminders`), so the new time gets its own reminder. What a move
+must undo is a reminder already written for the old time and not sent yet: those rows are dropped.
 """
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from models import TrainingClass
+from models import ClassMember, Enrollment, Notice, OutboxMessage, TrainingClass
+from models.notices import NOTICE_CLASS_REMINDER, PENDING
 from services import ServiceError
+from services.db import affected, transaction
+from services.identity import audit
+from services.identity.binding import find_trainee
+from services.identity.pii import PiiCipher, mask_phone
 from services.school.imports import cells
 from services.school.majors import MAJOR_NAMES, ensure_majors
 from services.timeutil import SHANGHAI
@@ -48,22 +59,105 @@ def local_start(training_class: TrainingClass) -> str:
     return training_class.starts_at.astimezone(SHANGHAI).strftime(START_FORMAT)
 
 
+def find_class(session: Session, code: str) -> TrainingClass:
+    """The class of this code, whatever its case and spaces; ClassError (404) when there is none."""
+    training_class = session.scalar(
+        select(TrainingClass).where(func.upper(TrainingClass.code) == cells.compact(code).upper()))
+    if training_class is None:
+        raise ClassError(f"班级 {cells.compact(code)[:CODE_MAX]} 不存在", status=404)
+    return training_class
+
+
 def create_class(
-    session: Session, code: str, major_name: str, name: str, starts_local: str, place: str,
+    session: Session, code: str, major_name: str, name: str, starts_local: str, place: str, actor: str,
     allow_past: bool = False, now: datetime | None = None,
 ) -> tuple[TrainingClass, bool]:
-    """Creates the class; returns it and whether it is new (False: it existed, identical).
+    """Creates the class, recorded; returns it and whether it is new (False: it existed, identical).
     A new class starting before `now` is refused (StartInPast) unless `allow_past`."""
-    try:
-        result = _create(session, cells.compact(code), major_name, cells.text(name), starts_local,
-                         cells.text(place))
-        if result[1] and not allow_past:
-            _check_future(result[0].starts_at, now or datetime.now(UTC))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    return result
+    with transaction(session):
+        training_class, created = _create(session, cells.compact(code), major_name, cells.text(name), starts_local,
+                                          cells.text(place))
+        if created and not allow_past:
+            _check_future(training_class.starts_at, now or datetime.now(UTC))
+        if created:
+            session.flush()
+            audit.record(session, actor, "class_created", f"class:{training_class.code}",
+                         f"{training_class.major.name}，{training_class.name}，{local_start(training_class)}，"
+                         f"{training_class.place}")
+    return training_class, created
+
+
+def update_class(session: Session, code: str, name: str, starts_local: str, place: str, actor: str) -> list[str]:
+    """Changes name, start time and place (a move drops the unsent reminders of the old time),
+    recorded; returns the changes in words (empty: nothing changed)."""
+    with transaction(session):
+        training_class = find_class(session, code)
+        name, place = cells.text(name), cells.text(place)
+        _check_lengths(training_class.code, name, place)
+        starts_at = parse_local_start(starts_local)
+        changes = [f"{label}：{old} → {new}" for label, old, new in (
+            ("名称", training_class.name, name), ("开班时间", local_start(training_class), local_start_of(starts_at)),
+            ("地点", training_class.place, place)) if old != new]
+        if not changes:
+            return []
+        moved = starts_at != training_class.starts_at
+        training_class.name, training_class.starts_at, training_class.place = name, starts_at, place
+        dropped = _drop_unsent_reminders(session, training_class.id) if moved else 0
+        detail = "；".join(changes) + (f"；撤下旧时间的未发提醒 {dropped} 条" if dropped else "")
+        audit.record(session, actor, "class_updated", f"class:{training_class.code}", detail)
+    return changes
+
+
+def local_start_of(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime(START_FORMAT)
+
+
+def _drop_unsent_reminders(session: Session, class_id: int) -> int:
+    """Reminder rows of this class not yet tried: they name the old time. A row being sent or
+    already sent stays (it is the record of what the trainee got)."""
+    reminders = select(Notice.id).where(Notice.class_id == class_id, Notice.kind == NOTICE_CLASS_REMINDER)
+    return affected(session, delete(OutboxMessage).where(
+        OutboxMessage.notice_id.in_(reminders), OutboxMessage.state == PENDING, OutboxMessage.attempts == 0,
+    ).execution_options(synchronize_session=False))
+
+
+def add_member(session: Session, cipher: PiiCipher, code: str, phone_or_id: str, actor: str) -> str:
+    """Puts a trainee enrolled in the class's major into it (out of another class of that major,
+    as a roster import would), recorded; returns what happened in words."""
+    with transaction(session):
+        training_class = find_class(session, code)
+        trainee = find_trainee(session, cipher, phone_or_id)
+        if session.scalar(select(Enrollment.id).where(Enrollment.trainee_id == trainee.id,
+                                                      Enrollment.major_id == training_class.major_id)) is None:
+            raise ClassError(f"{trainee.name} 未报名{training_class.major.name}专业，不能加入本班")
+        if session.scalar(select(ClassMember.id).where(ClassMember.class_id == training_class.id,
+                                                       ClassMember.trainee_id == trainee.id)) is not None:
+            raise ClassError(f"{trainee.name} 已在本班")
+        others = session.scalars(select(ClassMember).join(TrainingClass).where(
+            ClassMember.trainee_id == trainee.id, TrainingClass.major_id == training_class.major_id)).all()
+        moved_from = [m.training_class.code for m in others]
+        for member in others:
+            session.delete(member)
+        session.add(ClassMember(class_id=training_class.id, trainee_id=trainee.id))
+        what = f"{trainee.name}（{mask_phone(trainee.phone)}）" + (
+            f"，从 {'、'.join(moved_from)} 转入" if moved_from else "")
+        audit.record(session, actor, "member_added", f"class:{training_class.code}", what)
+    return what
+
+
+def remove_member(session: Session, code: str, trainee_id: int, actor: str) -> str:
+    """Takes a trainee out of the class, recorded; returns who, in words."""
+    with transaction(session):
+        training_class = find_class(session, code)
+        member = session.scalar(select(ClassMember).where(ClassMember.class_id == training_class.id,
+                                                          ClassMember.trainee_id == trainee_id))
+        if member is None:
+            raise ClassError("该学员不在本班", status=404)
+        trainee = member.trainee
+        what = f"{trainee.name}（{mask_phone(trainee.phone)}）"
+        session.delete(member)
+        audit.record(session, actor, "member_removed", f"class:{training_class.code}", what)
+    return what
 
 
 def _create(session: Session, code: str, major_name: str, name: str, starts_local: str,

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session
 
 from models import ExerciseAttempt, ExerciseQuestion, LessonProgress
 from services import ServiceError
+from services.school.imports.exercises import QUESTION_KIND_LABELS
 from services.timeutil import moment
 
 LETTERS = "ABCDEF"
-KIND_LABELS = {"single": "单选题", "multi": "多选题", "judge": "判断题"}
 
 
 class NotYet(ServiceError):
@@ -33,7 +33,7 @@ class Question:
 
     @property
     def kind_label(self) -> str:
-        return KIND_LABELS[self.kind]
+        return QUESTION_KIND_LABELS[self.kind]
 
 
 @dataclass(frozen=True)

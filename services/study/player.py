@@ -235,7 +235,7 @@ class Player:
     def submit_exercise(self, trainee_id: int, lesson_id: int, answers: dict[int, str],
                         now: float) -> exercises.Grade:
         """Grades one 交卷 (exercises.grade); a pass reaches the lesson's hot state too (a lesson it
-        completes refreshes the trainee's cached overview through services.study.overview's hooks)."""
+        completes refreshes the trainee's cached overview through services.overview's hooks)."""
         result = exercises.grade(self.session, trainee_id, lesson_id, answers, now)
         if result.passed:
             self._exercise_passed(trainee_id, lesson_id)

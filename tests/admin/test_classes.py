@@ -156,7 +156,7 @@ def test_notify_with_confirm_sends_once_and_shows_each_delivery(notify_app, fake
     assert sum(template_recipients(fake_wechat).values()) == 2 and len(sms_sent(redis)) == 1
     with notify_app.app_context():
         notice = db.session.scalars(select(Notice)).one()
-        assert notice.requested_by == "console:wang"
+        assert notice.requested_by == "wang"  # the actor, as in the audit log
         assert db.session.query(AuditEntry).filter_by(action="class_notified").count() == 2
     fragment = console.text(f"/admin/classes/{CLASS_CODE}/delivery")
     assert "delivery-table" in fragment and "<html" not in fragment and "hx-trigger" not in fragment

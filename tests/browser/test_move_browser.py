@@ -9,7 +9,7 @@ import re
 import pytest
 
 from models import WechatUser, db
-from services.school.demo import DEMO_TRAINEES
+from services.demo import DEMO_TRAINEES
 from tests.browser.conftest import screenshot
 
 pytestmark = pytest.mark.browser

@@ -14,7 +14,7 @@ from tests.browser.conftest import ARTIFACTS, PHONE_VIEWPORT, screenshot
 
 pytestmark = pytest.mark.browser
 
-ZHANG = "oDevPhone1380013800100000000"  # services.school.demo's 张三, as the simulator names him
+ZHANG = "oDevPhone1380013800100000000"  # services.demo's 张三, as the simulator names him
 VIDEO = "document.getElementById('video')"
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from models import LessonProgress, db
-from services.admin import catalog
+from services.school import catalog
 from tests import factories
 from tests.h5.oauth_util import login
 from tests.services.test_earned_hours import complete

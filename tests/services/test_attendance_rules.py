@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from models import AttendanceCheck, LessonProgress, db
-from services.study import attendance, overview, play_state
+from services import overview
+from services.study import attendance, play_state
 from tests import factories
 from tests.study_util import T0, beat, lesson, player
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 import pytest
 
 from services.completion import certificates
+from services.identity.pii import mask_name
 from services.school import majors
 
 
-@pytest.mark.parametrize("name, masked", [("张三", "张*"), ("王小明", "王**"), ("欧阳小明", "欧***"), ("李", "李"),
+@pytest.mark.parametrize("name, masked", [("张三", "张*"), ("王小明", "王**"), ("欧阳小明", "欧***"), ("李", "李*"),
                                           (" 张三 ", "张*"), ("", "")])
 def test_mask_name_keeps_only_the_first_character(name, masked):
-    assert certificates.mask_name(name) == masked
+    assert mask_name(name) == masked
 
 
 @pytest.mark.parametrize("raw, number", [("ABCDEFGHJKMN", "ABCDEFGHJKMN"), (" abcdefghjkmn ", "ABCDEFGHJKMN"),

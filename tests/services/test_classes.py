@@ -14,7 +14,7 @@ ARGS = ("SZ2701-JZ", "建筑工程", "2027年第1期建筑工程班", "2027-03-0
 
 def create(app, *args):
     with app.app_context():
-        training_class, created = create_class(db.session, *args)
+        training_class, created = create_class(db.session, *args, "test")
         return training_class.id, created
 
 
@@ -77,9 +77,9 @@ def test_a_new_class_may_not_start_in_the_past_unless_allowed(app):
     now = datetime(2027, 3, 1, 1, 30, tzinfo=UTC)  # 09:30 in Beijing, half an hour after the start
     with app.app_context():
         with pytest.raises(StartInPast) as refused:
-            create_class(db.session, *ARGS, now=now)
+            create_class(db.session, *ARGS, "test", now=now)
         assert "2027-03-01 09:00（北京时间）已经过去" in refused.value.message
         assert db.session.scalar(select(func.count()).select_from(TrainingClass)) == 0
-        _, created = create_class(db.session, *ARGS, allow_past=True, now=now)
+        _, created = create_class(db.session, *ARGS, "test", allow_past=True, now=now)
         assert created
-        assert create_class(db.session, *ARGS, now=now)[1] is False  # the same class again: a no-op
+        assert create_class(db.session, *ARGS, "test", now=now)[1] is False  # the same class again: a no-op

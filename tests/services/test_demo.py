@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass, db
 from models.exam import ExamQuestion
+from services.demo import DEMO_CLASS_CODE, DEMO_TRAINEES, load_demo
 from services.identity.pii import normalize_phone, validate_id_card
-from services.school.demo import DEMO_CLASS_CODE, DEMO_TRAINEES, load_demo
 from services.timeutil import SHANGHAI
 
 TABLES = (Major, Course, Lesson, TrainingClass, Trainee, Enrollment, ClassMember, ExamQuestion)
@@ -75,7 +75,7 @@ def mp4_seconds(data: bytes) -> float:
 def test_demo_videos_are_small_local_files_the_development_app_serves(app, make_app):
     from pathlib import Path
 
-    from services.school.demo import VIDEOS
+    from services.demo import VIDEOS
 
     dev = make_app(WXAPP_ENV="development").test_client()
     for url, duration in VIDEOS:

@@ -93,7 +93,7 @@ def test_another_session_gets_409_until_staff_release(app, trainee):
         start(app, trainee, token="another-browser")
     assert refused.value.status == 409
     with app.app_context():
-        staff.release(exam_tools(), view.id)
+        staff.release(exam_tools(), view.id, "王老师")
     again, created = start(app, trainee, token="another-browser")
     assert (again.id, created) == (view.id, False)
     with pytest.raises(ExamError):

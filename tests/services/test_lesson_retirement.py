@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from models import AuditEntry, Lesson, db
-from services.admin import catalog
 from services.exam.state import exams_for
+from services.school import catalog
 from services.school.imports import import_catalog
 from services.study import learning, study_records
 from services.study.player import LessonRetired

@@ -196,9 +196,9 @@ def test_a_trainee_texted_before_binding_is_not_messaged_again_after_binding(not
 
 
 def test_an_unknown_class_is_refused(notify_app):
-    from services.notices.notices import NoticeError
+    from services.school.classes import ClassError
 
-    with notify_app.app_context(), pytest.raises(NoticeError, match="不存在"):
+    with notify_app.app_context(), pytest.raises(ClassError, match="不存在"):
         notify_app.extensions["notice_desk"].class_open("NOPE-1", "test")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import redis as redis_lib
 
 from models import Trainee, WechatUser, db
-from services.study import overview
+from services import overview
 from tests import factories
 
 OPENID = "oOverview000000000000000001"

@@ -22,7 +22,7 @@ def run_import(app, path):
 
 def make_class(app, code="SZ2701-JZ", major="建筑工程"):
     with app.app_context():
-        create_class(db.session, code, major, f"{major}班", "2027-03-01 09:00", "苏州市姑苏区培训楼")
+        create_class(db.session, code, major, f"{major}班", "2027-03-01 09:00", "苏州市姑苏区培训楼", "test")
 
 
 def trainee_by_card(app, card):

@@ -5,6 +5,8 @@ shows how many get WeChat and how many SMS (and who was reminded this week and i
 second with confirm=1 sends (at most once a week per trainee, as the weekly job)."""
 from __future__ import annotations
 
+from typing import Any
+
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -59,8 +61,9 @@ def at_risk_export():
 def at_risk_remind():
     filters = _filters()
     chosen = [int(v) for v in request.form.getlist("trainee_id") if v.isdigit()]
-    back = url_for("admin.at_risk_page", days=filters.days, major=filters.major_id or "", company=filters.company,
-                   **{"class": filters.class_code})
+    query: dict[str, Any] = {"days": filters.days, "major": filters.major_id or "", "company": filters.company,
+                                "class": filters.class_code}
+    back = url_for("admin.at_risk_page", **query)
     if not chosen:
         flash("请先勾选要提醒的学员", "warning")
         return redirect(back)

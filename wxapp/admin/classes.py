@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from services import ServiceError
+from models import TrainingClass
 from services.admin import classes
-from services.identity import audit
-from services.notices import notices, outbox
-from services.school.classes import create_class
+from services.school.classes import (
+    ClassError,
+    add_member,
+    create_class,
+    find_class,
+    local_start_of,
+    remove_member,
+    update_class,
+)
 from services.school.majors import MAJOR_NAMES
-from services.timeutil import utcnow
 from wxapp.admin import bp
 from wxapp.admin.auth import actor
 from wxapp.extensions import db, notice_desk, pii
@@ -21,11 +26,11 @@ from wxapp.extensions import db, notice_desk, pii
 SEND_WAIT_S = 20
 
 
-def _class_or_404(code: str):
-    training_class = classes.get(db.session, code)
-    if training_class is None:
+def _class_or_404(code: str) -> TrainingClass:
+    try:
+        return find_class(db.session, code)
+    except ClassError:
         abort(404)
-    return training_class
 
 
 @bp.route("/classes", methods=["GET", "POST"])
@@ -34,12 +39,11 @@ def classes_page():
     if request.method == "POST":
         try:
             training_class, created = create_class(db.session, form.get("code", ""), form.get("major", ""),
-                                          form.get("name", ""), form.get("starts", ""), form.get("place", ""))
-        except ServiceError as exc:
+                                                   form.get("name", ""), form.get("starts", ""), form.get("place", ""),
+                                                   actor())
+        except ClassError as exc:  # the form again with what was typed, not a redirect that loses it
             return render_template("admin/classes.html", rows=classes.all_classes(db.session), majors=MAJOR_NAMES,
-                                   error=exc.message, form=form), 400
-        if created:
-            classes.create_audit(db.session, training_class, actor())
+                                   error=exc.message, form=form), exc.status
         flash(f"已创建班级 {training_class.code}" if created else f"班级 {training_class.code} 已存在且内容相同", "success")
         return redirect(url_for("admin.class_page", code=training_class.code))
     # A link may prefill the form (the roster preview's 创建班级 for a code it doesn't know).
@@ -52,44 +56,27 @@ def class_page(code: str):
     training_class = _class_or_404(code)
     return render_template("admin/class.html", training_class=training_class, members=classes.members(db.session, training_class),
                            deliveries=classes.deliveries(db.session, training_class),
-                           starts=classes.local_start_of(training_class.starts_at))
+                           starts=local_start_of(training_class.starts_at))
 
 
 @bp.route("/classes/<code>/edit", methods=["POST"])
 def class_edit(code: str):
-    training_class = _class_or_404(code)
     form = request.form
-    try:
-        changes = classes.update(db.session, training_class, form.get("name", ""), form.get("starts", ""),
-                                 form.get("place", ""), actor())
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        flash("已保存：" + "；".join(changes) if changes else "内容未变", "success")
-    return redirect(url_for("admin.class_page", code=training_class.code))
+    changes = update_class(db.session, code, form.get("name", ""), form.get("starts", ""), form.get("place", ""), actor())
+    flash("已保存：" + "；".join(changes) if changes else "内容未变", "success")
+    return redirect(url_for("admin.class_page", code=code))
 
 
 @bp.route("/classes/<code>/members", methods=["POST"])
 def class_member_add(code: str):
-    training_class = _class_or_404(code)
-    try:
-        flash("已加入本班：" + classes.add_member(db.session, pii(), training_class, request.form.get("who", ""), actor()),
-              "success")
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    return redirect(url_for("admin.class_page", code=training_class.code) + "#members")
+    flash("已加入本班：" + add_member(db.session, pii(), code, request.form.get("who", ""), actor()), "success")
+    return redirect(url_for("admin.class_page", code=code) + "#members")
 
 
 @bp.route("/classes/<code>/members/<int:trainee_id>/remove", methods=["POST"])
 def class_member_remove(code: str, trainee_id: int):
-    training_class = _class_or_404(code)
-    try:
-        flash("已移出本班：" + classes.remove_member(db.session, training_class, trainee_id, actor()), "success")
-    except ServiceError as exc:
-        flash(exc.message, "danger")
-    return redirect(url_for("admin.class_page", code=training_class.code) + "#members")
+    flash("已移出本班：" + remove_member(db.session, code, trainee_id, actor()), "success")
+    return redirect(url_for("admin.class_page", code=code) + "#members")
 
 
 @bp.route("/classes/<code>/notify", methods=["POST"])
@@ -101,13 +88,7 @@ def class_notify(code: str):
         preview = classes.notify_preview(db.session, training_class, wechat_ready)
         return render_template("admin/notify_confirm.html", training_class=training_class, preview=preview, wechat_ready=wechat_ready,
                                sms_backend=tools.sms.name)
-    try:
-        notice = tools.class_open(training_class.code, f"console:{actor()}")
-    except ServiceError as exc:
-        flash(exc.message, "danger")
-        return redirect(url_for("admin.class_page", code=training_class.code))
-    audit.record(db.session, actor(), "class_notified", f"class:{training_class.code}", f"开班通知：学员 {notice.recipients} 人")
-    db.session.commit()
+    notice = tools.class_open(training_class.code, actor())
     tools.dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
     flash(f"开班通知已发出：学员 {notice.recipients} 人，送达情况见下表", "success")
     return redirect(url_for("admin.class_page", code=training_class.code) + "#delivery")
@@ -122,20 +103,8 @@ def class_delivery(code: str):
 
 @bp.route("/classes/<code>/retry", methods=["POST"])
 def class_retry(code: str):
-    training_class = _class_or_404(code)
-    tools = notice_desk()
-    if tools.sms.name == "unconfigured":
-        flash("未配置短信服务：请先配置 SMS_BACKEND=aliyun 或 tencent，再重发短信", "danger")
-        return redirect(url_for("admin.class_page", code=training_class.code) + "#delivery")
-    _, sent = notices.class_notices(db.session, training_class.code)
-    again = 0
-    for notice in sent:
-        count = outbox.requeue_failed_texts(db.session, notice.id, utcnow())
-        if count:
-            again += count
-            tools.dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
-    audit.record(db.session, actor(), "texts_retried", f"class:{training_class.code}", f"重发失败短信 {again} 条")
-    db.session.commit()
+    _, results = notice_desk().retry_texts(code, actor())
+    again = sum(result.requeued for result in results)
     flash(f"已重发失败短信 {again} 条" if again else "没有需要重发的短信（状态未知的短信不重发，请人工核实）",
           "success" if again else "info")
-    return redirect(url_for("admin.class_page", code=training_class.code) + "#delivery")
+    return redirect(url_for("admin.class_page", code=code) + "#delivery")

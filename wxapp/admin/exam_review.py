@@ -10,14 +10,16 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 
 from services.admin import exam_review, reports
 from services.completion import certificates
+from services.completion import staff as completion_staff
 from services.completion.pdf import render_pdf
 from services.exam import ExamError, attempts
+from services.exam import staff as exam_staff
+from services.identity import binding
 from services.school.majors import MAJOR_NAMES
 from services.timeutil import SHANGHAI, utcnow
 from wxapp.admin import bp
 from wxapp.admin.auth import actor
 from wxapp.admin.helpers import xlsx_response
-from wxapp.admin.trainees import _trainee_or_404
 from wxapp.extensions import db, exam_tools, links, notice_desk, pii, redis_client
 
 SEND_WAIT_S = 10
@@ -42,42 +44,25 @@ def attempt_photo(trainee_id: int, attempt_id: int, which: str):
 
 @bp.route("/trainees/<int:trainee_id>/attempts/<int:attempt_id>/void", methods=["POST"])
 def attempt_void(trainee_id: int, attempt_id: int):
-    trainee = _trainee_or_404(trainee_id)
-    try:
-        notice = exam_review.void(exam_tools(), trainee, attempt_id, actor(), request.form.get("reason", ""), utcnow())
-    except exam_review.ReviewError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        notice_desk().dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
-        flash("已取消该次考试的合格成绩：结业记录与学时证明已作废，考试重新开放，已通知学员原因", "success")
+    _, notice = exam_staff.void(exam_tools(), attempt_id, actor(), request.form.get("reason", ""), utcnow(),
+                                trainee_id=trainee_id)
+    notice_desk().dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
+    flash("已取消该次考试的合格成绩：结业记录与学时证明已作废，考试重新开放，已通知学员原因", "success")
     return _back(trainee_id, "#exam")
 
 
 @bp.route("/trainees/<int:trainee_id>/attempts/<int:attempt_id>/release", methods=["POST"])
 def attempt_release(trainee_id: int, attempt_id: int):
-    trainee = _trainee_or_404(trainee_id)
-    try:
-        exam_review.release(exam_tools(), trainee, attempt_id, actor())
-    except exam_review.ReviewError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        flash("已释放：学员下次打开考试页面（任何设备）即可继续作答", "success")
+    exam_staff.release(exam_tools(), attempt_id, actor(), trainee_id=trainee_id)
+    flash("已释放：学员下次打开考试页面（任何设备）即可继续作答", "success")
     return _back(trainee_id, "#exam")
 
 
 @bp.route("/trainees/<int:trainee_id>/unlock", methods=["POST"])
 def trainee_unlock(trainee_id: int):
-    trainee = _trainee_or_404(trainee_id)
-    try:
-        done = exam_review.unlock(db.session, redis_client(), pii(), trainee, actor())
-    except exam_review.ReviewError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        flash(f"已解除认证锁定 {done.lifted} 项，学员可立即重新认证" if done.lifted
-              else "该学员没有被锁定的认证（已清除失败次数）", "success")
+    done = binding.unlock_trainee(db.session, redis_client(), trainee_id, actor())
+    flash(f"已解除认证锁定 {done.lifted} 项，学员可立即重新认证" if done.lifted
+          else "该学员没有被锁定的认证（已清除失败次数）", "success")
     return _back(trainee_id, "#binding")
 
 
@@ -101,17 +86,12 @@ def certificate_pdf(trainee_id: int, number: str):
 def export_completions():
     """POST (a recorded download of full ID card numbers is a change, and needs the form's CSRF token)."""
     form = request.form
-    try:
-        wanted = exam_review.export_filter(form.get("from", ""), form.get("to", ""), form.get("major", ""))
-        empty = reports.completions_empty_reason(db.session, wanted)
-        if empty:
-            flash(empty, "warning")
-            return redirect(url_for("admin.exports"))
-        data, _ = exam_review.completions_file(db.session, pii(), wanted, actor())
-    except exam_review.ReviewError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
+    wanted = exam_review.export_filter(form.get("from", ""), form.get("to", ""), form.get("major", ""))
+    empty = reports.completions_empty_reason(db.session, wanted)
+    if empty:
+        flash(empty, "warning")
         return redirect(url_for("admin.exports"))
+    data, _ = completion_staff.completions_file(db.session, pii(), wanted, actor())
     return xlsx_response(data, f"结业名单-{utcnow().astimezone(SHANGHAI).strftime('%Y%m%d')}.xlsx")
 
 

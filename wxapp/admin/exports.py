@@ -3,11 +3,12 @@ saying how many rows it holds before the download, and why when it would be empt
 completions file is `wxapp.admin.exam_review.export_completions` (its count: `completions_count`)."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from services import ServiceError
 from services.admin import classes, exam_review, reports
 from services.completion.export import count_completions
+from services.school.classes import find_class
 from wxapp.admin import bp
 from wxapp.admin.helpers import xlsx_response
 from wxapp.extensions import db
@@ -33,9 +34,7 @@ def completions_count():
 
 @bp.route("/exports/attendance/<code>.xlsx")
 def export_attendance(code: str):
-    training_class = classes.get(db.session, code)
-    if training_class is None:
-        abort(404)
+    training_class = find_class(db.session, code)
     if not classes.members(db.session, training_class):
         flash(f"班级 {training_class.code} 还没有学员（报名名单的“班级”列填写班级编号后导入即可加入），考勤报表为空，未生成文件",
               "warning")

@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from models.exam import ExamAttempt
-from services.admin import exam_review
 from services.exam import ExamError
+from services.exam import staff as exam_staff
 from services.exam.faces import review
 from services.timeutil import utcnow
 from wxapp.admin import bp
@@ -41,13 +41,7 @@ def exam_faces_void(attempt_id: int):
     if attempt is None:
         flash(f"没有编号为 {attempt_id} 的考试记录", "danger")
         return redirect(url_for("admin.exam_faces_review"))
-    try:
-        notice = exam_review.void(exam_tools(), attempt.trainee, attempt_id, actor(), request.form.get("reason", ""),
-                                  utcnow())
-    except exam_review.ReviewError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        notice_desk().dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
-        flash(f"已取消考试记录 #{attempt_id} 的合格成绩：结业记录与学时证明已作废，考试重新开放，已通知学员原因", "success")
+    _, notice = exam_staff.void(exam_tools(), attempt_id, actor(), request.form.get("reason", ""), utcnow())
+    notice_desk().dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
+    flash(f"已取消考试记录 #{attempt_id} 的合格成绩：结业记录与学时证明已作废，考试重新开放，已通知学员原因", "success")
     return redirect(url_for("admin.exam_faces_review"))

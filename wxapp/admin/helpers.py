@@ -5,6 +5,7 @@ from urllib.parse import quote, urlencode
 
 from flask import Response, render_template, request
 
+from services.identity.binding import REFUSAL_LABELS
 from services.identity.pii import mask_phone
 from services.notices import notices
 from services.timeutil import local_text
@@ -27,9 +28,8 @@ def xlsx_response(data: bytes, filename: str) -> Response:
     })
 
 
-STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未知", "pending": "待发送", "sending": "发送中",
-                "withdrawn": "已撤回"}
-CHANNEL_LABELS = {"wechat": "微信", "sms": "短信"}
+STATE_LABELS = notices.STATE_LABELS
+CHANNEL_LABELS = notices.CHANNEL_LABELS
 CHECK_LABELS = {"verified": "已通过", "expired": "已超时", "pending": "待验证"}
 NOTICE_LABELS = notices.KIND_LABELS
 KIND_LABELS = {"main": "主项", "added": "增项"}
@@ -42,7 +42,7 @@ AUDIT_LABELS = {
     "completions_exported": "导出结业名单", "catalog_imported": "导入课程目录", "lesson_moved": "调整视频课时顺序",
     "at_risk_reminded": "发送注册到期提醒",
     "lesson_retired": "停用视频课时", "lesson_restored": "恢复视频课时", "staff_disabled": "停用教务账号",
-    "staff_enabled": "启用教务账号",
+    "staff_enabled": "启用教务账号", "staff_created": "创建教务账号", "exam_bank_imported": "导入题库",
 }
 
 
@@ -60,7 +60,8 @@ def phone_filter(phone) -> str:
 def labels() -> dict:
     return {"STATE_LABELS": STATE_LABELS, "CHANNEL_LABELS": CHANNEL_LABELS, "CHECK_LABELS": CHECK_LABELS,
             "NOTICE_LABELS": NOTICE_LABELS, "KIND_LABELS": KIND_LABELS, "AUDIT_LABELS": AUDIT_LABELS,
-            "query_without_page": query_without_page, "draft_for_page": drafts.for_this_page}
+            "REFUSAL_LABELS": REFUSAL_LABELS, "query_without_page": query_without_page,
+            "draft_for_page": drafts.for_this_page}
 
 
 def error_page(code: int, message: str, menu: bool = True, back: str | None = None) -> tuple[str, int]:

@@ -6,7 +6,8 @@ from flask import flash, redirect, render_template, request, url_for
 
 from services import ServiceError
 from services.admin import rosters
-from services.school.imports import UnreadableFile
+from services.school import uploads
+from services.school.fees import mark_fees_paid
 from services.timeutil import utcnow
 from wxapp.admin import bp
 from wxapp.admin.auth import actor
@@ -21,10 +22,10 @@ def rosters_page():
     upload = request.files.get("file")
     filename = (upload.filename or "") if upload else ""
     try:
-        token = rosters.keep_upload(redis_client(), upload.read(rosters.MAX_UPLOAD + 1) if upload else b"")
-        preview = rosters.preview(db.session, redis_client(), pii(), token)
-    except (UnreadableFile, rosters.UploadError) as exc:
-        return render_template("admin/rosters.html", error=exc.message), 400
+        token = uploads.keep_upload(redis_client(), upload.read(uploads.MAX_UPLOAD + 1) if upload else b"")
+        preview = uploads.preview_roster(db.session, redis_client(), pii(), token)
+    except ServiceError as exc:  # the upload form again, with the reason on it
+        return render_template("admin/rosters.html", error=exc.message), exc.status
     return render_template("admin/roster_preview.html", preview=preview, report=preview.report, token=token,
                            filename=filename[:80])
 
@@ -32,11 +33,8 @@ def rosters_page():
 @bp.route("/rosters/confirm", methods=["POST"])
 def rosters_confirm():
     filename = request.form.get("filename", "")[:80]
-    try:
-        report = rosters.confirm(db.session, redis_client(), pii(), request.form.get("token", ""), actor(), filename)
-    except ServiceError as exc:
-        flash(exc.message, "danger")
-        return redirect(url_for("admin.rosters_page"))
+    report = uploads.import_roster_upload(db.session, redis_client(), pii(), request.form.get("token", ""), actor(),
+                                          filename)
     return render_template("admin/roster_done.html", report=report, filename=filename)
 
 
@@ -56,6 +54,6 @@ def rosters_fees():
 def rosters_fees_paid():
     company = request.form.get("company", "").strip()[:200]
     paid = request.form.get("paid") == "1"
-    count = rosters.mark_paid(db.session, company, paid, actor(), utcnow())
+    count = mark_fees_paid(db.session, company, paid, actor(), utcnow())
     flash(f"{company}：{count} 项报名已标记为{'已缴费' if paid else '未缴费'}", "success")
     return redirect(url_for("admin.rosters_fees"))

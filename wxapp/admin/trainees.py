@@ -13,12 +13,13 @@ from services.admin import locks, trainees
 from services.completion import certificates
 from services.exam import staff as exam_staff
 from services.identity import binding
+from services.school import trainees as school_trainees
 from services.study import learning, segments, study_records
 from services.timeutil import utcnow
 from wxapp.admin import bp
 from wxapp.admin.auth import actor, admin_required
 from wxapp.admin.helpers import page_arg
-from wxapp.extensions import db, exam_tools, pii, redis_client
+from wxapp.extensions import db, exam_tools, page_closer, pii, redis_client
 from wxapp.request_guard import number_arg
 
 
@@ -75,37 +76,25 @@ def trainee_page(trainee_id: int):
 
 @bp.route("/trainees/<int:trainee_id>/edit", methods=["POST"])
 def trainee_edit(trainee_id: int):
-    trainee = _trainee_or_404(trainee_id)
-    try:
-        # The phone field starts empty (the page shows it masked): empty keeps the number.
-        phone = request.form.get("phone", "").strip() or trainee.phone
-        changes = trainees.edit(db.session, trainee, phone, request.form.get("company", ""), actor())
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        flash("已保存：" + "；".join(changes) if changes else "内容未变", "success")
+    # The phone field starts empty (the page shows it masked): empty keeps the number.
+    changes = school_trainees.edit_contact(db.session, trainee_id, request.form.get("phone", ""),
+                                           request.form.get("company", ""), actor())
+    flash("已保存：" + "；".join(changes) if changes else "内容未变", "success")
     return redirect(url_for("admin.trainee_page", trainee_id=trainee_id))
 
 
 @bp.route("/trainees/<int:trainee_id>/unbind", methods=["POST"])
 def trainee_unbind(trainee_id: int):
-    trainee = _trainee_or_404(trainee_id)
-    try:
-        stopped = trainees.unbind(db.session, redis_client(), pii(), trainee, actor(), request.form.get("reason", ""))
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "danger")
-    else:
-        flash("已解绑微信，学员可重新认证登录" + ("；原微信中打开的播放页面已停止" if stopped else ""), "success")
+    done = binding.unbind(db.session, trainee_id, actor(), request.form.get("reason", ""), page_closer())
+    flash("已解绑微信，学员可重新认证登录" + ("；原微信中打开的播放页面已停止" if done.page_stopped else ""), "success")
     return redirect(url_for("admin.trainee_page", trainee_id=trainee_id) + "#binding")
 
 
 @bp.route("/trainees/<int:trainee_id>/reveal", methods=["POST"])
 @admin_required
 def trainee_reveal(trainee_id: int):
-    trainee = _trainee_or_404(trainee_id)
-    full = trainees.reveal_id_card(db.session, pii(), trainee, actor())
+    revealed = school_trainees.reveal_id_card(db.session, pii(), trainee_id, actor())
     if request.headers.get("HX-Request"):
-        return render_template("admin/_id_card.html", full=full)
-    return render_template("admin/reveal.html", trainee=trainee, full=full, admin=current_user.is_admin)
+        return render_template("admin/_id_card.html", full=revealed.id_card)
+    return render_template("admin/reveal.html", trainee=revealed.trainee, full=revealed.id_card,
+                           admin=current_user.is_admin)

@@ -192,4 +192,4 @@ class HeartbeatEndpoint:
 def mount(app: Flask) -> None:
     # Pages still name it with url_for('api.heartbeat'): a rule that builds and never matches.
     app.add_url_rule(PATH, endpoint="api.heartbeat", build_only=True, methods=["POST"])
-    app.wsgi_app = HeartbeatEndpoint(app, app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = HeartbeatEndpoint(app, app.wsgi_app)

@@ -9,7 +9,7 @@ import time
 from flask import current_app, g, make_response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from services.identity.pii import short_openid
+from services.identity.pii import mask_name, short_openid
 from services.study import attendance, exercises, learning
 from services.study.player import LessonRetired, PageClosed, Superseded
 from wxapp.extensions import db, player, redis_client
@@ -100,13 +100,9 @@ def attend(token: str):
         status, message = ATTEND_OUTCOMES[outcome]
         check = attendance.by_token(redis_client(), db.session, token, now) or check
     return _private(make_response(render_template(
-        "h5/attend.html", check=check, name=name if mine else _masked(name), title=title, mine=mine,
+        "h5/attend.html", check=check, name=name if mine else mask_name(name), title=title, mine=mine,
         message=message, remaining=max(0, int(check.expires_at - now)), refused=status == 403,
     ), status), referrer=False)
-
-
-def _masked(name: str) -> str:
-    return name[:1] + "*" * max(1, len(name) - 1)
 
 
 @bp.app_template_filter("duration")

@@ -22,11 +22,11 @@ from flask import current_app, jsonify, render_template, request, send_from_dire
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
+from services.demo import DEMO_TRAINEES
 from services.identity.pii import mask_phone
 from services.menu import MenuError, load_menu
 from services.notices import notices
 from services.notices.notice_templates import SmsTemplate
-from services.school.demo import DEMO_TRAINEES
 from wxapp.extensions import notice_desk, redis_client
 from wxapp.sandbox import bp
 from wxapp.sandbox import log as sandbox_log

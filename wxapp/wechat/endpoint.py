@@ -27,10 +27,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.wsgi import get_input_stream
 
 import handlers
-from services import keys
+from services import keys, overview
 from services.identity import followers
 from services.identity.pii import short_openid
-from services.study import overview
 from wxapp import db_budget
 from wxapp.extensions import db, read_only_session
 from wxapp.logs import kv

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 from models import Course, Lesson, Major
 from models.catalog import COURSE_PROFESSIONAL, COURSE_PUBLIC
 from services.db import transaction
+from services.identity import audit
 from services.school.imports import cells
 from services.school.imports.exercises import import_exercises
 from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
@@ -67,8 +68,10 @@ class Line:
     hours: Decimal
 
 
-def import_catalog(session: Session, path: str | Path, dry_run: bool = False) -> CatalogReport:
+def import_catalog(session: Session, path: str | Path, dry_run: bool = False, actor: str | None = None,
+                   filename: str = "") -> CatalogReport:
     """Imports the catalog at `path`; raises UnreadableFile when the file itself can't be read.
+    With `actor` (a staff action) the import is recorded in the audit log, in its transaction.
 
     With `dry_run` the report is the same (counts, rejected rows, warnings) but nothing is written:
     the staff console previews a file this way before staff confirm it.
@@ -81,6 +84,10 @@ def import_catalog(session: Session, path: str | Path, dry_run: bool = False) ->
         _apply(session, lines, report)
         session.flush()
         report.exercises = import_exercises(session, path)
+        if actor is not None and not dry_run:
+            notes = [report.revived_text()] if report.revived else []
+            audit.record(session, actor, "catalog_imported", f"file:{(filename or Path(path).name)[:80]}",
+                         "；".join([report.summary(), *notes, *report.warnings]))
     report.rejected.sort()
     return report
 

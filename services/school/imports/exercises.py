@@ -24,7 +24,9 @@ SHEET = "课后练习"
 LETTERS = "ABCDEF"
 OPTION_COLUMNS = tuple(f"选项{letter}" for letter in LETTERS)
 COLUMNS = ("视频标题", "题型", "题干", *OPTION_COLUMNS, "答案")
-KINDS = {"单选": "single", "单选题": "single", "多选": "multi", "多选题": "multi", "判断": "judge", "判断题": "judge"}
+# The one table of question types (exercises and the exam alike), and what a 题型 cell may say.
+QUESTION_KIND_LABELS = {"single": "单选题", "multi": "多选题", "judge": "判断题"}
+KINDS = {word: kind for kind, label in QUESTION_KIND_LABELS.items() for word in (label, label[:-1])}
 TRUE_WORDS = {"对", "正确", "√", "是", "T", "TRUE"}
 FALSE_WORDS = {"错", "错误", "×", "X", "否", "F", "FALSE"}
 STEM_MAX, OPTION_MAX = 1000, 300

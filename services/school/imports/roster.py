@@ -19,6 +19,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from models import ClassMember, Enrollment, Major, Trainee, TrainingClass
 from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
 from models.types import utcnow
+from services.db import transaction
+from services.identity import audit
 from services.identity.pii import PiiCipher, mask_id_card, normalize_phone, validate_id_card
 from services.school.imports import cells
 from services.school.imports.sheet import ImportReport, SheetRow, read_sheet
@@ -62,27 +64,25 @@ class Line:
         return self.name, self.phone, self.company
 
 
-def import_roster(session: Session, cipher: PiiCipher, path: str | Path, dry_run: bool = False) -> ImportReport:
+def import_roster(session: Session, cipher: PiiCipher, path: str | Path, dry_run: bool = False,
+                  actor: str | None = None, filename: str = "") -> ImportReport:
     """Imports the roster at `path`; raises UnreadableFile when the file itself can't be read.
+    With `actor` (a staff action) the import is recorded in the audit log, in its transaction.
 
     With `dry_run` the report is the same (counts and each rejected row) but nothing is written:
     the staff console previews a file this way before staff confirm it.
     """
     rows = read_sheet(path, COLUMNS)
     report = ImportReport()
-    try:
+    with transaction(session, commit=not dry_run):
         majors = ensure_majors(session)
         classes = _classes_by_code(session)
         accepted = report.accepted(rows, lambda row, errors: _parse(row, majors, classes, cipher, errors))
         lines = _consistent(accepted, report)
         _apply(session, cipher, lines, report, dry_run)
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        if actor is not None and not dry_run:
+            audit.record(session, actor, "roster_imported", f"file:{(filename or Path(path).name)[:80]}",
+                         report.summary())
     report.rejected.sort()
     return report
 

@@ -66,6 +66,10 @@ class ImportReport:
         setattr(self, outcome, getattr(self, outcome) + 1)
         self.outcomes[number] = outcome
 
+    def summary(self) -> str:
+        """`新增 3，更新 1，未变 0，拒绝 2`: the counts as commands print them and the audit log keeps them."""
+        return f"新增 {self.created}，更新 {self.updated}，未变 {self.unchanged}，拒绝 {len(self.rejected)}"
+
     def accepted(self, rows: Iterable[SheetRow], parse: Callable[[SheetRow, list[str]], T | None]) -> Iterator[T]:
         """The rows `parse` accepts; a row it adds errors for is rejected with all of them."""
         for row in rows:

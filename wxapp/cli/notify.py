@@ -2,31 +2,26 @@
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
 from services.notices import notices
-from wxapp.cli import fail, operator
+from wxapp.cli._common import actor, by_option, group
 
-notify_cli = AppGroup("notify", help="通知 (notices to trainees by WeChat template message or SMS).")
+notify_cli = group("notify", help="通知 (notices to trainees by WeChat template message or SMS).")
 
-CHANNEL_LABELS = {"wechat": "微信模板消息", "sms": "短信"}
-STATE_LABELS = {"sent": "已发送", "failed": "失败", "unknown": "状态未知（请人工核实）", "pending": "待重试",
-                "sending": "发送中", "withdrawn": "已撤回"}
+CHANNEL_LABELS = notices.CHANNEL_LABELS
+STATE_LABELS = notices.STATE_LABELS
 
 
 @notify_cli.command("class-open")
 @click.argument("code")
-def notify_class_open(code: str) -> None:
+@by_option()
+def notify_class_open(code: str, by: str | None) -> None:
     """Sends the class-open notice to every trainee of the class, once (re-running sends nothing twice)."""
-    from services import ServiceError
     from wxapp.extensions import notice_desk
 
     tools = notice_desk()
-    try:
-        before = _class_open_before(code)
-        notice = tools.class_open(code, f"cli:{operator()}")
-    except ServiceError as exc:
-        fail(exc.message)
+    before = _class_open_before(code)
+    notice = tools.class_open(code, actor(by))
     if not tools.templates["class_open"].wechat.template_id:
         click.echo("未配置微信模板 WECHAT_TEMPLATE_CLASS_OPEN：全部以短信发送。")
     click.echo(_class_open_headline(code, before, notice.recipients))
@@ -87,10 +82,7 @@ def notify_status(code: str) -> None:
     from services.timeutil import local_text
     from wxapp.extensions import db
 
-    try:
-        training_class, sent = notices.class_notices(db.session, code)
-    except notices.NoticeError as exc:
-        fail(exc.message)
+    training_class, sent = notices.class_notices(db.session, code)
     sent_text = f"通知 {len(sent)} 条" if sent else "尚未发送通知"
     click.echo(f"班级 {training_class.code}（{training_class.name}）：{sent_text}")
     for notice in sent:
@@ -106,15 +98,13 @@ def notify_status(code: str) -> None:
 
 @notify_cli.command("retry")
 @click.argument("code")
-def notify_retry(code: str) -> None:
+@by_option()
+def notify_retry(code: str, by: str | None) -> None:
     """Sends again the failed texts of a class's notices to trainees they have not reached
     (e.g. once an SMS provider is configured). Messages of unknown fate are not resent."""
     from wxapp.extensions import notice_desk
 
-    try:
-        training_class, results = notice_desk().retry_texts(code)
-    except notices.NoticeError as exc:
-        fail(exc.message)
+    training_class, results = notice_desk().retry_texts(code, actor(by))
     for result in results:
         label = NOTICE_LABELS.get(result.notice.kind, result.notice.kind)
         if result.requeued:
@@ -130,19 +120,15 @@ def notify_retry(code: str) -> None:
 
 @notify_cli.command("resend")
 @click.argument("outbox_id", type=int)
-@click.option("--by", "actor", default=None, help="操作人（教务人员姓名），默认为当前系统用户")
-def notify_resend(outbox_id: int, actor: str | None) -> None:
+@by_option()
+def notify_resend(outbox_id: int, by: str | None) -> None:
     """Sends again one message of unknown fate (状态未知), after staff checked it did not arrive;
     recorded in the audit log. Its id is in `notify status` and the console's delivery table."""
     from services.notices import unknown
     from services.timeutil import utcnow
     from wxapp.extensions import db, notice_desk
 
-    who = actor or f"cli:{operator()}"
-    try:
-        queued = unknown.resend(db.session, outbox_id, who, utcnow())
-    except notices.NoticeError as exc:
-        fail(exc.message)
+    queued = unknown.resend(db.session, outbox_id, actor(by), utcnow())  # a refusal: one line, exit 1
     click.echo(f"已重发：{queued.trainee_name} 的{CHANNEL_LABELS[queued.channel]}（记录 {outbox_id}），发送中…")
     notice_desk().dispatcher().run(notice_id=queued.notice_id, wait=True, max_seconds=60)
-    click.echo(f"发送结果：{STATE_LABELS.get(unknown.state_of(db.session, outbox_id), '')}")
+    click.echo(f"发送结果：{STATE_LABELS.get(unknown.state_of(db.session, outbox_id) or '', '')}")

@@ -3,44 +3,37 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
-from wxapp.cli import _echo_import_report, fail, lookup_trainee, trainee_label
+from wxapp.cli._common import actor, by_option, echo_import_report, fail, group, lookup_trainee, trainee_label
 
-exam_cli = AppGroup("exam", help="考试 (the online exam): question bank and attempts.")
+exam_cli = group("exam", help="考试 (the online exam): question bank and attempts.")
 
 
 @exam_cli.command("import")
 @click.argument("path", metavar="FILE.xlsx")
-def exam_import(path: str) -> None:
+@by_option()
+def exam_import(path: str, by: str | None) -> None:
     """Imports exam questions (题库); idempotent."""
     from services.exam.bank import import_bank
-    from services.school.imports import UnreadableFile
     from wxapp.extensions import db
 
-    try:
-        report = import_bank(db.session, path, current_app.config["EXAM_RULES"])
-    except UnreadableFile as exc:
-        fail(exc.message)
-    _echo_import_report(report)
+    report = import_bank(db.session, path, current_app.config["EXAM_RULES"], actor=actor(by))
+    echo_import_report(report)
     for line in report.short:
         click.echo(f"注意：题库不足，{line}，该专业的考试无法开始")
 
 
 @exam_cli.command("void")
 @click.argument("attempt_id", type=int)
-@click.option("--by", "actor", required=True, help="操作人（教务人员姓名）")
+@by_option(required=True)
 @click.option("--reason", required=True, help="取消原因，如：考前照片与本人不符")
-def exam_void(attempt_id: int, actor: str, reason: str) -> None:
+def exam_void(attempt_id: int, by: str, reason: str) -> None:
     """Cancels a passed result (取消测试成绩): the exam opens again and the trainee is told why."""
-    from services.exam import ExamError, staff
+    from services.exam import staff
     from services.timeutil import utcnow
     from wxapp.extensions import exam_tools, notice_desk
 
-    try:
-        attempt, notice = staff.void(exam_tools(), attempt_id, actor, reason, utcnow())
-    except ExamError as exc:
-        fail(exc.message)
+    attempt, notice = staff.void(exam_tools(), attempt_id, actor(by), reason, utcnow())
     click.echo(f"已取消考试记录 {attempt.id} 的合格成绩（{attempt.trainee.name}，{attempt.major.name}），"
                "该专业考试已重新开放，结业记录已作废，正在通知学员…")
     notice_desk().dispatcher().run(notice_id=notice.id, wait=True, max_seconds=30)
@@ -48,15 +41,13 @@ def exam_void(attempt_id: int, actor: str, reason: str) -> None:
 
 @exam_cli.command("release")
 @click.argument("attempt_id", type=int)
-def exam_release(attempt_id: int) -> None:
+@by_option()
+def exam_release(attempt_id: int, by: str | None) -> None:
     """Frees an open attempt from the browser that started it (the trainee changed phone)."""
-    from services.exam import ExamError, staff
+    from services.exam import staff
     from wxapp.extensions import exam_tools
 
-    try:
-        attempt = staff.release(exam_tools(), attempt_id)
-    except ExamError as exc:
-        fail(exc.message)
+    attempt = staff.release(exam_tools(), attempt_id, actor(by))
     click.echo(f"已释放考试记录 {attempt.id}：学员下次打开考试页面（任何设备）即可继续作答。")
 
 
@@ -153,7 +144,7 @@ def faces_show(attempt_id: int) -> None:
     review = found.review
     if a.voided_at is not None:
         click.echo(f"处理：成绩已取消（{a.voided_by}：{a.void_reason}）")
-    elif review is not None and review.state == "cleared":
+    elif review is not None and review.state == "cleared" and review.decided_at is not None:
         click.echo(f"处理：{review.decided_by} 于 {local_text(review.decided_at)} 确认无误")
     elif review is not None and review.risk > 0:
         click.echo(f"处理：待复核（风险 {review.risk:.2f}）")

@@ -5,14 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import click
-from flask import Flask
-from flask.cli import AppGroup
 
-export_cli = AppGroup("export", help="导出 (exports for the provincial platform).")
+from wxapp.cli._common import actor, by_option, fail, group
 
-
-def register(app: Flask) -> None:
-    app.cli.add_command(export_cli)
+export_cli = group("export", help="导出 (exports for the provincial platform).")
 
 
 def _day(option: str, raw: str | None) -> date | None:
@@ -29,24 +25,23 @@ def _day(option: str, raw: str | None) -> date | None:
 @click.option("--from", "date_from", metavar="YYYY-MM-DD", help="完成日期不早于（北京时间，含当天）")
 @click.option("--to", "date_to", metavar="YYYY-MM-DD", help="完成日期不晚于（北京时间，含当天）")
 @click.option("--major", metavar="专业", help="只导出这个专业，例如 建筑工程")
-def export_completions(path: str, date_from: str | None, date_to: str | None, major: str | None) -> None:
+@by_option()
+def export_completions(path: str, date_from: str | None, date_to: str | None, major: str | None,
+                       by: str | None) -> None:
     """Writes the valid completions (结业名单) for the provincial platform, with FULL ID card numbers."""
     from services.completion.export import ExportFilter, ExportRefused
-    from services.completion.export import export_completions as export
-    from wxapp.cli import fail
+    from services.completion.staff import export_recorded
     from wxapp.extensions import db, pii
 
     if not path.lower().endswith(".xlsx"):
         raise click.UsageError(f"文件名应以 .xlsx 结尾：{path}")
     wanted = ExportFilter(_day("--from", date_from), _day("--to", date_to), major.strip() if major else None)
     try:
-        result = export(db.session, pii(), path, wanted)
+        result = export_recorded(db.session, pii(), path, wanted, actor(by))
     except ExportRefused as exc:
         fail(f"未导出：{exc.message}")
     except OSError as exc:
         fail(f"未导出：无法写入 {path}（{exc.strerror or exc}）")
-    finally:
-        db.session.rollback()  # the export only read; end its transaction
     click.echo(f"已导出 {result.rows} 条结业记录到 {result.path}")
     click.echo("注意：此文件含有学员完整的身份证号和手机号，仅用于上报省平台；请妥善保管，用后删除，勿通过微信、邮件外传。",
                err=True)

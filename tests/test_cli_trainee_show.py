@@ -83,4 +83,6 @@ def test_show_lists_binds_refusals_and_unbinds_newest_first(app, runner):
         f"认证绑定（微信 {short_openid(old)}）",
     ]
     shown = runner.invoke(args=["trainee", "show", "13912340002"]).output
-    assert "认证被拒" not in shown  # the try named 吴二's phone but 周一's ID card: it was for 周一
+    # The try named 吴二's phone and 周一's ID card: it is a try for both (issue 20), so 吴二's record
+    # shows it too, from 吴二's side (the ID card was not 吴二's), and unlocking by 吴二's phone lifts it.
+    assert f"认证被拒（微信 {short_openid('oSomeoneElse000000000000001')}，身份证号不匹配）" in shown

@@ -37,8 +37,9 @@ def test_every_scrape_adds_up_all_workers(postgres_url, redis_url, tmp_path):
     (metrics_dir / "counter_stale.db").write_bytes(b"left by an earlier start")
     env = production_env(postgres_url, redis_url, METRICS_TOKEN=TOKEN, GUNICORN_WORKERS="2", GUNICORN_THREADS="1",
                          PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), STORAGE_URL=str(tmp_path / "photos"))
-    subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"], env=env, check=True,
-                   capture_output=True)
+    upgrade = subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"], env=env,
+                             capture_output=True, text=True)
+    assert upgrade.returncode == 0, upgrade.stderr[-3000:]
     with gunicorn("wsgi:app", env) as port:
         assert not (metrics_dir / "counter_stale.db").exists()  # emptied at the start
         with ThreadPoolExecutor(8) as pool:

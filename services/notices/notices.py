@@ -375,7 +375,7 @@ def _write_one(session: Session, templates: dict[str, KindTemplates], key: str, 
     return notice
 
 
-# -- 更换绑定的微信 (services.identity.rebind; in the caller's transaction: they flush, never commit) ---
+# -- 更换绑定的微信 (services.rebind; in the caller's transaction: they flush, never commit) ---
 
 def move_code(session: Session, *, trainee_id: int, code: str, key: str, now: datetime) -> Notice:
     """The SMS code of a move, to the roster phone (never by WeChat: the code proves the phone)."""

@@ -38,7 +38,7 @@ NOT_FOLLOWING = 43004
 # Column values of one outbox row, for a bulk INSERT or UPDATE.
 Row = dict[str, object]
 # A row's own addressee (its params), instead of the WeChat bound to its trainee now: the word to the
-# WeChat a trainee's account just moved away from (services.identity.rebind).
+# WeChat a trainee's account just moved away from (services.rebind).
 TO_OPENID = "to_openid"
 UNKNOWN_FATE = "微信未在超时内应答，可能已送达；不再重发，也不改发短信，请人工核实"
 SMS_UNKNOWN_FATE = "短信服务商未在超时内应答，可能已发出；不自动重发，请核实后重发"

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from models import BindingLog, Notice, OutboxMessage, WechatUser, db
-from services import keys
-from services.identity import binding, rebind
+from services import keys, rebind
+from services.identity import binding
 from tests import factories
 from tests.h5.oauth_util import login
 from tests.notify_util import sms_sent

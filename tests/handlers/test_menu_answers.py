@@ -107,7 +107,7 @@ def redis_commands(app, monkeypatch):
     """The Redis commands the callback sends, in order (the real Redis still answers them)."""
     from wxapp.wechat.endpoint import CallbackEndpoint
 
-    endpoint = app.wsgi_app
+    endpoint = app.extensions["wechat_callback"]
     assert isinstance(endpoint, CallbackEndpoint)
     sent: list[str] = []
     # This thread's connection (the test client calls the app in it): every command passes here.

@@ -257,7 +257,7 @@ OFFICIAL = {
 def test_official_encryption_vector_decrypts_and_is_handled(make_app, caplog):
     app = make_app(WECHAT_TOKEN=OFFICIAL["token"], WECHAT_AES_KEY=OFFICIAL["aes_key"],
                    WECHAT_APPID=OFFICIAL["appid"])
-    app.wsgi_app.clock = lambda: int(OFFICIAL["timestamp"]) + 60  # the vector was signed in 2014
+    app.extensions["wechat_callback"].clock = lambda: int(OFFICIAL["timestamp"]) + 60  # the vector was signed in 2014
     params = query(OFFICIAL["token"], OFFICIAL["timestamp"], OFFICIAL["nonce"], encrypt_type="aes",
                    msg_signature=OFFICIAL["msg_signature"])
     body = f"<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName><Encrypt><![CDATA[{OFFICIAL['encrypt']}]]></Encrypt></xml>"

@@ -2,7 +2,7 @@
 a trainee bound to another WeChat. That try left a ticket in the session (`views.MOVE_TICKET`), so
 nothing is typed again: `POST /h5/bind/move/code` texts a code to the roster phone and answers the
 code form; `POST /h5/bind/move` with the right code moves the binding and goes to the portal. The
-rules (limits, the transaction, the word to the old WeChat) are `services.identity.rebind`'s."""
+rules (limits, the transaction, the word to the old WeChat) are `services.rebind`'s."""
 from __future__ import annotations
 
 import logging
@@ -10,7 +10,7 @@ import logging
 import redis as redis_lib
 from flask import redirect, render_template, request, session, url_for
 
-from services.identity import rebind
+from services import rebind
 from wxapp.extensions import db, limiter, notice_desk, pii, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, openid_required

@@ -14,8 +14,9 @@ from flask import g, redirect, render_template, request, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
+from services import rebind
 from services.exam.state import exam_state
-from services.identity import binding, followers, rebind
+from services.identity import binding, followers
 from services.study import learning
 from services.timeutil import local_text, utcnow
 from wxapp.extensions import db, limiter, pii, redis_client
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 TYPED_MAX = 64  # what a form field can carry into a bind try; the service refuses longer ID cards
 EXPIRED = "页面停留时间过长，已过期。请核对下面的信息，重新填写身份证号后再提交。"
 UNAVAILABLE = "系统暂时无法完成认证，请稍后再试。"
-MOVE_TICKET = "move"  # the session's key of the right to move a binding here (services.identity.rebind)
+MOVE_TICKET = "move"  # the session's key of the right to move a binding here (services.rebind)
 BOUND_ELSEWHERE = "该学员已绑定其他微信。如果您换了微信，可以在下面更换绑定。"
 
 

@@ -6,4 +6,6 @@ def mount(app: Flask) -> None:
     """Answers `/wechat` before Flask's request handling; every other path goes on to Flask."""
     from wxapp.wechat.endpoint import CallbackEndpoint
 
-    app.wsgi_app = CallbackEndpoint(app, app.wsgi_app)
+    endpoint = CallbackEndpoint(app, app.wsgi_app)
+    app.extensions["wechat_callback"] = endpoint  # other layers wrap it (the heartbeat's, the metrics')
+    app.wsgi_app = endpoint

@@ -7,6 +7,7 @@ trainees can bind in the sandbox with the phone and ID card below.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -15,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass
+from models import ClassMember, Course, Enrollment, ExerciseQuestion, Lesson, Major, Trainee, TrainingClass
 from models.catalog import COURSE_PROFESSIONAL, COURSE_PUBLIC
 from models.exam import ExamQuestion
 from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
@@ -49,6 +50,23 @@ BUILDING_LESSONS: tuple[DemoLesson, ...] = (
     ("第3讲 建筑工程质量验收新规范", *VIDEOS[2], Decimal(13)),
 )
 
+# 课后练习 on two demo lessons (the first lessons stay without, so the quickest demo earns hours by
+# watching alone): (kind, stem, options, answer letters), as the catalog import stores them.
+DemoQuestion = tuple[str, str, tuple[str, ...], str]
+DEMO_EXERCISES: dict[str, tuple[DemoQuestion, ...]] = {
+    PUBLIC_LESSONS[1][0]: (
+        ("single", "生产经营单位的主要负责人对本单位的安全生产工作负什么责任？",
+         ("全面责任", "部分责任", "监督责任", "不负责任"), "A"),
+        ("multi", "施工现场的“三宝”是指哪些？", ("安全帽", "安全带", "安全网", "绝缘鞋"), "ABC"),
+        ("judge", "发生生产安全事故后，事故现场有关人员应当立即报告本单位负责人。", ("对", "错"), "A"),
+    ),
+    BUILDING_LESSONS[1][0]: (
+        ("single", "基坑开挖时，坑边堆载距基坑上口边缘一般不应小于多少？", ("0.5米", "1米", "3米", "5米"), "B"),
+        ("multi", "下列属于常见基坑支护形式的有哪些？", ("排桩", "地下连续墙", "土钉墙", "满堂脚手架"), "ABC"),
+        ("judge", "基坑降水可以在支护结构施工完成之前随意停止。", ("对", "错"), "B"),
+    ),
+}
+
 
 @dataclass(frozen=True)
 class DemoTrainee:
@@ -71,6 +89,7 @@ def load_demo(session: Session, cipher: PiiCipher) -> int:
         majors = ensure_majors(session)
         added = _course(session, None, "公共课程", PUBLIC_LESSONS)
         added += _course(session, majors[DEMO_MAJOR], f"{DEMO_MAJOR}专业课", BUILDING_LESSONS)
+        added += _exercises(session)
         training_class, class_added = _demo_class(session, majors[DEMO_MAJOR])
         added += class_added
         for person in DEMO_TRAINEES:
@@ -101,6 +120,22 @@ def _course(session: Session, major: Major | None, name: str, lessons: Sequence[
             Lesson(title=title, video_url=url, duration_s=duration, hours=hours, position=position))
     session.add(course)
     return 1 + len(lessons)
+
+
+def _exercises(session: Session) -> int:
+    """The demo questions of each demo lesson (one whose video is a demo file) that has none yet."""
+    added = 0
+    for title, demo_questions in DEMO_EXERCISES.items():
+        for lesson in session.scalars(select(Lesson).where(
+                Lesson.title == title, Lesson.video_url.startswith(DEMO_MEDIA))):
+            if session.scalar(select(ExerciseQuestion.id).where(ExerciseQuestion.lesson_id == lesson.id)
+                              .limit(1)) is not None:
+                continue
+            for position, (kind, stem, options, answer) in enumerate(demo_questions, start=1):
+                session.add(ExerciseQuestion(lesson_id=lesson.id, position=position, kind=kind, stem=stem,
+                                             options=json.dumps(options, ensure_ascii=False), answer=answer))
+            added += len(demo_questions)
+    return added
 
 
 def _demo_class(session: Session, major: Major) -> tuple[TrainingClass, int]:

@@ -1,6 +1,8 @@
 """Staff commands: roster / catalog import, class create, demo load — counts, lines, exit codes."""
 from __future__ import annotations
 
+import re
+
 from tests.xlsx_files import CATALOG_SAMPLE, ROSTER_SAMPLE
 
 CLASS_ARGS = ["class", "create", "SZ2701-JZ", "--major", "建筑工程", "--name", "2027年第1期建筑工程班",
@@ -84,3 +86,14 @@ def test_demo_load_twice(runner):
     assert first.exit_code == 0 and first.output.startswith("演示数据已加载")
     assert again.exit_code == 0 and again.output == "演示数据已存在，未做修改\n"
     assert "13800138001" not in first.output
+
+
+def test_the_readme_example_files_exist_and_import(runner):
+    root = ROSTER_SAMPLE.parent.parent
+    line = next(line for line in (root / "README.md").read_text().splitlines() if line.startswith("Example files:"))
+    named = re.findall(r"`([^`]+\.xlsx)`", line)
+    assert named == ["samples/roster-sample.xlsx", "samples/catalog-sample.xlsx"]
+    for path, group in zip(named, ("roster", "catalog"), strict=True):
+        assert (root / path).is_file()
+        result = runner.invoke(args=[group, "import", str(root / path)])
+        assert result.exit_code == 0, result.output

@@ -9,8 +9,8 @@ from services.identity.pii import id_card_check_digit
 
 ROSTER_HEADER = ["姓名", "身份证号", "手机号", "工作单位", "专业", "类型", "注册有效期", "班级"]
 CATALOG_HEADER = ["课程类型", "专业", "课程名称", "视频标题", "视频地址", "时长(秒)", "学时"]
-# Copies of the school's sample files (../shared/samples), kept with the tests so that a clone runs anywhere.
-SAMPLES = Path(__file__).resolve().parent / "samples"
+# The school's sample files, in the repository's samples/ folder (the README names them from there).
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 ROSTER_SAMPLE = SAMPLES / "roster-sample.xlsx"
 CATALOG_SAMPLE = SAMPLES / "catalog-sample.xlsx"
 COMPANY = "苏州示例建设有限公司"

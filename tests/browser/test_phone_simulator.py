@@ -151,3 +151,40 @@ def test_a_stranger_gets_the_help_text_and_cannot_bind(live_app, page):
     wait_reply(page, "没有看懂")
     assert page.locator(".msg_out").last.inner_text().strip().endswith("你好")
     shot(page, "8-stranger")
+
+
+def test_a_persona_that_never_chatted_sees_follow_first(live_app, page):
+    app, origin = live_app
+    page.goto(f"{origin}/dev/phone")
+    page.select_option("#persona", ZHANG)
+    page.click("#follow")
+    wait_reply(page, "欢迎关注")
+    assert page.locator("#follow").is_hidden()  # a chat shows instead of the account's profile
+    page.select_option("#persona", "oDevPhoneStranger00000000001")  # never chatted
+    assert page.locator("#follow").is_visible() and page.locator(".msg").count() == 0
+    shot(page, "9-never-chatted")
+    page.select_option("#persona", ZHANG)
+    assert page.locator("#follow").is_hidden() and "欢迎关注" in last_reply(page)
+
+
+def test_scan_reads_the_certificates_inline_svg_qr_and_opens_the_verification(live_app, page):
+    from tests import factories
+    from tests.completion_util import complete
+
+    app, origin = live_app
+    owner = factories.trainee(app, name="张三", openid=ZHANG)
+    number = complete(app, owner)
+    page.goto(f"{origin}/dev/phone")
+    page.select_option("#persona", ZHANG)
+    page.evaluate("url => { document.getElementById('web').src = url;"
+                  " document.getElementById('web-view').hidden = false; }",
+                  f"/dev/oauth?openid={ZHANG}&next=/h5/certificates/{number}")
+    certificate = web(page)
+    certificate.wait_for_selector("svg")
+    assert certificate.locator("img").count() == 0  # the QR is an inline SVG, no image
+    page.click("#scan")
+    page.wait_for_selector("#scan-view:not([hidden])")
+    scanned = page.locator("#scanned").element_handle().content_frame()
+    scanned.wait_for_function(f"location.pathname === '/verify/{number}'")
+    scanned.wait_for_selector("text=学时证明真实有效")
+    shot(page, "10-scanned-certificate")

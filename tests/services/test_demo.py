@@ -6,13 +6,13 @@ from datetime import datetime, time
 import pytest
 from sqlalchemy import func, select
 
-from models import ClassMember, Course, Enrollment, Lesson, Major, Trainee, TrainingClass, db
+from models import ClassMember, Course, Enrollment, ExerciseQuestion, Lesson, Major, Trainee, TrainingClass, db
 from models.exam import ExamQuestion
-from services.demo import DEMO_CLASS_CODE, DEMO_TRAINEES, load_demo
+from services.demo import DEMO_CLASS_CODE, DEMO_EXERCISES, DEMO_TRAINEES, load_demo
 from services.identity.pii import normalize_phone, validate_id_card
 from services.timeutil import SHANGHAI
 
-TABLES = (Major, Course, Lesson, TrainingClass, Trainee, Enrollment, ClassMember, ExamQuestion)
+TABLES = (Major, Course, Lesson, TrainingClass, Trainee, Enrollment, ClassMember, ExamQuestion, ExerciseQuestion)
 
 
 def counts(app):
@@ -25,7 +25,7 @@ def test_demo_data_loads_once(app):
         added = load_demo(db.session, app.extensions["pii"])
     first = counts(app)
     assert added == sum(first) - 6  # everything but the majors
-    assert first == [6, 2, 6, 1, 3, 4, 3, 292]  # 292: the sample exam bank
+    assert first == [6, 2, 6, 1, 3, 4, 3, 292, 6]  # 292: the sample exam bank; 6: 课后练习 on two lessons
     with app.app_context():
         assert load_demo(db.session, app.extensions["pii"]) == 0
     assert counts(app) == first
@@ -85,3 +85,49 @@ def test_demo_videos_are_small_local_files_the_development_app_serves(app, make_
         data = (Path(__file__).parents[2] / "wxapp/sandbox/media" / url.rsplit("/", 1)[1]).read_bytes()
         assert len(data) < 100_000 and mp4_seconds(data) == pytest.approx(duration, abs=0.2)
     assert dev.get("/dev/media/../config.py").status_code == 404
+
+
+def test_two_demo_lessons_with_offline_videos_have_exercises_a_trainee_can_pass(app):
+    from models import LessonProgress
+    from services.study import exercises
+    from services.timeutil import moment
+
+    T0 = 1_800_000_000.0
+
+    with app.app_context():
+        load_demo(db.session, app.extensions["pii"])
+        with_questions = db.session.scalars(select(Lesson).join(ExerciseQuestion).distinct()).all()
+        assert sorted(lesson.title for lesson in with_questions) == sorted(DEMO_EXERCISES)
+        assert {lesson.course.kind for lesson in with_questions} == {"public", "professional"}
+        for lesson in with_questions:
+            assert lesson.video_url.startswith("/dev/media/") and lesson.position > 1
+            shown = exercises.questions(db.session, lesson.id)
+            assert 2 <= len(shown) <= 3 and {q.kind for q in shown} == {"single", "multi", "judge"}
+            for question, (_, stem, options, _) in zip(shown, DEMO_EXERCISES[lesson.title], strict=True):
+                assert question.stem == stem and [text for _, text in question.options] == list(options)
+                assert "\u4e00" <= question.stem[0] <= "\u9fff"  # Chinese
+            # The demo's answers are the ones the grading takes as right.
+            trainee = db.session.scalar(select(Trainee).where(Trainee.phone == DEMO_TRAINEES[0].phone))
+            db.session.add(LessonProgress(trainee_id=trainee.id, lesson_id=lesson.id, video_done_at=moment(T0)))
+            db.session.commit()
+            right = {q.id: answer for q, (*_, answer) in zip(shown, DEMO_EXERCISES[lesson.title], strict=True)}
+            graded = exercises.grade(db.session, trainee.id, lesson.id, right, T0 + 60)
+            assert graded.passed and graded.completed
+
+
+def test_demo_exercises_are_added_only_where_a_lesson_has_none(app):
+    title = next(iter(DEMO_EXERCISES))
+    with app.app_context():
+        load_demo(db.session, app.extensions["pii"])
+        lesson = db.session.scalar(select(Lesson).where(Lesson.title == title))
+        own = db.session.scalars(select(ExerciseQuestion).where(ExerciseQuestion.lesson_id == lesson.id)).all()
+        for question in own[1:]:
+            db.session.delete(question)
+        own[0].stem = "学校自己的题目"
+        db.session.commit()
+        assert load_demo(db.session, app.extensions["pii"]) == 0  # a lesson with questions is left alone
+        assert [q.stem for q in db.session.scalars(
+            select(ExerciseQuestion).where(ExerciseQuestion.lesson_id == lesson.id))] == ["学校自己的题目"]
+        db.session.delete(own[0])
+        db.session.commit()
+        assert load_demo(db.session, app.extensions["pii"]) == len(DEMO_EXERCISES[title])

@@ -54,6 +54,7 @@
     $("persona-facts").textContent = option.dataset.phone
       ? "认证用（虚构）：手机 " + option.dataset.phone + " · 身份证 " + option.dataset.idCard
       : "未报名的微信用户：认证登录会被拒绝";
+    profile.hidden = mine().items.length > 0; // a persona that never chatted sees 关注公众号 first
   }
 
   // -- drawing messages ---------------------------------------------------------------------
@@ -248,23 +249,53 @@
     return found ? found.data : null;
   }
 
-  function visible(img) {
-    var box = img.getBoundingClientRect();
+  function visible(node) {
+    var box = node.getBoundingClientRect();
     return box.width > 0 && box.height > 0;
+  }
+
+  // An inline <svg> (the certificate's verification QR) as an image: serialized to a data: URL at a
+  // size a camera would resolve, so that decode() reads its pixels like any <img>.
+  function svgImage(svg) {
+    return new Promise(function (resolve) {
+      var copy = svg.cloneNode(true);
+      var side = Math.max(300, Math.round(svg.getBoundingClientRect().width * 2));
+      copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");
+      copy.setAttribute("width", side);
+      copy.setAttribute("height", side);
+      var img = new Image();
+      img.onload = function () { resolve(img); };
+      img.onerror = function () { resolve(null); };
+      img.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(new XMLSerializer().serializeToString(copy));
+    });
+  }
+
+  function qrText(doc) {
+    var images = doc ? Array.prototype.filter.call(doc.images, visible) : [];
+    for (var i = 0; i < images.length; i += 1) {
+      var text = decode(images[i]);
+      if (text !== null) { return Promise.resolve(text); }
+    }
+    var svgs = doc ? Array.prototype.filter.call(doc.querySelectorAll("svg"), visible) : [];
+    return svgs.reduce(function (found, svg) {
+      return found.then(function (text) {
+        if (text !== null) { return text; }
+        return svgImage(svg).then(function (img) { return img ? decode(img) : null; });
+      });
+    }, Promise.resolve(null));
   }
 
   $("scan").addEventListener("click", function () {
     var doc;
     try { doc = web.contentDocument; } catch (e) { doc = null; }
-    var images = doc ? Array.prototype.filter.call(doc.images, visible) : [];
-    var text = null;
-    for (var i = 0; i < images.length && text === null; i += 1) { text = decode(images[i]); }
-    if (text === null) { toast("没有识别到二维码"); return; }
-    var target = asPersona(text);
-    if (target === null) { toast("二维码内容：" + text); return; }
-    $("scan-title").textContent = "扫码打开";
-    scanned.src = target;
-    $("scan-view").hidden = false;
+    qrText(doc).then(function (text) {
+      if (text === null) { toast("没有识别到二维码"); return; }
+      var target = asPersona(text);
+      if (target === null) { toast("二维码内容：" + text); return; }
+      $("scan-title").textContent = "扫码打开";
+      scanned.src = target;
+      $("scan-view").hidden = false;
+    });
   });
 
   // -- what the server sent the persona --------------------------------------------------------

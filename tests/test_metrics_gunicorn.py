@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import VENV_BIN, gunicorn, production_env
+from tests.pgtemp import throwaway_database
 
 TOKEN = "metrics-token-gunicorn"
 REQUESTS = 24
@@ -31,7 +32,12 @@ def _healthz_count(text: str) -> float:
     return 0.0
 
 
-def test_every_scrape_adds_up_all_workers(postgres_url, redis_url, tmp_path):
+def test_every_scrape_adds_up_all_workers(redis_url, tmp_path):
+    with throwaway_database("wxapp_metrics") as database_url:  # its own: `db upgrade` starts from nothing
+        _scrapes_add_up(database_url, redis_url, tmp_path)
+
+
+def _scrapes_add_up(postgres_url: str, redis_url: str, tmp_path) -> None:
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "counter_stale.db").write_bytes(b"left by an earlier start")

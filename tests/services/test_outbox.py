@@ -211,10 +211,11 @@ def test_a_row_claimed_but_never_tried_goes_back_to_pending_after_its_lease_and_
         # A dispatcher claims the row, then dies before its request could leave.
         [claimed] = outbox.claim(db.session, "dead-dispatcher", 10, lease_s=60, now=utcnow())
         assert tools.dispatcher().run(notice_id=notice.id).sent == 0  # still leased: left alone
-        assert outbox.expire_leases(db.session, utcnow() + timedelta(seconds=61)) == 1
+        later = utcnow() + timedelta(seconds=61)  # the clock driven past the lease, for both steps
+        assert outbox.expire_leases(db.session, later) == 1
         row = db.session.get(OutboxMessage, claimed.id)
         assert (row.state, row.attempts, row.claimed_by) == ("pending", 0, None)
-        tools.dispatcher().run(notice_id=notice.id, wait=True)
+        tools.dispatcher(lambda: later).run(notice_id=notice.id, wait=True)
         db.session.refresh(row)
         assert row.state == "sent"
 
@@ -229,8 +230,9 @@ def test_a_text_tried_and_left_sending_past_its_lease_becomes_unknown_and_is_not
         # The dispatcher recorded that the request leaves, then died: it may have reached the provider.
         [claimed] = outbox.claim(db.session, "dead-dispatcher", 10, lease_s=60, now=utcnow())
         assert outbox.mark_tried(db.session, "dead-dispatcher", [claimed.id], utcnow()) == {claimed.id}
-        assert outbox.expire_leases(db.session, utcnow() + timedelta(seconds=61)) == 1
-        tools.dispatcher().run(notice_id=notice.id, wait=True)
+        later = utcnow() + timedelta(seconds=61)  # the clock driven past the lease, for both steps
+        assert outbox.expire_leases(db.session, later) == 1
+        tools.dispatcher(lambda: later).run(notice_id=notice.id, wait=True)
         row = db.session.get(OutboxMessage, claimed.id)
         assert row.state == "unknown" and "人工核实" in row.last_error and row.first_sent_at is not None
 
@@ -252,8 +254,9 @@ def test_a_template_message_tried_by_a_dead_dispatcher_is_resent_once_inside_wec
         db.session.execute(update(OutboxMessage).where(OutboxMessage.id == claimed[1].id)
                            .values(tried_at=tried - outbox.RESEND_WINDOW))
         db.session.commit()
-        assert outbox.expire_leases(db.session, tried + timedelta(seconds=61)) == 2
-        tools.dispatcher().run(notice_id=notice.id, wait=True)
+        later = tried + timedelta(seconds=61)  # the clock driven past the lease, for both steps
+        assert outbox.expire_leases(db.session, later) == 2
+        tools.dispatcher(lambda: later).run(notice_id=notice.id, wait=True)
         states = {row.id: db.session.get(OutboxMessage, row.id).state for row in claimed}
 
     assert states == {claimed[0].id: "sent", claimed[1].id: "unknown"}

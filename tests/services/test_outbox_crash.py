@@ -62,8 +62,9 @@ def test_a_dispatcher_killed_mid_batch_strands_nothing_and_each_trainee_gets_one
     with app.app_context():
         left = db.session.execute(select(OutboxMessage.tried_at).where(OutboxMessage.state == "sending")).all()
         # Once their lease is over (the clock driven past it) nothing the dead dispatcher held is stranded.
-        expired = outbox.expire_leases(db.session, utcnow() + timedelta(seconds=LEASE_S + 1))
-        app.extensions["notice_desk"].dispatcher().run(notice_id=notice_id, wait=True)
+        later = utcnow() + timedelta(seconds=LEASE_S + 1)
+        expired = outbox.expire_leases(db.session, later)
+        app.extensions["notice_desk"].dispatcher(lambda: later).run(notice_id=notice_id, wait=True)
         rows = db.session.execute(
             select(WechatUser.openid, OutboxMessage.state)
             .join(WechatUser, WechatUser.trainee_id == OutboxMessage.trainee_id)

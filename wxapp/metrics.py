@@ -26,13 +26,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
 from models import db
-from models.notices import OutboxMessage
 from services import keys
 from services.logfmt import kv
-from services.notices import last_dispatch
+from services.notices import last_dispatch, notices
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +97,9 @@ class DeploymentCollector(Collector):
     def collect(self):
         rows = GaugeMetricFamily("wxapp_outbox_rows", "Outbox rows by channel and state.",
                                  labels=["channel", "state"])
-        for (channel, state), count in sorted(outbox_counts().items()):
-            rows.add_metric([channel, state], count)
+        for channel, states in sorted(outbox_counts().items()):
+            for state, count in sorted(states.items()):
+                rows.add_metric([channel, state], count)
         yield rows
         last = dispatch_last_run()
         if last is not None:
@@ -108,8 +107,8 @@ class DeploymentCollector(Collector):
                                     "When a scheduler last ran the outbox dispatch (Unix time).", value=last)
 
 
-def outbox_counts() -> dict[tuple[str, str], int]:
-    """Rows per (channel, state), from Redis when a scrape of the last few seconds counted them."""
+def outbox_counts() -> dict[str, dict[str, int]]:
+    """{channel: {state: rows}}, from Redis when a scrape of the last few seconds counted them."""
     redis = current_app.extensions["redis"]
     key = keys.metrics_outbox_counts()
     try:
@@ -117,13 +116,11 @@ def outbox_counts() -> dict[tuple[str, str], int]:
     except Exception:  # a scrape still answers without Redis
         cached = None
     if cached is not None:
-        return {tuple(k.split("|", 1)): v for k, v in json.loads(cached).items()}
-    query = select(OutboxMessage.channel, OutboxMessage.state, func.count()).group_by(
-        OutboxMessage.channel, OutboxMessage.state)
-    counts = {(channel, state): count for channel, state, count in db.session.execute(query)}
-    db.session.rollback()
+        found: dict[str, dict[str, int]] = json.loads(cached)
+        return found
+    counts = notices.counts(db.session)
     try:
-        redis.set(key, json.dumps({f"{c}|{s}": n for (c, s), n in counts.items()}), ex=OUTBOX_CACHE_S)
+        redis.set(key, json.dumps(counts), ex=OUTBOX_CACHE_S)
     except Exception:
         log.warning(kv("metrics_cache_unavailable"))
     return counts

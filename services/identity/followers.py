@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import Trainee, WechatUser
-from services.db import table_of
+from services.db import table_of, transaction
 from services.identity.pii import mask_phone
 from services.wechat_api import BATCHGET_MAX, WeChatApi, follower_page, follows
 
@@ -97,9 +97,10 @@ _NOTE_FOLLOWING = (
 
 def note_activity(session: Session, openid: str) -> None:
     """A message or menu event came from `openid`: it follows the account (WeChat delivers
-    nothing from a non-follower). Run on the Core connection, outside the ORM, in the caller's
-    transaction: one statement, which on a known follower changes nothing."""
-    session.connection().execute(_NOTE_FOLLOWING, {"who": openid})
+    nothing from a non-follower). Run on the Core connection, outside the ORM, and committed at
+    once, whatever the answer then does: one statement, which on a known follower changes nothing."""
+    with transaction(session):
+        session.connection().execute(_NOTE_FOLLOWING, {"who": openid})
 
 
 def record_unfollowed(session: Session, openids: list[str], at: datetime) -> None:

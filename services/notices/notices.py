@@ -188,13 +188,13 @@ def at_risk_reminder(session: Session, templates: dict[str, KindTemplates], expi
     return notice
 
 
-def counts(session: Session, notice_id: int) -> dict[str, dict[str, int]]:
-    """{channel: {state: rows}} of one notice."""
+def counts(session: Session, notice_id: int | None = None) -> dict[str, dict[str, int]]:
+    """{channel: {state: rows}} of one notice, or of the whole outbox."""
+    query = select(OutboxMessage.channel, OutboxMessage.state, func.count())
+    if notice_id is not None:
+        query = query.where(OutboxMessage.notice_id == notice_id)
     result: dict[str, dict[str, int]] = defaultdict(dict)
-    for channel, state, n in session.execute(
-        select(OutboxMessage.channel, OutboxMessage.state, func.count())
-        .where(OutboxMessage.notice_id == notice_id).group_by(OutboxMessage.channel, OutboxMessage.state)
-    ):
+    for channel, state, n in session.execute(query.group_by(OutboxMessage.channel, OutboxMessage.state)):
         result[channel][state] = n
     return dict(result)
 

@@ -188,9 +188,7 @@ def _note_follow(session, openid: str, redis: budget.BudgetRedis) -> None:
     costs the record, never the answer, and the sender's next message tries again."""
     try:
         followers.note_activity(session, openid)
-        session.commit()
     except SQLAlchemyError as exc:
-        session.rollback()
         log.warning(kv("wechat_follow_unrecorded", openid=short_openid(openid), error=type(exc).__name__))
         with contextlib.suppress(redis_lib.RedisError):
             redis.delete(keys.follow_seen(openid))

@@ -88,7 +88,7 @@ def seed(env: dict, trainees: int, path: Path) -> None:
                 page = player().open_page(t, openid, lesson_id, time.time())
                 # Mid-session: some of the playing time before the next check has passed already.
                 state = play_state.read(r, t, [])
-                state.gap = rng.uniform(0, app.config["ATTENDANCE_INTERVAL_MAX_S"])
+                state.gap = rng.uniform(0, app.extensions["settings"].attendance_interval_max_s)
                 play_state.write(r, state)
                 cookie = serializer.dumps({"openid": openid, "_permanent": True})
                 out.write(f"{cookie} {page.tab} {lesson_id} {t}\n")

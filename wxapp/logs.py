@@ -14,6 +14,7 @@ import re
 from flask import Flask
 
 from services.logfmt import kv  # noqa: F401  (the one line format; the app's views import it from here)
+from wxapp import config
 
 # One pass over each line, alternatives tried in this order at every position:
 # the token of an attendance QR (it lives in its URL only: access logs show the path without it),
@@ -79,8 +80,8 @@ def setup_logging(app: Flask) -> None:
         handler.setFormatter(ScrubFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         handler.addFilter(ScrubFilter())
         root.addHandler(handler)
-    default = "WARNING" if app.config["WXAPP_ENV"] == "testing" else "INFO"
-    root.setLevel(app.config.get("LOG_LEVEL") or default)
+    settings = config.of(app)
+    root.setLevel(settings.log_level or ("WARNING" if settings.testing else "INFO"))
     # alembic announces each of its plugins at INFO on every start: only its migrations matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     for handler in root.handlers:

@@ -12,11 +12,12 @@ import secrets
 from functools import wraps
 from urllib.parse import quote, urlsplit
 
-from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import g, jsonify, redirect, render_template, request, session, url_for
 
 from services.identity import followers
 from services.identity.pii import short_openid
 from services.wechat_api import WeChatApiError
+from wxapp import config
 from wxapp.extensions import db, wechat_api
 from wxapp.h5 import bp
 from wxapp.h5.expired import TYPED_KEY, carried_over
@@ -46,8 +47,8 @@ def begin_oauth(next_path: str | None) -> str:
 
 
 def authorize_url(state: str) -> str:
-    redirect_uri = current_app.config["PUBLIC_BASE_URL"] + url_for("h5.oauth_return")
-    return (f"{AUTHORIZE_URL}?appid={current_app.config['WECHAT_APPID']}"
+    redirect_uri = config.current().public_base_url + url_for("h5.oauth_return")
+    return (f"{AUTHORIZE_URL}?appid={config.current().wechat_appid}"
             f"&redirect_uri={quote(redirect_uri, safe='')}&response_type=code&scope=snsapi_base"
             f"&state={state}#wechat_redirect")
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import current_app, g, make_response, redirect, render_template, request, url_for
+from flask import g, make_response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from services.identity.pii import mask_name, short_openid
 from services.study import attendance, exercises, learning
 from services.study.player import LessonRetired, PageClosed, Superseded
+from wxapp import config
 from wxapp.extensions import db, player, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, error_page, trainee_required
@@ -45,7 +46,7 @@ def lesson(lesson_id: int):
     except LessonRetired as exc:
         return error_page(exc.message, 410)
     return _private(make_response(render_template(
-        "h5/player.html", lesson=info, page=page, heartbeat_s=current_app.config["PLAY_HEARTBEAT_S"],
+        "h5/player.html", lesson=info, page=page, heartbeat_s=config.current().play_heartbeat_s,
         next_lesson=learning.next_lesson(db.session, lesson_id, g.trainee.id),
         now_ms=int(time.time() * 1000), stopped={"superseded": Superseded().message, "closed": PageClosed().message},
     )))

@@ -30,7 +30,7 @@ import handlers
 from services import keys, overview
 from services.identity import followers
 from services.identity.pii import short_openid
-from wxapp import db_budget
+from wxapp import config, db_budget
 from wxapp.extensions import db, read_only_session
 from wxapp.logs import kv
 from wxapp.wechat import budget, dedup, replay
@@ -58,11 +58,11 @@ class CallbackEndpoint:
 
     def __init__(self, app: Flask, wsgi_app: WsgiApp):
         self.app, self.wsgi_app = app, wsgi_app
-        cfg = app.config
-        self.token, self.max_body = cfg["WECHAT_TOKEN"], cfg["WECHAT_MAX_BODY"]
-        aes_keys = [k for k in (cfg["WECHAT_AES_KEY"], cfg["WECHAT_AES_KEY_PREVIOUS"]) if k]
-        self.cryptor = Cryptor(cfg["WECHAT_TOKEN"], cfg["WECHAT_APPID"], aes_keys) if aes_keys else None
-        self.redis_clients = budget.ThreadClients(cfg["REDIS_URL"])
+        settings = config.of(app)
+        self.token, self.max_body = settings.wechat_token, settings.wechat_max_body
+        aes_keys = [k for k in (settings.wechat_aes_key, settings.wechat_aes_key_previous) if k]
+        self.cryptor = Cryptor(settings.wechat_token, settings.wechat_appid, aes_keys) if aes_keys else None
+        self.redis_clients = budget.ThreadClients(settings.redis_url)
         self.clock: Callable[[], float] = time.time  # tests replay old, signed vectors
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -197,7 +197,7 @@ def _note_follow(session, openid: str, redis: budget.BudgetRedis) -> None:
 def _answer(rule, message, session, redis: budget.BudgetRedis, overview_cache: list | None = None) -> str:
     ctx = handlers.Context(
         openid=message.source, session=session, redis=redis,  # type: ignore[arg-type]
-        links=current_app.extensions["links"], contact=current_app.config["SCHOOL_CONTACT"],
+        links=current_app.extensions["links"], contact=config.current().school_contact,
         overview_cache=overview_cache,
     )
     event = getattr(message, "event", "")

@@ -84,9 +84,9 @@ def setup_logging(app: Flask) -> None:
     root.setLevel(settings.log_level or ("WARNING" if settings.testing else "INFO"))
     # alembic announces each of its plugins at INFO on every start: only its migrations matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    for handler in root.handlers:
-        if not any(isinstance(f, ScrubFilter) for f in handler.filters):
-            handler.addFilter(ScrubFilter())
+    for each in root.handlers:
+        if not any(isinstance(f, ScrubFilter) for f in each.filters):
+            each.addFilter(ScrubFilter())
     # Request lines are logged by the servers' own loggers, whose handlers aren't root's.
     for name in ("gunicorn.access", "gunicorn.error", "werkzeug"):
         server_log = logging.getLogger(name)

@@ -12,7 +12,7 @@ import secrets
 from functools import wraps
 from urllib.parse import quote, urlsplit
 
-from flask import g, jsonify, redirect, render_template, request, session, url_for
+from flask import abort, g, jsonify, redirect, render_template, request, session, url_for
 
 from services.identity import followers
 from services.identity.pii import short_openid
@@ -57,6 +57,14 @@ def current_openid() -> str | None:
     return session.get("openid")
 
 
+def signed_in_openid() -> str:
+    """The OpenID of a view behind `openid_required` or `trainee_required` (which saw one)."""
+    openid = current_openid()
+    if openid is None:  # a view not behind either: the API's answer to a missing login
+        abort(401)
+    return openid
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -82,7 +90,7 @@ def trainee_required(view):
     @wraps(view)
     @openid_required
     def wrapper(*args, **kwargs):
-        g.trainee = followers.bound_trainee(db.session, current_openid())
+        g.trainee = followers.bound_trainee(db.session, signed_in_openid())
         if g.trainee is None:
             if _wants_json():
                 return jsonify(error="请先完成认证登录"), 403

@@ -81,7 +81,7 @@ def _message(openid: str, form, names: dict[str, str]) -> tuple[str, str]:
 def _post_callback(xml: str) -> tuple[int, list[str]]:
     """Posts to /wechat as WeChat would (encrypted when the app has an AES key); (status, the
     reply as lines to show)."""
-    status, body = callback.post(current_app._get_current_object(), xml)
+    status, body = callback.post(current_app._get_current_object(), xml)  # type: ignore[attr-defined]
     if status != 200 or body == "success":
         return status, []
     reply = fromstring(body)  # our own answer: no DTD to fear

@@ -125,7 +125,7 @@ class CallbackEndpoint:
         reply_xml = _deliver(rule, message, fields, redis, checked.note_follow, cached)
         if not reply_xml:
             return 200, TEXT, NO_REPLY
-        if encrypted:
+        if encrypted and self.cryptor is not None:  # an encrypted request found a cryptor (_fields)
             reply_xml = self.cryptor.encrypt(reply_xml, args["nonce"], args["timestamp"])
         return 200, XML, reply_xml
 

@@ -201,17 +201,18 @@ def _answer(rule, message, session, redis: budget.BudgetRedis, overview_cache: l
         overview_cache=overview_cache,
     )
     event = getattr(message, "event", "")
+    # A handler's effects commit in the services it calls (services/db.transaction(), which rolls
+    # back what fails); whatever a failed handler left open is rolled back when the session is
+    # removed, at the end of the callback's app context (or of _deliver, for a read-only answer).
     try:
         reply_xml = render(rule.handler(message, ctx), message)
     except DATABASE_DOWN as exc:
         # What can be said without the database: the welcome, the school's contact line.
-        session.rollback()
         log.warning(kv("wechat_database_unavailable", openid=short_openid(message.source), type=message.type,
                        event=event, error=type(exc).__name__))
         return render(handlers.unavailable(message, ctx), message)
     except Exception:
         # Answer "success" anyway: a 500 would make WeChat retry into the same error.
-        session.rollback()
         log.exception(kv("wechat_handler_error", openid=short_openid(message.source),
                          type=message.type, event=event))
         return ""

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from models import AuditEntry, ClassMember, Notice, OutboxMessage, TrainingClass, WechatUser, db
+from models.notices import WITHDRAWN_CLASS_MOVED
 from tests import factories
 from tests.admin.conftest import console_on
 from tests.notify_util import (
@@ -51,7 +52,7 @@ def test_class_page_shows_members_with_their_hours(app, console):
     assert console.get("/admin/classes/NOPE").status_code == 404
 
 
-def test_edit_moves_the_class_and_drops_its_unsent_reminder(app, console):
+def test_edit_moves_the_class_and_withdraws_its_unsent_reminder(app, console):
     class_with_trainees(app, bound=0, unbound=2)
     with app.app_context():
         training_class = db.session.query(TrainingClass).one()
@@ -71,9 +72,11 @@ def test_edit_moves_the_class_and_drops_its_unsent_reminder(app, console):
     with app.app_context():
         training_class = db.session.query(TrainingClass).one()
         assert training_class.starts_at == datetime(2027, 3, 8, 1, 0, tzinfo=UTC)
-        assert [m.state for m in db.session.query(OutboxMessage)] == ["sent"]
+        rows = db.session.query(OutboxMessage).order_by(OutboxMessage.trainee_id).all()
+        assert [(m.state, m.last_error) for m in rows] == [("sent", None), ("withdrawn", WITHDRAWN_CLASS_MOVED)]
         entry = db.session.query(AuditEntry).filter_by(action="class_updated").one()
-        assert "撤下旧时间的未发提醒 1 条" in entry.detail
+        assert "撤回旧时间的未发提醒 1 条" in entry.detail
+    assert "已撤回" in page
 
 
 def test_a_moved_class_gets_its_reminder_for_the_new_time(app, console):
@@ -88,7 +91,7 @@ def test_a_moved_class_gets_its_reminder_for_the_new_time(app, console):
         assert notifier.class_reminders(datetime(2027, 2, 28, 2, 0, tzinfo=UTC)) == []
         moved = notifier.class_reminders(datetime(2027, 3, 9, 2, 0, tzinfo=UTC))
         assert len(moved) == 1 and moved[0].key.endswith("20270310T0100Z")
-        assert db.session.query(OutboxMessage).filter_by(notice_id=first[0]).count() == 0
+        assert [m.state for m in db.session.query(OutboxMessage).filter_by(notice_id=first[0])] == ["withdrawn"]
 
 
 def test_bad_edit_changes_nothing(app, console):
@@ -160,6 +163,32 @@ def test_notify_with_confirm_sends_once_and_shows_each_delivery(notify_app, fake
         assert db.session.query(AuditEntry).filter_by(action="class_notified").count() == 2
     fragment = console.text(f"/admin/classes/{CLASS_CODE}/delivery")
     assert "delivery-table" in fragment and "<html" not in fragment and "hx-trigger" not in fragment
+
+
+def test_notify_preview_counts_withdrawn_rows_as_to_be_sent_not_as_sent_before(notify_app, fake_wechat):
+    """A class-open row withdrawn (the class moved before it went out) goes out again when the notice
+    is written again: the preview counts it on its channel, not under 此前已发过."""
+    first, second, third = class_with_trainees(notify_app, bound=2, unbound=1)
+    with notify_app.app_context():
+        training_class = db.session.query(TrainingClass).one()
+        notice = Notice(key=f"class_open:{training_class.id}", kind="class_open", class_id=training_class.id,
+                        requested_by="wang", params={}, recipients=2)
+        db.session.add(notice)
+        db.session.flush()
+        db.session.add_all([
+            OutboxMessage(notice_id=notice.id, trainee_id=first, channel="wechat", state="sent"),
+            OutboxMessage(notice_id=notice.id, trainee_id=second, channel="wechat", state="withdrawn",
+                          last_error=WITHDRAWN_CLASS_MOVED),
+        ])
+        db.session.commit()
+    console = console_on(notify_app)
+    page = console.post(f"/admin/classes/{CLASS_CODE}/notify").get_data(as_text=True)
+    assert 'id="count-wechat">1<' in page and 'id="count-sms">1<' in page and "另有 1 人此前已发过" in page
+    console.post(f"/admin/classes/{CLASS_CODE}/notify", data={"confirm": "1"})
+    assert template_recipients(fake_wechat) == {openid(2): 1}  # the withdrawn one, sent as the preview said
+    with notify_app.app_context():
+        states = dict(db.session.execute(select(OutboxMessage.trainee_id, OutboxMessage.state)).all())
+    assert states == {first: "sent", second: "sent", third: "sent"}
 
 
 def test_retry_sends_failed_texts_again(make_app, fake_wechat, redis):

@@ -52,18 +52,23 @@ def test_class_page_shows_members_with_their_hours(app, console):
     assert console.get("/admin/classes/NOPE").status_code == 404
 
 
-def test_edit_moves_the_class_and_withdraws_its_unsent_reminder(app, console):
-    class_with_trainees(app, bound=0, unbound=2)
+def class_notice(app, kind: str, key: str, rows: list[tuple[int, str, str, str | None]]) -> None:
+    """A notice of the one class (`key` with {id}: the class's id), with outbox rows given as
+    (trainee id, channel, state, last error)."""
     with app.app_context():
         training_class = db.session.query(TrainingClass).one()
-        old = Notice(key=f"class_reminder:{training_class.id}:x", kind="class_reminder", class_id=training_class.id,
-                     requested_by="scheduler", params={}, recipients=2)
-        db.session.add(old)
+        notice = Notice(key=key.format(id=training_class.id), kind=kind, class_id=training_class.id,
+                        requested_by="scheduler", params={}, recipients=len(rows))
+        db.session.add(notice)
         db.session.flush()
-        for tid in (1, 2):
-            db.session.add(OutboxMessage(notice_id=old.id, trainee_id=tid, channel="sms",
-                                         state="sent" if tid == 1 else "pending"))
+        db.session.add_all([OutboxMessage(notice_id=notice.id, trainee_id=trainee_id, channel=channel, state=state,
+                                          last_error=error) for trainee_id, channel, state, error in rows])
         db.session.commit()
+
+
+def test_edit_moves_the_class_and_withdraws_its_unsent_reminder(app, console):
+    class_with_trainees(app, bound=0, unbound=2)
+    class_notice(app, "class_reminder", "class_reminder:{id}:x", [(1, "sms", "sent", None), (2, "sms", "pending", None)])
     response = console.post(f"/admin/classes/{CLASS_CODE}/edit",
                             data={"name": "2027年第1期建筑工程班", "starts": "2027-03-08 09:00", "place": "新地点"})
     assert response.status_code == 302
@@ -169,18 +174,8 @@ def test_notify_preview_counts_withdrawn_rows_as_to_be_sent_not_as_sent_before(n
     """A class-open row withdrawn (the class moved before it went out) goes out again when the notice
     is written again: the preview counts it on its channel, not under 此前已发过."""
     first, second, third = class_with_trainees(notify_app, bound=2, unbound=1)
-    with notify_app.app_context():
-        training_class = db.session.query(TrainingClass).one()
-        notice = Notice(key=f"class_open:{training_class.id}", kind="class_open", class_id=training_class.id,
-                        requested_by="wang", params={}, recipients=2)
-        db.session.add(notice)
-        db.session.flush()
-        db.session.add_all([
-            OutboxMessage(notice_id=notice.id, trainee_id=first, channel="wechat", state="sent"),
-            OutboxMessage(notice_id=notice.id, trainee_id=second, channel="wechat", state="withdrawn",
-                          last_error=WITHDRAWN_CLASS_MOVED),
-        ])
-        db.session.commit()
+    class_notice(notify_app, "class_open", "class_open:{id}", [(first, "wechat", "sent", None),
+                                                                (second, "wechat", "withdrawn", WITHDRAWN_CLASS_MOVED)])
     console = console_on(notify_app)
     page = console.post(f"/admin/classes/{CLASS_CODE}/notify").get_data(as_text=True)
     assert 'id="count-wechat">1<' in page and 'id="count-sms">1<' in page and "另有 1 人此前已发过" in page

@@ -76,10 +76,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from werkzeug.local import LocalProxy
+
     from services.study.learning import hours_text
     from wxapp.assets import install as install_assets
 
     app.add_template_filter(hours_text, "hours")
+    # The typed settings in every template, imported macros included: `settings.school_phone`.
+    app.jinja_env.globals["settings"] = LocalProxy(config.current)
     install_assets(app)  # url_for('static', …) names each file by its content
 
 

@@ -458,13 +458,13 @@ def current() -> Settings:
     return of(current_app)
 
 
-def links(settings: Settings) -> Links:
+def links(public_base_url: str) -> Links:
     """The addresses of the pages that services put into notices, QR codes and certificates:
     the routes are the app's (h5.learn, h5.exam, h5.bind, h5.certificate_list, h5.attend, verify.verify;
     tests/test_links.py)."""
     from services.links import Links
 
-    base = settings.public_base_url
+    base = public_base_url.rstrip("/")
     return Links(learn=f"{base}/h5/learn", exam=f"{base}/h5/exam", bind=f"{base}/h5/bind",
                  certificates=f"{base}/h5/certificates", attend_prefix=f"{base}/h5/attend/",
                  verify_prefix=f"{base}/verify/")
@@ -497,7 +497,7 @@ def notice_settings(settings: Settings) -> NoticeSettings:
     return NoticeSettings(
         templates_file=settings.notice_templates_file,
         template_ids={kind: configured.get(kind) for kind in NOTICE_KINDS},
-        links=links(settings), sms=sms, dispatch=dispatch,
+        links=links(settings.public_base_url), sms=sms, dispatch=dispatch,
     )
 
 

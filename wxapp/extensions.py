@@ -49,7 +49,7 @@ def init_clients(app: Flask) -> None:
         redis=app.extensions["redis"],
         timeout=settings.wechat_timeout_s,
     )
-    app.extensions["links"] = config.links(settings)
+    app.extensions["links"] = config.links(settings.public_base_url)
     app.extensions["notice_desk"] = NoticeDesk(
         config.notice_settings(settings), db.session, app.extensions["wechat_api"], app.extensions["redis"])
     app.extensions["play_settings"] = config.play_settings(settings)

@@ -78,7 +78,7 @@ def bench_in_process(app) -> None:
     from services.exam.grading import score
     from services.school.majors import MAJORS
 
-    rules = app.config["EXAM_RULES"]
+    rules = app.extensions["settings"].exam_rules
     rng = random.Random(1)
     draws, grades, both, cpu = [], [], [], []
     with app.app_context():

@@ -88,7 +88,7 @@ def seed(env: dict, trainees: int, path: Path) -> None:
                 page = player().open_page(t, openid, lesson_id, time.time())
                 # Mid-session: some of the playing time before the next check has passed already.
                 state = play_state.read(r, t, [])
-                state.gap = rng.uniform(0, app.config["ATTENDANCE_INTERVAL_MAX_S"])
+                state.gap = rng.uniform(0, app.extensions["settings"].attendance_interval_max_s)
                 play_state.write(r, state)
                 cookie = serializer.dumps({"openid": openid, "_permanent": True})
                 out.write(f"{cookie} {page.tab} {lesson_id} {t}\n")
@@ -117,7 +117,7 @@ def qr_figures(env: dict, port: int, path: Path, database_url: str) -> dict:
         r.hset(keys.attendance_check(check.id), mapping={"token": check.token, "exp": check.expires_at})
         r.expire(keys.attendance_check(check.id), 600)
         started = time.perf_counter()
-        attendance.qr_png(r, check.id, links(env))
+        attendance.qr_png(r, check.id, links(env["PUBLIC_BASE_URL"]))
         draws.append((time.perf_counter() - started) * 1000)
     draws = draws[1:]  # the first draw of a process also loads the imaging code
     cookies = {int(t): c for c, _, _, t in (line.split() for line in path.read_text().splitlines())}

@@ -40,6 +40,9 @@ CHANNELS = (CHANNEL_WECHAT, CHANNEL_SMS)
 
 PENDING, SENDING, SENT, FAILED, UNKNOWN = "pending", "sending", "sent", "failed", "unknown"
 WITHDRAWN = "withdrawn"  # its premise changed before it was sent (已撤回)
+# Why: the class was moved. Written by the class edit (services/school/classes.py) and by the
+# dispatcher's check at claim (services/notices/premise.py), which sit on different floors.
+WITHDRAWN_CLASS_MOVED = "已撤回：班级的开班时间或地点已变更，未发送"
 STATES = (PENDING, SENDING, SENT, FAILED, UNKNOWN, WITHDRAWN)
 
 

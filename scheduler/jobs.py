@@ -157,4 +157,4 @@ def purge_exam_photos(now: datetime | None = None) -> None:
 
     with app_context():
         purge_photos(current_app.extensions["exam_tools"]().session, current_app.extensions["photo_storage"],
-                     now or utcnow(), current_app.config["PHOTO_RETENTION_DAYS"])
+                     now or utcnow(), current_app.extensions["face_gate"].settings.retention_days)

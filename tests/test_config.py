@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from wxapp.config import ConfigError, load_config
+from wxapp.config import ConfigError, flask_config, load_settings
 
 SAFE_PRODUCTION = {
     "WXAPP_ENV": "production",
@@ -23,8 +23,8 @@ SAFE_PRODUCTION = {
 
 
 def test_safe_production_settings_load(tmp_path):
-    cfg = load_config(tmp_path, SAFE_PRODUCTION)
-    assert cfg["SESSION_COOKIE_SECURE"] is True and cfg["WECHAT_SANDBOX"] is False
+    settings = load_settings(tmp_path, SAFE_PRODUCTION)
+    assert flask_config(settings)["SESSION_COOKIE_SECURE"] is True and settings.wechat_sandbox is False
     assert not (tmp_path / "secret_key").exists()
 
 
@@ -46,17 +46,18 @@ def test_safe_production_settings_load(tmp_path):
 def test_unsafe_production_setting_is_refused_by_name(tmp_path, change, named):
     environ = {k: v for k, v in {**SAFE_PRODUCTION, **change}.items() if v is not None}
     with pytest.raises(ConfigError, match=named):
-        load_config(tmp_path, environ)
+        load_settings(tmp_path, environ)
 
 
 def test_development_generates_secrets_once_into_instance(tmp_path):
-    first = load_config(tmp_path, {})
-    second = load_config(tmp_path, {})
-    assert first["SECRET_KEY"] == second["SECRET_KEY"] and len(first["PII_KEY"]) >= 32
-    assert first["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///") and "wxapp.sqlite3" in first["SQLALCHEMY_DATABASE_URI"]
-    assert first["WECHAT_API_BASE"] == "http://127.0.0.1:5000/dev/api/" and first["WECHAT_SANDBOX"]
-    assert first["WECHAT_TOKEN"] == "dev-token" and first["SMS_BACKEND"] == "console"
-    assert (first["ATTENDANCE_INTERVAL_MIN_S"], first["ATTENDANCE_INTERVAL_MAX_S"], first["ATTENDANCE_TTL_S"]) == (600, 1800, 180)
+    first = load_settings(tmp_path, {})
+    second = load_settings(tmp_path, {})
+    assert first.secret_key == second.secret_key and len(first.pii_key) >= 32
+    assert first.database_url.startswith("sqlite:///") and "wxapp.sqlite3" in first.database_url
+    assert flask_config(first)["SQLALCHEMY_DATABASE_URI"] == first.database_url
+    assert first.wechat_api_base == "http://127.0.0.1:5000/dev/api/" and first.wechat_sandbox
+    assert first.wechat_token == "dev-token" and first.sms_backend == "console"
+    assert (first.attendance_interval_min_s, first.attendance_interval_max_s, first.attendance_ttl_s) == (600, 1800, 180)
 
 
 def test_production_start_with_missing_setting_stops_with_one_line(tmp_path):
@@ -72,13 +73,13 @@ def test_production_start_with_missing_setting_stops_with_one_line(tmp_path):
 def test_development_names_the_demo_school_phone_and_production_warns_without_one(tmp_path):
     from wxapp.config import DEMO_SCHOOL_PHONE, startup_warnings
 
-    assert load_config(tmp_path, {})["SCHOOL_PHONE"] == DEMO_SCHOOL_PHONE
-    assert DEMO_SCHOOL_PHONE in load_config(tmp_path, {})["SCHOOL_CONTACT"]
-    assert load_config(tmp_path, {"SCHOOL_PHONE": "0512-1234 5678"})["SCHOOL_PHONE"] == "0512-1234 5678"
-    production = load_config(tmp_path, SAFE_PRODUCTION)
-    assert production["SCHOOL_PHONE"] is None  # production: required-or-empty, never the demo's number
+    assert load_settings(tmp_path, {}).school_phone == DEMO_SCHOOL_PHONE
+    assert DEMO_SCHOOL_PHONE in load_settings(tmp_path, {}).school_contact
+    assert load_settings(tmp_path, {"SCHOOL_PHONE": "0512-1234 5678"}).school_phone == "0512-1234 5678"
+    production = load_settings(tmp_path, SAFE_PRODUCTION)
+    assert production.school_phone is None  # production: required-or-empty, never the demo's number
     assert any("SCHOOL_PHONE" in line for line in startup_warnings(production))
-    assert startup_warnings(load_config(tmp_path, {**SAFE_PRODUCTION, "SCHOOL_PHONE": "0512-1234 5678"})) == []
+    assert startup_warnings(load_settings(tmp_path, {**SAFE_PRODUCTION, "SCHOOL_PHONE": "0512-1234 5678"})) == []
 
 
 def test_a_production_start_without_school_phone_logs_a_warning(tmp_path):

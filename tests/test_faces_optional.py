@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import base_settings
-from wxapp.config import ConfigError, load_config
+from wxapp.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,13 +50,13 @@ def test_without_the_packages_the_app_builds_says_not_enabled_and_imports_neithe
 def test_face_settings_are_checked_at_start_up(tmp_path, name, value, said):
     environ = {**base_settings("sqlite://", "redis://127.0.0.1:9/0", str(tmp_path)), name: value}
     with pytest.raises(ConfigError, match=said):
-        load_config(tmp_path, environ)
+        load_settings(tmp_path, environ)
 
 
 def test_defaults_are_on_with_dlibs_threshold_and_a_year_of_photos(tmp_path):
     environ = {**base_settings("sqlite://", "redis://127.0.0.1:9/0", str(tmp_path)), "WXAPP_ENV": "development"}
-    cfg = load_config(tmp_path, environ)
-    assert (cfg["FACE_MATCH"], cfg["FACE_MATCH_THRESHOLD"], cfg["PHOTO_RETENTION_DAYS"]) == ("on", 0.6, 365)
+    settings = load_settings(tmp_path, environ)
+    assert (settings.face_match, settings.face_match_threshold, settings.photo_retention_days) == ("on", 0.6, 365)
 
 
 def test_photos_are_analysed_within_a_minute_of_their_upload():

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from services import keys
 from tests.conftest import base_settings
-from wxapp import create_app
-from wxapp.config import load_config
+from wxapp import config, create_app
+from wxapp.config import load_settings
 
 
 def test_each_development_instance_gets_its_own_lasting_prefix(tmp_path):
-    first = load_config(tmp_path / "one", {})["REDIS_KEY_PREFIX"]
+    first = load_settings(tmp_path / "one", {}).redis_key_prefix
     assert first.startswith("wxapp:") and len(first) > len("wxapp:")
-    assert load_config(tmp_path / "one", {})["REDIS_KEY_PREFIX"] == first  # kept across restarts
-    assert load_config(tmp_path / "two", {})["REDIS_KEY_PREFIX"] != first  # a fresh instance
+    assert load_settings(tmp_path / "one", {}).redis_key_prefix == first  # kept across restarts
+    assert load_settings(tmp_path / "two", {}).redis_key_prefix != first  # a fresh instance
 
 
 def test_tests_and_production_keep_the_plain_prefix_and_a_setting_wins(tmp_path):
-    assert load_config(tmp_path, {"WXAPP_ENV": "testing"})["REDIS_KEY_PREFIX"] == "wxapp"
-    assert load_config(tmp_path, {"REDIS_KEY_PREFIX": "school-b"})["REDIS_KEY_PREFIX"] == "school-b"
+    assert load_settings(tmp_path, {"WXAPP_ENV": "testing"}).redis_key_prefix == "wxapp"
+    assert load_settings(tmp_path, {"REDIS_KEY_PREFIX": "school-b"}).redis_key_prefix == "school-b"
     assert not (tmp_path / "redis_prefix").exists()
 
 
@@ -25,7 +25,7 @@ def test_a_development_app_keys_its_player_state_under_its_prefix(tmp_path, sqli
     settings = {**base_settings(sqlite_url, redis_url, str(tmp_path / "instance")), "WXAPP_ENV": "development"}
     try:
         app = create_app(settings)
-        prefix = app.config["REDIS_KEY_PREFIX"]
+        prefix = config.of(app).redis_key_prefix
         assert keys.play(1) == f"{prefix}:play:1" != "wxapp:play:1"
         create_app({**settings, "WXAPP_INSTANCE": str(tmp_path / "fresh")})
         assert keys.play(1) != f"{prefix}:play:1"  # the fresh instance can't see the old state

@@ -6,10 +6,11 @@ import sys
 
 from flask import Flask
 
-from wxapp.config import ConfigError, load_config
+from wxapp import config
+from wxapp.config import ConfigError, load_settings
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict[str, str] | None = None) -> Flask:
     """Build the app. `test_config` holds environment-style settings that win over os.environ."""
     environ = {**os.environ, **(test_config or {})}
     app = Flask(__name__, instance_path=environ.get("WXAPP_INSTANCE") or None)
@@ -27,23 +28,26 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
-def configure(app: Flask, environ: dict) -> None:
+def configure(app: Flask, environ: dict[str, str]) -> None:
+    """The settings, checked once and kept typed in `app.extensions["settings"]` (`wxapp.config.current()`);
+    `app.config` gets what Flask and its extensions read."""
     try:
-        app.config.update(load_config(app.instance_path, environ))
+        settings = load_settings(app.instance_path, environ)
     except ConfigError as exc:
         # One clear line, no traceback: this is an operator's mistake, not a bug.
         print(f"wxapp: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    app.extensions["settings"] = settings
+    app.config.update(config.flask_config(settings))
 
 
 def configure_logging(app: Flask) -> None:
     import logging
 
-    from wxapp.config import startup_warnings
     from wxapp.logs import setup_logging
 
     setup_logging(app)
-    for line in startup_warnings(app.config):
+    for line in config.startup_warnings(config.of(app)):
         logging.getLogger("wxapp").warning("config_warning %s", line)
 
 
@@ -57,10 +61,10 @@ def register_security(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from wxapp.extensions import csrf, db, init_clients, limiter, migrate
 
-    if app.config["PROXY_COUNT"]:
+    count = config.of(app).proxy_count
+    if count:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        count = app.config["PROXY_COUNT"]
         # The Host is never taken from a client's X-Forwarded-Host: links use PUBLIC_BASE_URL.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=0)
     db.init_app(app)
@@ -72,10 +76,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from werkzeug.local import LocalProxy
+
     from services.study.learning import hours_text
     from wxapp.assets import install as install_assets
 
     app.add_template_filter(hours_text, "hours")
+    # The typed settings in every template, imported macros included: `settings.school_phone`.
+    app.jinja_env.globals["settings"] = LocalProxy(config.current)
     install_assets(app)  # url_for('static', …) names each file by its content
 
 
@@ -88,7 +96,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(h5_bp)
     app.register_blueprint(api_bp)
     register_completion_blueprints(app)
-    if app.config["WXAPP_ENV"] != "production":
+    if not config.of(app).production:
         from wxapp.sandbox import install
 
         install(app)

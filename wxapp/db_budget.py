@@ -32,6 +32,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 
+from wxapp import config
+
 # A wait that starts after the deadline, the budget not yet spent (the request was slow, not the
 # database), still gets this long: enough for a healthy server, too short to hang on a stopped one.
 # A page (a long console import) gets more: its commit must not be cut off for a slow start.
@@ -178,4 +180,4 @@ class RequestLimit:
 
 def install(app: Flask, engine: Engine) -> None:
     guard_engine(engine)
-    app.wsgi_app = RequestLimit(app.wsgi_app, app.config["DATABASE_REQUEST_BUDGET_S"])
+    app.wsgi_app = RequestLimit(app.wsgi_app, config.of(app).database_request_budget_s)

@@ -36,22 +36,23 @@ __all__ = ["db", "migrate", "csrf", "limiter", "init_clients", "redis_client", "
 
 
 def init_clients(app: Flask) -> None:
-    keys.use_prefix(app.config["REDIS_KEY_PREFIX"])
+    settings = config.of(app)
+    keys.use_prefix(settings.redis_key_prefix)
     app.extensions["redis"] = redis.Redis.from_url(
-        app.config["REDIS_URL"], socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
+        settings.redis_url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
     )
-    app.extensions["pii"] = PiiCipher(app.config["PII_KEY"])
+    app.extensions["pii"] = PiiCipher(settings.pii_key)
     app.extensions["wechat_api"] = WeChatApi(
-        appid=app.config["WECHAT_APPID"],
-        secret=app.config["WECHAT_SECRET"],
-        api_base=app.config["WECHAT_API_BASE"],
+        appid=settings.wechat_appid,
+        secret=settings.wechat_secret,
+        api_base=settings.wechat_api_base,
         redis=app.extensions["redis"],
-        timeout=app.config["WECHAT_TIMEOUT_S"],
+        timeout=settings.wechat_timeout_s,
     )
-    app.extensions["links"] = config.links(app.config)
+    app.extensions["links"] = config.links(settings.public_base_url)
     app.extensions["notice_desk"] = NoticeDesk(
-        config.notice_settings(app.config), db.session, app.extensions["wechat_api"], app.extensions["redis"])
-    app.extensions["play_settings"] = config.play_settings(app.config)
+        config.notice_settings(settings), db.session, app.extensions["wechat_api"], app.extensions["redis"])
+    app.extensions["play_settings"] = config.play_settings(settings)
     overview.track_changes(_redis_if_app)
     init_exam(app)
     with app.app_context():
@@ -116,8 +117,9 @@ def init_exam(app: Flask) -> None:
     from services import storage
     from services.exam.faces.gate import FaceGate
 
-    app.extensions["photo_storage"] = storage.from_url(app.config["STORAGE_URL"])
-    app.extensions["face_gate"] = FaceGate.build(config.face_settings(app.config), warm=not app.config["TESTING"])
+    settings = config.of(app)
+    app.extensions["photo_storage"] = storage.from_url(settings.storage_url)
+    app.extensions["face_gate"] = FaceGate.build(config.face_settings(settings), warm=not settings.testing)
     app.extensions["exam_tools"] = exam_tools  # for the scheduler's jobs, which don't import wxapp
     app.extensions["face_tools"] = face_tools
 
@@ -127,7 +129,7 @@ def exam_tools():
     from services.exam.grading import ExamTools
 
     return ExamTools(session=db.session, storage=current_app.extensions["photo_storage"],
-                     rules=current_app.config["EXAM_RULES"], templates=lambda: notice_desk().templates,
+                     rules=config.current().exam_rules, templates=lambda: notice_desk().templates,
                      exam_url=links().exam, faces=current_app.extensions["face_gate"])
 
 
@@ -147,7 +149,7 @@ def face_tools():
     gate = face_gate()
     built = current_app.extensions.get("face_parts")
     if built is None:
-        parts = (gate.engine or FaceEngine(), FaceVault(current_app.config["PII_KEY"]), FaceIndex())
+        parts = (gate.engine or FaceEngine(), FaceVault(config.current().pii_key), FaceIndex())
         built = current_app.extensions["face_parts"] = parts
     engine, vault, index = built
     return FaceTools(session=db.session, storage=current_app.extensions["photo_storage"], engine=engine, vault=vault,

@@ -14,6 +14,7 @@ import re
 from flask import Flask
 
 from services.logfmt import kv  # noqa: F401  (the one line format; the app's views import it from here)
+from wxapp import config
 
 # One pass over each line, alternatives tried in this order at every position:
 # the token of an attendance QR (it lives in its URL only: access logs show the path without it),
@@ -79,13 +80,13 @@ def setup_logging(app: Flask) -> None:
         handler.setFormatter(ScrubFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         handler.addFilter(ScrubFilter())
         root.addHandler(handler)
-    default = "WARNING" if app.config["WXAPP_ENV"] == "testing" else "INFO"
-    root.setLevel(app.config.get("LOG_LEVEL") or default)
+    settings = config.of(app)
+    root.setLevel(settings.log_level or ("WARNING" if settings.testing else "INFO"))
     # alembic announces each of its plugins at INFO on every start: only its migrations matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    for handler in root.handlers:
-        if not any(isinstance(f, ScrubFilter) for f in handler.filters):
-            handler.addFilter(ScrubFilter())
+    for each in root.handlers:
+        if not any(isinstance(f, ScrubFilter) for f in each.filters):
+            each.addFilter(ScrubFilter())
     # Request lines are logged by the servers' own loggers, whose handlers aren't root's.
     for name in ("gunicorn.access", "gunicorn.error", "werkzeug"):
         server_log = logging.getLogger(name)

@@ -31,6 +31,7 @@ from models import db
 from services import keys
 from services.logfmt import kv
 from services.notices import last_dispatch, notices
+from wxapp import config
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def dispatch_last_run() -> float | None:
 
 
 def _authorized() -> bool:
-    token = current_app.config.get("METRICS_TOKEN")
+    token = config.current().metrics_token
     if not token:
         return False
     given = request.headers.get("Authorization", "")

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request
 from werkzeug.routing import IntegerConverter
 
+from wxapp import config
 from wxapp.config import SANDBOX_API_PATH
 
 INT_MAX = 2**31 - 1
@@ -68,11 +69,12 @@ def tel_href(phone: str | None) -> str:
 
 def _policy(app: Flask) -> tuple[str, str, bool]:
     """(Content-Security-Policy, X-Frame-Options, production) of this app's answers."""
-    production = app.config["WXAPP_ENV"] == "production"
+    settings = config.of(app)
+    production = settings.production
     # The development phone simulator (/dev/phone) opens the trainee pages inside its own frame;
     # only where the sandbox stands in for WeChat, which a production start refuses.
-    framed_by_self = not production and SANDBOX_API_PATH in app.config["WECHAT_API_BASE"]
-    csp = content_security_policy(app.config.get("WECHAT_JSSDK_URL") or "", framed_by_self)
+    framed_by_self = not production and SANDBOX_API_PATH in settings.wechat_api_base
+    csp = content_security_policy(settings.wechat_jssdk_url, framed_by_self)
     return csp, "SAMEORIGIN" if framed_by_self else "DENY", production
 
 

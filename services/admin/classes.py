@@ -20,7 +20,7 @@ from models import (
     WechatUser,
 )
 from models.catalog import COURSE_PUBLIC
-from models.notices import NOTICE_CLASS_OPEN, PENDING, SENDING
+from models.notices import CHANNEL_WECHAT, NOTICE_CLASS_OPEN, PENDING, SENDING, WITHDRAWN
 from services.identity.followers import NOT_UNFOLLOWED
 from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
 from services.study import hours
@@ -102,18 +102,27 @@ class NotifyPreview:
 def notify_preview(session: Session, training_class: TrainingClass, wechat_ready: bool) -> NotifyPreview:
     """The split `notices.class_open` will make: bound to a WeChat not known to have unfollowed (and
     a template configured) → WeChat, anyone else → SMS; trainees the notice already has rows for
-    count apart."""
-    reached = select(OutboxMessage.trainee_id).join(Notice, Notice.id == OutboxMessage.notice_id).where(
-        Notice.key == f"{NOTICE_CLASS_OPEN}:{training_class.id}")
-    done, follows = ClassMember.trainee_id.in_(reached), WechatUser.id.is_not(None)
-    rows = session.execute(
-        select(done, follows, func.count())
+    count apart, but for rows withdrawn (已撤回: the class was moved before they went out), which
+    the notice written again sends as they are, on their channel."""
+    notice_id = session.scalar(select(Notice.id).where(Notice.key == f"{NOTICE_CLASS_OPEN}:{training_class.id}"))
+    members = select(ClassMember.trainee_id).where(ClassMember.class_id == training_class.id)
+    withdrawn: dict[int, set[str]] = {}  # trainee -> the channels of their withdrawn rows
+    for trainee_id, channel in session.execute(select(OutboxMessage.trainee_id, OutboxMessage.channel).where(
+            OutboxMessage.notice_id == notice_id, OutboxMessage.state == WITHDRAWN,
+            OutboxMessage.trainee_id.in_(members))):
+        withdrawn.setdefault(trainee_id, set()).add(channel)
+    reached = ClassMember.trainee_id.in_(select(OutboxMessage.trainee_id).where(OutboxMessage.notice_id == notice_id))
+    follows = WechatUser.id.is_not(None)
+    counts = session.execute(
+        select(reached, follows, func.count())
         .outerjoin(WechatUser, and_(WechatUser.trainee_id == ClassMember.trainee_id, NOT_UNFOLLOWED))
-        .where(ClassMember.class_id == training_class.id).group_by(done, follows)
+        .where(ClassMember.class_id == training_class.id).group_by(reached, follows)
     ).all()
-    wechat = sum(n for done, follows, n in rows if not done and follows and wechat_ready)
-    sms = sum(n for done, follows, n in rows if not done and not (follows and wechat_ready))
-    return NotifyPreview(wechat, sms, sum(n for done, _, n in rows if done))
+    again_wechat = sum(1 for channels in withdrawn.values() if CHANNEL_WECHAT in channels)
+    wechat = sum(n for done, follows, n in counts if not done and follows and wechat_ready) + again_wechat
+    sms = sum(n for done, follows, n in counts if not done and not (follows and wechat_ready)) + \
+        len(withdrawn) - again_wechat
+    return NotifyPreview(wechat, sms, sum(n for done, _, n in counts if done) - len(withdrawn))
 
 
 @dataclass(frozen=True)

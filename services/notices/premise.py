@@ -30,6 +30,7 @@ from models.notices import (
     PENDING,
     SENDING,
     WITHDRAWN,
+    WITHDRAWN_CLASS_MOVED,
 )
 from services.completion.owed import owes_an_exam
 from services.db import affected, transaction
@@ -37,7 +38,7 @@ from services.notices.outbox import Claimed
 
 Premise = dict[str, object]
 
-CLASS_MOVED = "已撤回：班级的开班时间或地点已变更，未发送"
+CLASS_MOVED = WITHDRAWN_CLASS_MOVED
 CLASS_DELETED = "已撤回：班级已删除，未发送"
 RESULT_VOIDED = "已撤回：这次考试成绩已被取消，未发送"
 EXAM_PASSED = "已撤回：学员已通过该专业考试，未发送"

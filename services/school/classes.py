@@ -8,17 +8,19 @@ already have been told the old time and place.
 
 A moved class needs nothing rescheduled: the scheduler's reminders are keyed by the start time
 (`services.notices.notices.class_reminders`), so the new time gets its own reminder. What a move
-must undo is a reminder already written for the old time and not sent yet: those rows are dropped.
+must undo is a reminder already written for the old time and not sent yet: those rows are
+withdrawn in the edit's transaction (已撤回, kept as the record of what was not sent), as the
+dispatcher's check at claim would withdraw them.
 """
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import ClassMember, Enrollment, Notice, OutboxMessage, TrainingClass
-from models.notices import NOTICE_CLASS_REMINDER, PENDING
+from models.notices import NOTICE_CLASS_REMINDER, PENDING, WITHDRAWN, WITHDRAWN_CLASS_MOVED
 from services import ServiceError
 from services.db import affected, transaction
 from services.identity import audit
@@ -26,7 +28,7 @@ from services.identity.binding import find_trainee
 from services.identity.pii import PiiCipher, mask_phone
 from services.school.imports import cells
 from services.school.majors import MAJOR_NAMES, ensure_majors
-from services.timeutil import SHANGHAI
+from services.timeutil import SHANGHAI, utcnow
 
 START_FORMAT = "%Y-%m-%d %H:%M"
 CODE_MAX, NAME_MAX, PLACE_MAX = 32, 100, 200
@@ -87,8 +89,9 @@ def create_class(
     return training_class, created
 
 
-def update_class(session: Session, code: str, name: str, starts_local: str, place: str, actor: str) -> list[str]:
-    """Changes name, start time and place (a move drops the unsent reminders of the old time),
+def update_class(session: Session, code: str, name: str, starts_local: str, place: str, actor: str,
+                 now: datetime | None = None) -> list[str]:
+    """Changes name, start time and place (a move withdraws the unsent reminders of the old time),
     recorded; returns the changes in words (empty: nothing changed)."""
     with transaction(session):
         training_class = find_class(session, code)
@@ -102,8 +105,8 @@ def update_class(session: Session, code: str, name: str, starts_local: str, plac
             return []
         moved = starts_at != training_class.starts_at
         training_class.name, training_class.starts_at, training_class.place = name, starts_at, place
-        dropped = _drop_unsent_reminders(session, training_class.id) if moved else 0
-        detail = "；".join(changes) + (f"；撤下旧时间的未发提醒 {dropped} 条" if dropped else "")
+        withdrawn = _withdraw_unsent_reminders(session, training_class.id, now or utcnow()) if moved else 0
+        detail = "；".join(changes) + (f"；撤回旧时间的未发提醒 {withdrawn} 条" if withdrawn else "")
         audit.record(session, actor, "class_updated", f"class:{training_class.code}", detail)
     return changes
 
@@ -112,13 +115,14 @@ def local_start_of(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime(START_FORMAT)
 
 
-def _drop_unsent_reminders(session: Session, class_id: int) -> int:
-    """Reminder rows of this class not yet tried: they name the old time. A row being sent or
-    already sent stays (it is the record of what the trainee got)."""
+def _withdraw_unsent_reminders(session: Session, class_id: int, now: datetime) -> int:
+    """Reminder rows of this class waiting to be sent name the old time: withdrawn. A row being
+    sent or already sent stays as it is (the record of what the trainee got)."""
     reminders = select(Notice.id).where(Notice.class_id == class_id, Notice.kind == NOTICE_CLASS_REMINDER)
-    return affected(session, delete(OutboxMessage).where(
-        OutboxMessage.notice_id.in_(reminders), OutboxMessage.state == PENDING, OutboxMessage.attempts == 0,
-    ).execution_options(synchronize_session=False))
+    return affected(session, update(OutboxMessage).where(
+        OutboxMessage.notice_id.in_(reminders), OutboxMessage.state == PENDING,
+    ).values(state=WITHDRAWN, last_error=WITHDRAWN_CLASS_MOVED, updated_at=now)
+        .execution_options(synchronize_session=False))
 
 
 def add_member(session: Session, cipher: PiiCipher, code: str, phone_or_id: str, actor: str) -> str:

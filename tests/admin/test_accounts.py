@@ -3,11 +3,13 @@ password change, roles and the audit log (CONTRACT §9)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from models import AuditEntry, StaffUser, db
 from tests.admin.conftest import PASSWORD, csrf, log_in, make_staff
+from wxapp import config
 
 PAGES = ["/admin/", "/admin/rosters", "/admin/classes", "/admin/trainees?q=x", "/admin/exports", "/admin/audit",
          "/admin/password", "/admin/attendance", "/admin/notices", "/admin/rosters/fees", "/admin/trainees/1",
@@ -49,7 +51,7 @@ def test_console_cookie_is_secure_in_production(make_app, monkeypatch):
     from wxapp.admin import session as console_session
 
     app = make_app()
-    app.config["WXAPP_ENV"] = "production"
+    app.extensions["settings"] = replace(config.of(app), env="production")
     make_staff(app, "wang")
     response = log_in(app.test_client(), "wang")
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith(console_session.COOKIE + "="))

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from models import AuditEntry, ClassMember, Notice, OutboxMessage, TrainingClass, WechatUser, db
+from models.notices import WITHDRAWN_CLASS_MOVED
 from tests import factories
 from tests.admin.conftest import console_on
 from tests.notify_util import (
@@ -51,18 +52,23 @@ def test_class_page_shows_members_with_their_hours(app, console):
     assert console.get("/admin/classes/NOPE").status_code == 404
 
 
-def test_edit_moves_the_class_and_drops_its_unsent_reminder(app, console):
-    class_with_trainees(app, bound=0, unbound=2)
+def class_notice(app, kind: str, key: str, rows: list[tuple[int, str, str, str | None]]) -> None:
+    """A notice of the one class (`key` with {id}: the class's id), with outbox rows given as
+    (trainee id, channel, state, last error)."""
     with app.app_context():
         training_class = db.session.query(TrainingClass).one()
-        old = Notice(key=f"class_reminder:{training_class.id}:x", kind="class_reminder", class_id=training_class.id,
-                     requested_by="scheduler", params={}, recipients=2)
-        db.session.add(old)
+        notice = Notice(key=key.format(id=training_class.id), kind=kind, class_id=training_class.id,
+                        requested_by="scheduler", params={}, recipients=len(rows))
+        db.session.add(notice)
         db.session.flush()
-        for tid in (1, 2):
-            db.session.add(OutboxMessage(notice_id=old.id, trainee_id=tid, channel="sms",
-                                         state="sent" if tid == 1 else "pending"))
+        db.session.add_all([OutboxMessage(notice_id=notice.id, trainee_id=trainee_id, channel=channel, state=state,
+                                          last_error=error) for trainee_id, channel, state, error in rows])
         db.session.commit()
+
+
+def test_edit_moves_the_class_and_withdraws_its_unsent_reminder(app, console):
+    class_with_trainees(app, bound=0, unbound=2)
+    class_notice(app, "class_reminder", "class_reminder:{id}:x", [(1, "sms", "sent", None), (2, "sms", "pending", None)])
     response = console.post(f"/admin/classes/{CLASS_CODE}/edit",
                             data={"name": "2027年第1期建筑工程班", "starts": "2027-03-08 09:00", "place": "新地点"})
     assert response.status_code == 302
@@ -71,9 +77,11 @@ def test_edit_moves_the_class_and_drops_its_unsent_reminder(app, console):
     with app.app_context():
         training_class = db.session.query(TrainingClass).one()
         assert training_class.starts_at == datetime(2027, 3, 8, 1, 0, tzinfo=UTC)
-        assert [m.state for m in db.session.query(OutboxMessage)] == ["sent"]
+        rows = db.session.query(OutboxMessage).order_by(OutboxMessage.trainee_id).all()
+        assert [(m.state, m.last_error) for m in rows] == [("sent", None), ("withdrawn", WITHDRAWN_CLASS_MOVED)]
         entry = db.session.query(AuditEntry).filter_by(action="class_updated").one()
-        assert "撤下旧时间的未发提醒 1 条" in entry.detail
+        assert "撤回旧时间的未发提醒 1 条" in entry.detail
+    assert "已撤回" in page
 
 
 def test_a_moved_class_gets_its_reminder_for_the_new_time(app, console):
@@ -88,7 +96,7 @@ def test_a_moved_class_gets_its_reminder_for_the_new_time(app, console):
         assert notifier.class_reminders(datetime(2027, 2, 28, 2, 0, tzinfo=UTC)) == []
         moved = notifier.class_reminders(datetime(2027, 3, 9, 2, 0, tzinfo=UTC))
         assert len(moved) == 1 and moved[0].key.endswith("20270310T0100Z")
-        assert db.session.query(OutboxMessage).filter_by(notice_id=first[0]).count() == 0
+        assert [m.state for m in db.session.query(OutboxMessage).filter_by(notice_id=first[0])] == ["withdrawn"]
 
 
 def test_bad_edit_changes_nothing(app, console):
@@ -160,6 +168,22 @@ def test_notify_with_confirm_sends_once_and_shows_each_delivery(notify_app, fake
         assert db.session.query(AuditEntry).filter_by(action="class_notified").count() == 2
     fragment = console.text(f"/admin/classes/{CLASS_CODE}/delivery")
     assert "delivery-table" in fragment and "<html" not in fragment and "hx-trigger" not in fragment
+
+
+def test_notify_preview_counts_withdrawn_rows_as_to_be_sent_not_as_sent_before(notify_app, fake_wechat):
+    """A class-open row withdrawn (the class moved before it went out) goes out again when the notice
+    is written again: the preview counts it on its channel, not under 此前已发过."""
+    first, second, third = class_with_trainees(notify_app, bound=2, unbound=1)
+    class_notice(notify_app, "class_open", "class_open:{id}", [(first, "wechat", "sent", None),
+                                                                (second, "wechat", "withdrawn", WITHDRAWN_CLASS_MOVED)])
+    console = console_on(notify_app)
+    page = console.post(f"/admin/classes/{CLASS_CODE}/notify").get_data(as_text=True)
+    assert 'id="count-wechat">1<' in page and 'id="count-sms">1<' in page and "另有 1 人此前已发过" in page
+    console.post(f"/admin/classes/{CLASS_CODE}/notify", data={"confirm": "1"})
+    assert template_recipients(fake_wechat) == {openid(2): 1}  # the withdrawn one, sent as the preview said
+    with notify_app.app_context():
+        states = dict(db.session.execute(select(OutboxMessage.trainee_id, OutboxMessage.state)).all())
+    assert states == {first: "sent", second: "sent", third: "sent"}
 
 
 def test_retry_sends_failed_texts_again(make_app, fake_wechat, redis):

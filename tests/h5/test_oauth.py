@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.h5.oauth_util import authorize_params, login
+from wxapp import config
 
 OPENID = "oOAuthUser00000000000000001"
 
@@ -17,7 +18,7 @@ def app(make_app, fake_wechat):
 
 def test_page_without_session_redirects_to_wechat_authorize(client, app):
     params = authorize_params(client.get("/h5/bind"))
-    assert params["appid"] == app.config["WECHAT_APPID"]
+    assert params["appid"] == config.of(app).wechat_appid
     assert params["redirect_uri"] == "https://wx.example.test/h5/oauth"
     assert params["response_type"] == "code" and params["scope"] == "snsapi_base"
     assert len(params["state"]) >= 20

@@ -14,6 +14,7 @@ from services.exam import ExamError, attempts, grading, staff
 from services.exam.state import exams_for
 from tests import factories
 from tests.exam_util import bank, full_hours, keys_of, photo
+from wxapp import config
 from wxapp.extensions import exam_tools
 
 T0 = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)
@@ -66,10 +67,10 @@ def test_exam_stays_locked_and_names_the_hours_missing(app):
 
 def test_paper_is_drawn_per_the_rules_with_shuffled_options_and_reloads_the_same(app, trainee):
     view, created = start(app, trainee)
-    assert created and len(view.questions) == app.config["EXAM_RULES"].question_count == 55
+    assert created and len(view.questions) == config.of(app).exam_rules.question_count == 55
     with app.app_context():
         kinds = Counter(db.session.get(ExamQuestion, q.id).pool + ":" + q.type for q in view.questions)
-        rules = app.config["EXAM_RULES"]
+        rules = config.of(app).exam_rules
         for kind in ("single", "multi", "judge"):
             assert kinds[f"public:{kind}"] == rules.public[kind]
             assert kinds[f"building:{kind}"] == rules.major[kind]
@@ -183,7 +184,7 @@ def test_deadline_is_the_servers_and_an_open_attempt_is_graded_as_it_stands(app,
     view, _ = start(app, trainee)
     keys = keys_of(app, view.id)
     answer_all(app, trainee, view.id, dict(list(keys.items())[:35]))  # the 25 single (50) + 10 multi (30)
-    late = T0 + timedelta(seconds=app.config["EXAM_RULES"].time_limit_s + 1)
+    late = T0 + timedelta(seconds=config.of(app).exam_rules.time_limit_s + 1)
     with app.app_context():
         tools = exam_tools()
         with pytest.raises(ExamError) as refused:

@@ -12,6 +12,7 @@ from services.exam import rules as exam_rules
 from services.exam.bank import SAMPLE_BANK, import_bank
 from services.school.imports import UnreadableFile
 from tests.xlsx_files import write_xlsx
+from wxapp import config
 
 HEADER = ["专业", "题型", "题干", "选项A", "选项B", "选项C", "选项D", "选项E", "选项F", "答案", "解析"]
 
@@ -23,7 +24,7 @@ def row(major=None, kind="单选", stem="下列说法正确的是", options=("�
 
 def run_import(app, path):
     with app.app_context():
-        return import_bank(db.session, path, app.config["EXAM_RULES"])
+        return import_bank(db.session, path, config.of(app).exam_rules)
 
 
 def questions(app):

@@ -7,6 +7,7 @@ import pytest
 from services import keys
 from services.wechat_api import WeChatApi, WeChatApiError
 from tests.conftest import TEST_APPID
+from wxapp import config
 
 # WeChat's published example (JS-SDK documentation, 附录1), as STACK.md quotes it.
 TICKET = "sM4AOVdWfPE4DxkXGEs8VMCPGGVi4C3VM0P37wVUCFvkVAy_90u5h9nbSlYy3-Sl-HhTdfl2fzFy1AOcHKP7qg"
@@ -70,6 +71,6 @@ def test_exam_page_inside_wechat_carries_a_signed_wx_config(make_app, fake_wecha
     nonce = re.search(r'"nonceStr": "([0-9a-f]+)"', page).group(1)
     timestamp = int(re.search(r'"timestamp": (\d+)', page).group(1))
     signature = re.search(r'"signature": "([0-9a-f]{40})"', page).group(1)
-    ticket = app.extensions["redis"].get(keys.jsapi_ticket(app.config["WECHAT_APPID"])).decode()
+    ticket = app.extensions["redis"].get(keys.jsapi_ticket(config.of(app).wechat_appid)).decode()
     expected = api(app, fake_wechat).jsapi_signature(nonce, timestamp, "https://wx.example.test/h5/exam", ticket=ticket)
     assert signature == expected and '"chooseImage"' in page and "jweixin-1.6.0.js" in page

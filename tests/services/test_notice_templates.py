@@ -11,7 +11,7 @@ from services import keys
 from services.notices.notice_templates import TemplateError, load
 from services.ratelimit import RateLimiter
 from tests.test_config import SAFE_PRODUCTION
-from wxapp.config import REPO_ROOT, ConfigError, load_config
+from wxapp.config import REPO_ROOT, ConfigError, load_settings
 
 REPO_TEMPLATES = REPO_ROOT / "notice_templates.json"
 
@@ -63,9 +63,9 @@ def test_a_missing_file_is_refused_with_its_path(tmp_path):
 
 
 def test_development_defaults_send_no_sms_and_limit_the_rate(tmp_path):
-    cfg = load_config(tmp_path, {})
-    assert cfg["SMS_BACKEND"] == "console" and cfg["OUTBOX_RATE_PER_S"] > 0
-    assert cfg["NOTICE_TEMPLATES_FILE"] == str(REPO_TEMPLATES)
+    settings = load_settings(tmp_path, {})
+    assert settings.sms_backend == "console" and settings.outbox_rate_per_s > 0
+    assert settings.notice_templates_file == str(REPO_TEMPLATES)
 
 
 @pytest.mark.parametrize("change,named", [
@@ -76,13 +76,13 @@ def test_development_defaults_send_no_sms_and_limit_the_rate(tmp_path):
 ])
 def test_production_refuses_an_sms_provider_without_credentials(tmp_path, change, named):
     with pytest.raises(ConfigError, match=named):
-        load_config(tmp_path, {**SAFE_PRODUCTION, **change})
+        load_settings(tmp_path, {**SAFE_PRODUCTION, **change})
 
 
 def test_production_takes_a_provider_with_its_credentials(tmp_path):
-    cfg = load_config(tmp_path, {**SAFE_PRODUCTION, "SMS_BACKEND": "aliyun", "SMS_ACCESS_KEY_ID": "id",
-                                 "SMS_ACCESS_KEY_SECRET": "secret"})
-    assert cfg["SMS_BACKEND"] == "aliyun"
+    settings = load_settings(tmp_path, {**SAFE_PRODUCTION, "SMS_BACKEND": "aliyun", "SMS_ACCESS_KEY_ID": "id",
+                                        "SMS_ACCESS_KEY_SECRET": "secret"})
+    assert settings.sms_backend == "aliyun"
 
 
 @pytest.fixture

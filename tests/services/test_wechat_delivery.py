@@ -27,6 +27,7 @@ from tests.notify_util import (
     sms_sent,
 )
 from tests.wechat_util import WeChatServer
+from wxapp import config
 
 
 @pytest.fixture
@@ -231,7 +232,7 @@ def test_an_exam_result_goes_by_the_same_rule_as_a_class_notice(notify_app, stat
     [trainee_id] = class_with_trainees(notify_app, bound=1, unbound=0)
     set_following(notify_app, state)
     with notify_app.app_context():
-        templates = notice_templates.load(notify_app.config["NOTICE_TEMPLATES_FILE"], {"exam_result": "tmpl-exam"})
+        templates = notice_templates.load(config.of(notify_app).notice_templates_file, {"exam_result": "tmpl-exam"})
         notice = notices.exam_result(db.session, templates, trainee_id=trainee_id, attempt_id=1, major="建筑工程",
                                      score=80, passed=True, exam_url="https://wx.example/h5/exam", now=utcnow())
         rows = db.session.scalars(select(OutboxMessage.channel).where(OutboxMessage.notice_id == notice.id)).all()

@@ -5,6 +5,7 @@ import logging
 import time
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from wechatpy.crypto import WeChatCrypto
 
 import handlers
@@ -193,6 +194,43 @@ def test_handler_error_is_logged_and_answered_success(wechat, caplog):
     assert r.status_code == 200 and r.data == b"success"
     assert any("wechat_handler_error" in rec.getMessage() for rec in caplog.records)
     assert OPENID not in caplog.text
+
+
+HALF_DONE = "oHalfDone000000000000000001"
+
+
+@pytest.mark.parametrize("failure, answered", [
+    (RuntimeError("boom"), None),
+    (OperationalError("SELECT 1", {}, Exception("server closed the connection")), "系统暂时繁忙"),
+])
+def test_a_handler_failing_half_way_leaves_nothing_behind_and_the_next_message_is_answered(
+        wechat, app, failure, answered):
+    """The callback neither commits nor rolls back: what a failed handler wrote outside a service's
+    transaction is dropped with the callback's session, and the next callback starts clean."""
+    with app.app_context():
+        db.session.add(WechatUser(openid=OPENID, subscribed=False))
+        db.session.commit()
+
+    def half_done(message, ctx):
+        ctx.session.add(WechatUser(openid=HALF_DONE))
+        ctx.session.flush()
+        raise failure
+
+    rule = Rule(lambda m: getattr(m, "key", None) == "TEST_HALF", half_done)
+    handlers.router.rules.insert(0, rule)
+    try:
+        r = wechat.post(event_xml(OPENID, "CLICK", "TEST_HALF"))
+    finally:
+        handlers.router.rules.remove(rule)
+    assert r.status_code == 200
+    if answered is None:
+        assert r.data == b"success"
+    else:
+        assert answered in reply_content(r.data)
+    with app.app_context():
+        assert db.session.query(WechatUser).filter_by(openid=HALF_DONE).count() == 0
+        assert db.session.query(WechatUser).filter_by(openid=OPENID).one().subscribed  # the follow: its own transaction
+    assert "使用帮助" in reply_content(wechat.post(text_xml(OPENID, "帮助", msg_id=11)).data)
 
 
 @pytest.fixture

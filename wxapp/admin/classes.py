@@ -1,4 +1,4 @@
-"""Classes: list, create, edit (a moved class's unsent reminder is dropped; the scheduler writes
+"""Classes: list, create, edit (a moved class's unsent reminder is withdrawn; the scheduler writes
 the new one), members with their hours, and the class-open notice: a first POST shows how many
 trainees get WeChat and how many SMS, a second with confirm=1 sends (the service behind
 `notify class-open`); then each trainee's delivery, and a retry of failed texts (`notify retry`)."""

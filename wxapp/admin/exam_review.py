@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 
 from services.admin import exam_review, reports
 from services.completion import certificates
@@ -17,6 +17,7 @@ from services.exam import staff as exam_staff
 from services.identity import binding
 from services.school.majors import MAJOR_NAMES
 from services.timeutil import SHANGHAI, utcnow
+from wxapp import config
 from wxapp.admin import bp
 from wxapp.admin.auth import actor
 from wxapp.admin.helpers import xlsx_response
@@ -72,7 +73,7 @@ def certificate_pdf(trainee_id: int, number: str):
     if cert is None:
         abort(404)
     url = links().verify(cert.number)
-    pdf = render_pdf(render_template("h5/certificate.html", cert=cert, school_name=current_app.config["SCHOOL_NAME"],
+    pdf = render_pdf(render_template("h5/certificate.html", cert=cert, school_name=config.current().school_name,
                                      verify_url=url, qr=certificates.qr_svg(url), date_text=certificates.date_text))
     response = make_response(pdf)
     response.headers["Content-Type"] = "application/pdf"

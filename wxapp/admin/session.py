@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 
+from wxapp import config
+
 COOKIE = "wxapp_admin"
 PREFIX = "/admin"
 IDLE_S = 8 * 3600
@@ -52,7 +54,7 @@ class ConsoleAwareSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         if _console():
-            return app.config["WXAPP_ENV"] == "production"
+            return config.of(app).production
         return super().get_cookie_secure(app)
 
     def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:

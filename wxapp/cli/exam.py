@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 
+from wxapp import config
 from wxapp.cli._common import actor, by_option, echo_import_report, fail, group, lookup_trainee, trainee_label
 
 exam_cli = group("exam", help="考试 (the online exam): question bank and attempts.")
@@ -17,7 +17,7 @@ def exam_import(path: str, by: str | None) -> None:
     from services.exam.bank import import_bank
     from wxapp.extensions import db
 
-    report = import_bank(db.session, path, current_app.config["EXAM_RULES"], actor=actor(by))
+    report = import_bank(db.session, path, config.current().exam_rules, actor=actor(by))
     echo_import_report(report)
     for line in report.short:
         click.echo(f"注意：题库不足，{line}，该专业的考试无法开始")

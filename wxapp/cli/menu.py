@@ -14,14 +14,13 @@ menu_cli = group("menu", help="公众号自定义菜单 (the account's custom me
 @click.option("--file", "path", type=click.Path(dir_okay=False), help="菜单定义文件，默认为仓库根目录的 menu.json。")
 def menu_push(path: str | None) -> None:
     """Creates the account's custom menu from the menu definition file."""
-    from flask import current_app
-
     from services import menu
     from services.wechat_api import WeChatApiError, WeChatUnavailable
+    from wxapp import config
     from wxapp.config import SANDBOX_API_PATH
     from wxapp.extensions import wechat_api
 
-    base = current_app.config["WECHAT_API_BASE"]
+    base = config.current().wechat_api_base
     try:
         sent = menu.push_menu(wechat_api(), Path(path) if path else menu.DEFAULT_PATH)
     except menu.MenuError as exc:

@@ -12,11 +12,12 @@ import secrets
 from functools import wraps
 from urllib.parse import quote, urlsplit
 
-from flask import current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import abort, g, jsonify, redirect, render_template, request, session, url_for
 
 from services.identity import followers
 from services.identity.pii import short_openid
 from services.wechat_api import WeChatApiError
+from wxapp import config
 from wxapp.extensions import db, wechat_api
 from wxapp.h5 import bp
 from wxapp.h5.expired import TYPED_KEY, carried_over
@@ -46,14 +47,22 @@ def begin_oauth(next_path: str | None) -> str:
 
 
 def authorize_url(state: str) -> str:
-    redirect_uri = current_app.config["PUBLIC_BASE_URL"] + url_for("h5.oauth_return")
-    return (f"{AUTHORIZE_URL}?appid={current_app.config['WECHAT_APPID']}"
+    redirect_uri = config.current().public_base_url + url_for("h5.oauth_return")
+    return (f"{AUTHORIZE_URL}?appid={config.current().wechat_appid}"
             f"&redirect_uri={quote(redirect_uri, safe='')}&response_type=code&scope=snsapi_base"
             f"&state={state}#wechat_redirect")
 
 
 def current_openid() -> str | None:
     return session.get("openid")
+
+
+def signed_in_openid() -> str:
+    """The OpenID of a view behind `openid_required` or `trainee_required` (which saw one)."""
+    openid = current_openid()
+    if openid is None:  # a view not behind either: the API's answer to a missing login
+        abort(401)
+    return openid
 
 
 def _wants_json() -> bool:
@@ -81,7 +90,7 @@ def trainee_required(view):
     @wraps(view)
     @openid_required
     def wrapper(*args, **kwargs):
-        g.trainee = followers.bound_trainee(db.session, current_openid())
+        g.trainee = followers.bound_trainee(db.session, signed_in_openid())
         if g.trainee is None:
             if _wants_json():
                 return jsonify(error="请先完成认证登录"), 403

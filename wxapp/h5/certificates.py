@@ -11,10 +11,11 @@ import logging
 import time
 from urllib.parse import quote
 
-from flask import current_app, g, make_response, render_template, request
+from flask import g, make_response, render_template, request
 
 from services.completion import certificates
 from services.completion.pdf import render_pdf
+from wxapp import config
 from wxapp.extensions import db, limiter, links
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, error_page, trainee_required
@@ -39,7 +40,7 @@ def _private(response):
 
 def _certificate_html(cert: certificates.Certificate) -> str:
     url = links().verify(cert.number)
-    return render_template("h5/certificate.html", cert=cert, school_name=current_app.config["SCHOOL_NAME"],
+    return render_template("h5/certificate.html", cert=cert, school_name=config.current().school_name,
                            verify_url=url, qr=certificates.qr_svg(url), date_text=certificates.date_text)
 
 

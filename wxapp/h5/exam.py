@@ -10,7 +10,7 @@ import logging
 import secrets
 import time
 
-from flask import Response, current_app, g, make_response, render_template, request
+from flask import Response, g, make_response, render_template, request
 
 from services.exam import ExamError, attempts
 from services.exam.faces.gate import consent_text
@@ -18,6 +18,7 @@ from services.exam.grading import settle_due
 from services.exam.state import IN_PROGRESS, exams_for
 from services.timeutil import utcnow
 from services.wechat_api import WeChatApiError
+from wxapp import config
 from wxapp.api.exam import exam_token
 from wxapp.extensions import exam_tools, face_gate, wechat_api
 from wxapp.h5 import bp
@@ -30,16 +31,16 @@ JS_API_LIST = ["chooseImage", "uploadImage", "getLocalImgData"]
 
 def _jssdk_config() -> dict | None:
     """`wx.config`'s arguments for this page, inside WeChat only; None when they can't be had."""
-    if not current_app.config["WECHAT_JSSDK_URL"] or "MicroMessenger" not in request.user_agent.string:
+    if not config.current().wechat_jssdk_url or "MicroMessenger" not in request.user_agent.string:
         return None
-    url = current_app.config["PUBLIC_BASE_URL"] + request.full_path.rstrip("?")
+    url = config.current().public_base_url + request.full_path.rstrip("?")
     nonce, timestamp = secrets.token_hex(8), int(time.time())
     try:
         signature = wechat_api().jsapi_signature(nonce, timestamp, url)
     except WeChatApiError as exc:
         log.warning("exam_jsapi_ticket_failed errcode=%s", exc.errcode)
         return None
-    return {"appId": current_app.config["WECHAT_APPID"], "timestamp": timestamp, "nonceStr": nonce,
+    return {"appId": config.current().wechat_appid, "timestamp": timestamp, "nonceStr": nonce,
             "signature": signature, "jsApiList": JS_API_LIST}
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import current_app, g, make_response, redirect, render_template, request, url_for
+from flask import g, make_response, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from services.identity.pii import mask_name, short_openid
 from services.study import attendance, exercises, learning
 from services.study.player import LessonRetired, PageClosed, Superseded
+from wxapp import config
 from wxapp.extensions import db, player, redis_client
 from wxapp.h5 import bp
-from wxapp.h5.auth import current_openid, error_page, trainee_required
+from wxapp.h5.auth import error_page, signed_in_openid, trainee_required
 from wxapp.h5.expired import take_typed
 from wxapp.logs import kv
 
@@ -41,11 +42,11 @@ def lesson(lesson_id: int):
     if info is None:
         return error_page("没有找到这个课程视频，请从“在线学习”进入。", 404)
     try:
-        page = player().open_page(g.trainee.id, current_openid(), lesson_id, time.time())
+        page = player().open_page(g.trainee.id, signed_in_openid(), lesson_id, time.time())
     except LessonRetired as exc:
         return error_page(exc.message, 410)
     return _private(make_response(render_template(
-        "h5/player.html", lesson=info, page=page, heartbeat_s=current_app.config["PLAY_HEARTBEAT_S"],
+        "h5/player.html", lesson=info, page=page, heartbeat_s=config.current().play_heartbeat_s,
         next_lesson=learning.next_lesson(db.session, lesson_id, g.trainee.id),
         now_ms=int(time.time() * 1000), stopped={"superseded": Superseded().message, "closed": PageClosed().message},
     )))
@@ -64,7 +65,8 @@ def exercise(lesson_id: int):
         if info.retired:  # its video can't be watched any more; one watched before keeps its exercise
             return error_page(LessonRetired().message, 410)
         return render_template("h5/exercise.html", lesson=info, questions=[], not_yet=True)
-    result, given, kept = None, MultiDict(), False
+    result, kept = None, False
+    given: MultiDict[str, str] = MultiDict()
     if request.method == "POST":
         answers = {q.id: "".join(request.form.getlist(f"q{q.id}")) for q in questions}
         result = player().submit_exercise(g.trainee.id, lesson_id, answers, time.time())
@@ -90,11 +92,11 @@ def attend(token: str):
     mine = check.trainee_id == g.trainee.id
     status, message = 200, None
     if request.method == "POST" and not mine:
-        attendance.refuse(db.session, check, current_openid(), now)
-        log.warning(kv("attendance_refused", check=check.id, openid=short_openid(current_openid())))
+        attendance.refuse(db.session, check, signed_in_openid(), now)
+        log.warning(kv("attendance_refused", check=check.id, openid=short_openid(signed_in_openid())))
         status, message = 403, "这不是您本人的考勤验证。请学员本人用自己认证登录过的微信扫码确认。"
     elif request.method == "POST":
-        outcome = player().confirm_check(token, check, current_openid(), now)
+        outcome = player().confirm_check(token, check, signed_in_openid(), now)
         if outcome == "verified":
             log.info(kv("attendance_verified", check=check.id, trainee=check.trainee_id))
         status, message = ATTEND_OUTCOMES[outcome]

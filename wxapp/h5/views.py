@@ -21,7 +21,7 @@ from services.study import learning
 from services.timeutil import local_text, utcnow
 from wxapp.extensions import db, limiter, pii, redis_client
 from wxapp.h5 import bp
-from wxapp.h5.auth import current_openid, openid_required, trainee_required
+from wxapp.h5.auth import current_openid, openid_required, signed_in_openid, trainee_required
 from wxapp.h5.expired import take_typed
 from wxapp.logs import kv
 
@@ -44,7 +44,7 @@ class BindForm(FlaskForm):
 # A machine guard: a classroom on one Wi-Fi binds through one address; people are limited per WeChat.
 @limiter.limit("300 per minute", methods=["POST"])
 def bind():
-    me = followers.profile(db.session, current_openid())
+    me = followers.profile(db.session, signed_in_openid())
     if me is not None:
         return render_template("h5/bound.html", me=me)
     form = BindForm()
@@ -55,7 +55,7 @@ def bind():
         form.phone.data = (kept.get("phone") or "")[:TYPED_MAX]
         errors["form"] = EXPIRED
     if form.validate_on_submit():
-        attempt = binding.Attempt(openid=current_openid(), ip=request.remote_addr,
+        attempt = binding.Attempt(openid=signed_in_openid(), ip=request.remote_addr,
                                   phone=(form.phone.data or "")[:TYPED_MAX],
                                   id_card=(form.id_card.data or "")[:TYPED_MAX])
         try:
@@ -85,9 +85,10 @@ def bind_page(form: BindForm, errors: dict[str, str], status: int, move_to: str 
 
 def bind_expired():
     """The answer to a bind form refused for its CSRF token: the same page, what was typed kept."""
-    if current_openid() is None:
+    openid = current_openid()
+    if openid is None:
         return None
-    if followers.profile(db.session, current_openid()) is not None:
+    if followers.profile(db.session, openid) is not None:
         return redirect(url_for("h5.bind"), 303)
     form = BindForm(formdata=request.form)
     form.phone.data = (form.phone.data or "")[:TYPED_MAX]
@@ -97,7 +98,7 @@ def bind_expired():
 @bp.get("/learn")
 @trainee_required
 def learn():
-    me = followers.profile(db.session, current_openid())
+    me = followers.profile(db.session, signed_in_openid())
     details = {c.major: c for c in learning.course_details(db.session, g.trainee.id)}
     lines = learning.courses(db.session, g.trainee.id)
     classes = learning.classes(db.session, g.trainee.id)

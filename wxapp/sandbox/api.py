@@ -11,6 +11,7 @@ import time
 from flask import jsonify, request
 
 from services import keys
+from services.redis_tools import text
 from wxapp.extensions import redis_client
 from wxapp.sandbox import behaviour, bp
 from wxapp.sandbox import log as sandbox_log
@@ -85,7 +86,7 @@ def stable_token():
     current = redis_client().get(keys.sandbox_current_token(appid))
     if current is None or body.get("force_refresh"):
         return _token_answer(_issue_token(appid))
-    return _token_answer(current.decode())
+    return _token_answer(text(current) or "")
 
 
 @bp.post("/api/cgi-bin/menu/create")

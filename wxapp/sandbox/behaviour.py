@@ -11,8 +11,10 @@ import threading
 import time
 
 from flask import Flask, current_app, jsonify, redirect, render_template, request, url_for
+from redis.typing import EncodableT, FieldT
 
 from services import keys
+from services.redis_tools import text
 from wxapp.extensions import redis_client
 from wxapp.sandbox import bp, callback
 
@@ -22,7 +24,7 @@ MAX_SLOW_S = 30
 
 
 def toggles() -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in redis_client().hgetall(keys.sandbox_behaviour()).items()}
+    return {text(k) or "": text(v) or "" for k, v in redis_client().hgetall(keys.sandbox_behaviour()).items()}
 
 
 def template_answer(body: dict, new_msgid) -> tuple[dict, float]:
@@ -39,7 +41,7 @@ def template_answer(body: dict, new_msgid) -> tuple[dict, float]:
         if earlier is not None:
             return {"errcode": 0, "errmsg": "ok", "msgid": int(earlier)}, _slow(settings)
     status = "failed:user block" if settings.get("block") == "1" else "success"
-    _push_job_finish(current_app._get_current_object(), openid, msgid, status)
+    _push_job_finish(current_app._get_current_object(), openid, msgid, status)  # type: ignore[attr-defined]
     return {"errcode": 0, "errmsg": "ok", "msgid": msgid}, _slow(settings)
 
 
@@ -67,7 +69,7 @@ def _push_job_finish(app: Flask, openid: str, msgid: int, status: str) -> None:
 
 @bp.get("/api/cgi-bin/user/get")
 def user_get():
-    followers = sorted(m.decode() for m in redis_client().smembers(keys.sandbox_followers()))
+    followers = sorted(text(m) or "" for m in redis_client().smembers(keys.sandbox_followers()))
     after = request.args.get("next_openid") or ""
     page = [o for o in followers if o > after][:10_000]
     return jsonify(total=len(followers), count=len(page), data={"openid": page} if page else {},
@@ -93,7 +95,7 @@ def user_batchget():
 def behaviour():
     """The development toggles of the sandbox's WeChat."""
     if request.method == "POST":
-        values = {"slow_s": request.form.get("slow_s", "0").strip() or "0",
+        values: dict[FieldT, EncodableT] = {"slow_s": request.form.get("slow_s", "0").strip() or "0",
                   "refuse": "1" if request.form.get("refuse") else "0",
                   "block": "1" if request.form.get("block") else "0"}
         redis_client().hset(keys.sandbox_behaviour(), mapping=values)

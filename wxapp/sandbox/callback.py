@@ -12,16 +12,18 @@ from flask import Flask
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
+from wxapp import config
+
 
 def post(app: Flask, xml: str) -> tuple[int, str]:
     """(status, the plaintext reply body) of one callback."""
-    cfg = app.config
+    settings = config.of(app)
     timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
     signer = WeChatSigner()  # what check_signature checks on the other side
-    signer.add_data(cfg["WECHAT_TOKEN"], timestamp, nonce)
+    signer.add_data(settings.wechat_token, timestamp, nonce)
     query = {"signature": signer.signature, "timestamp": timestamp, "nonce": nonce}
-    crypto = WeChatCrypto(cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg["WECHAT_APPID"]) \
-        if cfg.get("WECHAT_AES_KEY") else None
+    crypto = WeChatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid) \
+        if settings.wechat_aes_key else None
     if crypto is not None:
         envelope = crypto.encrypt_message(xml, nonce, timestamp)
         encrypt = _between(envelope, "<Encrypt><![CDATA[", "]]>")

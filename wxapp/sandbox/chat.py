@@ -17,6 +17,7 @@ from flask import current_app, render_template, request, url_for
 
 from services import keys
 from services.menu import MenuError, load_menu
+from wxapp import config
 from wxapp.extensions import redis_client
 from wxapp.sandbox import bp, callback
 
@@ -80,7 +81,7 @@ def _message(openid: str, form, names: dict[str, str]) -> tuple[str, str]:
 def _post_callback(xml: str) -> tuple[int, list[str]]:
     """Posts to /wechat as WeChat would (encrypted when the app has an AES key); (status, the
     reply as lines to show)."""
-    status, body = callback.post(current_app._get_current_object(), xml)
+    status, body = callback.post(current_app._get_current_object(), xml)  # type: ignore[attr-defined]
     if status != 200 or body == "success":
         return status, []
     reply = fromstring(body)  # our own answer: no DTD to fear
@@ -102,7 +103,7 @@ def _follows(openid: str, form) -> None:
 def _through_sandbox_oauth(url: str, openid: str) -> str:
     """A link to the trainee pages opens through the sandbox's OAuth page as the chat's OpenID,
     as WeChat's in-app browser would through open.weixin.qq.com (a dead end offline)."""
-    base = current_app.config["PUBLIC_BASE_URL"]
+    base = config.current().public_base_url
     if url.startswith(OAUTH_AUTHORIZE):
         target = dict(parse_qsl(urlsplit(url).query)).get("redirect_uri", "")
         url = target if target.startswith(base) else url

@@ -27,6 +27,7 @@ from services.identity.pii import mask_phone
 from services.menu import MenuError, load_menu
 from services.notices import notices
 from services.notices.notice_templates import SmsTemplate
+from wxapp import config
 from wxapp.extensions import notice_desk, redis_client
 from wxapp.sandbox import bp
 from wxapp.sandbox import log as sandbox_log
@@ -57,7 +58,7 @@ def phone():
     except MenuError:
         menu = []
     return render_template("sandbox/phone.html", personas=personas(), menu=menu,
-                           encrypted=bool(current_app.config["WECHAT_AES_KEY"]))
+                           encrypted=bool(config.current().wechat_aes_key))
 
 
 @bp.get("/phone/static/<path:name>")
@@ -101,13 +102,13 @@ def _button_names() -> dict[str, str]:
 
 def _post_callback(xml: str) -> tuple[int, str]:
     """Posts to /wechat as WeChat would: signed, and encrypted when an AES key is set. (status, reply XML)."""
-    cfg = current_app.config
+    settings = config.current()
     timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
     signer = WeChatSigner()
-    signer.add_data(cfg["WECHAT_TOKEN"], timestamp, nonce)
+    signer.add_data(settings.wechat_token, timestamp, nonce)
     query = {"signature": signer.signature, "timestamp": timestamp, "nonce": nonce}
-    crypto = WeChatCrypto(cfg["WECHAT_TOKEN"], cfg["WECHAT_AES_KEY"], cfg["WECHAT_APPID"]) \
-        if cfg["WECHAT_AES_KEY"] else None
+    crypto = WeChatCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid) \
+        if settings.wechat_aes_key else None
     body = xml
     if crypto is not None:
         envelope = fromstring(crypto.encrypt_message(xml, nonce, timestamp))

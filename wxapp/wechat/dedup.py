@@ -15,6 +15,7 @@ import redis as redis_lib
 
 from services import keys
 from wxapp.logs import kv
+from wxapp.wechat.budget import BudgetRedis
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def delivery_key(fields: dict) -> str:
     return keys.callback_dedup("msg", sender, fields.get("MsgId") or fields.get("CreateTime") or "")
 
 
-def claim(redis: redis_lib.Redis, key: str) -> tuple[bool, bytes | None]:
+def claim(redis: BudgetRedis, key: str) -> tuple[bool, bytes | None]:
     """(True, None) for a first delivery; (False, stored reply or None) for a retry."""
     try:
         # One round trip: SET NX GET (Redis >= 7) claims the key or returns what it holds.
@@ -47,7 +48,7 @@ def claim(redis: redis_lib.Redis, key: str) -> tuple[bool, bytes | None]:
     return False, None if stored == PENDING else stored
 
 
-def remember(redis: redis_lib.Redis, key: str, reply: bytes) -> None:
+def remember(redis: BudgetRedis, key: str, reply: bytes) -> None:
     try:
         redis.set(key, reply, ex=SEEN_TTL_S)
     except redis_lib.RedisError as exc:

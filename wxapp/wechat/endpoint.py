@@ -30,7 +30,7 @@ import handlers
 from services import keys, overview
 from services.identity import followers
 from services.identity.pii import short_openid
-from wxapp import db_budget
+from wxapp import config, db_budget
 from wxapp.extensions import db, read_only_session
 from wxapp.logs import kv
 from wxapp.wechat import budget, dedup, replay
@@ -58,11 +58,11 @@ class CallbackEndpoint:
 
     def __init__(self, app: Flask, wsgi_app: WsgiApp):
         self.app, self.wsgi_app = app, wsgi_app
-        cfg = app.config
-        self.token, self.max_body = cfg["WECHAT_TOKEN"], cfg["WECHAT_MAX_BODY"]
-        aes_keys = [k for k in (cfg["WECHAT_AES_KEY"], cfg["WECHAT_AES_KEY_PREVIOUS"]) if k]
-        self.cryptor = Cryptor(cfg["WECHAT_TOKEN"], cfg["WECHAT_APPID"], aes_keys) if aes_keys else None
-        self.redis_clients = budget.ThreadClients(cfg["REDIS_URL"])
+        settings = config.of(app)
+        self.token, self.max_body = settings.wechat_token, settings.wechat_max_body
+        aes_keys = [k for k in (settings.wechat_aes_key, settings.wechat_aes_key_previous) if k]
+        self.cryptor = Cryptor(settings.wechat_token, settings.wechat_appid, aes_keys) if aes_keys else None
+        self.redis_clients = budget.ThreadClients(settings.redis_url)
         self.clock: Callable[[], float] = time.time  # tests replay old, signed vectors
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -125,7 +125,7 @@ class CallbackEndpoint:
         reply_xml = _deliver(rule, message, fields, redis, checked.note_follow, cached)
         if not reply_xml:
             return 200, TEXT, NO_REPLY
-        if encrypted:
+        if encrypted and self.cryptor is not None:  # an encrypted request found a cryptor (_fields)
             reply_xml = self.cryptor.encrypt(reply_xml, args["nonce"], args["timestamp"])
         return 200, XML, reply_xml
 
@@ -197,21 +197,22 @@ def _note_follow(session, openid: str, redis: budget.BudgetRedis) -> None:
 def _answer(rule, message, session, redis: budget.BudgetRedis, overview_cache: list | None = None) -> str:
     ctx = handlers.Context(
         openid=message.source, session=session, redis=redis,  # type: ignore[arg-type]
-        links=current_app.extensions["links"], contact=current_app.config["SCHOOL_CONTACT"],
+        links=current_app.extensions["links"], contact=config.current().school_contact,
         overview_cache=overview_cache,
     )
     event = getattr(message, "event", "")
+    # A handler's effects commit in the services it calls (services/db.transaction(), which rolls
+    # back what fails); whatever a failed handler left open is rolled back when the session is
+    # removed, at the end of the callback's app context (or of _deliver, for a read-only answer).
     try:
         reply_xml = render(rule.handler(message, ctx), message)
     except DATABASE_DOWN as exc:
         # What can be said without the database: the welcome, the school's contact line.
-        session.rollback()
         log.warning(kv("wechat_database_unavailable", openid=short_openid(message.source), type=message.type,
                        event=event, error=type(exc).__name__))
         return render(handlers.unavailable(message, ctx), message)
     except Exception:
         # Answer "success" anyway: a 500 would make WeChat retry into the same error.
-        session.rollback()
         log.exception(kv("wechat_handler_error", openid=short_openid(message.source),
                          type=message.type, event=event))
         return ""

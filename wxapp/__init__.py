@@ -52,10 +52,12 @@ def configure_logging(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
-    """Security headers, same-site redirects, bounded URL integers (before any route exists)."""
-    from wxapp.security import register
+    """Security headers, same-site redirects, bounded URL integers (before any route exists), and the
+    guard that refuses malformed input on every route."""
+    from wxapp import request_guard, security
 
-    register(app)
+    security.register(app)
+    request_guard.register(app)
 
 
 def register_extensions(app: Flask) -> None:

@@ -129,7 +129,7 @@ def register(app: Flask) -> None:
 
             return csrf_refused()
         if request.path.startswith("/h5/") and not _wants_json():
-            from wxapp.h5.expired import answer_expired  # what was typed is kept, with a way to try again
+            from wxapp.h5.views import answer_expired  # what was typed is kept, with a way to try again
 
             return answer_expired()
         return _render(400, EXPIRED)

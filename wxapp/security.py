@@ -94,10 +94,7 @@ def response_headers(app: Flask, path: str, mimetype: str) -> list[tuple[str, st
 
 
 def register(app: Flask) -> None:
-    from wxapp import request_guard
-
     app.url_map.converters["int"] = BoundedIntConverter
-    request_guard.register(app)
     app.add_template_filter(tel_href, "tel_href")
     csp, frame_options, production = _policy(app)
 

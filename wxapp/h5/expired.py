@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 TYPED_KEY = "typed"
 EXPIRED_TITLE = "页面已过期"
 EXPIRED_NO_SESSION = "页面停留时间过长，登录已失效，刚才的内容没有提交。"
-TYPED_MAX = 64
+TYPED_MAX = 64  # what a form field can carry (into a bind try: the service refuses longer ID cards)
 _CHOICE_FIELD = re.compile(r"^q\d{1,9}$")
 _CHOICE = re.compile(r"^[A-Z]$")
 _MAX_FIELDS = 200
@@ -72,19 +72,3 @@ def expired_page():
     return render_template("h5/expired.html", message=EXPIRED_NO_SESSION, kept=kept, retry_url=retry,
                            id_card=request.endpoint == "h5.bind"), 400
 
-
-def answer_expired():
-    """The answer to any trainee form refused for its token."""
-    from flask import redirect
-
-    from wxapp.h5.auth import current_openid
-    from wxapp.h5.views import bind_expired
-
-    if request.endpoint == "h5.bind":
-        answer = bind_expired()
-        if answer is not None:
-            return answer
-    elif request.endpoint == "h5.exercise" and current_openid() is not None:
-        keep_typed()  # the exercise opens again, the choices kept, with a fresh token
-        return redirect(request.path, 303)
-    return expired_page()

@@ -22,12 +22,11 @@ from services.timeutil import local_text, utcnow
 from wxapp.extensions import db, limiter, pii, redis_client
 from wxapp.h5 import bp
 from wxapp.h5.auth import current_openid, openid_required, signed_in_openid, trainee_required
-from wxapp.h5.expired import take_typed
+from wxapp.h5.expired import TYPED_MAX, expired_page, keep_typed, take_typed
 from wxapp.logs import kv
 
 log = logging.getLogger(__name__)
 
-TYPED_MAX = 64  # what a form field can carry into a bind try; the service refuses longer ID cards
 EXPIRED = "页面停留时间过长，已过期。请核对下面的信息，重新填写身份证号后再提交。"
 UNAVAILABLE = "系统暂时无法完成认证，请稍后再试。"
 MOVE_TICKET = "move"  # the session's key of the right to move a binding here (services.rebind)
@@ -93,6 +92,19 @@ def bind_expired():
     form = BindForm(formdata=request.form)
     form.phone.data = (form.phone.data or "")[:TYPED_MAX]
     return bind_page(form, {"form": EXPIRED}, 400)
+
+
+def answer_expired():
+    """The answer to any trainee form refused for its token (wxapp/errors.py): what was typed is
+    kept, with a way to try again."""
+    if request.endpoint == "h5.bind":
+        answer = bind_expired()
+        if answer is not None:
+            return answer
+    elif request.endpoint == "h5.exercise" and current_openid() is not None:
+        keep_typed()  # the exercise opens again, the choices kept, with a fresh token
+        return redirect(request.path, 303)
+    return expired_page()
 
 
 @bp.get("/learn")

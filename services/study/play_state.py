@@ -11,10 +11,15 @@ confirmed parts are in the database from the moment a check passes.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis as redis_lib
+from redis.exceptions import NoScriptError
 
 from services import keys
 from services.redis_tools import text as redis_text
@@ -53,6 +58,65 @@ local values = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
 table.insert(values, 1, count)
 return values
 """
+
+
+class HotScript:
+    """A Lua script of the heartbeat's path, run by EVALSHA on a connection the calling thread keeps.
+
+    Through the client, each call checked a connection out of the pool and back in (with redis-py
+    8's observability hooks) and `register_script` hashed the script again: together about half of
+    the call's cost in a worker's CPU, and the heartbeat makes two (bench/heartbeat.py). Here each
+    thread keeps one connection made with the pool's own settings (timeouts, health checks, TLS,
+    socket path), checks it before each call as the pool checks a connection it lends (one the
+    server closed is opened again), and retries a failed call as the client does (the connection's
+    `retry`). A client whose connections can't be kept so (one bound to a single connection, a
+    cluster, client-side caching, RESP3 and its pushed notifications) runs it through
+    `register_script` as before."""
+
+    _held = threading.local()  # (pool, pid, connection) of this thread
+
+    def __init__(self, source: str):
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __call__(self, redis: redis_lib.Redis, keys: list[str], args: list[Any]) -> Any:
+        conn = self._connection(redis)
+        if conn is None:
+            return redis.register_script(self.source)(keys=keys, args=args)
+        if conn.is_connected:
+            try:  # as the pool checks a connection it lends: one the server closed meanwhile has data
+                if conn.can_read():
+                    conn.disconnect()
+            except (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError):
+                conn.disconnect()  # the next send connects again
+        command = (len(keys), *keys, *args)
+
+        def call() -> Any:
+            try:
+                conn.send_command("EVALSHA", self.sha, *command)
+                return conn.read_response()
+            except NoScriptError:  # a restarted or flushed server: EVAL loads it again
+                conn.send_command("EVAL", self.source, *command)
+                return conn.read_response()
+
+        return conn.retry.call_with_retry(call, lambda error: conn.disconnect())
+
+    @classmethod
+    def _connection(cls, redis: redis_lib.Redis) -> Any:  # a redis.connection.AbstractConnection or None
+        pool = redis.connection_pool
+        held = getattr(cls._held, "value", None)
+        if held is not None and held[0] is pool and held[1] == os.getpid():
+            return held[2]
+        if (type(redis) is not redis_lib.Redis or redis.connection is not None
+                or type(pool) not in (redis_lib.ConnectionPool, redis_lib.BlockingConnectionPool)
+                or getattr(pool, "cache", None) is not None
+                or pool.connection_kwargs.get("protocol") not in (None, 2, "2")):
+            return None
+        if held is not None and held[1] == os.getpid():
+            held[2].disconnect()  # another client's (a test's app): one connection per thread at most
+        conn = pool.connection_class(**pool.connection_kwargs)
+        cls._held.value = (pool, os.getpid(), conn)
+        return conn
 
 
 @dataclass
@@ -141,8 +205,7 @@ def read_counting(redis: redis_lib.Redis, trainee_id: int, lesson_ids: list[int]
                   window_s: int) -> tuple[PlayState, int]:
     """As `read`, and counts one more event in `counter` (a window of `window_s`); returns that count."""
     fields = ["v", "s", "chk", "ok", *(f"L:{i}" for i in lesson_ids)]
-    count, *values = redis.register_script(_READ_COUNTING)(keys=[keys.play(trainee_id), counter],
-                                                             args=[window_s, *fields])
+    count, *values = _READ_COUNTING_SCRIPT(redis, [keys.play(trainee_id), counter], [window_s, *fields])
     return _state(trainee_id, lesson_ids, values), int(count)
 
 
@@ -196,4 +259,8 @@ def write(redis: redis_lib.Redis, state: PlayState, check: NewCheck | None = Non
                   "exp", f"{check.expires_at:.3f}", "status", "pending"]
         check_args = [check.id, str(check_ttl), str(len(fields)), *fields]
     args = [state.version, str(TTL_S), *check_args, *state.fields()]
-    return bool(redis.register_script(_WRITE)(keys=keys_, args=args))
+    return bool(_WRITE_SCRIPT(redis, keys_, args))
+
+
+_READ_COUNTING_SCRIPT = HotScript(_READ_COUNTING)
+_WRITE_SCRIPT = HotScript(_WRITE)

@@ -119,6 +119,128 @@ class HotScript:
         return conn
 
 
+# A heartbeat in one round trip: counts the sender's beat (as _READ_COUNTING), and when the beat is
+# the common one it also decides and writes it, with the rules of services.study.credit and
+# segments over the same numbers: the page is the trainee's own, no check is pending, the lesson's
+# hot state is here, and no check comes due with it. Anything else (a check pending, due or
+# settling, another page, a lesson to load) is declined: the script writes nothing and answers
+# what it read, and the player goes on as it always did (decides in Python, writes with _WRITE).
+# Numbers are rounded as Python's round() rounds them: printf's %.Nf and round() both round the
+# float's exact value to nearest.
+#
+# KEYS[1]: the play hash, KEYS[2]: the counter. ARGV: [1] the counter's window (s), [2] the beats
+# allowed in it, [3] now, [4] tab, [5] lesson id, [6] OpenID, [7] position, [8] state, [9] the
+# heartbeat interval, [10] credit.RATE_SLACK, [11] credit.JUMP_S, [12] credit.START_S,
+# [13] credit.MAX_GAP_BEATS, [14] segments.JOIN_S, [15] the hash's TTL.
+# Answers {'limit', count}, {'read', count, v, s, chk, ok, L} (declined) or
+# {'done', count, max_position, credited_seconds, lesson_completed, has_exercise}.
+_BEAT = """
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+if count > tonumber(ARGV[2]) then return {'limit', count} end
+local lesson_id = tonumber(ARGV[5])
+local values = redis.call('HMGET', KEYS[1], 'v', 's', 'chk', 'ok', 'L:' .. ARGV[5])
+local function declined()
+  return {'read', count, values[1], values[2], values[3], values[4], values[5]}
+end
+if not values[2] or not values[5] or (values[3] and values[3] ~= '') then return declined() end
+local s = cjson.decode(values[2])
+if s[1] == '' or s[1] ~= ARGV[4] or s[2] ~= lesson_id or s[3] ~= ARGV[6] then return declined() end
+local L = cjson.decode(values[5])
+local now, state, heartbeat_s = tonumber(ARGV[3]), ARGV[8], tonumber(ARGV[9])
+local slack, jump, start_s, max_gap, join = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]),
+  tonumber(ARGV[13]), tonumber(ARGV[14])
+local function round(x, places) return tonumber(string.format('%.' .. places .. 'f', x)) end
+local function last_end(parts) if #parts > 0 then return parts[#parts][2] end return 0 end
+local duration, confirmed, provisional = L[1], L[2], L[4]
+local provisional_s = L[5]
+local furthest = math.max(last_end(confirmed), last_end(provisional))
+local believed, beat_at, beat_state = s[5], s[4], s[6]
+local gap = s[7]
+if gap == cjson.null then gap = nil end
+-- Player._credit and credit.step
+local position = math.min(math.max(tonumber(ARGV[7]), 0), duration)
+if beat_state == 'opened' and position < believed then position = believed end
+local elapsed = now - beat_at
+local first, last = nil, nil
+local moved = position
+if beat_state == 'playing' and elapsed > 0 and elapsed <= max_gap * heartbeat_s and position >= believed then
+  local allowed = believed + elapsed * slack
+  if position <= allowed + jump then
+    local e = math.min(position, allowed)
+    moved = e
+    if not (believed > furthest + start_s or e <= believed) then first, last = believed, e end
+  end
+end
+local lessons = s[9]
+if first then
+  -- segments.add
+  local parts = {}
+  for _, part in ipairs(provisional) do parts[#parts + 1] = {part[1], part[2]} end
+  parts[#parts + 1] = {round(first, 2), round(last, 2)}
+  table.sort(parts, function(a, b) if a[1] ~= b[1] then return a[1] < b[1] end return a[2] < b[2] end)
+  local merged = {}
+  for _, part in ipairs(parts) do
+    if #merged > 0 and part[1] <= merged[#merged][2] + join then
+      merged[#merged][2] = math.max(merged[#merged][2], part[2])
+    else
+      merged[#merged + 1] = part
+    end
+  end
+  provisional = merged
+  provisional_s = provisional_s + (last - first)
+  gap = (gap or 0) - (last - first)
+  local listed = false
+  for _, id in ipairs(lessons) do if id == lesson_id then listed = true end end
+  if not listed then lessons[#lessons + 1] = lesson_id end
+end
+-- Player._attend: a check due (or closing the lesson) is the player's to issue
+local closing = state == 'ended' and provisional_s > 0
+if closing or (state == 'playing' and not ((gap or 0) > 0)) then return declined() end
+-- The write, as PlayState.fields and LessonState.to_json write them
+local function num(x)
+  local text = string.format('%.15g', x)
+  if tonumber(text) ~= x then text = string.format('%.17g', x) end
+  if not string.find(text, '[.eEn]') then text = text .. '.0' end
+  return text
+end
+local function fixed(x, places)
+  local text = string.format('%.' .. places .. 'f', x)
+  return num(tonumber(text))
+end
+local function parts_json(parts)
+  local out = {}
+  for i, part in ipairs(parts) do out[i] = '[' .. num(part[1]) .. ',' .. num(part[2]) .. ']' end
+  return '[' .. table.concat(out, ',') .. ']'
+end
+local ids = {}
+for i, id in ipairs(lessons) do ids[i] = string.format('%d', id) end
+local closed = s[10]
+if closed == nil or closed == cjson.null then closed = '' end
+local packed = '[' .. cjson.encode(s[1]) .. ',' .. string.format('%d', lesson_id) .. ',' .. cjson.encode(s[3]) .. ','
+  .. fixed(now, 3) .. ',' .. fixed(moved, 3) .. ',' .. cjson.encode(state) .. ','
+  .. (gap and fixed(gap, 3) or 'null') .. ',' .. fixed(s[8], 3) .. ',[' .. table.concat(ids, ',') .. '],'
+  .. cjson.encode(closed) .. ']'
+local lesson = '[' .. num(duration) .. ',' .. parts_json(confirmed) .. ',' .. fixed(L[3], 2) .. ','
+  .. parts_json(provisional) .. ',' .. fixed(provisional_s, 2) .. ',' .. fixed(moved, 2) .. ','
+  .. string.format('%d,%d,%d', L[7], L[8], L[9]) .. ']'
+redis.call('HSET', KEYS[1], 'v', (tonumber(values[1]) or 0) + 1, 's', packed, 'L:' .. ARGV[5], lesson)
+redis.call('EXPIRE', KEYS[1], ARGV[15])
+local completed = L[7] ~= 0 and (L[9] ~= 0 or L[8] == 0)
+furthest = math.max(last_end(confirmed), last_end(provisional))
+return {'done', count, string.format('%.2f', furthest), string.format('%.2f', L[3]), completed and 1 or 0, L[8]}
+"""
+
+
+@dataclass(frozen=True)
+class BeatOutcome:
+    """What `beat` did: counted the beat (`count`), and either decided and wrote it (`done`: the
+    lesson's figures) or read the state for the player to decide (`state`)."""
+
+    count: int
+    state: PlayState | None = None
+    done: tuple[float, float, bool, bool] | None = None  # max_position, credited_seconds, completed, has_exercise
+
 @dataclass
 class LessonState:
     duration: float
@@ -209,6 +331,23 @@ def read_counting(redis: redis_lib.Redis, trainee_id: int, lesson_ids: list[int]
     return _state(trainee_id, lesson_ids, values), int(count)
 
 
+def beat(redis: redis_lib.Redis, trainee_id: int, lesson_id: int, tab: str, openid: str, position: float,
+         state: str, now: float, counter: str, window_s: int, allowed: int, heartbeat_s: float) -> BeatOutcome:
+    """One heartbeat in one round trip when it is the common one (see _BEAT): counts it in `counter`
+    (a window of `window_s`); past `allowed` beats there, or when the beat needs the player's
+    judgement, nothing is written and the state read is returned."""
+    answer = _BEAT_SCRIPT(redis, [keys.play(trainee_id), counter], [
+        window_s, allowed, repr(now), tab, lesson_id, openid, repr(float(position)), state, repr(heartbeat_s),
+        repr(credit.RATE_SLACK), repr(credit.JUMP_S), repr(credit.START_S), credit.MAX_GAP_BEATS,
+        repr(segments.JOIN_S), TTL_S])
+    kind, count = redis_text(answer[0]), int(answer[1])
+    if kind == "done":
+        return BeatOutcome(count, done=(float(answer[2]), float(answer[3]), bool(answer[4]), bool(answer[5])))
+    if kind == "read":
+        return BeatOutcome(count, state=_state(trainee_id, [lesson_id], list(answer[2:])))
+    return BeatOutcome(count)
+
+
 def _state(trainee_id: int, lesson_ids: list[int], values: list[bytes | str | None]) -> PlayState:
     version, packed, check_id, verified_id, *lessons = values
     state = PlayState(trainee_id=trainee_id, version=redis_text(version) or "")
@@ -263,4 +402,5 @@ def write(redis: redis_lib.Redis, state: PlayState, check: NewCheck | None = Non
 
 
 _READ_COUNTING_SCRIPT = HotScript(_READ_COUNTING)
+_BEAT_SCRIPT = HotScript(_BEAT)
 _WRITE_SCRIPT = HotScript(_WRITE)

@@ -1,6 +1,7 @@
 """A trainee's hot study state in Redis: one hash per trainee, read in one round trip and
 written back in one, compare-and-set on a version so that concurrent writers never lose
-each other's changes.
+each other's changes. A common heartbeat takes a single round trip: one script counts it,
+decides it and writes it (`beat`, _BEAT); the others are read and written back so.
 
 The hash holds the active player page (tab, lesson, OpenID), the last heartbeat (server time,
 the position the server believes, the state), the attendance clock (playing seconds left until

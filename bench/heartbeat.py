@@ -6,16 +6,19 @@ against a bare Flask app that parses the same JSON and answers a JSON of the sam
 same gunicorn settings, in the same run. The trainees are mid-session: each one's playing time
 left before the next attendance check is drawn at random, so checks come due during the run.
 
-Each app gets two runs after a warm-up: flat out, --connections connections as fast as they can,
-which gives the most it can serve; then paced, where PACED_CONNECTIONS connections (trainees'
-phones) each wait so that together they offer a little over --rate heartbeats/s, which gives the
-latency at that load.
-Prints requests/s and p50/p90/p99 latency of each, the database write transactions per
-heartbeat (PostgreSQL transaction ids assigned during the run: only writing transactions take
-one), and the time to draw an attendance QR PNG and to serve it from the cache.
+Both apps are served at once; after a warm-up of each, they run in turn, --rounds times: flat out,
+--connections connections as fast as they can, which gives the most each can serve; then paced,
+where PACED_CONNECTIONS connections (trainees' phones) each wait so that together they offer a
+little over --rate heartbeats/s, which gives the latency at that load. Taking turns keeps the
+comparison fair on a machine shared with other work; the figures are medians of the rounds.
+Prints requests/s and p50/p90/p99 latency of each, the gunicorn workers' CPU time per request
+(what other load on the machine changes least), the database write transactions per heartbeat
+(PostgreSQL transaction ids assigned during the run: only writing transactions take one), and
+the time to draw an attendance QR PNG and to serve it from the cache.
 Targets: >= 1,000 heartbeats/s with p99 <= 50 ms, < 0.1 database writes per heartbeat, QR <= 10 ms.
 
     .venv/bin/python bench/heartbeat.py [--seconds 20] [--rate 1000] [--connections 16] [--trainees 15000]
+                                        [--rounds 3]
 """
 from __future__ import annotations
 
@@ -140,12 +143,24 @@ def percentile(values: list[float], p: float) -> float:
     return statistics.quantiles(values, n=100)[int(p) - 1] if len(values) > 1 else (values or [0.0])[0]
 
 
+def worker_cpu_s(port: int) -> float:
+    """CPU seconds (user + system) used so far by the gunicorn workers listening on `port`."""
+    import psutil  # installed with Locust (requirements-dev.txt)
+
+    master = next(psutil.Process(c.pid) for c in psutil.net_connections("tcp")
+                  if c.status == psutil.CONN_LISTEN and c.laddr.port == port and c.pid)
+    while (parent := master.parent()) is not None and "gunicorn" in " ".join(parent.cmdline()):
+        master = parent
+    return sum(sum(child.cpu_times()[:2]) for child in master.children())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rate", type=int, default=1000, help="heartbeats/s offered in the paced run")
     parser.add_argument("--connections", type=int, default=16, help="connections of the flat-out run")
     parser.add_argument("--trainees", type=int, default=15000)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each app, taken in turn")
     args = parser.parse_args()
     require_wrk()
     trainees = args.trainees + args.trainees % 2  # each wrk thread beats for its own half
@@ -160,41 +175,59 @@ def main() -> None:
         # Each paced connection sends, waits for the answer, then waits this long: somewhat less
         # than connections / rate, since the answer itself takes a few milliseconds.
         pace_ms = max(1, int(PACED_CONNECTIONS * 1000 / args.rate * 0.9))
-        # Flat out first: after a warm-up that gives most trainees their first beat, it also gives
-        # the rarer paths (checks issued, their rows written) their first runs in every worker.
         runs = {"flat out": (args.connections, {}), "paced": (PACED_CONNECTIONS, {"WXB_DELAY_MS": str(pace_ms)})}
-        results = {}
-        for label, spec in (("bare Flask JSON", "bench.bare_app:app"), ("wxapp heartbeat", "wsgi:app")):
-            with gunicorn(spec, env) as port:
-                run_wrk(port, script, 10, args.connections, env={**os.environ, "WXB_TRAINEES": str(pages)})  # warm-up
+        apps = {"bare Flask JSON": "bench.bare_app:app", "wxapp heartbeat": "wsgi:app"}
+        results: dict = {}
+        with gunicorn(apps["bare Flask JSON"], env) as bare_port, gunicorn(apps["wxapp heartbeat"], env) as port:
+            ports = {"bare Flask JSON": bare_port, "wxapp heartbeat": port}
+            # A warm-up gives most trainees their first beat and every worker the rarer paths' first
+            # runs (checks issued, their rows written). Then both apps run in turn, round after
+            # round, both servers up: a machine shared with other work slows both alike.
+            for label_port in ports.values():
+                run_wrk(label_port, script, 10, args.connections, env={**os.environ, "WXB_TRAINEES": str(pages)})
+            for _ in range(args.rounds):
                 for run, (connections, extra) in runs.items():
-                    before = xid_now(database_url)
-                    result = run_wrk(port, script, args.seconds, connections,
-                                     env={**os.environ, "WXB_TRAINEES": str(pages), **extra})
-                    results[label, run] = {**result, "writes": xid_now(database_url) - before}
-                if spec == "wsgi:app":
-                    qr = qr_figures(env, port, pages, database_url)
+                    for label, app_port in ports.items():
+                        before, cpu_before = xid_now(database_url), worker_cpu_s(app_port)
+                        result = run_wrk(app_port, script, args.seconds, connections,
+                                         env={**os.environ, "WXB_TRAINEES": str(pages), **extra})
+                        results.setdefault((label, run), []).append(
+                            {**result, "writes": xid_now(database_url) - before,
+                             "cpu_us": (worker_cpu_s(app_port) - cpu_before) / max(result["requests"], 1) * 1e6,
+                             "load": os.getloadavg()[0]})
+            qr = qr_figures(env, port, pages, database_url)
     redis.Redis.from_url(REDIS_URL).flushdb()
     report(args, trainees, results, qr)
 
 
 def report(args, trainees: int, results: dict, qr: dict) -> None:
-    print(f"heartbeat benchmark: {trainees} trainees, {args.seconds} s per run, gunicorn.conf.py production settings, "
-          f"{os.cpu_count()} CPUs; paced: {PACED_CONNECTIONS} connections offering ~{args.rate}/s; "
-          f"flat out: {args.connections} connections")
-    print(f"{'':28} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7} {'db writes/req':>14}")
-    for (label, run), r in results.items():
-        print(f"{label + ', ' + run:28} {r['rps']:8.0f} {r['p50_ms']:8.2f} {r['p90_ms']:8.2f} {r['p99_ms']:8.2f} "
-              f"{r['errors']:7d} {r['writes'] / max(r['requests'], 1):14.4f}")
-    paced, flat = results["wxapp heartbeat", "paced"], results["wxapp heartbeat", "flat out"]
-    writes = sum(r["writes"] for (label, _), r in results.items() if label == "wxapp heartbeat")
-    beats = sum(r["requests"] for (label, _), r in results.items() if label == "wxapp heartbeat")
-    print(f"wxapp: {paced['rps']:.0f} heartbeats/s paced with p99 {paced['p99_ms']:.1f} ms (target >= 1000/s, "
-          f"p99 <= 50 ms); at most {flat['rps']:.0f}/s ({flat['rps'] / results['bare Flask JSON', 'flat out']['rps']:.2f}"
-          f" of bare Flask); {writes / max(beats, 1):.4f} database writes per heartbeat (target < 0.1)")
+    """Medians over the rounds; the ratio to bare Flask is the median of each round's ratio."""
+    med = statistics.median
+    print(f"heartbeat benchmark: {trainees} trainees, {args.seconds} s per run, {args.rounds} rounds of each app in "
+          f"turn, gunicorn.conf.py production settings, {os.cpu_count()} CPUs; paced: {PACED_CONNECTIONS} connections "
+          f"offering ~{args.rate}/s; flat out: {args.connections} connections; load average during the runs "
+          f"{min(r['load'] for rs in results.values() for r in rs):.1f}-{max(r['load'] for rs in results.values() for r in rs):.1f}")
+    print(f"{'medians of the rounds':28} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7} "
+          f"{'db writes/req':>14} {'worker CPU us/req':>18}")
+    for (label, run), rs in results.items():
+        requests = sum(r["requests"] for r in rs)
+        print(f"{label + ', ' + run:28} {med(r['rps'] for r in rs):8.0f} {med(r['p50_ms'] for r in rs):8.2f} "
+              f"{med(r['p90_ms'] for r in rs):8.2f} {med(r['p99_ms'] for r in rs):8.2f} {sum(r['errors'] for r in rs):7d} "
+              f"{sum(r['writes'] for r in rs) / max(requests, 1):14.4f} {med(r['cpu_us'] for r in rs):18.0f}")
+    flat, bare = results["wxapp heartbeat", "flat out"], results["bare Flask JSON", "flat out"]
+    paced = results["wxapp heartbeat", "paced"]
+    ratios = [w["rps"] / b["rps"] for w, b in zip(flat, bare, strict=True)]
+    print("flat out, wxapp / bare Flask by round: " + " ".join(f"{r:.2f}" for r in ratios))
+    writes = sum(r["writes"] for (label, _), rs in results.items() if label == "wxapp heartbeat" for r in rs)
+    beats = sum(r["requests"] for (label, _), rs in results.items() if label == "wxapp heartbeat" for r in rs)
+    print(f"wxapp: {med(r['rps'] for r in paced):.0f} heartbeats/s paced with p99 {med(r['p99_ms'] for r in paced):.1f} "
+          f"ms (target >= 1000/s, p99 <= 50 ms); at most {med(r['rps'] for r in flat):.0f}/s ({med(ratios):.2f} of "
+          f"bare Flask, target >= 0.5; CPU per request {med(b['cpu_us'] for b in bare) / med(w['cpu_us'] for w in flat):.2f}"
+          f" of bare Flask's); {writes / max(beats, 1):.4f} database writes per heartbeat (target < 0.1)")
     print(f"QR PNG drawn in-process: p50 {statistics.median(qr['draw']):.1f} ms, p99 {percentile(qr['draw'], 99):.1f} ms "
           f"(target <= 10 ms); over HTTP ({len(qr['http_first'])} pending checks): first fetch p50 "
           f"{statistics.median(qr['http_first'] or [0]):.1f} ms, cached p50 {statistics.median(qr['http_cached'] or [0]):.1f} ms")
+
 
 if __name__ == "__main__":
     main()

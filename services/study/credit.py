@@ -14,6 +14,10 @@ media clocks that run a hair fast). So:
   (the trainee is studying) but adds nothing to what is watched;
 - a beat later than MAX_GAP_BEATS heartbeat intervals earns nothing: time the server never
   saw can't have held an attendance check.
+
+The heartbeat's one-round-trip script (services.study.play_state._BEAT) applies `step` too, in
+Lua, with these constants: a change here is a change there (tests/services/test_play_state_scripts.py
+holds the two equal beat for beat).
 """
 from __future__ import annotations
 

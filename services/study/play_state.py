@@ -1,6 +1,7 @@
 """A trainee's hot study state in Redis: one hash per trainee, read in one round trip and
 written back in one, compare-and-set on a version so that concurrent writers never lose
-each other's changes.
+each other's changes. A common heartbeat takes a single round trip: one script counts it,
+decides it and writes it (`beat`, _BEAT); the others are read and written back so.
 
 The hash holds the active player page (tab, lesson, OpenID), the last heartbeat (server time,
 the position the server believes, the state), the attendance clock (playing seconds left until
@@ -11,10 +12,15 @@ confirmed parts are in the database from the moment a check passes.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis as redis_lib
+from redis.exceptions import NoScriptError
 
 from services import keys
 from services.redis_tools import text as redis_text
@@ -54,6 +60,187 @@ table.insert(values, 1, count)
 return values
 """
 
+
+class HotScript:
+    """A Lua script of the heartbeat's path, run by EVALSHA on a connection the calling thread keeps.
+
+    Through the client, each call checked a connection out of the pool and back in (with redis-py
+    8's observability hooks) and `register_script` hashed the script again: together about half of
+    the call's cost in a worker's CPU, and the heartbeat makes two (bench/heartbeat.py). Here each
+    thread keeps one connection made with the pool's own settings (timeouts, health checks, TLS,
+    socket path), checks it before each call as the pool checks a connection it lends (one the
+    server closed is opened again), and retries a failed call as the client does (the connection's
+    `retry`). A client whose connections can't be kept so (one bound to a single connection, a
+    cluster, client-side caching, RESP3 and its pushed notifications) runs it through
+    `register_script` as before."""
+
+    _held = threading.local()  # (pool, pid, connection) of this thread
+
+    def __init__(self, source: str):
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __call__(self, redis: redis_lib.Redis, keys: list[str], args: list[Any]) -> Any:
+        conn = self._connection(redis)
+        if conn is None:
+            return redis.register_script(self.source)(keys=keys, args=args)
+        if conn.is_connected:
+            try:  # as the pool checks a connection it lends: one the server closed meanwhile has data
+                if conn.can_read():
+                    conn.disconnect()
+            except (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError):
+                conn.disconnect()  # the next send connects again
+        command = (len(keys), *keys, *args)
+
+        def call() -> Any:
+            try:
+                conn.send_command("EVALSHA", self.sha, *command)
+                return conn.read_response()
+            except NoScriptError:  # a restarted or flushed server: EVAL loads it again
+                conn.send_command("EVAL", self.source, *command)
+                return conn.read_response()
+
+        return conn.retry.call_with_retry(call, lambda error: conn.disconnect())
+
+    @classmethod
+    def _connection(cls, redis: redis_lib.Redis) -> Any:  # a redis.connection.AbstractConnection or None
+        pool = redis.connection_pool
+        held = getattr(cls._held, "value", None)
+        if held is not None and held[0] is pool and held[1] == os.getpid():
+            return held[2]
+        if (type(redis) is not redis_lib.Redis or redis.connection is not None
+                or type(pool) not in (redis_lib.ConnectionPool, redis_lib.BlockingConnectionPool)
+                or getattr(pool, "cache", None) is not None
+                or pool.connection_kwargs.get("protocol") not in (None, 2, "2")):
+            return None
+        if held is not None and held[1] == os.getpid():
+            held[2].disconnect()  # another client's (a test's app): one connection per thread at most
+        conn = pool.connection_class(**pool.connection_kwargs)
+        cls._held.value = (pool, os.getpid(), conn)
+        return conn
+
+
+# A heartbeat in one round trip: counts the sender's beat (as _READ_COUNTING), and when the beat is
+# the common one it also decides and writes it, with the rules of services.study.credit and
+# segments over the same numbers: the page is the trainee's own, no check is pending, the lesson's
+# hot state is here, and no check comes due with it. Anything else (a check pending, due or
+# settling, another page, a lesson to load) is declined: the script writes nothing and answers
+# what it read, and the player goes on as it always did (decides in Python, writes with _WRITE).
+# Numbers are rounded as Python's round() rounds them: printf's %.Nf and round() both round the
+# float's exact value to nearest.
+#
+# KEYS[1]: the play hash, KEYS[2]: the counter. ARGV: [1] the counter's window (s), [2] the beats
+# allowed in it, [3] now, [4] tab, [5] lesson id, [6] OpenID, [7] position, [8] state, [9] the
+# heartbeat interval, [10] credit.RATE_SLACK, [11] credit.JUMP_S, [12] credit.START_S,
+# [13] credit.MAX_GAP_BEATS, [14] segments.JOIN_S, [15] the hash's TTL.
+# Answers {'limit', count}, {'read', count, v, s, chk, ok, L} (declined) or
+# {'done', count, max_position, credited_seconds, lesson_completed, has_exercise}.
+_BEAT = """
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+if count > tonumber(ARGV[2]) then return {'limit', count} end
+local lesson_id = tonumber(ARGV[5])
+local values = redis.call('HMGET', KEYS[1], 'v', 's', 'chk', 'ok', 'L:' .. ARGV[5])
+local function declined()
+  return {'read', count, values[1], values[2], values[3], values[4], values[5]}
+end
+if not values[2] or not values[5] or (values[3] and values[3] ~= '') then return declined() end
+local s = cjson.decode(values[2])
+if s[1] == '' or s[1] ~= ARGV[4] or s[2] ~= lesson_id or s[3] ~= ARGV[6] then return declined() end
+local L = cjson.decode(values[5])
+local now, state, heartbeat_s = tonumber(ARGV[3]), ARGV[8], tonumber(ARGV[9])
+local slack, jump, start_s, max_gap, join = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]),
+  tonumber(ARGV[13]), tonumber(ARGV[14])
+local function round(x, places) return tonumber(string.format('%.' .. places .. 'f', x)) end
+local function last_end(parts) if #parts > 0 then return parts[#parts][2] end return 0 end
+local duration, confirmed, provisional = L[1], L[2], L[4]
+local provisional_s = L[5]
+local furthest = math.max(last_end(confirmed), last_end(provisional))
+local believed, beat_at, beat_state = s[5], s[4], s[6]
+local gap = s[7]
+if gap == cjson.null then gap = nil end
+-- Player._credit and credit.step
+local position = math.min(math.max(tonumber(ARGV[7]), 0), duration)
+if beat_state == 'opened' and position < believed then position = believed end
+local elapsed = now - beat_at
+local first, last = nil, nil
+local moved = position
+if beat_state == 'playing' and elapsed > 0 and elapsed <= max_gap * heartbeat_s and position >= believed then
+  local allowed = believed + elapsed * slack
+  if position <= allowed + jump then
+    local e = math.min(position, allowed)
+    moved = e
+    if not (believed > furthest + start_s or e <= believed) then first, last = believed, e end
+  end
+end
+local lessons = s[9]
+if first then
+  -- segments.add
+  local parts = {}
+  for _, part in ipairs(provisional) do parts[#parts + 1] = {part[1], part[2]} end
+  parts[#parts + 1] = {round(first, 2), round(last, 2)}
+  table.sort(parts, function(a, b) if a[1] ~= b[1] then return a[1] < b[1] end return a[2] < b[2] end)
+  local merged = {}
+  for _, part in ipairs(parts) do
+    if #merged > 0 and part[1] <= merged[#merged][2] + join then
+      merged[#merged][2] = math.max(merged[#merged][2], part[2])
+    else
+      merged[#merged + 1] = part
+    end
+  end
+  provisional = merged
+  provisional_s = provisional_s + (last - first)
+  gap = (gap or 0) - (last - first)
+  local listed = false
+  for _, id in ipairs(lessons) do if id == lesson_id then listed = true end end
+  if not listed then lessons[#lessons + 1] = lesson_id end
+end
+-- Player._attend: a check due (or closing the lesson) is the player's to issue
+local closing = state == 'ended' and provisional_s > 0
+if closing or (state == 'playing' and not ((gap or 0) > 0)) then return declined() end
+-- The write, as PlayState.fields and LessonState.to_json write them
+local function num(x)
+  local text = string.format('%.15g', x)
+  if tonumber(text) ~= x then text = string.format('%.17g', x) end
+  if not string.find(text, '[.eEn]') then text = text .. '.0' end
+  return text
+end
+local function fixed(x, places)
+  local text = string.format('%.' .. places .. 'f', x)
+  return num(tonumber(text))
+end
+local function parts_json(parts)
+  local out = {}
+  for i, part in ipairs(parts) do out[i] = '[' .. num(part[1]) .. ',' .. num(part[2]) .. ']' end
+  return '[' .. table.concat(out, ',') .. ']'
+end
+local ids = {}
+for i, id in ipairs(lessons) do ids[i] = string.format('%d', id) end
+local closed = s[10]
+if closed == nil or closed == cjson.null then closed = '' end
+local packed = '[' .. cjson.encode(s[1]) .. ',' .. string.format('%d', lesson_id) .. ',' .. cjson.encode(s[3]) .. ','
+  .. fixed(now, 3) .. ',' .. fixed(moved, 3) .. ',' .. cjson.encode(state) .. ','
+  .. (gap and fixed(gap, 3) or 'null') .. ',' .. fixed(s[8], 3) .. ',[' .. table.concat(ids, ',') .. '],'
+  .. cjson.encode(closed) .. ']'
+local lesson = '[' .. num(duration) .. ',' .. parts_json(confirmed) .. ',' .. fixed(L[3], 2) .. ','
+  .. parts_json(provisional) .. ',' .. fixed(provisional_s, 2) .. ',' .. fixed(moved, 2) .. ','
+  .. string.format('%d,%d,%d', L[7], L[8], L[9]) .. ']'
+redis.call('HSET', KEYS[1], 'v', (tonumber(values[1]) or 0) + 1, 's', packed, 'L:' .. ARGV[5], lesson)
+redis.call('EXPIRE', KEYS[1], ARGV[15])
+local completed = L[7] ~= 0 and (L[9] ~= 0 or L[8] == 0)
+furthest = math.max(last_end(confirmed), last_end(provisional))
+return {'done', count, string.format('%.2f', furthest), string.format('%.2f', L[3]), completed and 1 or 0, L[8]}
+"""
+
+
+@dataclass(frozen=True)
+class BeatOutcome:
+    """What `beat` did: counted the beat (`count`), and either decided and wrote it (`done`: the
+    lesson's figures) or read the state for the player to decide (`state`)."""
+
+    count: int
+    state: PlayState | None = None
+    done: tuple[float, float, bool, bool] | None = None  # max_position, credited_seconds, completed, has_exercise
 
 @dataclass
 class LessonState:
@@ -141,9 +328,25 @@ def read_counting(redis: redis_lib.Redis, trainee_id: int, lesson_ids: list[int]
                   window_s: int) -> tuple[PlayState, int]:
     """As `read`, and counts one more event in `counter` (a window of `window_s`); returns that count."""
     fields = ["v", "s", "chk", "ok", *(f"L:{i}" for i in lesson_ids)]
-    count, *values = redis.register_script(_READ_COUNTING)(keys=[keys.play(trainee_id), counter],
-                                                             args=[window_s, *fields])
+    count, *values = _READ_COUNTING_SCRIPT(redis, [keys.play(trainee_id), counter], [window_s, *fields])
     return _state(trainee_id, lesson_ids, values), int(count)
+
+
+def beat(redis: redis_lib.Redis, trainee_id: int, lesson_id: int, tab: str, openid: str, position: float,
+         state: str, now: float, counter: str, window_s: int, allowed: int, heartbeat_s: float) -> BeatOutcome:
+    """One heartbeat in one round trip when it is the common one (see _BEAT): counts it in `counter`
+    (a window of `window_s`); past `allowed` beats there, or when the beat needs the player's
+    judgement, nothing is written and the state read is returned."""
+    answer = _BEAT_SCRIPT(redis, [keys.play(trainee_id), counter], [
+        window_s, allowed, repr(now), tab, lesson_id, openid, repr(float(position)), state, repr(heartbeat_s),
+        repr(credit.RATE_SLACK), repr(credit.JUMP_S), repr(credit.START_S), credit.MAX_GAP_BEATS,
+        repr(segments.JOIN_S), TTL_S])
+    kind, count = redis_text(answer[0]), int(answer[1])
+    if kind == "done":
+        return BeatOutcome(count, done=(float(answer[2]), float(answer[3]), bool(answer[4]), bool(answer[5])))
+    if kind == "read":
+        return BeatOutcome(count, state=_state(trainee_id, [lesson_id], list(answer[2:])))
+    return BeatOutcome(count)
 
 
 def _state(trainee_id: int, lesson_ids: list[int], values: list[bytes | str | None]) -> PlayState:
@@ -196,4 +399,9 @@ def write(redis: redis_lib.Redis, state: PlayState, check: NewCheck | None = Non
                   "exp", f"{check.expires_at:.3f}", "status", "pending"]
         check_args = [check.id, str(check_ttl), str(len(fields)), *fields]
     args = [state.version, str(TTL_S), *check_args, *state.fields()]
-    return bool(redis.register_script(_WRITE)(keys=keys_, args=args))
+    return bool(_WRITE_SCRIPT(redis, keys_, args))
+
+
+_READ_COUNTING_SCRIPT = HotScript(_READ_COUNTING)
+_BEAT_SCRIPT = HotScript(_BEAT)
+_WRITE_SCRIPT = HotScript(_WRITE)

@@ -11,7 +11,8 @@ confirm what was watched.
 - A lesson's hours are earned when its confirmed parts cover the video to the end and its
   exercise, if it has one, was answered all right.
 
-The hot path is Redis only (`services.study.play_state`: one read, one compare-and-set write). The
+The hot path is Redis only (`services.study.play_state`: one round trip for a common beat, which
+the script decides and writes; otherwise one read, one compare-and-set write). The
 database is written at the meaningful points: a check issued (committed before Redis shows it to
 the page, so every check a trainee sees exists in the database; without the database no check is
 issued and the heartbeat fails), a check settled (the confirmed
@@ -186,12 +187,19 @@ class Player:
             if counted:  # a retry after a lost race: the beat was counted once already
                 state = play_state.read(self.redis, trainee_id, [beat.lesson_id])
             else:
-                minute = int(now // 60)
-                state, count = play_state.read_counting(self.redis, trainee_id, [beat.lesson_id],
-                                                        keys.heartbeat_count(openid, minute), 61)
+                # Counted, and the common beat decided and written, in one round trip (the rules
+                # below, in play_state._BEAT); any other comes back as read, and is decided here.
+                outcome = play_state.beat(self.redis, trainee_id, beat.lesson_id, beat.tab, openid, beat.position,
+                                          beat.state, now, keys.heartbeat_count(openid, int(now // 60)), 61,
+                                          self.settings.beats_per_minute, self.settings.heartbeat_s)
                 counted = True
-                if count > self.settings.beats_per_minute:
+                if outcome.count > self.settings.beats_per_minute:
                     raise TooManyBeats()
+                if outcome.done is not None:
+                    max_position, credited, completed, has_exercise = outcome.done
+                    return Progress(max_position, credited, completed, None, has_exercise=has_exercise)
+                assert outcome.state is not None
+                state = outcome.state
             if not state.owns(beat.tab, beat.lesson_id, openid):
                 raise PageClosed() if state.closed_tab and beat.tab == state.closed_tab else Superseded()
             effects = _Effects()

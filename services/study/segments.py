@@ -1,6 +1,7 @@
 """The watched parts of a video: sorted, merged [start, end] intervals in seconds.
 
 Kept as lists of two-float lists so that they go to JSON (Redis, the database) as they are.
+`add` has a Lua twin in services.study.play_state._BEAT (the heartbeat's one-round-trip script).
 """
 from __future__ import annotations
 

@@ -8,8 +8,15 @@
    local photo directory); p50 / p90 / p99 / max of the start request. The clients run on the same
    machine as the server.
 
-Run: `.venv/bin/python bench/exam.py [TRAINEES] [--in-process]`; WXAPP_BENCH_REDIS picks the Redis database
-(default redis://127.0.0.1:6379/6), WXAPP_BENCH_PHOTO_PX the photo's longer side (default 4000, a phone camera's; the file input sends the photo as taken).
+   With face comparison on (the default where requirements-face.txt is installed, as in production;
+   `--face-off` sets FACE_MATCH=off), each trainee has consented and the photo shows a face (Grace
+   Hopper's portrait from matplotlib's sample data, a dev requirement, blown up to the phone's size
+   under noise), so the upload's one-face check runs once as for a real photo: a photo without a face
+   would be refused (400) after a second, upsampled detection pass.
+
+Run: `.venv/bin/python bench/exam.py [TRAINEES] [--in-process] [--face-off]`; WXAPP_BENCH_REDIS picks the Redis
+database (default redis://127.0.0.1:6379/6), WXAPP_BENCH_PHOTO_PX the photo's longer side (default 4000, a phone
+camera's; the file input sends the photo as taken).
 """
 from __future__ import annotations
 
@@ -46,10 +53,17 @@ def line(name: str, values_s: list[float]) -> str:
             f"   max {max(ms):7.1f} ms   (n={len(ms)})")
 
 
+def face_match() -> str:
+    """FACE_MATCH of the run: off with --face-off or without dlib, else on (production's default)."""
+    import importlib.util
+
+    return "off" if "--face-off" in sys.argv or importlib.util.find_spec("dlib") is None else "on"
+
+
 def make_app(database_url: str, storage: str):
     from wxapp import create_app
 
-    return create_app(production_env(database_url, REDIS_URL, STORAGE_URL=storage))
+    return create_app(production_env(database_url, REDIS_URL, STORAGE_URL=storage, FACE_MATCH=face_match()))
 
 
 def fill_bank(app) -> None:
@@ -108,6 +122,8 @@ def bench_in_process(app) -> None:
 def trainees(app, count: int) -> list[str]:
     """`count` bound trainees with full hours in 建筑工程; returns their OpenIDs."""
     from models import Course, Enrollment, Lesson, LessonProgress, Trainee, WechatUser, db
+    from models.faces import FaceConsent
+    from services.exam.faces.gate import CONSENT_VERSION
     from services.identity.pii import mask_id_card
     from services.school.majors import ensure_majors
 
@@ -131,6 +147,7 @@ def trainees(app, count: int) -> list[str]:
             db.session.add(person)
             db.session.flush()
             openid = f"oBenchExam{n:018d}"
+            db.session.add(FaceConsent(trainee_id=person.id, given_at=now, version=CONSENT_VERSION))
             db.session.add(WechatUser(openid=openid, subscribed=True, trainee_id=person.id, bound_at=now))
             for lesson in (public.lessons[0], building.lessons[0]):
                 db.session.add(LessonProgress(trainee_id=person.id, lesson_id=lesson.id, watched="[]",
@@ -141,12 +158,18 @@ def trainees(app, count: int) -> list[str]:
 
 
 def phone_photo() -> bytes:
-    """A phone-camera-like JPEG: blurred noise over a gradient compresses about as a photo does."""
+    """A phone-camera-like JPEG of a face: a portrait blown up under blurred noise compresses about
+    as a photo does (without matplotlib's sample portrait: noise over a gradient, no face)."""
     from PIL import Image, ImageFilter
 
     size = (PHOTO_PX * 3 // 4, PHOTO_PX)
     noise = Image.effect_noise(size, 40).filter(ImageFilter.GaussianBlur(1.5))
-    image = Image.merge("RGB", (noise, Image.linear_gradient("L").resize(size), noise))
+    try:
+        from tests.faces_util import grace_hopper
+
+        image = Image.blend(grace_hopper().resize(size), Image.merge("RGB", (noise, noise, noise)), 0.2)
+    except (ImportError, AssertionError):
+        image = Image.merge("RGB", (noise, Image.linear_gradient("L").resize(size), noise))
     out = io.BytesIO()
     image.save(out, "JPEG", quality=88)
     return out.getvalue()
@@ -157,6 +180,22 @@ def session_cookie(app, openid: str) -> str:
     return app.session_interface.get_signing_serializer(app).dumps({"openid": openid, "_permanent": True})
 
 
+def server_cpu_s(port: int) -> float:
+    """CPU seconds (user + system) spent so far by the gunicorn processes bound to `port`: divided by
+    the cores, what the storm needs of a machine of its own, whatever else shares this one."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            if b"gunicorn" not in (proc / "cmdline").read_bytes() or \
+                    f"GUNICORN_BIND=127.0.0.1:{port}".encode() not in (proc / "environ").read_bytes().split(b"\0"):
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def bench_http(app, database_url: str, storage: str, openids: list[str]) -> None:
     import re
 
@@ -164,7 +203,7 @@ def bench_http(app, database_url: str, storage: str, openids: list[str]) -> None
 
     # A generous worker timeout: on a starved machine gunicorn would kill a busy worker mid-request.
     env = production_env(database_url, REDIS_URL, STORAGE_URL=storage, GUNICORN_WORKERS="4", GUNICORN_THREADS="8",
-                         GUNICORN_TIMEOUT="300")
+                         GUNICORN_TIMEOUT="300", FACE_MATCH=face_match())
     photo = phone_photo()
     with gunicorn("wsgi:app", env) as port:
         base = f"http://127.0.0.1:{port}"
@@ -199,17 +238,21 @@ def bench_http(app, database_url: str, storage: str, openids: list[str]) -> None
                 statuses.append(status)
 
         threads = [threading.Thread(target=start, args=c) for c in clients]
+        cpu_before = server_cpu_s(port)
         t0 = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
+        cpu = server_cpu_s(port) - cpu_before
     codes = {code: statuses.count(code) for code in sorted(set(statuses), key=str)}
     print(f"over HTTP, gunicorn 4 workers x 8 threads, {len(openids)} trainees starting at once, "
-          f"photo {PHOTO_PX // 4 * 3}x{PHOTO_PX} JPEG {len(photo) // 1024} KB:")
+          f"photo {PHOTO_PX // 4 * 3}x{PHOTO_PX} JPEG {len(photo) // 1024} KB, FACE_MATCH={face_match()}:")
     print("  " + line("POST …/attempts", timings) + f"   statuses {codes}   all done in {wall:.1f} s"
           f"   (load average {os.getloadavg()[0]:.1f} at the end)")
+    print(f"  server CPU for the {len(openids)} starts: {cpu:.1f} s, {cpu / len(openids) * 1000:.0f} ms a start; "
+          f"on {os.cpu_count()} cores of its own at least {cpu / (os.cpu_count() or 1):.1f} s for all")
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,10 @@ TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 # System busy, frequency limits, and a token still refused after one refresh: worth retrying later.
 TRANSIENT_ERRORS = frozenset({-1, 45009, 45011}) | TOKEN_ERRORS
 TOKEN_MARGIN_S = 300  # WeChat keeps an old token valid ~5 min after a refresh; renew before that.
+# A process keeps the token it last read from Redis this long, so a burst of sends (the outbox's
+# fan-out) does not ask Redis once per message. Far inside TOKEN_MARGIN_S: a token replaced by
+# another process still works meanwhile, and one WeChat refuses is dropped here at once.
+TOKEN_LOCAL_S = 10.0
 
 
 class WeChatApiError(ServiceError):
@@ -78,6 +84,15 @@ class WeChatApi(WeChatClient):
         # Instance attribute: wechatpy's sub-APIs (menu, message, qrcode) build their URLs from it.
         self.API_BASE_URL = self.api_base + "cgi-bin/"
         self.redis = redis
+        # requests reads the environment (proxies, ~/.netrc, a CA bundle) again on every call: stats
+        # and a scan of os.environ per message of a fan-out. Read once here, for api_base, the only
+        # host this client calls.
+        self._http.proxies.update(requests.utils.get_environ_proxies(self.api_base))
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            self._http.verify = ca_bundle
+        self._http.trust_env = False
+        self._local_token: tuple[str, float] | None = None  # (token, monotonic time it is kept until)
 
     # -- public API ---------------------------------------------------------------------------
 
@@ -128,14 +143,20 @@ class WeChatApi(WeChatClient):
         expires_in = int(result.get("expires_in") or 7200)
         ttl = expires_in - TOKEN_MARGIN_S if expires_in > 2 * TOKEN_MARGIN_S else max(expires_in // 2, 1)
         self.redis.set(keys.access_token(self.appid), token, ex=ttl)
+        self._keep(token)
         log.info(kv("wechat_token_fetched", force=force_refresh, ttl=ttl))
         return result
 
     def _token(self, failed: str | None) -> str:
+        local = self._local_token
+        if failed is None and local is not None and time.monotonic() < local[1]:
+            return local[0]
+        self._local_token = None
         try:
             if failed is None:
                 stored = self._stored_token()
                 if stored:
+                    self._keep(stored)
                     return stored
             return self._refresh_token(failed)
         except redis_lib.RedisError as exc:
@@ -143,6 +164,9 @@ class WeChatApi(WeChatClient):
 
     def _stored_token(self) -> str | None:
         return redis_text(self.redis.get(keys.access_token(self.appid)))
+
+    def _keep(self, token: str) -> None:
+        self._local_token = (token, time.monotonic() + TOKEN_LOCAL_S)
 
     def _refresh_token(self, failed: str | None) -> str:
         """Under the lock: re-check the store, so only the first of many waiting processes fetches.
@@ -159,6 +183,7 @@ class WeChatApi(WeChatClient):
         try:
             stored = self._stored_token()
             if stored and stored != failed:
+                self._keep(stored)
                 return stored
             token = str(self.fetch_access_token()["access_token"])
             if token == failed:

@@ -1,11 +1,15 @@
 """The outbox dispatcher: claims due rows, sends them concurrently, records each outcome.
 
-One thread (the caller's) talks to the database; a bounded pool of threads talks to WeChat and
-the SMS provider, each send first taking a slot of the shared rate limit, then asking the database
-thread to record that its request is about to leave (`outbox.mark_tried`: a dispatcher killed
-before that leaves the row to go back to `pending`, after it `unknown`). Outcomes are written
-in small batches, so the database sees one transaction per batch, not per message. Memory stays
-flat in the number of rows: at most two pools' worth of rows are held at any time.
+One thread (the caller's) claims rows and records outcomes; a bounded pool of threads talks to
+WeChat and the SMS provider, each send first taking a slot of the shared rate limit, then waiting
+until its start is recorded, i.e. that its request is about to leave (`outbox.mark_tried`: a
+dispatcher killed before that leaves the row to go back to `pending`, after it `unknown`). On
+PostgreSQL the starts are recorded by a thread of their own on a connection of its own (the
+Starter), so a send waits one short UPDATE, never behind a claim or a batch of outcomes; starts
+that arrive while that UPDATE runs go together in the next one. On SQLite (one writer, the
+project runs one dispatcher there) the caller's thread records them too. Outcomes are written in
+small batches, so the database sees one transaction per batch, not per message. Memory stays flat
+in the number of rows: at most HELD_POOLS pools' worth of rows are held at any time.
 
 Transient failures (WeChat busy -1, 45009, timeouts, connection errors, a token still refused
 after the client's one refresh; SMS flow control) come back `pending` with exponential backoff
@@ -23,12 +27,14 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from models.notices import CHANNEL_WECHAT
@@ -49,6 +55,10 @@ BATCH_WINDOW_S = 0.02   # gather outcomes this long before writing them in one t
 START_WINDOW_S = 0.005  # with a send waiting for its start, gather this long at most
 IDLE_CLAIM_S = 0.5      # with nothing claimable, look again this often
 MIN_SLEEP_S, MAX_SLEEP_S = 0.1, 1.0  # waiting for retries or other dispatchers' rows: look again
+# Rows held (claimed, not yet recorded) at most, in pools' worth; a claim tops up once two pools'
+# worth have gone. A claim and a batch of outcomes take the caller's thread several round trips:
+# enough rows wait behind the sends that no send thread runs dry meanwhile.
+HELD_POOLS = 5
 START_POLL_S = 0.1      # a send waiting for its start to be recorded checks this often for an interruption
 
 
@@ -63,10 +73,110 @@ class Start:
     id: int
     answered: threading.Event = field(default_factory=threading.Event)
     granted: bool = False  # recorded, and the row still ours: send it
+    asked: bool = False    # handed to the Starter (asked for by its send, or picked ahead)
 
 
 # What the pool threads hand the database thread: starts to record and outcomes.
 Mailbox = queue.Queue[Outcome | Start]
+
+
+class Starter:
+    """Records sends' starts on a session of its own, in its own thread (PostgreSQL).
+
+    Each batch is what was asked while the last UPDATE ran, so a start waits at most two round
+    trips. With `ahead` > 0 it also records, in the same UPDATE, the starts of up to `ahead`
+    template messages next in the pool's queue (`expect`): their sends then leave without waiting.
+    A dispatcher killed meanwhile leaves those tried, so they are resent inside WeChat's
+    client_msg_id window, which delivers each once; rows further back stay untried and go back to
+    `pending`. Texts are never recorded ahead (a tried text becomes `unknown`). Once the run is
+    closing (interrupted) it grants nothing: sends not yet started stay unsent."""
+
+    def __init__(self, session: Session, token: str, clock: Callable[[], datetime], closing: threading.Event,
+                 ahead: int = 0):
+        self.session = session
+        self.token = token
+        self.clock = clock
+        self.closing = closing
+        self.ahead = ahead
+        self._lock = threading.Lock()
+        self._starts: dict[int, Start] = {}    # rows expected or asked for, not yet settled
+        self._upcoming: deque[Start] = deque()  # expected rows in the pool's order, some maybe asked for
+        self._granted_ahead: set[int] = set()   # recorded ahead, their sends not yet begun
+        self._asks: queue.Queue[Start | bool | None] = queue.Queue()  # a start, True: look ahead, None: stop
+        self.thread = threading.Thread(target=self._loop, name="outbox-starter", daemon=True)
+        self.thread.start()
+
+    def expect(self, row_id: int) -> None:
+        """A template message just queued in the pool: may be recorded ahead of its send."""
+        if self.ahead <= 0:
+            return
+        with self._lock:
+            start = self._starts[row_id] = Start(row_id)
+            self._upcoming.append(start)
+        self._asks.put(True)
+
+    def begin(self, row_id: int) -> Start:
+        """The send of `row_id` is about to leave: its start, asked for unless recorded ahead."""
+        with self._lock:
+            start = self._starts.get(row_id) or self._starts.setdefault(row_id, Start(row_id))
+            self._granted_ahead.discard(row_id)
+            asked, start.asked = start.asked, True
+        self._asks.put(True if asked else start)  # one ahead was used: look further ahead
+        return start
+
+    def settle(self, row_id: int) -> None:
+        """The send of `row_id` is over (or never made)."""
+        with self._lock:
+            self._starts.pop(row_id, None)
+            self._granted_ahead.discard(row_id)
+
+    def close(self) -> None:
+        self._asks.put(None)
+        self.thread.join()
+        self.session.close()
+
+    def _loop(self) -> None:
+        while True:
+            asks = [self._asks.get()]
+            while True:
+                try:
+                    asks.append(self._asks.get_nowait())
+                except queue.Empty:
+                    break
+            starts = [ask for ask in asks if isinstance(ask, Start)]
+            if not self.closing.is_set():
+                starts += self._next_ahead()
+            if starts:
+                self._grant(starts)
+            if None in asks:
+                return
+
+    def _next_ahead(self) -> list[Start]:
+        """Expected rows to record now: the next ones not asked for, up to `ahead` unbegun."""
+        picked: list[Start] = []
+        with self._lock:
+            room = self.ahead - len(self._granted_ahead)
+            while room > 0 and self._upcoming:
+                start = self._upcoming.popleft()
+                if start.asked or start.id not in self._starts:
+                    continue
+                start.asked = True
+                self._granted_ahead.add(start.id)
+                picked.append(start)
+                room -= 1
+        return picked
+
+    def _grant(self, starts: list[Start]) -> None:
+        granted: set[int] = set()
+        try:
+            if not self.closing.is_set():
+                granted = outbox.mark_tried(self.session, self.token, [start.id for start in starts], self.clock())
+        except Exception:  # none granted: each send gives its row back
+            log.exception(kv("outbox_starts_unrecorded", rows=len(starts)))
+        finally:
+            for start in starts:
+                start.granted = start.id in granted
+                start.answered.set()
 
 
 @dataclass
@@ -95,6 +205,7 @@ class Dispatcher:
         self._rng = random.Random()
         self._mailbox: Mailbox = queue.Queue()
         self._closing = threading.Event()  # set when a run is interrupted: sends not yet started stay unsent
+        self._starter: Starter | None = None
 
     def run(self, notice_id: int | None = None, wait: bool = False, max_seconds: float | None = None) -> DispatchReport:
         """Sends what is due (of one notice, or all); with `wait`, also waits out retries and
@@ -103,35 +214,54 @@ class Dispatcher:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         done = self._mailbox = queue.Queue()
         self._closing = threading.Event()
+        self._starter = self._new_starter()
         inflight: Inflight = {}
         next_claim = 0.0  # monotonic time of the next claim; pushed back while nothing is claimable
-        with ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="outbox") as pool:
-            try:
-                while True:
-                    stopping = deadline is not None and time.monotonic() >= deadline
-                    if not stopping and len(inflight) <= self.settings.pool_size and time.monotonic() >= next_claim:
-                        claimed = self._top_up(pool, inflight, done, notice_id)
-                        next_claim = 0.0 if claimed else time.monotonic() + IDLE_CLAIM_S
-                    if inflight:
-                        if self._collect(inflight, done, report):
-                            next_claim = 0.0  # SMS fallbacks were just added: claim them now
-                        continue
-                    if stopping or not wait or not self._wait_for_more(notice_id, deadline, report):
-                        return report
-                    next_claim = 0.0
-            except BaseException:
-                self._abandon(inflight, done, report)
-                raise
+        try:
+            with ThreadPoolExecutor(self.settings.pool_size, thread_name_prefix="outbox") as pool:
+                try:
+                    while True:
+                        stopping = deadline is not None and time.monotonic() >= deadline
+                        if (not stopping and len(inflight) <= (HELD_POOLS - 2) * self.settings.pool_size
+                                and time.monotonic() >= next_claim):
+                            claimed = self._top_up(pool, inflight, done, notice_id)
+                            next_claim = 0.0 if claimed else time.monotonic() + IDLE_CLAIM_S
+                        if inflight:
+                            if self._collect(inflight, done, report):
+                                next_claim = 0.0  # SMS fallbacks were just added: claim them now
+                            continue
+                        if stopping or not wait or not self._wait_for_more(notice_id, deadline, report):
+                            return report
+                        next_claim = 0.0
+                except BaseException:
+                    self._abandon(inflight, done, report)
+                    raise
+        finally:
+            if self._starter is not None:
+                self._starter.close()
+                self._starter = None
+
+    def _new_starter(self) -> Starter | None:
+        """A Starter on PostgreSQL; on SQLite the caller's thread records the starts."""
+        bind = self.session.get_bind()
+        if bind.dialect.name != "postgresql":
+            return None
+        engine = bind.engine if isinstance(bind, Connection) else bind
+        # Ahead of their sends only without a rate limit: a send may wait long for its slot.
+        ahead = 0 if self.limiter is not None else self.settings.pool_size
+        return Starter(Session(bind=engine), self.token, self.clock, self._closing, ahead)
 
     # -- the caller's thread: the database ------------------------------------------------------
 
     def _top_up(self, pool: ThreadPoolExecutor, inflight: Inflight, done: Mailbox,
                 notice_id: int | None) -> int:
-        """Claims enough rows to keep every pool thread busy with one waiting behind it."""
-        claimed = outbox.claim(self.session, self.token, 2 * self.settings.pool_size - len(inflight),
+        """Claims enough rows to keep every pool thread busy with a few waiting behind it."""
+        claimed = outbox.claim(self.session, self.token, HELD_POOLS * self.settings.pool_size - len(inflight),
                                self.settings.lease_s, self.clock(), notice_id)
         for row in premise.withdraw_stale(self.session, self.token, claimed, self.clock()):  # changed: never sent
             inflight[row.id] = (pool.submit(self._send_into, row, done), row)
+            if self._starter is not None and row.channel == CHANNEL_WECHAT and row.openid and row.first_sent_at is None:
+                self._starter.expect(row.id)
         return len(claimed)
 
     def _collect(self, inflight: Inflight, done: Mailbox, report: DispatchReport) -> int:
@@ -210,8 +340,11 @@ class Dispatcher:
     def _begin(self, row: Claimed) -> bool:
         """Waits until the database thread has recorded that this row's request leaves now; False
         when it could not (the run interrupted, the row no longer ours): then it is not sent."""
-        start = Start(row.id)
-        self._mailbox.put(start)
+        if self._starter is not None:
+            start = self._starter.begin(row.id)
+        else:
+            start = Start(row.id)
+            self._mailbox.put(start)
         while not start.answered.wait(START_POLL_S):
             if self._closing.is_set():
                 return False
@@ -223,6 +356,9 @@ class Dispatcher:
         except Exception as exc:  # a bug must not leave the row unrecorded: retry it later
             log.exception(kv("outbox_send_crashed", id=row.id))
             done.put(self._outcome(row, error=f"内部错误 {type(exc).__name__}", transient=True))
+        finally:
+            if self._starter is not None:
+                self._starter.settle(row.id)
 
     def _send(self, row: Claimed) -> Outcome:
         # Half the lease for waiting on the rate limit, half for the call itself.

@@ -100,3 +100,24 @@ def test_a_workbook_with_a_damaged_sheet_is_unreadable(tmp_path):
             target.writestr(item, data[: len(data) // 2] if item.filename == "xl/worksheets/sheet1.xml" else data)
     with pytest.raises(UnreadableFile, match="已损坏"):
         read_sheet(damaged, COLUMNS)
+
+
+def test_a_sheet_without_its_size_is_read_in_one_pass_not_parsed_first_for_the_size(tmp_path, monkeypatch):
+    # openpyxl's write-only files (and some exporters') carry no <dimension>: openpyxl's read-only
+    # sheet would parse the whole sheet once more to find its size, which the reader ignores.
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("报名汇总表")
+    sheet.append(["标题"])
+    sheet.append(ROSTER_HEADER)
+    for n in range(3):
+        sheet.append(roster_row(name=f"学员{n}"))
+    workbook.save(tmp_path / "no-dimension.xlsx")
+    with zipfile.ZipFile(tmp_path / "no-dimension.xlsx") as archive:
+        assert b"<dimension" not in archive.read("xl/worksheets/sheet1.xml")
+
+    def parsed_for_size(self):
+        raise AssertionError("the sheet was parsed for its size")
+
+    monkeypatch.setattr("openpyxl.worksheet._reader.WorkSheetParser.parse_dimensions", parsed_for_size)
+    rows = read_sheet(tmp_path / "no-dimension.xlsx", COLUMNS)
+    assert [(row.number, row["姓名"]) for row in rows] == [(3, "学员0"), (4, "学员1"), (5, "学员2")]

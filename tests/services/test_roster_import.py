@@ -232,3 +232,36 @@ def test_a_large_roster_takes_a_few_statements_not_one_per_row(app, tmp_path):
 def test_a_date_that_is_not_a_date_is_rejected(app, tmp_path, expires):
     report = run_import(app, write_roster(tmp_path / "d.xlsx", [roster_row(expires=expires)]))
     assert [n for n, _ in report.rejected] == [2] and "注册有效期" in report.rejected[0][1]
+
+
+def test_rows_written_in_bulk_carry_their_defaults_and_the_ids_go_on_after_them(app, tmp_path):
+    # On PostgreSQL the new trainees, enrollments and class members go in by COPY, their ids drawn
+    # from the sequences first: each row as an INSERT would have written it, and the next INSERT
+    # of any of them (a trainee added by hand, a second import) takes a fresh id.
+    make_class(app)
+    rows = [roster_row(f"学员{n}", id_card(f"32050519900{n + 1}01{n:03d}"), f"139{n:08d}", major="建筑工程",
+                       expires=datetime(2027, 5, n + 1), class_code="SZ2701-JZ") for n in range(3)]
+    report = run_import(app, write_roster(tmp_path / "bulk.xlsx", rows))
+    later = run_import(app, write_roster(tmp_path / "later.xlsx", [roster_row(
+        "后来者", id_card("32050519910501007"), "13800000001", major="市政公用工程", kind="增项")]))
+    with app.app_context():
+        cipher = app.extensions["pii"]
+        trainees = [(t.id, t.name, t.is_demo, t.company, t.created_at, t.updated_at, cipher.decrypt(t.id_card_enc))
+                    for t in db.session.scalars(select(Trainee).order_by(Trainee.id))]
+        enrollments = [(e.kind, e.registration_expires, e.fee, e.major.fee_for(e.kind))
+                       for e in db.session.scalars(select(Enrollment).order_by(Enrollment.id))]
+        members = db.session.scalars(select(ClassMember.created_at)).all()
+        db.session.add(Trainee(name="手工", phone="13700000000", id_card_hash="by-hand", id_card_enc="-",
+                               id_card_mask="-"))
+        db.session.commit()
+        by_hand = db.session.scalar(select(Trainee.id).where(Trainee.id_card_hash == "by-hand"))
+
+    assert (report.created, later.created) == (3, 1)
+    assert [t[1] for t in trainees] == ["学员0", "学员1", "学员2", "后来者"]
+    assert [t[6] for t in trainees] == [row[1] for row in rows] + [id_card("32050519910501007")]
+    assert {(t[2], t[3]) for t in trainees} == {(False, "苏州示例建设有限公司")}
+    assert all(t[4].tzinfo is not None and t[5].tzinfo is not None for t in trainees)
+    assert len({t[0] for t in trainees} | {by_hand}) == 5 and by_hand > trainees[-1][0]
+    assert [e[:2] for e in enrollments] == [("main", date(2027, 5, n + 1)) for n in range(3)] + [("added", None)]
+    assert all(isinstance(fee, Decimal) and fee == expected for _, _, fee, expected in enrollments)
+    assert len(members) == 3 and all(created is not None for created in members)

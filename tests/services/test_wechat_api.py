@@ -205,3 +205,25 @@ def test_refused_oauth_code_is_a_permanent_error(new_api, fake_wechat):
         new_api().oauth_openid("used-code")
 
     assert (caught.value.errcode, caught.value.transient) == (40163, False)
+
+
+def test_a_burst_of_sends_reads_the_token_from_redis_once_and_a_refused_one_is_dropped_at_once(
+        new_api, fake_wechat, store, monkeypatch):
+    api = new_api()
+    reads = []
+    real_get = api.redis.get
+    monkeypatch.setattr(api.redis, "get", lambda key: reads.append(key) or real_get(key))
+    send(api)  # no token yet: read, fetched under the lock (read again there), stored
+    first = len(reads)
+    for _ in range(4):
+        send(api)
+    assert first >= 1 and len(reads) == first  # kept in the process for TOKEN_LOCAL_S
+    assert len(fake_wechat.calls(TOKEN_PATH)) == 1
+    # Another process replaced the token and WeChat now refuses the kept one: dropped, the new one read.
+    store.set(keys.access_token(APPID), "newer-from-elsewhere", ex=600)
+    fake_wechat.script(TEMPLATE_PATH, {"errcode": 40001, "errmsg": "invalid credential"})
+    send(api)
+    send(api)
+    assert [s.query["access_token"] for s in fake_wechat.calls(TEMPLATE_PATH)][-3:] == [
+        fake_wechat.calls(TEMPLATE_PATH)[0].query["access_token"], "newer-from-elsewhere", "newer-from-elsewhere"]
+    assert len(fake_wechat.calls(TOKEN_PATH)) == 1

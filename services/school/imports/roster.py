@@ -13,13 +13,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, bindparam, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 from models import ClassMember, Enrollment, Major, Trainee, TrainingClass
 from models.trainee import ENROLLMENT_ADDED, ENROLLMENT_MAIN
 from models.types import utcnow
-from services.db import transaction
+from services.db import table_of, transaction
 from services.identity import audit
 from services.identity.pii import PiiCipher, mask_id_card, normalize_phone, validate_id_card
 from services.school.imports import cells
@@ -231,12 +232,52 @@ def _update_trainees(session: Session, existing: dict[str, TraineeRow], persons:
 def _insert_trainees(session: Session, cipher: PiiCipher, lines: list[Line]) -> dict[str, int]:
     if not lines:
         return {}
-    values = [{
+    values: list[dict[str, object]] = [{
         "name": line.name, "phone": line.phone, "company": line.company, "id_card_hash": line.id_hash,
         "id_card_enc": cipher.encrypt(line.id_card), "id_card_mask": mask_id_card(line.id_card),
     } for line in lines]
-    result = session.execute(insert(Trainee).returning(Trainee.id_card_hash, Trainee.id), values)
-    return dict(result.all())
+    table = table_of(Trainee)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        result = connection.execute(insert(table).returning(table.c.id_card_hash, table.c.id), values)
+        return {id_hash: id_ for id_hash, id_ in result}
+    # The ids drawn from the table's sequence first, so that the rows can go in by COPY.
+    ids = connection.scalars(select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
+                             .select_from(func.generate_series(1, len(values)))).all()
+    for row, id_ in zip(values, ids, strict=True):
+        row["id"] = id_
+    _insert_rows(connection, table, values)
+    return {str(row["id_card_hash"]): id_ for row, id_ in zip(values, ids, strict=True)}
+
+
+def _insert_rows(connection: Connection, table: Table, rows: list[dict[str, object]]) -> None:
+    """INSERTs `rows` (dicts of column values; Python-side defaults filled in here), on
+    PostgreSQL by COPY: thousands of rows in one stream, where an INSERT … VALUES of them is a
+    statement psycopg parses anew for each page of rows (too long for its cache)."""
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = [column for column in table.columns if column.name in rows[0] or column.default is not None]
+    defaults = {column.name: column.default for column in columns if column.name not in rows[0]}
+    processors = [column.type.bind_processor(connection.dialect) for column in columns]
+    names = ", ".join(connection.dialect.identifier_preparer.quote(column.name) for column in columns)
+    quoted_table = connection.dialect.identifier_preparer.format_table(table)
+    filled = {name: _default_value(default) for name, default in defaults.items()}
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {quoted_table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            values = [row[column.name] if column.name in row else filled[column.name] for column in columns]
+            copy.write_row([value if process is None else process(value)
+                            for value, process in zip(values, processors, strict=True)])
+
+
+def _default_value(default: object) -> object:
+    """A column's Python-side default, as an INSERT through SQLAlchemy would compute it once."""
+    if not isinstance(default, ScalarElementColumnDefault | CallableColumnDefault):
+        raise TypeError(f"unsupported column default for COPY: {default!r}")
+    if isinstance(default, CallableColumnDefault):
+        return default.arg(None)  # type: ignore[arg-type]  # a no-argument callable, wrapped by SQLAlchemy
+    return default.arg
 
 
 def _existing_enrollments(session: Session, trainee_ids: list[int]) -> dict[tuple[int, int], EnrollmentRow]:
@@ -302,6 +343,6 @@ class _Plan:
             values = [v for v in self.changed_enrollments.values() if ("fee" in v) is group]
             if values:
                 session.execute(update(Enrollment), values)
-        for table, values in ((Enrollment, self.new_enrollments), (ClassMember, self.new_members)):
+        for model, values in ((Enrollment, self.new_enrollments), (ClassMember, self.new_members)):
             if values:
-                session.execute(insert(table), values)
+                _insert_rows(session.connection(), table_of(model), values)

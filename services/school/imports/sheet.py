@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
 from services import ServiceError
@@ -132,10 +134,36 @@ def _open(path: Path) -> Workbook:
         raise UnreadableFile(f"找不到文件：{path}")
     _check_archive(path)
     try:
-        return load_workbook(path, read_only=True, data_only=True)
+        reader = _Reader(path, read_only=True, data_only=True)
+        reader.read()
+        return reader.wb
     except Exception as exc:  # noqa: BLE001 (openpyxl raises a dozen kinds for a bad file)
         log.debug(kv("import_unreadable", file=path.name, error=type(exc).__name__))
         raise UnreadableFile(f"无法读取文件 {path.name}：请确认是 Excel 的 .xlsx 格式（不支持 .xls、.csv）") from None
+
+
+class _SizelessSheet(ReadOnlyWorksheet):
+    """A read-only sheet that skips openpyxl's look for the sheet's size: a file without a
+    <dimension> (openpyxl's own, some exporters) would be parsed once more, in full, for it, and the
+    size is ignored here anyway (reset_dimensions)."""
+
+    def _get_size(self) -> None:
+        pass
+
+
+class _Reader(ExcelReader):
+    """openpyxl's read-only reader (load_workbook(read_only=True)), its sheets sizeless."""
+
+    def read_worksheets(self) -> None:
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target not in self.valid_files:
+                continue
+            if "chartsheet" in rel.Type:
+                self.read_chartsheet(sheet, rel)  # type: ignore[arg-type]  # as openpyxl's own call
+                continue
+            worksheet = _SizelessSheet(self.wb, sheet.name, rel.target, self.shared_strings)
+            worksheet.sheet_state = sheet.state or "visible"
+            self.wb._sheets.append(worksheet)  # type: ignore[attr-defined]  # as openpyxl's own reader
 
 
 def _check_archive(path: Path) -> None:

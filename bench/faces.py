@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from services.exam import photos  # noqa: E402
-from services.exam.faces.engine import FaceEngine, _decode  # noqa: E402
+from services.exam.faces.engine import DETECT_SIDE, FaceEngine, _decode  # noqa: E402
 from services.exam.faces.index import FaceIndex  # noqa: E402
 from tests.faces_util import astronaut, grace_hopper, jpeg, variants  # noqa: E402
 
@@ -126,7 +126,7 @@ def main() -> None:
     stored = [photos.prepare(u) for u in uploads]
     engine.check_upload(stored[0])  # the detector is built once per process
     line("baseline: photos.prepare of a 4000 px phone photo", prepare)
-    line("one-face check (640 px copy, no upsampling)", timed(engine.check_upload, stored))
+    line(f"one-face check ({DETECT_SIDE} px copy, no upsampling)", timed(engine.check_upload, stored))
     detector = engine._load_detector()
     line("baseline: detection on the full 1280 px photo", timed(
         lambda d: detector.run(np.asarray(_decode(d, 1280)), 0, 0.0), stored))

@@ -88,10 +88,10 @@ def start_attempt(tools: ExamTools, trainee_id: int, exam_id: int, token: str, p
 
 def _checked(tools: ExamTools, photo: bytes | None) -> bytes:
     """The photo as it will be stored; with face comparison on, it must show exactly one face."""
-    jpeg = photos.prepare(photo)
+    prepared = photos.prepare_photo(photo)
     if tools.faces is not None:
-        tools.faces.check_photo(jpeg)
-    return jpeg
+        tools.faces.check_photo(prepared.image)  # the picture just decoded, not the JPEG decoded again
+    return prepared.jpeg
 
 
 def _create(tools: ExamTools, trainee_id: int, line: ExamLine, token: str, jpeg: bytes, now: datetime,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import secrets
 import warnings
+from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -27,8 +28,22 @@ ACCEPTED = ("JPEG", "PNG")
 NO_PHOTO = "请先拍摄本人正面照片（JPEG 或 PNG 格式，不超过 5 MB）。"
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The photo as stored (`jpeg`) and the upright picture it was encoded from (`image`), which the
+    upload's face check reads instead of decoding the JPEG again."""
+
+    jpeg: bytes
+    image: Image.Image
+
+
 def prepare(data: bytes | None) -> bytes:
     """The photo as an upright JPEG without EXIF, or ExamError(400) saying what is wrong."""
+    return prepare_photo(data).jpeg
+
+
+def prepare_photo(data: bytes | None) -> Prepared:
+    """`prepare`, keeping the decoded picture beside the JPEG."""
     if not data:
         raise ExamError(NO_PHOTO)
     if len(data) > MAX_BYTES:
@@ -43,12 +58,13 @@ def prepare(data: bytes | None) -> bytes:
                 image.load()
                 upright = ImageOps.exif_transpose(image)
                 upright.thumbnail((MAX_SIDE, MAX_SIDE))
+                picture = upright.convert("RGB")
                 out = io.BytesIO()
-                upright.convert("RGB").save(out, "JPEG", quality=QUALITY)
+                picture.save(out, "JPEG", quality=QUALITY)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
             Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ExamError("无法识别这张照片，请重新拍摄（JPEG 或 PNG 格式）。") from None
-    return out.getvalue()
+    return Prepared(out.getvalue(), picture)
 
 
 def decode_size(size: tuple[int, int]) -> tuple[int, int]:

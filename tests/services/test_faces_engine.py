@@ -60,6 +60,28 @@ def test_one_face_passes_the_upload_check(engine, picture):
     engine.check_upload(photos.prepare(jpeg(picture())))
 
 
+@pytest.mark.parametrize("picture", [grace_hopper, astronaut, two_people, cat])
+def test_the_upload_check_reads_the_picture_just_decoded_as_it_would_the_stored_jpeg(engine, picture):
+    """A start checks the picture photos.prepare_photo decoded (no second decode): same answer."""
+    prepared = photos.prepare_photo(jpeg(picture()))
+    assert prepared.image.size == photos.Image.open(__import__("io").BytesIO(prepared.jpeg)).size
+    assert engine.count(prepared.image) == engine.count(prepared.jpeg)
+
+
+def test_a_phone_camera_photo_taken_from_farther_away_still_shows_its_face(engine):
+    """A 12 MP photo of a sitter a fifth of its width, the face about 6 % of its height: found (a
+    smaller detection copy, 480 px, lost it: DETECT_SIDE is not lowered to save CPU)."""
+    from PIL import Image
+
+    canvas = Image.new("RGB", (3000, 4000), (128, 128, 120))
+    face = grace_hopper()
+    face.thumbnail((600, 600))
+    canvas.paste(face, (1200, 1500))
+    prepared = photos.prepare_photo(jpeg(canvas, quality=90))
+    assert engine.count(prepared.image) == 1
+    engine.check_upload(prepared.image)
+
+
 def test_only_the_five_point_predictor_and_the_resnet_are_loaded(monkeypatch):
     import dlib
 

@@ -149,12 +149,14 @@ class FaceEngine:
         return [main] + [b for b in boxes if b is not main and b.score >= SECOND_FACE_SCORE
                          and b.width >= MIN_SHARE * main.width]
 
-    def count(self, jpeg: bytes) -> int:
-        return len(self.faces(_decode(jpeg, DETECT_SIDE)))
+    def count(self, photo: bytes | Image.Image) -> int:
+        """Faces on a stored JPEG, or on the upright picture it was encoded from (no second decode)."""
+        image = photo if isinstance(photo, Image.Image) else _decode(photo, DETECT_SIDE)
+        return len(self.faces(image))
 
-    def check_upload(self, jpeg: bytes) -> None:
+    def check_upload(self, photo: bytes | Image.Image) -> None:
         """The upload rule: exactly one face, else ExamError(400) telling the trainee to retake."""
-        found = self.count(jpeg)
+        found = self.count(photo)
         if found == 0:
             raise ExamError(NO_FACE)
         if found > 1:

@@ -17,6 +17,8 @@ from services.exam import ExamError
 from services.exam.faces import FaceSettings
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from services.exam.faces.engine import FaceEngine
 
 # The wording's version (wxapp/h5/templates/h5/_face_consent.html): a new wording asks again.
@@ -82,7 +84,8 @@ class FaceGate:
         except IntegrityError:
             pass  # the same trainee's two taps at once: one row stands
 
-    def check_photo(self, jpeg: bytes) -> None:
-        """Exactly one face on the stored (re-encoded) photo, else ExamError(400): nothing is stored."""
+    def check_photo(self, photo: bytes | Image.Image) -> None:
+        """Exactly one face on the photo to be stored (its JPEG, or the picture `photos.prepare_photo`
+        encoded it from), else ExamError(400): nothing is stored."""
         if self.enabled and self.engine is not None:
-            self.engine.check_upload(jpeg)
+            self.engine.check_upload(photo)

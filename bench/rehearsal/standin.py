@@ -150,6 +150,7 @@ def _by_kind(counts: Counter) -> dict:
         entry = kinds.setdefault(kind, {"reached": 0, "duplicates": 0})
         entry["reached"] += 1
         entry["duplicates"] += n - 1
+    return kinds
 
 
 # -- the HTTP side ----------------------------------------------------------------------------------

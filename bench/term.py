@@ -50,6 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=3, help="gunicorn workers per host")
     p.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections (default_pool_size)")
     p.add_argument("--no-kill", action="store_true", help="don't kill a host during the push")
+    p.add_argument("--outbox-lease-s", type=int, help="OUTBOX_LEASE_S of the hosts (default: the app's, 300)")
     return p.parse_args(argv)
 
 
@@ -178,8 +179,13 @@ def run(args) -> int:
     print(f"term rehearsal: {plan['trainees']} trainees, {plan['studying']} studying, {plan['exam_takers']} exam starts"
           f" in {plan['exam_window_s']:.0f} s, notice at {plan['notice_at_s']:.0f} s, {plan['run_s'] / 60:.0f} min; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
+    extra = {}
+    if args.quick:  # attendance checks come due within the short run (production: 600-1800 s of playing)
+        extra.update(ATTENDANCE_INTERVAL_MIN_S="30", ATTENDANCE_INTERVAL_MAX_S="60")
+    if args.outbox_lease_s:
+        extra["OUTBOX_LEASE_S"] = str(args.outbox_lease_s)
     with stack.temporary_work() as work, stack.Stack(Path(work), workers=args.workers, pool_size=args.pool_size,
-                                                      refused=cast.refused()) as st:
+                                                      refused=cast.refused(), extra_env=extra) as st:
         t0 = time.time()
         out = subprocess.run([sys.executable, "-m", "bench.rehearsal.seed", str(cast.trainees), str(cast.exam_takers)],
                              cwd=ROOT, env=st.env(direct=True), capture_output=True, text=True)
@@ -222,7 +228,7 @@ def drive(args, plan: dict, cast: Cast, st: stack.Stack, school: dict, photos: d
     locust = subprocess.Popen(
         [str(stack.VENV_BIN / "locust"), "-f", str(ROOT / "bench/rehearsal/locustfile.py"), "--headless",
          "-u", str(users), "-r", f"{spawn_rate:.1f}", "-t", f"{plan['run_s']}s", "--stop-timeout", "30",
-         "--host", st.base_url, "--csv", str(OUT / "term"), "--html", str(OUT / "term.html"), "--only-summary",
+         "--host", st.base_url, "--reset-stats", "--csv", str(OUT / "term"), "--html", str(OUT / "term.html"), "--only-summary",
          "--loglevel", "WARNING"],
         cwd=ROOT, env={**os.environ, "TERM_PLAN": str(work / "plan.json"), "PYTHONPATH": str(ROOT)},
         stdout=open(OUT / "term-locust.log", "w"), stderr=subprocess.STDOUT)

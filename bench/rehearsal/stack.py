@@ -148,6 +148,7 @@ class Stack:
     outbox_pool: int = 32
     outbox_rate: float = 500.0
     refused: list[str] = field(default_factory=list)
+    extra_env: dict = field(default_factory=dict)  # settings of this run (e.g. --quick's attendance gaps)
     ports: dict = field(default_factory=dict)
     hosts: list[Host] = field(default_factory=list)
     database_url: str = ""       # direct, for seeding and sampling
@@ -252,8 +253,9 @@ class Stack:
             "SMS_ENDPOINT": f"http://127.0.0.1:{self.ports['sms']}", "METRICS_TOKEN": METRICS_TOKEN,
             "OUTBOX_POOL_SIZE": str(self.outbox_pool), "OUTBOX_RATE_PER_S": str(self.outbox_rate),
             "FACE_MATCH": "off", "STORAGE_URL": str(self.work / "photos"),
-            "GUNICORN_WORKERS": str(self.workers),
+            "GUNICORN_WORKERS": str(self.workers), "SCHOOL_PHONE": "0512-12345678",
         })
+        env.update(self.extra_env)
         if host is not None:
             env.update({"GUNICORN_BIND": f"127.0.0.1:{host.port}", "PROMETHEUS_MULTIPROC_DIR": str(host.metrics_dir),
                         "GUNICORN_ACCESS_LOG": os.devnull, "WXAPP_INSTANCE": str(self.work / f"instance-{host.name}")})

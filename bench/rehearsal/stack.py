@@ -46,10 +46,15 @@ http {{
     uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
     log_format term '$msec "$request_method $uri" $status $request_time "$upstream_addr" "$upstream_status"';
     access_log {dir}/access.log term buffer=256k flush=1s;
+    # Idle connections to gunicorn are closed here before gunicorn closes them (keepalive 5 s in
+    # gunicorn.conf.py): with nginx's default of 60 s a request sent on a connection gunicorn had
+    # just closed failed ("upstream prematurely closed connection"). Three failures, not one, take a
+    # host out for 5 s: with one, the first such failure on the survivor of a kill left no live host.
     upstream wxapp {{
-        server 127.0.0.1:{port_a} max_fails=1 fail_timeout=10s;
-        server 127.0.0.1:{port_b} max_fails=1 fail_timeout=10s;
+        server 127.0.0.1:{port_a} max_fails=3 fail_timeout=5s;
+        server 127.0.0.1:{port_b} max_fails=3 fail_timeout=5s;
         keepalive 64;
+        keepalive_timeout 4s;
     }}
     server {{
         listen 127.0.0.1:{tls_port} ssl;

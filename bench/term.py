@@ -82,10 +82,15 @@ class Sampler(threading.Thread):
     def __init__(self, st: stack.Stack, started: float):
         super().__init__(daemon=True)
         self.st, self.started, self.samples, self.stop = st, started, [], threading.Event()
+        self.metrics: list[dict] = []
 
     def run(self) -> None:
+        rounds = 0
         while not self.stop.wait(10):
             self.sample()
+            rounds += 1
+            if rounds % 6 == 0:  # the hosts' own figures once a minute (a slow scrape delays nothing else)
+                self.metrics.append({"t": round(time.time() - self.started, 1), **metrics(self.st)})
 
     def sample(self) -> None:
         t = time.time() - self.started
@@ -234,10 +239,9 @@ def drive(args, plan: dict, cast: Cast, st: stack.Stack, school: dict, photos: d
         stdout=open(OUT / "term-locust.log", "w"), stderr=subprocess.STDOUT)
     sampler = Sampler(st, start)
     sampler.start()
-    figures: dict = {"plan": plan, "metrics_during": {}, "kill": {}}
+    figures: dict = {"plan": plan, "kill": {}}
     try:
         wait_until(start + plan["notice_at_s"], locust)
-        figures["metrics_during"]["before_notice"] = metrics(st)
         notice_t = time.time()
         (work / "notice-sent").write_text(str(notice_t))
         notice_thread = concurrent.futures.ThreadPoolExecutor(1).submit(send_notice, st, cast, school["classes"])
@@ -248,7 +252,6 @@ def drive(args, plan: dict, cast: Cast, st: stack.Stack, school: dict, photos: d
             figures["kill"] = kill_mid_push(st, work, start, expected - refused, notice_thread)
         done_t = wait_for_delivery(st, expected - refused, refused, notice_t, deadline=notice_t + 420)
         figures["notice_posts"] = notice_thread.result(timeout=300)
-        figures["metrics_during"]["after_push"] = metrics(st)
         print(f"[{time.time() - start:6.0f} s] push over; soak goes on until {plan['run_s']} s", flush=True)
         locust.wait(plan["run_s"] + 300)
         figures["metrics_end"] = metrics(st)
@@ -265,7 +268,7 @@ def drive(args, plan: dict, cast: Cast, st: stack.Stack, school: dict, photos: d
                 locust.wait(60)
             except subprocess.TimeoutExpired:
                 locust.kill()
-    return finish(figures, sampler.samples, plan, st, work)
+    return finish(figures, sampler.samples, sampler.metrics, plan, st, work)
 
 
 def wait_until(when: float, locust: subprocess.Popen) -> None:
@@ -334,7 +337,7 @@ def notice_figures(stats: dict, expected: int, refused: int, notice_t: float, do
             "resends_absorbed": stats["resends_absorbed"]}
 
 
-def finish(figures: dict, samples: list, plan: dict, st: stack.Stack, work: Path) -> int:
+def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: stack.Stack, work: Path) -> int:
     stats = report.locust_stats(OUT / "term_stats.csv") if (OUT / "term_stats.csv").exists() else {}
     figures["stats"] = stats
     figures["requests"] = stats.get("Aggregated", {}).get("count", 0)
@@ -356,10 +359,18 @@ def finish(figures: dict, samples: list, plan: dict, st: stack.Stack, work: Path
         k["beats_on_dead_host"] = sum(v for addr, v in k["beats_after"].items() if addr.endswith(dead_port))
         k.update(nginx_at_kill(work / "access.log", k["killed_at"], dead_port))
     figures["samples"] = samples
+    figures["metrics_series"] = metrics_series
     figures["app_log"] = keep_logs(work)
     rows = report.judge(figures)
     print()
     print(report.table(rows))
+    for host, m in (figures.get("metrics_end") or {}).items():
+        outbox = {k.split("{", 1)[1].rstrip("}"): int(v) for k, v in m.items() if k.startswith("wxapp_outbox_rows")}
+        last = m.get("wxapp_dispatch_last_run_timestamp_seconds")
+        print(f"/metrics of host {host} at the end: heartbeats {m.get('wxapp_heartbeats_total', 0):.0f}, exam starts "
+              f"{m.get('wxapp_exam_starts_total', 0):.0f}, callbacks {m.get('wxapp_callback_duration_seconds_count', 0):.0f}"
+              f" (counted since the host started), outbox {outbox}, last dispatch "
+              + (f"{time.time() - last:.0f} s ago" if last else "never"))
     print(f"\nlocust HTML report: {OUT / 'term.html'}; figures: {OUT / 'term.json'}; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     report.write_json(OUT / "term.json", rows, figures)

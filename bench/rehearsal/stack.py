@@ -69,7 +69,9 @@ http {{
             proxy_set_header Host $http_host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_connect_timeout 1s;
+            # Not 1 s: a dead host refuses at once on loopback, but a starved survivor may accept
+            # late, and three such timeouts marked it down too ("no live upstreams": 641 502s).
+            proxy_connect_timeout 5s;
             proxy_read_timeout 60s;
             proxy_next_upstream error timeout http_502 non_idempotent;
             proxy_next_upstream_tries 2;

@@ -344,6 +344,7 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
     locust_out = json.loads((work / "locust-out.json").read_text()) if (work / "locust-out.json").exists() else {}
     outcomes = locust_out.get("outcomes", {})
     figures["outcomes"] = outcomes
+    figures["unexpected_answers"] = locust_out.get("answers", {})
     figures["errors"] = {k: v for k, v in outcomes.items() if k.startswith(("http_", "timeout", "unexpected_"))}
     figures["rss"] = rss_growth(samples, plan["warmup_s"])
     figures["connections"] = {

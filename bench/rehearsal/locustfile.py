@@ -32,7 +32,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import redis
 from locust import FastHttpUser, between, constant, events, task
-from locust.exception import StopUser
 
 from bench.rehearsal.seed import openid
 from bench.rehearsal.standin import signed_callback
@@ -40,6 +39,7 @@ from bench.rehearsal.standin import signed_callback
 PLAN = json.loads(Path(os.environ["TERM_PLAN"]).read_text()) if os.environ.get("TERM_PLAN") else {}
 OUTCOMES: Counter = Counter()
 HOSTS_AFTER_KILL: Counter = Counter()
+ANSWERS: dict[str, list[str]] = {}  # "<request name> <kind>" -> the first bodies of unexpected answers
 CSRF = re.compile(r'name="csrf[-_]token" (?:content|value)="([^"]+)"')
 TAB = re.compile(r'data-tab="([^"]+)"')
 MENU_KEYS = ("ONLINE_LEARNING", "MY_COURSES", "MY_CLASS", "MY_EXAM", "MY_CERTIFICATES", "HELP")
@@ -69,7 +69,11 @@ def _outcome(response, expected: tuple[int, ...] = (200,)) -> None:
     else:
         kind = f"unexpected_{status}"
     OUTCOMES[kind] += 1
-    response.failure(f"{kind} {getattr(response, 'request_meta', {}).get('name', '')}")
+    name = getattr(response, "request_meta", {}).get("name", "")
+    key = f"{name} {kind}"
+    if status and len(ANSWERS.get(key, [])) < 3:  # what the app said, for the report
+        ANSWERS.setdefault(key, []).append((response.text or "")[:200])
+    response.failure(f"{kind} {name}")
 
 
 class Trainee(FastHttpUser):
@@ -218,14 +222,18 @@ class ExamTaker(Trainee):
             _outcome(r)
             exams = r.json() if r.status_code == 200 else []
         self.exam = exams[0]["id"] if exams else None
+        self.done = self.number > PLAN["users"]["ExamTaker"]  # only the trainees with full hours
         slot = (self.number - 1) % max(1, PLAN["users"]["ExamTaker"])
         self.start_at = PLAN["exam_at"] + PLAN["exam_window_s"] * slot / max(1, PLAN["users"]["ExamTaker"])
 
     @task
     def take(self) -> None:
+        if self.done:
+            return
+        self.done = True  # one exam; Locust would spawn a stopped user again, with the next number
         if self.exam is None:
             OUTCOMES["exam_not_open"] += 1
-            raise StopUser()
+            return
         time.sleep(max(0.0, self.start_at - time.time()))
         headers = {"X-CSRFToken": self.csrf, "Referer": self.host + "/h5/exam"}
         with self.client.post(f"/api/exams/{self.exam}/attempts", name="exam start", catch_response=True,
@@ -233,7 +241,7 @@ class ExamTaker(Trainee):
             _outcome(r, (200, 201))
             attempt = r.json().get("id") if r.status_code in (200, 201) else None
         if attempt is None:
-            raise StopUser()
+            return
         with self.client.get(f"/api/attempts/{attempt}", name="exam paper", catch_response=True) as r:
             _outcome(r)
             questions = r.json().get("questions", []) if r.status_code == 200 else []
@@ -249,7 +257,6 @@ class ExamTaker(Trainee):
             _outcome(r)
         OUTCOMES["exams_submitted"] += 1
         self.exercise()
-        raise StopUser()
 
     def exercise(self) -> None:
         path = f"/h5/lesson/{PLAN['exercise_lesson']}/exercise"
@@ -315,15 +322,19 @@ class Tapper(Trainee):
         notice = Path(PLAN["notice_file"])
         if not notice.exists():
             return
+        if _tapped[0] >= PLAN["taps"]:
+            return  # all taps done: idle (a stopped user would be spawned again)
         n = next(_numbers["Tapper"])
         if n > PLAN["taps"]:
-            raise StopUser()
+            return
+        _tapped[0] = n
         number = _tap_order()[n - 1]
         self.enter(number, PLAN.get("notice_path", "/h5/learn"))
         OUTCOMES["taps"] += 1
 
 
 _order: list[int] = []
+_tapped = [0]
 
 
 def _tap_order() -> list[int]:
@@ -335,5 +346,6 @@ def _tap_order() -> list[int]:
 @events.quitting.add_listener
 def _write_outcomes(environment, **kwargs) -> None:
     if PLAN.get("locust_out"):
-        Path(PLAN["locust_out"]).write_text(json.dumps({"outcomes": dict(OUTCOMES),
-                                                        "hosts_after_kill": dict(HOSTS_AFTER_KILL)}))
+        Path(PLAN["locust_out"]).write_text(json.dumps({"outcomes": dict(OUTCOMES), "answers": ANSWERS,
+                                                        "hosts_after_kill": dict(HOSTS_AFTER_KILL)},
+                                                       ensure_ascii=False))

@@ -268,7 +268,7 @@ def drive(args, plan: dict, cast: Cast, st: stack.Stack, school: dict, photos: d
                 locust.wait(60)
             except subprocess.TimeoutExpired:
                 locust.kill()
-    return finish(figures, sampler.samples, sampler.metrics, plan, st, work)
+    return finish(figures, sampler.samples, sampler.metrics, plan, st, work, start)
 
 
 def wait_until(when: float, locust: subprocess.Popen) -> None:
@@ -337,7 +337,8 @@ def notice_figures(stats: dict, expected: int, refused: int, notice_t: float, do
             "resends_absorbed": stats["resends_absorbed"]}
 
 
-def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: stack.Stack, work: Path) -> int:
+def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: stack.Stack, work: Path,
+           sampler_start: float) -> int:
     stats = report.locust_stats(OUT / "term_stats.csv") if (OUT / "term_stats.csv").exists() else {}
     figures["stats"] = stats
     figures["requests"] = stats.get("Aggregated", {}).get("count", 0)
@@ -346,7 +347,10 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
     figures["outcomes"] = outcomes
     figures["unexpected_answers"] = locust_out.get("answers", {})
     figures["errors"] = {k: v for k, v in outcomes.items() if k.startswith(("http_", "timeout", "unexpected_"))}
-    figures["rss"] = rss_growth(samples, plan["warmup_s"])
+    # The survivor of the kill carries both hosts' load from then on: its baseline comes after that.
+    killed_t = figures["kill"]["killed_at"] - sampler_start if figures.get("kill") else 0
+    figures["rss"] = rss_growth(samples, max(plan["warmup_s"], killed_t + 120))
+    figures["rss_from_warmup"] = rss_growth(samples, plan["warmup_s"])
     figures["connections"] = {
         "max_pg": max((s["pg"] for s in samples if "pg" in s), default=None), "pool_sum": st.pool_size,
         "max_waiting": max((s.get("cl_waiting", 0) for s in samples), default=None),

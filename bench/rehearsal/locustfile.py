@@ -146,6 +146,12 @@ class Studier(Trainee):
         self.number = next(_numbers["Studier"])
         major = (self.number - 1) % 6
         self.lesson = random.choice(PLAN["public_lessons"] + PLAN["major_lessons"][major])
+        self.open_player()
+
+    def open_player(self) -> None:
+        """Portal, course list and player page; when a step failed (a timeout under load), the
+        next beat finds no tab or no session and the trainee opens the player again, as a person would."""
+        self.tab = ""
         self.enter(self.number, "/h5/learn")
         with self.client.get("/api/courses", name="api courses", catch_response=True) as r:
             _outcome(r)
@@ -158,10 +164,17 @@ class Studier(Trainee):
 
     @task
     def beat(self) -> None:
+        if not self.tab:
+            OUTCOMES["player_reopened"] += 1
+            self.open_player()
+            if not self.tab:
+                return
         position = time.time() - self.started
         body = {"lesson_id": self.lesson, "position": round(position, 1), "tab": self.tab, "state": "playing"}
         with self.client.post("/api/play/heartbeat", json=body, name="heartbeat", catch_response=True) as r:
             _outcome(r)
+            if r.status_code in (401, 409):  # session or page lost: the player stops; reopened next time
+                self.tab = ""
             if r.status_code != 200:
                 return
             answer = r.json()

@@ -67,7 +67,7 @@ def judge(f: dict) -> list[Row]:
                     and n.get("within_window", 0) >= expected))
     rss = f.get("rss", {})
     growth = rss.get("max_growth")
-    rows.append(Row(f"worker RSS growth < {RSS_GROWTH:.0%} (after warm-up)",
+    rows.append(Row(f"worker RSS growth < {RSS_GROWTH:.0%} (after warm-up and kill)",
                     f"max {growth:+.1%} ({rss.get('worst', '')})" if growth is not None else "no samples",
                     growth is not None and growth < RSS_GROWTH))
     conn = f.get("connections", {})

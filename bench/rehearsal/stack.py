@@ -48,11 +48,13 @@ http {{
     access_log {dir}/access.log term buffer=256k flush=1s;
     # Idle connections to gunicorn are closed here before gunicorn closes them (keepalive 5 s in
     # gunicorn.conf.py): with nginx's default of 60 s a request sent on a connection gunicorn had
-    # just closed failed ("upstream prematurely closed connection"). Three failures, not one, take a
-    # host out for 5 s: with one, the first such failure on the survivor of a kill left no live host.
+    # just closed failed ("upstream prematurely closed connection"). No host is ever marked down
+    # (max_fails=0): on a starved machine such failures still came in bursts on both hosts at once,
+    # and with max_fails=1 or 3 both were marked down: "no live upstreams", hundreds of 502s. Each
+    # request goes on to the other host instead, and a dead host on loopback refuses at once.
     upstream wxapp {{
-        server 127.0.0.1:{port_a} max_fails=3 fail_timeout=5s;
-        server 127.0.0.1:{port_b} max_fails=3 fail_timeout=5s;
+        server 127.0.0.1:{port_a} max_fails=0;
+        server 127.0.0.1:{port_b} max_fails=0;
         keepalive 64;
         keepalive_timeout 4s;
     }}

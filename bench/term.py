@@ -349,7 +349,10 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
     figures["errors"] = {k: v for k, v in outcomes.items() if k.startswith(("http_", "timeout", "unexpected_"))}
     # The survivor of the kill carries both hosts' load from then on: its baseline comes after that.
     killed_t = figures["kill"]["killed_at"] - sampler_start if figures.get("kill") else 0
-    figures["rss"] = rss_growth(samples, max(plan["warmup_s"], killed_t + 120))
+    for baseline in (killed_t + 120, killed_t + 30, plan["warmup_s"]):  # a short run may end before the first
+        figures["rss"] = rss_growth(samples, max(plan["warmup_s"], baseline))
+        if figures["rss"]["max_growth"] is not None:
+            break
     figures["rss_from_warmup"] = rss_growth(samples, plan["warmup_s"])
     figures["connections"] = {
         "max_pg": max((s["pg"] for s in samples if "pg" in s), default=None), "pool_sum": st.pool_size,

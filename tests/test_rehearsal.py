@@ -1,0 +1,171 @@
+"""The term rehearsal's cheap pieces (bench/rehearsal): the WeChat stand-in's counts and signing,
+the seed, and the PASS/FAIL verdict from figures. The rehearsal itself is run by hand (bench/term.py)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import check_signature
+
+from bench.rehearsal import report
+from bench.rehearsal.seed import Cast, openid, seed
+from bench.rehearsal.standin import Ledger, job_finish_xml, signed_callback
+from bench.term import nginx_at_kill, rss_growth
+
+AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+def send(ledger: Ledger, who: str, client_msg_id: str | None, now: float = 0.0, template: str = "tmpl"):
+    return ledger.template_send({"touser": who, "template_id": template, "client_msg_id": client_msg_id}, now)
+
+
+def test_a_resend_of_one_client_msg_id_reaches_the_phone_once():
+    ledger = Ledger()
+    first, delivered = send(ledger, "o1", "row-7")
+    again, delivered_again = send(ledger, "o1", "row-7", now=30)
+    assert delivered and not delivered_again
+    assert again["msgid"] == first["msgid"]
+    stats = ledger.stats()
+    assert stats["delivered_messages"] == 1 and stats["duplicates"] == 0 and stats["resends_absorbed"] == 1
+
+
+def test_the_same_notice_under_two_client_msg_ids_counts_as_a_duplicate():
+    ledger = Ledger()
+    send(ledger, "o1", "row-7")
+    send(ledger, "o1", "row-8")
+    send(ledger, "o2", "row-9")
+    send(ledger, "o1", "row-10", template="other")
+    stats = ledger.stats()
+    assert stats["duplicates"] == 1 and stats["delivered_openids"] == 2 and stats["delivered_messages"] == 4
+    assert stats["templates"] == {"tmpl": {"reached": 2, "duplicates": 1}, "other": {"reached": 1, "duplicates": 0}}
+
+
+def test_past_the_window_a_resend_is_delivered_again():
+    ledger = Ledger(window_s=600)
+    send(ledger, "o1", "row-7", now=0)
+    _, delivered = send(ledger, "o1", "row-7", now=601)
+    assert delivered and ledger.stats()["duplicates"] == 1
+
+
+def test_a_refused_openid_gets_43101_and_nothing_delivered():
+    ledger = Ledger(refused={"o1"})
+    answer, delivered = send(ledger, "o1", "row-7")
+    assert answer["errcode"] == 43101 and not delivered
+    assert ledger.stats()["delivered_messages"] == 0
+
+
+def test_an_oauth_code_answers_its_openid_once():
+    ledger = Ledger()
+    assert ledger.oauth("code-oTerm00000001-ab12")["openid"] == "oTerm00000001"
+    assert ledger.oauth("code-oTerm00000001-ab12")["errcode"] == 40029
+    assert ledger.oauth("forged")["errcode"] == 40029
+
+
+def test_texts_are_counted_per_phone_and_listed_by_query():
+    ledger = Ledger()
+    assert ledger.send_sms({"PhoneNumbers": "13900000001", "OutId": "r1", "TemplateCode": "T"})["Code"] == "OK"
+    ledger.send_sms({"PhoneNumbers": "13900000001", "OutId": "r2", "TemplateCode": "T"})
+    found = ledger.query_sms({"PhoneNumber": "13900000001"})["SmsSendDetailDTOs"]["SmsSendDetailDTO"]
+    assert [d["OutId"] for d in found] == ["r1", "r2"]
+    assert ledger.stats()["text_duplicates"] == 1 and ledger.stats()["texted_phones"] == 1
+
+
+def test_a_signed_callback_passes_wechats_checks_and_decrypts_to_the_event():
+    from urllib.parse import parse_qsl
+
+    xml = job_finish_xml("oTerm1", 1234)
+    query, body = signed_callback(xml, "tok", AES, "wxappid0000000001")
+    q = dict(parse_qsl(query))
+    check_signature("tok", q["signature"], q["timestamp"], q["nonce"])  # raises when wrong
+    plain = WeChatCrypto("tok", AES, "wxappid0000000001").decrypt_message(body, q["msg_signature"], q["timestamp"],
+                                                                            q["nonce"])
+    assert "<MsgID>1234</MsgID>" in plain and "TEMPLATESENDJOBFINISH" in plain
+    query, body = signed_callback(xml, "tok", None, "wxappid0000000001")
+    assert body == xml and "encrypt_type" not in query
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_seed_binds_every_trainee_in_a_class_of_its_major_and_opens_the_exam_of_the_first(make_app):
+    from models import ClassMember, Enrollment, HoursSummary, TrainingClass, WechatUser, db
+
+    app = make_app()
+    cast = Cast(trainees=30, exam_takers=4)
+    plan = seed(app, cast)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(WechatUser).where(WechatUser.trainee_id.is_not(None))) == 30
+        assert db.session.scalar(select(WechatUser.trainee_id).where(WechatUser.openid == openid(7))) == 7
+        per_class = dict(db.session.execute(select(TrainingClass.code, func.count()).join(ClassMember)
+                                            .group_by(TrainingClass.code)).all())
+        assert per_class == {code: 5 for code in plan["classes"]}
+        same_major = db.session.execute(
+            select(func.count()).select_from(ClassMember).join(TrainingClass)
+            .join(Enrollment, (Enrollment.trainee_id == ClassMember.trainee_id)
+                  & (Enrollment.major_id == TrainingClass.major_id))).scalar()
+        assert same_major == 30
+        earned = dict(db.session.execute(select(HoursSummary.trainee_id, func.sum(HoursSummary.hours_earned))
+                                         .group_by(HoursSummary.trainee_id)).all())
+        assert set(earned) == {1, 2, 3, 4} and all(v == 56 for v in earned.values())
+    assert len(set(openid(n) for n in range(1, 20_001))) == 20_000 and all(len(openid(n)) == 28 for n in (1, 20_000))
+    assert cast.refused() == []
+    assert Cast(trainees=250, exam_takers=0).refused() == [openid(100), openid(200)]
+
+
+GOOD = {
+    "errors": {}, "requests": 1000,
+    "stats": {"callback": {"p99": 120, "p50": 20, "count": 50}, "heartbeat": {"p99": 90, "p50": 10, "count": 900},
+              "exam start": {"p99": 2500, "p50": 900, "count": 20}},
+    "notice": {"expected": 500, "delivered_once": 500, "within_window": 500, "duplicates": 0, "missing": 0,
+               "wechat": 495, "sms": 5, "all_in_s": 40},
+    "rss": {"max_growth": 0.04, "worst": "A:worker:1"},
+    "connections": {"max_pg": 18, "pool_sum": 20, "max_waiting": 3},
+    "kill": {"host": "A", "takeover_s": 31, "credit_lost": 0, "beats_on_dead_host": 0, "beats_after": {}},
+}
+
+
+def test_good_figures_pass_every_row():
+    rows = report.judge(GOOD)
+    assert len(rows) == 8 and all(r.passed for r in rows), report.table(rows)
+
+
+@pytest.mark.parametrize("change, failing", [
+    ({"errors": {"http_502": 1}}, "0 errors"),
+    ({"errors": {"timeout_or_connection": 2}}, "0 errors"),
+    ({"stats": {**GOOD["stats"], "heartbeat": {"p99": 201, "p50": 10, "count": 900}}}, "heartbeat p99"),
+    ({"stats": {**GOOD["stats"], "exam start": {"p99": None, "count": 0}}}, "exam start p99"),
+    ({"notice": {**GOOD["notice"], "duplicates": 1}}, "notices delivered"),
+    ({"notice": {**GOOD["notice"], "within_window": 480}}, "notices delivered"),
+    ({"rss": {"max_growth": 0.12, "worst": "B:worker:2"}}, "RSS"),
+    ({"connections": {"max_pg": 21, "pool_sum": 20}}, "connections"),
+    ({"kill": {**GOOD["kill"], "takeover_s": None}}, "takeover"),
+    ({"kill": {**GOOD["kill"], "credit_lost": 1}}, "takeover"),
+])
+def test_each_target_missed_fails_its_row_only(change, failing):
+    rows = report.judge({**GOOD, **change})
+    assert [r.target for r in rows if not r.passed] == [r.target for r in rows if failing in r.target]
+    assert any(failing in r.target for r in rows)
+
+
+def test_an_unexpected_4xx_is_not_counted_as_an_error():
+    assert all(r.passed for r in report.judge({**GOOD, "errors": {"unexpected_409": 3}}))
+
+
+def test_rss_growth_compares_the_end_with_the_first_sample_after_the_warm_up():
+    samples = [{"t": 10, "rss": {"A:worker:1": 50.0}},
+               {"t": 70, "rss": {"A:worker:1": 100.0, "B:worker:2": 100.0, "B:scheduler": 100.0}},
+               {"t": 130, "rss": {"A:worker:1": 104.0, "B:worker:2": 112.0, "B:scheduler": 150.0}}]
+    growth = rss_growth(samples, warmup_s=60)
+    assert growth["max_growth"] == pytest.approx(0.12) and growth["worst"].startswith("B:worker:2")
+    assert growth["schedulers"] == {"B:scheduler": "100 -> 150 MiB"}
+    assert rss_growth(samples[:1], warmup_s=60)["max_growth"] is None
+
+
+def test_nginx_log_tells_retried_requests_and_proxy_errors_apart(tmp_path):
+    log = tmp_path / "access.log"
+    log.write_text(
+        '1000.5 "POST /api/play/heartbeat" 200 0.012 "127.0.0.1:9001, 127.0.0.1:9002" "502, 200"\n'
+        '1000.7 "POST /wechat" 502 0.001 "127.0.0.1:9001" "502"\n'
+        '1003.0 "POST /api/play/heartbeat" 200 0.010 "127.0.0.1:9002" "200"\n'
+        '1003.0 "POST /api/play/heartbeat" 200 0.010 "127.0.0.1:9001" "200"\n'
+        '2000.0 "POST /api/play/heartbeat" 200 0.010 "127.0.0.1:9001, 127.0.0.1:9002" "502, 200"\n')
+    assert nginx_at_kill(log, 1000.0, ":9001") == {"in_flight_retried": 1, "proxy_errors_after_kill": 1,
+                                                   "answered_by_dead_host_after_kill": 1}

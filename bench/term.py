@@ -50,7 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=3, help="gunicorn workers per host")
     p.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections (default_pool_size)")
     p.add_argument("--no-kill", action="store_true", help="don't kill a host during the push")
-    p.add_argument("--outbox-lease-s", type=int, help="OUTBOX_LEASE_S of the hosts (default: the app's, 300)")
+    p.add_argument("--outbox-lease-s", type=int, help="OUTBOX_LEASE_S of the hosts (default: the app's, 60)")
     return p.parse_args(argv)
 
 

@@ -227,7 +227,7 @@ def _read(environ: Mapping[str, str], env: str, instance: Path) -> Settings:
         notice_templates_file=_env("NOTICE_TEMPLATES_FILE", environ, str(REPO_ROOT / "notice_templates.json")),
         outbox_pool_size=_int("OUTBOX_POOL_SIZE", environ, 16),
         outbox_rate_per_s=_float("OUTBOX_RATE_PER_S", environ, 20.0),
-        outbox_lease_s=_int("OUTBOX_LEASE_S", environ, 300),
+        outbox_lease_s=_int("OUTBOX_LEASE_S", environ, 60),
         outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", environ, 6),
         outbox_retry_base_s=_float("OUTBOX_RETRY_BASE_S", environ, 10.0),
         attendance_interval_min_s=_int("ATTENDANCE_INTERVAL_MIN_S", environ, 600),

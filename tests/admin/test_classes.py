@@ -170,6 +170,27 @@ def test_notify_with_confirm_sends_once_and_shows_each_delivery(notify_app, fake
     assert "delivery-table" in fragment and "<html" not in fragment and "hx-trigger" not in fragment
 
 
+def test_a_notice_to_many_trainees_is_left_to_the_dispatcher_not_sent_by_the_page(notify_app, fake_wechat, redis,
+                                                                                  monkeypatch):
+    """Above INLINE_SEND_MAX recipients the page only queues (a term's push would hold a web worker):
+    nothing leaves during the request, the page says so, and the dispatcher sends every row once."""
+    from wxapp.admin import classes as classes_view
+    from wxapp.extensions import notice_desk
+
+    monkeypatch.setattr(classes_view, "INLINE_SEND_MAX", 2)
+    class_with_trainees(notify_app, bound=2, unbound=1)
+    console = console_on(notify_app)
+    assert console.post(f"/admin/classes/{CLASS_CODE}/notify", data={"confirm": "1"}).status_code == 302
+    assert template_recipients(fake_wechat) == {} and sms_sent(redis) == []
+    page = console.text(f"/admin/classes/{CLASS_CODE}")
+    assert "开班通知已排队：学员 3 人，系统正在陆续发送" in page and 'hx-trigger="every 3s"' in page
+    with notify_app.app_context():
+        assert {r.state for r in db.session.scalars(select(OutboxMessage))} == {"pending"}
+        notice_desk().dispatcher().run(wait=True, max_seconds=20)
+    assert sorted(template_recipients(fake_wechat).values()) == [1, 1] and len(sms_sent(redis)) == 1
+    assert console.text(f"/admin/classes/{CLASS_CODE}").count("state state-sent") == 3
+
+
 def test_notify_preview_counts_withdrawn_rows_as_to_be_sent_not_as_sent_before(notify_app, fake_wechat):
     """A class-open row withdrawn (the class moved before it went out) goes out again when the notice
     is written again: the preview counts it on its channel, not under 此前已发过."""

@@ -1,6 +1,7 @@
 """Database habits shared by the services: one transaction helper, typed tables, changed-row counts."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,6 +17,8 @@ from services.timeutil import utcnow
 M = TypeVar("M", bound=Base)
 
 _DEPTH = "transaction_depth"  # session.info key: how many transaction() blocks are open
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -40,6 +43,16 @@ def transaction(session: Session, commit: bool = True) -> Iterator[Session]:
         raise
     finally:
         session.info[_DEPTH] = depth
+
+
+def discard(session: Session) -> None:
+    """Ends what a failed request left open (reads, or a transaction the database aborted) so that
+    its error answer reads from a clean session; a connection already gone is left to the pool,
+    which replaces it on next use. The error handlers' one way to roll back."""
+    try:
+        session.rollback()
+    except Exception:
+        log.debug("rollback_failed", exc_info=True)
 
 
 def found(session: Session, model: type[M], id_: int, message: str, error: type[ServiceError] = ServiceError) -> M:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from services import ServiceError
+from services.db import discard
 from wxapp.logs import kv
 
 log = logging.getLogger(__name__)
@@ -113,12 +114,10 @@ def service_error(exc: ServiceError):
 
 
 def rollback_quietly() -> None:
+    """What the failed request left open goes (services.db.discard), before the error answer reads."""
     from wxapp.extensions import db
 
-    try:
-        db.session.rollback()
-    except Exception:  # the connection itself is gone: the pool replaces it on next use
-        log.debug("rollback_failed", exc_info=True)
+    discard(db.session)
 
 
 def register(app: Flask) -> None:

@@ -50,6 +50,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=3, help="gunicorn workers per host")
     p.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections (default_pool_size)")
     p.add_argument("--no-kill", action="store_true", help="don't kill a host during the push")
+    p.add_argument("--ramp-s", type=float, help="seconds over which the trainees arrive (default 240; 30 with --quick)")
     p.add_argument("--outbox-lease-s", type=int, help="OUTBOX_LEASE_S of the hosts (default: the app's, 60)")
     return p.parse_args(argv)
 
@@ -59,18 +60,21 @@ def plan_of(args) -> dict:
     s = args.scale
     if args.quick:
         trainees, studying, exam, followers, staff, minutes, notice_at = 500, 100, 20, 5, 2, 3.0, 60.0
-        tap_window = 90.0
+        tap_window, ramp_s, answer_s = 90.0, 30.0, (0.5, 2.0)
     else:
         trainees, studying, exam, followers, staff, minutes, notice_at = 20_000, 3_000, 200, 20, 3, 30.0, 300.0
-        tap_window = 600.0
+        # 3,000 arrive over 4 minutes (12.5 a second), as an evening's study begins; each exam question
+        # takes 5-15 s, a brisk pace (the paper's 55 questions in about 9 minutes; the time limit is 60).
+        tap_window, ramp_s, answer_s = 600.0, 240.0, (5.0, 15.0)
     trainees, studying, exam = int(trainees * s), int(studying * s), int(exam * s)
     minutes = args.soak_minutes or args.minutes or minutes
     notice_at = args.notice_at if args.notice_at is not None else min(notice_at, minutes * 60 / 3)
     tap_window = min(tap_window, minutes * 60 - notice_at - 10)
+    ramp_s = min(args.ramp_s or ramp_s, minutes * 60 / 2)
     taps = int(trainees * 0.3)
     return {"trainees": trainees, "studying": studying, "exam_takers": exam, "run_s": int(minutes * 60),
             "notice_at_s": notice_at, "exam_at_s": min(120.0, notice_at / 2), "exam_window_s": 60.0,
-            "tap_window_s": max(30.0, tap_window), "taps": taps,
+            "tap_window_s": max(30.0, tap_window), "taps": taps, "ramp_s": ramp_s, "answer_s": list(answer_s),
             "users": {"Follower": max(1, int(followers * s)), "Studier": studying, "ExamTaker": exam,
                       "Staff": staff, "Tapper": max(2, int(20 * s) if not args.quick else 5)},
             "warmup_s": min(240.0, notice_at * 0.8)}
@@ -83,6 +87,8 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.st, self.started, self.samples, self.stop = st, started, [], threading.Event()
         self.metrics: list[dict] = []
+        self.cpu_first = stack.cpu_by_pid()  # the load starts a few seconds later
+        self.cpu_seen = dict(self.cpu_first)  # each process's latest reading, kept after it ends
 
     def run(self) -> None:
         rounds = 0
@@ -102,6 +108,8 @@ class Sampler(threading.Thread):
                 if host.scheduler is not None:
                     rss[f"{host.name}:scheduler"] = stack.rss_mib(host.scheduler.pid)
         entry = {"t": round(t, 1), "rss": {k: v for k, v in rss.items() if v}}
+        self.cpu_seen.update(stack.cpu_by_pid())
+        entry["cpu"] = stack.cpu_spent(self.cpu_first, self.cpu_seen)
         try:
             entry["pg"] = self.st.pg_connections()
             pools = self.st.pools()
@@ -181,8 +189,9 @@ def run(args) -> int:
     cast = Cast(plan["trainees"], plan["exam_takers"])
     OUT.mkdir(parents=True, exist_ok=True)
     stack.ensure_tools()
-    print(f"term rehearsal: {plan['trainees']} trainees, {plan['studying']} studying, {plan['exam_takers']} exam starts"
-          f" in {plan['exam_window_s']:.0f} s, notice at {plan['notice_at_s']:.0f} s, {plan['run_s'] / 60:.0f} min; "
+    print(f"term rehearsal: {plan['trainees']} trainees, {plan['studying']} studying (arriving over "
+          f"{plan['ramp_s']:.0f} s), {plan['exam_takers']} exam starts in {plan['exam_window_s']:.0f} s at "
+          f"{plan['exam_at_s']:.0f} s (a question each {plan['answer_s'][0]:g}-{plan['answer_s'][1]:g} s), notice at {plan['notice_at_s']:.0f} s, {plan['run_s'] / 60:.0f} min; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
     extra = {}
     if args.quick:  # attendance checks come due within the short run (production: 600-1800 s of playing)
@@ -225,15 +234,15 @@ def drive(args, plan: dict, cast: Cast, st: stack.Stack, school: dict, photos: d
         "exam_at": start + plan["exam_at_s"], "exam_window_s": plan["exam_window_s"], "photos": photos,
         "staff_user": cast.staff_user, "staff_password": cast.staff_password, "taps": plan["taps"],
         "tap_window_s": plan["tap_window_s"], "notice_file": str(work / "notice-sent"), "kill_file": str(work / "killed"),
-        "locust_out": str(work / "locust-out.json"), "heartbeat_s": 15,
+        "locust_out": str(work / "locust-out.json"), "heartbeat_s": 15, "answer_s": plan["answer_s"],
     }
     (work / "plan.json").write_text(json.dumps(locust_plan))
     users = sum(plan["users"].values())
-    spawn_rate = max(10, users / min(100, plan["notice_at_s"] * 0.5))
+    spawn_rate = max(1.0, users / plan["ramp_s"])
     locust = subprocess.Popen(
         [str(stack.VENV_BIN / "locust"), "-f", str(ROOT / "bench/rehearsal/locustfile.py"), "--headless",
          "-u", str(users), "-r", f"{spawn_rate:.1f}", "-t", f"{plan['run_s']}s", "--stop-timeout", "30",
-         "--host", st.base_url, "--reset-stats", "--csv", str(OUT / "term"), "--html", str(OUT / "term.html"), "--only-summary",
+         "--host", st.base_url, "--csv", str(OUT / "term"), "--html", str(OUT / "term.html"), "--only-summary",
          "--loglevel", "WARNING"],
         cwd=ROOT, env={**os.environ, "TERM_PLAN": str(work / "plan.json"), "PYTHONPATH": str(ROOT)},
         stdout=open(OUT / "term-locust.log", "w"), stderr=subprocess.STDOUT)
@@ -366,6 +375,7 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
         dead_port = f":{next(h.port for h in st.hosts if h.name == k['host'])}"
         k["beats_on_dead_host"] = sum(v for addr, v in k["beats_after"].items() if addr.endswith(dead_port))
         k.update(nginx_at_kill(work / "access.log", k["killed_at"], dead_port))
+    figures["cpu"] = cpu_shares(samples)
     figures["samples"] = samples
     figures["metrics_series"] = metrics_series
     figures["app_log"] = keep_logs(work)
@@ -379,10 +389,22 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
               f"{m.get('wxapp_exam_starts_total', 0):.0f}, callbacks {m.get('wxapp_callback_duration_seconds_count', 0):.0f}"
               f" (counted since the host started), outbox {outbox}, last dispatch "
               + (f"{time.time() - last:.0f} s ago" if last else "never"))
+    if figures["cpu"]:
+        print("CPU by role over the run, seconds (share of the machine): " + ", ".join(
+            f"{role} {c['s']:.0f} ({c['share']:.0%})" for role, c in figures["cpu"].items()))
     print(f"\nlocust HTML report: {OUT / 'term.html'}; figures: {OUT / 'term.json'}; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     report.write_json(OUT / "term.json", rows, figures)
     return 0 if all(r.passed for r in rows) else 1
+
+
+def cpu_shares(samples: list) -> dict:
+    """Each role's CPU seconds over the run (the last sample's) and its share of all the cores' time."""
+    last = next((s for s in reversed(samples) if s.get("cpu")), None)
+    if last is None or not last["t"]:
+        return {}
+    capacity = last["t"] * (os.cpu_count() or 1)
+    return {role: {"s": seconds, "share": round(seconds / capacity, 3)} for role, seconds in last["cpu"].items()}
 
 
 def keep_logs(work: Path) -> dict:

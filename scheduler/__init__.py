@@ -42,7 +42,8 @@ from services.timeutil import SHANGHAI
 
 log = logging.getLogger(__name__)
 
-LEADER_TTL_S = 30
+# A follower looks every third of it: a dead leader's successor leads 10-20 s after its last renewal.
+LEADER_TTL_S = 15
 # A shutdown waits this long for the runs under way (a dispatch stops claiming within seconds).
 SHUTDOWN_WAIT_S = 30
 
@@ -205,6 +206,7 @@ def _lead(app: Flask, watch: database.DatabaseWatch, leadership: Leadership,
           retries: JobRetries) -> BackgroundScheduler | None:
     """Starts the jobs; None (the lead given back) when the database fails on the way."""
     try:
+        jobs.take_over()
         return _start(app, retries)
     except Exception as exc:  # the job store reads and writes the database while it starts
         watch.lost(type(exc).__name__)

@@ -49,11 +49,26 @@ def notice_desk() -> NoticeDesk:
     return current_app.extensions["notice_desk"]
 
 
+def take_over(now: datetime | None = None) -> int:
+    """As this process takes the lead: the outbox rows that the last leader's dispatch runs had
+    claimed are given back now (never tried: pending; tried: as their lease's end would), not when
+    their leases end (OUTBOX_LEASE_S later), so a leader killed mid-push delays its notices by the
+    takeover only. Returns how many."""
+    from models import db
+    from services.notices import outbox
+
+    with app_context():
+        released = outbox.release_scheduler_claims(db.session, now or utcnow())
+        if released:
+            log.info(kv("outbox_claims_released", rows=released))
+        return released
+
+
 def dispatch_outbox(now: datetime | None = None) -> None:
     """Sends the outbox rows that are due (new notices, retries, SMS fallbacks)."""
     with app_context():
         clock = utcnow if now is None else (lambda: now)
-        report = notice_desk().dispatcher(clock).run(max_seconds=DISPATCH_MAX_S)
+        report = notice_desk().dispatcher(clock, scheduler=True).run(max_seconds=DISPATCH_MAX_S)
         if report.sent or report.failed or report.retried or report.expired_leases or report.unknown:
             log.info(kv("outbox_dispatched", sent=report.sent, retried=report.retried, failed=report.failed,
                         fallbacks=report.fallbacks, expired_leases=report.expired_leases, unknown=report.unknown))

@@ -169,3 +169,25 @@ def test_nginx_log_tells_retried_requests_and_proxy_errors_apart(tmp_path):
         '2000.0 "POST /api/play/heartbeat" 200 0.010 "127.0.0.1:9001, 127.0.0.1:9002" "502, 200"\n')
     assert nginx_at_kill(log, 1000.0, ":9001") == {"in_flight_retried": 1, "proxy_errors_after_kill": 1,
                                                    "answered_by_dead_host_after_kill": 1}
+
+
+def test_cpu_by_role_counts_what_each_process_spent_during_the_run_only():
+    from bench.rehearsal.stack import cpu_spent
+
+    first = {10: ("postgres", 100.0), 11: ("web", 5.0), 12: ("other", 1.0)}
+    last = {10: ("postgres", 130.0), 11: ("web", 45.0), 12: ("other", 1.0),
+            20: ("web", 12.5),        # started after the first reading: counted from 0
+            12345: ("locust", 7.0)}   # likewise
+    assert cpu_spent(first, last) == {"web": 52.5, "postgres": 30.0, "locust": 7.0, "other": 0.0}
+    # A pid reused by another kind of process is a new process, not a rewind.
+    assert cpu_spent({30: ("web", 50.0)}, {30: ("nginx", 2.0)}) == {"nginx": 2.0}
+
+
+def test_cpu_by_pid_finds_this_process_and_its_cpu():
+    import os
+
+    from bench.rehearsal.stack import cpu_by_pid
+
+    sum(i * i for i in range(200_000))  # some CPU of our own
+    role, seconds = cpu_by_pid()[os.getpid()]
+    assert role == "other" and seconds > 0

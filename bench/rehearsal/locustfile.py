@@ -264,7 +264,7 @@ class ExamTaker(Trainee):
             with self.client.put(f"/api/attempts/{attempt}/answers/{q['id']}", json={"answer": answer},
                                  name="exam answer", headers=headers, catch_response=True) as r:
                 _outcome(r, (204,))
-            time.sleep(random.uniform(0.5, 2.0))
+            time.sleep(random.uniform(*PLAN.get("answer_s", (0.5, 2.0))))
         with self.client.post(f"/api/attempts/{attempt}/submit", name="exam submit", catch_response=True,
                               files={"photo": ("after.jpg", photo("after"), "image/jpeg")}, headers=headers) as r:
             _outcome(r)

@@ -329,5 +329,38 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
+# Who spent the machine's CPU, by what each process is (the rehearsal shares 2 cores among all of them).
+ROLES = (("scheduler", "scheduler run"), ("web", "gunicorn"), ("locust", "locust"), ("stand-in", "standin"),
+         ("nginx", "nginx"), ("pgbouncer", "pgbouncer"), ("postgres", "postgres"), ("redis", "redis-server"))
+
+
+def cpu_by_pid() -> dict[int, tuple[str, float]]:
+    """Every process's role (ROLES, else "other") and CPU seconds so far (user + system)."""
+    out: dict[int, tuple[str, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        role = next((name for name, marker in ROLES if marker in command), "other")
+        out[int(proc.name)] = (role, (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
+def cpu_spent(first: dict[int, tuple[str, float]], last: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds by role between two `cpu_by_pid` readings (a process that began after the first counts
+    from 0; one that ended keeps its last reading, the caller merges readings as it goes)."""
+    spent: dict[str, float] = {}
+    for pid, (role, seconds) in last.items():
+        before = first.get(pid)
+        base = before[1] if before and before[0] == role and before[1] <= seconds else 0.0
+        spent[role] = spent.get(role, 0.0) + seconds - base
+    return {role: round(seconds, 1) for role, seconds in sorted(spent.items(), key=lambda kv: -kv[1])}
+
+
 def temporary_work() -> contextlib.AbstractContextManager[str]:
     return tempfile.TemporaryDirectory(prefix="wxapp-term-")

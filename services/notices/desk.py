@@ -60,14 +60,16 @@ class NoticeDesk:
     def sms(self) -> SmsBackend:
         return build_backend(self.settings.sms, self.redis, self.sms_recorder)
 
-    def dispatcher(self, clock: Callable[[], datetime] = utcnow, pool_size: int | None = None) -> Dispatcher:
-        """A dispatcher over the shared clients, with its own number of send threads if given."""
+    def dispatcher(self, clock: Callable[[], datetime] = utcnow, pool_size: int | None = None,
+                   scheduler: bool = False) -> Dispatcher:
+        """A dispatcher over the shared clients, with its own number of send threads if given;
+        `scheduler` for the scheduler's runs (their claims are released when another scheduler leads)."""
         settings = self.settings.dispatch
         if pool_size is not None:
             settings = replace(settings, pool_size=pool_size)
         self._size_http_pool(settings.pool_size)
         limiter = RateLimiter(self.redis, keys.outbox_rate, settings.rate_per_s) if settings.rate_per_s > 0 else None
-        return Dispatcher(self.session, self.wechat, self.sms, self.templates, settings, limiter, clock)
+        return Dispatcher(self.session, self.wechat, self.sms, self.templates, settings, limiter, clock, scheduler)
 
     def class_open(self, class_code: str, actor: str, now: datetime | None = None) -> Notice:
         """Staff send the class-open notice (`notify class-open`, the class page's 发送): its rows

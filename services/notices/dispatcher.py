@@ -192,7 +192,7 @@ class DispatchReport:
 class Dispatcher:
     def __init__(self, session: Session, wechat: WeChatApi, sms: SmsBackend, templates: dict[str, KindTemplates],
                  settings: DispatchSettings, limiter: RateLimiter | None = None,
-                 clock: Callable[[], datetime] = utcnow):
+                 clock: Callable[[], datetime] = utcnow, scheduler: bool = False):
         self.session = session
         self.wechat = wechat
         self.sms = sms
@@ -201,7 +201,9 @@ class Dispatcher:
         self.limiter = limiter if settings.rate_per_s > 0 else None
         self.policy = RetryPolicy(settings.max_attempts, settings.retry_base_s)
         self.clock = clock
-        self.token = uuid.uuid4().hex
+        # 32 characters; a scheduler's runs are told apart, for the next leader (outbox.release_scheduler_claims).
+        prefix = outbox.SCHEDULER_TOKEN_PREFIX if scheduler else ""
+        self.token = prefix + uuid.uuid4().hex[:32 - len(prefix)]
         self._rng = random.Random()
         self._mailbox: Mailbox = queue.Queue()
         self._closing = threading.Event()  # set when a run is interrupted: sends not yet started stay unsent

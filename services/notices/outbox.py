@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Insert, Update, and_, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, Insert, Update, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,10 @@ Row = dict[str, object]
 TO_OPENID = "to_openid"
 UNKNOWN_FATE = "微信未在超时内应答，可能已送达；不再重发，也不改发短信，请人工核实"
 SMS_UNKNOWN_FATE = "短信服务商未在超时内应答，可能已发出；不自动重发，请核实后重发"
+
+
+# The claim tokens of the scheduler's dispatch runs begin so (a token is at most 32 characters).
+SCHEDULER_TOKEN_PREFIX = "sched-"
 
 
 def client_msg_id(row_id: int) -> str:
@@ -232,7 +236,20 @@ def expire_leases(session: Session, now: datetime) -> int:
     """Rows left `sending` past their lease (their dispatcher died): never tried, back to `pending`;
     a WeChat message tried inside its resend window, `pending` too (resent with its client_msg_id);
     any other tried row, `unknown`. Returns how many rows changed."""
-    lapsed = [OutboxMessage.state == SENDING, OutboxMessage.lease_until < now]
+    return _give_back(session, now, OutboxMessage.lease_until < now)
+
+
+def release_scheduler_claims(session: Session, now: datetime) -> int:
+    """What dispatch runs of a scheduler left `sending` (tokens of SCHEDULER_TOKEN_PREFIX), as if their
+    leases had ended: called by a scheduler as it takes the lead, when no run of its own has begun, so
+    every such row is a run of a leader gone (killed, or cut off from Redis). Were that leader still
+    sending, nothing doubles: a send starts only when `mark_tried` finds the row still claimed by its
+    token, and a resent WeChat message keeps its client_msg_id. Returns how many rows changed."""
+    return _give_back(session, now, OutboxMessage.claimed_by.startswith(SCHEDULER_TOKEN_PREFIX, autoescape=True))
+
+
+def _give_back(session: Session, now: datetime, lapsed_when: ColumnElement[bool]) -> int:
+    lapsed = [OutboxMessage.state == SENDING, lapsed_when]
     released = {"state": PENDING, "next_try_at": now, "claimed_by": None, "lease_until": None, "updated_at": now}
     window_open = now - RESEND_WINDOW
     with transaction(session):

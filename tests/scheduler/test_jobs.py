@@ -173,8 +173,12 @@ def test_a_changed_job_definition_replaces_the_stored_one(job_store):
     assert str(job.trigger) == str(spec("remind_class_starts").trigger) and job.misfire_grace_time == 50 * 60
 
 
-def test_a_second_scheduler_process_waits_and_takes_over_when_the_leader_stops(make_app, job_store):
+def test_a_second_scheduler_process_waits_and_takes_over_when_the_leader_stops(make_app, job_store, monkeypatch):
     apps, stops, leading = [make_app(), make_app()], [threading.Event(), threading.Event()], [[], []]
+    taken_over: list[int] = []
+    real_take_over = jobs.take_over
+    # Each takes back what the previous leader's dispatch runs held, before its jobs start.
+    monkeypatch.setattr(jobs, "take_over", lambda: taken_over.append(real_take_over()))
     threads = [
         threading.Thread(target=scheduler.run, args=(apps[i], stops[i]),
                          # Long enough that a loaded machine's slow start (jobs synced to the
@@ -194,6 +198,7 @@ def test_a_second_scheduler_process_waits_and_takes_over_when_the_leader_stops(m
         threads[first].join(5)
         wait_until(lambda: leading[1 - first] == [True])
         assert leading[first] == [True, False]
+        assert taken_over == [0, 0]  # once per lead taken (nothing was held here)
     finally:
         for stop in stops:
             stop.set()

@@ -6,6 +6,7 @@ import os
 import random
 import signal
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -222,6 +223,39 @@ def test_a_row_claimed_but_never_tried_goes_back_to_pending_after_its_lease_and_
     assert template_recipients(fake_wechat) == {openid(1): 1}
 
 
+def test_a_new_leader_takes_back_at_once_what_the_dead_leaders_runs_held_and_nothing_is_sent_twice(notify_app,
+                                                                                                   fake_wechat):
+    from scheduler import jobs
+
+    class_with_trainees(notify_app, bound=3, unbound=0)
+    with notify_app.app_context():
+        tools = notify_app.extensions["notice_desk"]
+        notice = tools.class_open(CLASS_CODE, "test")
+        dead = tools.dispatcher(scheduler=True).token  # a run of the leader killed mid-push
+        web = tools.dispatcher().token                 # a console's inline send, alive
+        assert dead.startswith(outbox.SCHEDULER_TOKEN_PREFIX) and len(dead) == 32 and len(web) == 32
+        now = utcnow()
+        untried, tried = outbox.claim(db.session, dead, 2, lease_s=60, now=now)
+        [inline] = outbox.claim(db.session, web, 1, lease_s=60, now=now)
+        assert outbox.mark_tried(db.session, dead, [tried.id], now) == {tried.id}  # its request may have left
+
+        jobs.bind(notify_app)
+        later = now + timedelta(seconds=5)  # long before the leases (60 s) end
+        assert jobs.take_over(later) == 2
+        states = {r.id: (r.state, r.claimed_by) for r in db.session.scalars(select(OutboxMessage))}
+        assert states[untried.id] == ("pending", None) and states[tried.id] == ("pending", None)
+        assert states[inline.id] == ("sending", web)  # not a scheduler's: left to its lease
+        # Were the old leader still alive, its sends could not start: the rows are no longer its.
+        assert outbox.mark_tried(db.session, dead, [untried.id, tried.id], now) == set()
+
+        tools.dispatcher(lambda: later, scheduler=True).run(notice_id=notice.id)
+    # Both resent by the new leader; the one that may have left keeps its client_msg_id (WeChat
+    # delivers it once); the console's own row waits for its sender.
+    assert template_recipients(fake_wechat) == {openid(1): 1, openid(2): 1}
+    ids = {call.json["client_msg_id"] for call in fake_wechat.calls(TEMPLATE_PATH)}
+    assert outbox.client_msg_id(tried.id) in ids
+
+
 def test_a_text_tried_and_left_sending_past_its_lease_becomes_unknown_and_is_not_resent(notify_app, redis):
     class_with_trainees(notify_app, bound=0, unbound=1)
     with notify_app.app_context():
@@ -318,7 +352,13 @@ def test_an_interrupted_dispatcher_gives_back_the_rows_it_had_not_started(notify
     with notify_app.app_context():
         tools = notify_app.extensions["notice_desk"]
         notice = tools.class_open(CLASS_CODE, "test")
-        threading.Timer(0.25, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C mid-batch
+        def interrupt_once_two_sends_are_out() -> None:  # Ctrl-C mid-batch, however busy the machine
+            deadline = time.monotonic() + 20
+            while len(fake_wechat.calls(TEMPLATE_PATH)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt_once_two_sends_are_out, daemon=True).start()
         with pytest.raises(KeyboardInterrupt):
             tools.dispatcher(pool_size=2).run(notice_id=notice.id)
         pending_attempts = db.session.scalars(

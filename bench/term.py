@@ -375,6 +375,7 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
         dead_port = f":{next(h.port for h in st.hosts if h.name == k['host'])}"
         k["beats_on_dead_host"] = sum(v for addr, v in k["beats_after"].items() if addr.endswith(dead_port))
         k.update(nginx_at_kill(work / "access.log", k["killed_at"], dead_port))
+    figures["proxy"] = proxy_latency(work / "access.log")
     figures["cpu"] = cpu_shares(samples)
     figures["samples"] = samples
     figures["metrics_series"] = metrics_series
@@ -475,6 +476,38 @@ def nginx_at_kill(log_path: Path, killed_at: float, dead_port: str) -> dict:
             proxy_errors += 1
     return {"in_flight_retried": retried, "proxy_errors_after_kill": proxy_errors,
             "answered_by_dead_host_after_kill": to_dead_after}
+
+
+PROXY_ROUTES = {"heartbeat": re.compile(r"^POST /api/play/heartbeat$"), "callback": re.compile(r"^POST /wechat$"),
+                "exam start": re.compile(r"^POST /api/exams/\d+/attempts$")}
+
+
+def proxy_latency(log_path: Path) -> dict:
+    """Per route of PROXY_ROUTES, p50/p99/n of nginx's $request_time (ms): from the request's first byte at
+    the proxy to its answer's last, the hosts' queues included but not the load generator's own delays
+    (Locust shares the 2 cores: a starved client adds its wait to what it measures)."""
+    times: dict[str, list[float]] = {name: [] for name in PROXY_ROUTES}
+    if not log_path.exists():
+        return {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        parts = line.split('"')
+        if len(parts) < 3:
+            continue
+        request = parts[1].split("?", 1)[0]
+        try:
+            seconds = float(parts[2].split()[1])
+        except (IndexError, ValueError):
+            continue
+        for name, pattern in PROXY_ROUTES.items():
+            if pattern.match(request):
+                times[name].append(seconds * 1000)
+    out = {}
+    for name, values in times.items():
+        if values:
+            values.sort()
+            out[name] = {"p50": values[len(values) // 2], "p99": values[min(len(values) - 1, int(len(values) * 0.99))],
+                         "count": len(values)}
+    return out
 
 
 def _interrupt(signum, frame) -> None:

@@ -191,3 +191,20 @@ def test_cpu_by_pid_finds_this_process_and_its_cpu():
     sum(i * i for i in range(200_000))  # some CPU of our own
     role, seconds = cpu_by_pid()[os.getpid()]
     assert role == "other" and seconds > 0
+
+
+def test_proxy_latency_reads_nginx_request_time_per_route(tmp_path):
+    from bench.term import proxy_latency
+
+    log = tmp_path / "access.log"
+    lines = [f'1796632076.{i:03d} "POST /api/play/heartbeat" 200 0.{i % 10:03d} "127.0.0.1:1" "200"' for i in range(100)]
+    lines += ['1796632077.000 "POST /wechat" 200 0.250 "127.0.0.1:1" "200"',
+              '1796632077.100 "POST /api/exams/12/attempts" 201 1.500 "127.0.0.1:1, 127.0.0.1:2" "502, 201"',
+              '1796632077.200 "GET /h5/learn" 200 9.000 "127.0.0.1:1" "200"',
+              'garbage']
+    log.write_text("\n".join(lines))
+    found = proxy_latency(log)
+    assert found["heartbeat"] == {"p50": 5.0, "p99": 9.0, "count": 100}
+    assert found["callback"]["p99"] == 250.0 and found["exam start"]["p99"] == 1500.0
+    assert set(found) == {"heartbeat", "callback", "exam start"}  # other routes are not these
+    assert proxy_latency(tmp_path / "none.log") == {}

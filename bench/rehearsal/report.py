@@ -54,8 +54,11 @@ def judge(f: dict) -> list[Row]:
                                ("exam start", "exam start p99", EXAM_START_P99_MS)):
         stat = f.get("stats", {}).get(name) or {}
         p99 = stat.get("p99")
+        proxy = (f.get("proxy") or {}).get(name)
+        at_proxy = f"; at the proxy p99 {proxy['p99']:.0f} ms (p50 {proxy['p50']:.0f})" if proxy else ""
         rows.append(Row(f"{label} <= {limit} ms", f"{p99:.0f} ms (p50 {stat.get('p50') or 0:.0f}, n={stat.get('count', 0)})"
-                        if p99 is not None else "no requests", p99 is not None and p99 <= limit and stat.get("count", 0) > 0))
+                        + at_proxy if p99 is not None else "no requests",
+                        p99 is not None and p99 <= limit and stat.get("count", 0) > 0))
     n = f.get("notice", {})
     expected = n.get("expected", 0)
     once = n.get("delivered_once", 0)

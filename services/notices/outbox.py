@@ -309,15 +309,23 @@ def _cut(error: str | None) -> str | None:
 def record_job_finish(session: Session, msgid: str, status: str, now: datetime) -> str | None:
     """WeChat's TEMPLATESENDJOBFINISH for `msgid`: `success` marks the row delivered; a failure
     (`failed:user block`, `failed: system failed`) fails it and adds its SMS fallback. Returns
-    the row's state after, or None when no row has that msgid (sent by someone else)."""
+    the row's state after, or None when no row has that msgid (sent by someone else).
+
+    `success`, nearly every one of a push's 20,000 reports, is one UPDATE … RETURNING: loading the row
+    and flushing it cost twice the CPU, on the web workers that carry the trainees' pages meanwhile."""
     with transaction(session):
+        if status == "success":
+            return session.scalars(
+                update(OutboxMessage)
+                .where(OutboxMessage.channel == CHANNEL_WECHAT, OutboxMessage.provider_message_id == msgid)
+                .values(delivered_at=func.coalesce(OutboxMessage.delivered_at, now))
+                .returning(OutboxMessage.state).execution_options(synchronize_session=False)
+            ).first()
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.channel == CHANNEL_WECHAT,
                                                          OutboxMessage.provider_message_id == msgid))
         if row is None:
             return None
-        if status == "success":
-            row.delivered_at = row.delivered_at or now
-        elif row.state == SENT and row.delivered_at is None:
+        if row.state == SENT and row.delivered_at is None:
             why = _JOB_FAILURES.get(status, "微信未说明原因")
             row.state, row.last_error, row.updated_at = FAILED, _cut(f"微信未送达（{why}）: {status}"), now
             fallback = _fallback(row.notice_id, row.trainee_id, now)

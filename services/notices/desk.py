@@ -124,4 +124,5 @@ class NoticeDesk:
         with self._lock:
             if size > max(self._http_pool, 10):
                 self.wechat._http.mount(self.wechat.api_base, HTTPAdapter(pool_connections=1, pool_maxsize=size))
+                self.wechat.size_pool(size)
                 self._http_pool = size

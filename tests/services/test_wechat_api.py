@@ -227,3 +227,21 @@ def test_a_burst_of_sends_reads_the_token_from_redis_once_and_a_refused_one_is_d
     assert [s.query["access_token"] for s in fake_wechat.calls(TEMPLATE_PATH)][-3:] == [
         fake_wechat.calls(TEMPLATE_PATH)[0].query["access_token"], "newer-from-elsewhere", "newer-from-elsewhere"]
     assert len(fake_wechat.calls(TOKEN_PATH)) == 1
+
+
+def test_template_sends_go_through_the_proxy_of_the_environment_as_the_other_calls_do(
+        fake_wechat, redis_url, store, monkeypatch):
+    import urllib3
+
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.school.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    api = WeChatApi(APPID, SECRET, "http://api.weixin.example/", redis_lib.Redis.from_url(redis_url), 2)
+    assert isinstance(api._pool, urllib3.ProxyManager) and api._pool.proxy.host == "proxy.school.internal"
+    assert api._http.proxies.get("http") == "http://proxy.school.internal:3128"
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the fake WeChat: straight, no proxy
+    direct = WeChatApi(APPID, SECRET, fake_wechat.base_url, redis_lib.Redis.from_url(redis_url), 2)
+    assert not isinstance(direct._pool, urllib3.ProxyManager)
+    direct.size_pool(32)
+    assert direct._pool.connection_pool_kw["maxsize"] == 32
+    assert send(direct) > 0 and [call.json["touser"] for call in fake_wechat.calls(TEMPLATE_PATH)] == ["oUser1"]

@@ -73,7 +73,7 @@ def _settings(database_url: str, api_base: str, instance: str) -> dict:
         "PII_KEY": "bench-pii-key-0123456789-abcdefghijklmnop", "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL, "WXAPP_INSTANCE": instance, "WECHAT_APPID": "wxbenchfanout0001",
         "WECHAT_SECRET": "bench", "WECHAT_API_BASE": api_base, "WECHAT_TEMPLATE_CLASS_OPEN": "tmpl-bench",
-        "OUTBOX_RATE_PER_S": "0", "OUTBOX_POOL_SIZE": str(POOL_SIZE),
+        "OUTBOX_RATE_PER_S": os.environ.get("WXAPP_BENCH_RATE", "0"), "OUTBOX_POOL_SIZE": str(POOL_SIZE),
     }
 
 

@@ -109,3 +109,18 @@ def test_the_rate_limit_holds_across_clients(store, redis_url):
         assert limiters[n % 2].wait("wechat", deadline=time.monotonic() + 5)
 
     assert time.monotonic() - started >= 19 / 50 * 0.9
+
+
+def test_the_dispatchers_rate_limit_lets_a_tenth_of_a_second_go_at_once_never_more_than_its_threads(store):
+    from types import SimpleNamespace
+
+    from services.notices.desk import rate_burst
+
+    def burst(rate: float, pool: int) -> int:
+        return rate_burst(SimpleNamespace(rate_per_s=rate, pool_size=pool))  # the two fields it reads
+
+    assert [burst(500, 32), burst(500, 16), burst(20, 16), burst(5, 16), burst(1, 16)] == [32, 16, 2, 1, 1]
+
+    limiter = RateLimiter(store, keys.outbox_rate, per_second=20, burst=2)
+    assert [limiter.acquire("wechat") for _ in range(2)] == [0, 0]  # two at once
+    assert 0 < limiter.acquire("wechat") <= 0.05                    # then at the rate

@@ -3,7 +3,7 @@
 Run standalone: `.venv/bin/python bench/fanout.py [ROWS ...]` (default 2500 10000). Each size runs
 in its own process on a fresh PostgreSQL database (created and dropped through
 WXAPP_BENCH_PG_ADMIN): it writes the notice's outbox rows, then dispatches them with the rate
-limit off, and prints the time to write, the sends per second, the wall time of the whole notice
+limit off (WXAPP_BENCH_RATE=500 sets OUTBOX_RATE_PER_S, as the rehearsal has it), and prints the time to write, the sends per second, the wall time of the whole notice
 and the process's resident memory before and at its peak, so that sizes can be compared (memory
 should stay flat in the number of rows). The stand-in is a separate asyncio process, so it does
 not share the dispatcher's interpreter lock.

@@ -98,3 +98,25 @@ def test_unbound_user_on_portal_is_sent_to_bind(client, fake_wechat):
     login(client, fake_wechat, OPENID, "/h5/learn")
     r = client.get("/h5/learn")
     assert r.status_code == 302 and urlsplit(r.headers["Location"]).path == "/h5/bind"
+
+
+def test_a_request_of_an_open_page_answered_meanwhile_does_not_lose_the_state(client, fake_wechat):
+    """The player open in the same WeChat while its attendance QR is scanned there: a request of
+    the player read the session cookie before the scan's OAuth began, and its answer (a permanent
+    session is sent again with every answer) sets that old cookie back while WeChat's return is on
+    its way. The state is in a cookie of its own, which only /h5/oauth receives."""
+    old_session = client.get_cookie("wxapp_session")  # none yet: a first visit
+    params = authorize_params(client.get("/h5/bind"))
+    state_cookie = client.get_cookie("wxapp_oauth", path="/h5/oauth")
+    assert state_cookie is not None and state_cookie.http_only and params["state"] not in state_cookie.value
+    assert client.get_cookie("wxapp_oauth") is None  # not sent to other pages
+    # The other request's answer puts back the session cookie it had read.
+    if old_session is None:
+        client.delete_cookie("wxapp_session")
+    else:
+        client.set_cookie("wxapp_session", old_session.value)
+
+    r = client.get("/h5/oauth", query_string={"code": fake_wechat.oauth_code(OPENID), "state": params["state"]})
+    assert r.status_code == 302 and r.headers["Location"] == "/h5/bind"
+    assert client.get_cookie("wxapp_oauth", path="/h5/oauth") is None  # used once
+    assert client.get("/h5/bind").status_code == 200

@@ -1,7 +1,7 @@
 """Who is on an H5 page: WeChat OAuth2 `snsapi_base`, then the OpenID in the signed session cookie.
 
 A page without a session sends the browser to WeChat's authorize URL with a random state kept
-in the cookie (so it is tied to this browser and used once); WeChat sends it back to `/h5/oauth`
+in a cookie of its own (so it is tied to this browser and used once); WeChat sends it back to `/h5/oauth`
 with a code, which is exchanged through WECHAT_API_BASE for the OpenID.
 """
 from __future__ import annotations
@@ -12,7 +12,20 @@ import secrets
 from functools import wraps
 from urllib.parse import quote, urlsplit
 
-from flask import abort, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    after_this_request,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from services.identity import followers
 from services.identity.pii import short_openid
@@ -27,6 +40,8 @@ log = logging.getLogger(__name__)
 
 AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
 DEFAULT_NEXT = "/h5/learn"
+OAUTH_COOKIE = "wxapp_oauth"
+OAUTH_MAX_AGE_S = 1800  # WeChat's authorize step is silent (snsapi_base): seconds, unless a person stops there
 
 
 def safe_next(path: str | None) -> str:
@@ -40,10 +55,47 @@ def safe_next(path: str | None) -> str:
 
 
 def begin_oauth(next_path: str | None) -> str:
-    """Remembers where to go back to under a fresh state, in this browser's session; returns the state."""
+    """Remembers where to go back to under a fresh state, in a signed cookie of its own that only
+    `/h5/oauth` receives; returns the state.
+
+    Not in the session cookie: a page already open in the same WeChat (the player, whose attendance
+    QR the trainee long-presses to scan) may have a request under way, and its answer sets the
+    session cookie back as it read it, without the state: the return then found none and said
+    登录链接已失效."""
     state = secrets.token_urlsafe(24)
-    session["oauth"] = {"state": state, "next": safe_next(next_path)}
+    pending = _oauth_signer().dumps({"state": state, "next": safe_next(next_path)})
+
+    @after_this_request
+    def remember(response: Response) -> Response:
+        response.set_cookie(OAUTH_COOKIE, pending, max_age=OAUTH_MAX_AGE_S, path=url_for("h5.oauth_return"),
+                            secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
+        return response
+
     return state
+
+
+def _pending_oauth() -> dict | None:
+    """The state and destination `begin_oauth` left in this browser, used once; None if none or forged."""
+    path = url_for("h5.oauth_return")
+
+    @after_this_request
+    def forget(response: Response) -> Response:
+        response.delete_cookie(OAUTH_COOKIE, path=path, secure=current_app.config["SESSION_COOKIE_SECURE"],
+                               httponly=True, samesite="Lax")
+        return response
+
+    raw = request.cookies.get(OAUTH_COOKIE)
+    if raw:
+        try:
+            found = _oauth_signer().loads(raw, max_age=OAUTH_MAX_AGE_S)
+        except BadSignature:
+            return None
+        return found if isinstance(found, dict) and "state" in found and "next" in found else None
+    return session.pop("oauth", None)  # a return begun before this release kept it in the session
+
+
+def _oauth_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key or "", salt="wxapp-oauth-state")
 
 
 def authorize_url(state: str) -> str:
@@ -106,7 +158,8 @@ def error_page(message: str, status: int = 400):
 
 @bp.get("/oauth")
 def oauth_return():
-    pending = session.pop("oauth", None)
+    pending = _pending_oauth()
+    session.pop("oauth", None)
     state, code = request.args.get("state", ""), request.args.get("code", "")
     if not pending or not code or not hmac.compare_digest(state.encode(), pending["state"].encode()):
         session.clear()

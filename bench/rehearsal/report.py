@@ -70,8 +70,11 @@ def judge(f: dict) -> list[Row]:
                     and n.get("within_window", 0) >= expected))
     rss = f.get("rss", {})
     growth = rss.get("max_growth")
-    rows.append(Row(f"worker RSS growth < {RSS_GROWTH:.0%} (after warm-up and kill)",
-                    f"max {growth:+.1%} ({rss.get('worst', '')})" if growth is not None else "no samples",
+    since_kill = (f.get("rss_after_kill") or {}).get("max_growth")
+    rows.append(Row(f"worker RSS growth < {RSS_GROWTH:.0%} (steady soak)",
+                    f"max {growth:+.1%} ({rss.get('worst', '')}) from {_s(rss.get('baseline_t'))} to the end"
+                    + (f"; from 2 min after the kill {since_kill:+.1%}" if since_kill is not None else "")
+                    if growth is not None else "no samples",
                     growth is not None and growth < RSS_GROWTH))
     conn = f.get("connections", {})
     rows.append(Row("PostgreSQL connections under the pools' sum",

@@ -346,6 +346,8 @@ def cpu_by_pid() -> dict[int, tuple[str, float]]:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
+        if not command:  # a kernel thread, or a process that ended and awaits its parent: it keeps its last reading
+            continue
         role = next((name for name, marker in ROLES if marker in command), "other")
         out[int(proc.name)] = (role, (int(fields[11]) + int(fields[12])) / tick)
     return out

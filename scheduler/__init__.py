@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # A follower looks every third of it: a dead leader's successor leads 10-20 s after its last renewal.
 LEADER_TTL_S = 15
+# How often the leader looks for a nudge (a notice queued by staff).
+NUDGE_POLL_S = 1.0
 # A shutdown waits this long for the runs under way (a dispatch stops claiming within seconds).
 SHUTDOWN_WAIT_S = 30
 
@@ -193,13 +196,36 @@ def run(app: Flask, stop: threading.Event, ttl_s: float = LEADER_TTL_S,
                 pause = watch.backoff_s()
             else:
                 retries.apply(scheduler, datetime.now(SHANGHAI))
-            stop.wait(pause)
+            if scheduler is None:
+                stop.wait(pause)
+            else:
+                _lead_for(pause, stop, scheduler, app.extensions["redis"])
     finally:
         if scheduler is not None:
             _shut_down(scheduler)
             leadership.release()
             _tell(on_change, False)
         watch.close()
+
+
+def _lead_for(seconds: float, stop: threading.Event, scheduler: BackgroundScheduler, redis: redis_lib.Redis) -> None:
+    """Waits `seconds` as the leader, starting a dispatch run at once when staff queued a notice
+    (`NoticeDesk.nudge`) and none is under way: the push begins within a second, not up to
+    DISPATCH_INTERVAL_S later."""
+    until = time.monotonic() + seconds
+    while not stop.wait(min(NUDGE_POLL_S, max(until - time.monotonic(), 0))):
+        if time.monotonic() >= until:
+            return
+        try:
+            nudged = redis.getdel(keys.outbox_nudge())
+        except redis_lib.RedisError:
+            continue  # the lock's renewal says what to do about Redis
+        if nudged and not jobs.dispatching.is_set():
+            try:
+                scheduler.modify_job("dispatch_outbox", next_run_time=datetime.now(SHANGHAI))
+                log.info(kv("outbox_nudged"))
+            except Exception as exc:  # the job store's database: the run comes at its time anyway
+                log.warning(kv("outbox_nudge_failed", error=type(exc).__name__))
 
 
 def _lead(app: Flask, watch: database.DatabaseWatch, leadership: Leadership,

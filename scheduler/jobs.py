@@ -6,6 +6,7 @@ Each takes an optional `now` so tests can drive the clock; APScheduler calls the
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -64,8 +65,20 @@ def take_over(now: datetime | None = None) -> int:
         return released
 
 
+# Set while a dispatch run is under way (it claims whatever became due meanwhile: no nudge needed).
+dispatching = threading.Event()
+
+
 def dispatch_outbox(now: datetime | None = None) -> None:
     """Sends the outbox rows that are due (new notices, retries, SMS fallbacks)."""
+    dispatching.set()
+    try:
+        _dispatch_outbox(now)
+    finally:
+        dispatching.clear()
+
+
+def _dispatch_outbox(now: datetime | None) -> None:
     with app_context():
         clock = utcnow if now is None else (lambda: now)
         report = notice_desk().dispatcher(clock, scheduler=True).run(max_seconds=DISPATCH_MAX_S)

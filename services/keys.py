@@ -112,6 +112,11 @@ def heartbeat_count(openid: str, minute: int) -> str:
     return f"{PREFIX}:beats:{openid}:{minute}"
 
 
+def outbox_nudge() -> str:
+    """Set when staff queue a notice for the dispatcher: the leading scheduler starts a run at once."""
+    return f"{PREFIX}:outbox:nudge"
+
+
 def scheduler_leader() -> str:
     """Held by the one scheduler process that runs jobs; the others wait for it to expire."""
     return f"{PREFIX}:scheduler:leader"

@@ -6,6 +6,7 @@ only when first needed, so web workers that never send pay for neither.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,6 +21,7 @@ from models import Notice, TrainingClass
 from services import keys
 from services.db import transaction
 from services.identity import audit
+from services.logfmt import kv
 from services.notices import notice_templates, notices, outbox
 from services.notices.dispatcher import Dispatcher
 from services.notices.notice_templates import KindTemplates
@@ -39,6 +41,12 @@ class Resent:
     requeued: int  # failed texts made due again, sent before retry_texts returned
     unknown: int  # texts of unknown fate: maybe delivered, so not resent
     counts: dict[str, dict[str, int]]  # the notice's rows by channel and state, after
+
+
+log = logging.getLogger(__name__)
+
+# A nudge no scheduler took (none leads) lapses: the next leader's first run sends anyway.
+NUDGE_TTL_S = 60
 
 
 def rate_burst(settings: DispatchSettings) -> int:
@@ -89,6 +97,14 @@ class NoticeDesk:
             audit.record(self.session, actor, "class_notified", f"class:{code}",
                          f"开班通知：学员 {notice.recipients} 人")
         return notice
+
+    def nudge(self) -> None:
+        """Asks the leading scheduler to dispatch now rather than at its next run (up to
+        DISPATCH_INTERVAL_S later). A Redis out of reach loses only that: the next run sends."""
+        try:
+            self.redis.set(keys.outbox_nudge(), "1", ex=NUDGE_TTL_S)
+        except redis_lib.RedisError as exc:
+            log.warning(kv("outbox_nudge_lost", error=type(exc).__name__))
 
     def class_reminders(self, now: datetime | None = None) -> list[Notice]:
         return notices.class_reminders(self.session, self.templates, self.settings.links.learn, now)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from models import AuditEntry, ClassMember, Notice, OutboxMessage, TrainingClass, WechatUser, db
 from models.notices import WITHDRAWN_CLASS_MOVED
+from services import keys
 from tests import factories
 from tests.admin.conftest import console_on
 from tests.notify_util import (
@@ -182,6 +183,7 @@ def test_a_notice_to_many_trainees_is_left_to_the_dispatcher_not_sent_by_the_pag
     console = console_on(notify_app)
     assert console.post(f"/admin/classes/{CLASS_CODE}/notify", data={"confirm": "1"}).status_code == 302
     assert template_recipients(fake_wechat) == {} and sms_sent(redis) == []
+    assert redis.get(keys.outbox_nudge()) is not None  # the leading scheduler starts its run at once
     page = console.text(f"/admin/classes/{CLASS_CODE}")
     assert "开班通知已排队：学员 3 人，系统正在陆续发送" in page and 'hx-trigger="every 3s"' in page
     with notify_app.app_context():

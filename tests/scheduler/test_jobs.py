@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 import scheduler
 from models import Enrollment, Notice, OutboxMessage, TrainingClass, db
 from scheduler import jobs
+from services import keys
 from services.timeutil import SHANGHAI
 from tests.notify_util import (
     TEMPLATE_PATH,
@@ -212,3 +213,38 @@ def wait_until(condition, timeout: float = 5) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+class _Recorder:
+    """Stands in for the running APScheduler: what the leader asked of it."""
+
+    def __init__(self):
+        self.modified: list[str] = []
+
+    def modify_job(self, job_id, **changes):
+        assert set(changes) == {"next_run_time"}
+        self.modified.append(job_id)
+
+
+def test_a_notice_queued_by_staff_starts_the_leaders_dispatch_within_a_second(make_app):
+    app = make_app()
+    redis = app.extensions["redis"]
+    recorder, stop = _Recorder(), threading.Event()
+    redis.set(keys.outbox_nudge(), "1")
+    started = time.monotonic()
+    scheduler._lead_for(1.5, stop, recorder, redis)
+    assert recorder.modified == ["dispatch_outbox"] and redis.get(keys.outbox_nudge()) is None
+    assert time.monotonic() - started >= 1.4  # it still waited out its turn
+
+    jobs.dispatching.set()  # a run under way claims the new rows itself: no second run asked for
+    try:
+        redis.set(keys.outbox_nudge(), "1")
+        scheduler._lead_for(1.5, stop, recorder, redis)
+    finally:
+        jobs.dispatching.clear()
+    assert recorder.modified == ["dispatch_outbox"]
+
+    stop.set()  # a stop ends the wait at once
+    started = time.monotonic()
+    scheduler._lead_for(30, stop, recorder, redis)
+    assert time.monotonic() - started < 1

@@ -97,6 +97,7 @@ def class_notify(code: str):
         tools.dispatcher().run(notice_id=notice.id, wait=True, max_seconds=SEND_WAIT_S)
         flash(f"开班通知已发出：学员 {notice.recipients} 人，送达情况见下表", "success")
     else:
+        tools.nudge()
         flash(f"开班通知已排队：学员 {notice.recipients} 人，系统正在陆续发送，送达情况见下表（自动刷新）", "success")
     return redirect(url_for("admin.class_page", code=training_class.code) + "#delivery")
 

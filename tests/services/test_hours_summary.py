@@ -118,6 +118,9 @@ def test_two_transactions_completing_lessons_of_one_trainee_both_count(app):
 
         def other() -> None:
             with Session(engine) as two:
+                # It waits for `one` however long a loaded machine takes to notice (the app's 8 s
+                # statement timeout once cancelled it in CI before `one` committed).
+                two.execute(text("SET LOCAL statement_timeout = 0"))
                 two.add(LessonProgress(trainee_id=a, lesson_id=second, watched="[]", credited_seconds=0,
                                        max_position=0, position=0, completed_at=now))
                 two.commit()
@@ -129,8 +132,10 @@ def test_two_transactions_completing_lessons_of_one_trainee_both_count(app):
                 if watcher.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                                        "AND datname = current_database()")):
                     break
+                watcher.rollback()  # a new snapshot of pg_stat_activity (it is kept for the transaction)
                 threading.Event().wait(0.02)
         one.commit()
         one.close()
-        thread.join(10)
+        thread.join(30)
+        assert not thread.is_alive()
         assert summary() == recounted() and {row[2:] for row in summary()} == {(2, 2, Decimal(6))}

@@ -84,14 +84,15 @@ def _pending_oauth() -> dict | None:
                                httponly=True, samesite="Lax")
         return response
 
+    earlier = session.pop("oauth", None)  # a return begun before this release kept it in the session
     raw = request.cookies.get(OAUTH_COOKIE)
-    if raw:
-        try:
-            found = _oauth_signer().loads(raw, max_age=OAUTH_MAX_AGE_S)
-        except BadSignature:
-            return None
-        return found if isinstance(found, dict) and "state" in found and "next" in found else None
-    return session.pop("oauth", None)  # a return begun before this release kept it in the session
+    if not raw:
+        return earlier
+    try:
+        found = _oauth_signer().loads(raw, max_age=OAUTH_MAX_AGE_S)
+    except BadSignature:
+        return None
+    return found if isinstance(found, dict) and "state" in found and "next" in found else None
 
 
 def _oauth_signer() -> URLSafeTimedSerializer:
@@ -159,7 +160,6 @@ def error_page(message: str, status: int = 400):
 @bp.get("/oauth")
 def oauth_return():
     pending = _pending_oauth()
-    session.pop("oauth", None)
     state, code = request.args.get("state", ""), request.args.get("code", "")
     if not pending or not code or not hmac.compare_digest(state.encode(), pending["state"].encode()):
         session.clear()

@@ -15,8 +15,9 @@
    would be refused (400) after a second, upsampled detection pass.
 
 Run: `.venv/bin/python bench/exam.py [TRAINEES] [--in-process] [--face-off]`; WXAPP_BENCH_REDIS picks the Redis
-database (default redis://127.0.0.1:6379/6), WXAPP_BENCH_PHOTO_PX the photo's longer side (default 4000, a phone
-camera's; the file input sends the photo as taken).
+database (default redis://127.0.0.1:6379/6), WXAPP_BENCH_PHOTO_PX the photo's longer side: 4000 by default, a
+phone camera's as taken (what the server must still take from any client); 1280 is what the exam page sends
+(WeChat's compressed chooseImage, or the page's own shrink of the file input's photo in wxapp/static/exam.js).
 """
 from __future__ import annotations
 
@@ -180,20 +181,21 @@ def session_cookie(app, openid: str) -> str:
     return app.session_interface.get_signing_serializer(app).dumps({"openid": openid, "_permanent": True})
 
 
-def server_cpu_s(port: int) -> float:
-    """CPU seconds (user + system) spent so far by the gunicorn processes bound to `port`: divided by
-    the cores, what the storm needs of a machine of its own, whatever else shares this one."""
-    total = 0
+def server_cpu_s(port: int) -> dict[int, float]:
+    """CPU seconds (user + system) spent so far by each gunicorn process bound to `port`, by pid: summed
+    and divided by the cores, what the storm needs of a machine of its own, whatever else shares this one;
+    one by one, how evenly the workers shared it (a worker is one process, one core at most)."""
+    spent: dict[int, float] = {}
     for proc in Path("/proc").iterdir():
         try:
             if b"gunicorn" not in (proc / "cmdline").read_bytes() or \
                     f"GUNICORN_BIND=127.0.0.1:{port}".encode() not in (proc / "environ").read_bytes().split(b"\0"):
                 continue
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+            spent[int(proc.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
         except (OSError, IndexError, ValueError):
             continue
-    return total / os.sysconf("SC_CLK_TCK")
+    return spent
 
 
 def bench_http(app, database_url: str, storage: str, openids: list[str]) -> None:
@@ -245,7 +247,9 @@ def bench_http(app, database_url: str, storage: str, openids: list[str]) -> None
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
-        cpu = server_cpu_s(port) - cpu_before
+        cpu_after = server_cpu_s(port)
+        by_process = sorted((cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after), reverse=True)
+        cpu = sum(by_process)
     codes = {code: statuses.count(code) for code in sorted(set(statuses), key=str)}
     print(f"over HTTP, gunicorn 4 workers x 8 threads, {len(openids)} trainees starting at once, "
           f"photo {PHOTO_PX // 4 * 3}x{PHOTO_PX} JPEG {len(photo) // 1024} KB, FACE_MATCH={face_match()}:")
@@ -253,6 +257,7 @@ def bench_http(app, database_url: str, storage: str, openids: list[str]) -> None
           f"   (load average {os.getloadavg()[0]:.1f} at the end)")
     print(f"  server CPU for the {len(openids)} starts: {cpu:.1f} s, {cpu / len(openids) * 1000:.0f} ms a start; "
           f"on {os.cpu_count()} cores of its own at least {cpu / (os.cpu_count() or 1):.1f} s for all")
+    print("  by process (master and workers), s: " + ", ".join(f"{s:.1f}" for s in by_process))
 
 
 def main() -> None:

@@ -137,3 +137,45 @@ def test_trainee_fails_retakes_passes_and_finds_the_exam_closed(live_app, phone,
     card = page.locator("#exam-cards").inner_text()
     assert "已合格（100分），本专业考试已结束" in card and page.locator(".exam-start").count() == 0
     screenshot(page, "exam-8-closed")
+
+
+def test_a_phone_camera_photo_leaves_the_phone_upright_at_the_stored_size(live_app, phone, tmp_path):
+    """A 12 MP photo over 5 MB, lying on its side with EXIF orientation 6 (as phones save them): the page
+    sends it at most 1280 px and upright, so it is taken instead of refused as too large, and uploads
+    a fraction of the bytes."""
+    import io
+
+    from PIL import Image
+
+    from services.exam import attempts
+    from wxapp.extensions import exam_tools
+
+    app, origin = live_app
+    trainee_id = factories.trainee(app, openid=OPENID)
+    bank(app, per_kind=5)
+    full_hours(app, trainee_id)
+    noise = Image.effect_noise((4000, 3000), 64)
+    camera = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to show upright: the upright photo is portrait, 3000 × 4000
+    Image.merge("RGB", (noise, noise.transpose(Image.Transpose.FLIP_LEFT_RIGHT), noise)).save(
+        camera, "JPEG", quality=95, exif=exif)
+    picture = tmp_path / "camera.jpg"
+    picture.write_bytes(camera.getvalue())
+    assert picture.stat().st_size > 5 * 1024 * 1024
+    page = phone(OPENID)
+
+    page.goto(f"{origin}/h5/exam")
+    page.click(".exam-start")
+    page.wait_for_selector("#exam-photo:not([hidden])")
+    page.set_input_files("#photo-input", str(picture))
+    page.wait_for_selector("#photo-preview:not([hidden])")
+    with page.expect_request(lambda r: r.method == "POST" and "/attempts" in r.url) as sent:
+        page.click("#photo-go")
+    page.wait_for_selector("#exam-paper:not([hidden])")
+    assert len(sent.value.post_data_buffer) < 1024 * 1024
+
+    with app.app_context():
+        stored = attempts.photo(exam_tools(), trainee_id, open_attempt_id(app), "before")
+    image = Image.open(io.BytesIO(stored))
+    assert image.size == (960, 1280)  # portrait: the browser turned it by its EXIF before shrinking

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -64,14 +64,25 @@ class MemberRow:
         return self.public_earned >= self.public_required and self.major_earned >= self.major_required
 
 
-def members(session: Session, training_class: TrainingClass) -> list[MemberRow]:
-    """The class's trainees with their hours in the 公共课 and the class's major (four queries)."""
-    rows = session.execute(
-        select(Trainee.id, Trainee.name, Trainee.phone, Trainee.company, WechatUser.id.is_not(None))
-        .join(ClassMember, ClassMember.trainee_id == Trainee.id)
-        .outerjoin(WechatUser, WechatUser.trainee_id == Trainee.id)
-        .where(ClassMember.class_id == training_class.id).order_by(Trainee.name, Trainee.id)
-    ).all()
+# Rows per page of a class's members and of its delivery table: a term's class has thousands of
+# trainees, and the page rendered them all (2.7 MB for 3,333 and their messages, refreshed every 3 s
+# by htmx while a push went out: bench/term.py).
+PAGE_SIZE = 100
+
+
+def members(session: Session, training_class: TrainingClass, page: int | None = None,
+            size: int | None = None) -> list[MemberRow]:
+    """The class's trainees with their hours in the 公共课 and the class's major (three queries), by
+    name; one page of them when `page` is given, all otherwise (the attendance report)."""
+    query = (select(Trainee.id, Trainee.name, Trainee.phone, Trainee.company, WechatUser.id.is_not(None))
+             .join(ClassMember, ClassMember.trainee_id == Trainee.id)
+             .outerjoin(WechatUser, WechatUser.trainee_id == Trainee.id)
+             .where(ClassMember.class_id == training_class.id).order_by(Trainee.name, Trainee.id))
+    if page is not None:
+        query = query.offset((page - 1) * (size or PAGE_SIZE)).limit(size or PAGE_SIZE)
+    rows = session.execute(query).all()
+    if not rows:
+        return []
     courses = session.execute(select(Course.id, Course.kind, Course.hours_required).where(
         (Course.kind == COURSE_PUBLIC) | (Course.major_id == training_class.major_id))).all()
     required = {"public": Decimal(PUBLIC_HOURS), "major": Decimal(PROFESSIONAL_HOURS)}
@@ -79,13 +90,19 @@ def members(session: Session, training_class: TrainingClass) -> list[MemberRow]:
     for course_id, kind, hours_required in courses:
         key = "public" if kind == COURSE_PUBLIC else "major"
         required[key], part[key] = Decimal(hours_required), course_id
-    earned = hours.earned(session, select(ClassMember.trainee_id).where(ClassMember.class_id == training_class.id),
-                          [course_id for course_id, _, _ in courses])
+    whose = ([row[0] for row in rows] if page is not None
+             else select(ClassMember.trainee_id).where(ClassMember.class_id == training_class.id))
+    earned = hours.earned(session, whose, [course_id for course_id, _, _ in courses])
     zero = Decimal(0)
     return [MemberRow(tid, name, phone, company, bool(bound),
                       earned.get((tid, part["public"]), zero), required["public"],
                       earned.get((tid, part["major"]), zero), required["major"])
             for tid, name, phone, company, bound in rows]
+
+
+def member_count(session: Session, training_class: TrainingClass) -> int:
+    return session.scalar(select(func.count()).select_from(ClassMember)
+                          .where(ClassMember.class_id == training_class.id)) or 0
 
 
 class NotifyPreview:
@@ -139,15 +156,43 @@ class Delivery:
     outbox_id: int = 0  # for staff's 重发 of an `unknown` one
 
 
-def deliveries(session: Session, training_class: TrainingClass) -> list[Delivery]:
-    """Every message of the class's notices, per trainee, the ones needing a person first."""
-    rows = session.execute(
-        select(Trainee.id, Trainee.name, Trainee.phone, Notice.kind, OutboxMessage.channel, OutboxMessage.state,
-               OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.sent_at, OutboxMessage.id)
-        .join(OutboxMessage, OutboxMessage.trainee_id == Trainee.id)
-        .join(Notice, Notice.id == OutboxMessage.notice_id)
-        .where(Notice.class_id == training_class.id).order_by(Notice.id, Trainee.name, OutboxMessage.id)
-    ).all()
-    order = {"unknown": 0, "failed": 1, SENDING: 2, PENDING: 3, "sent": 4}
-    found = [Delivery(*row[:7], row[7] or "", row[8], row[9]) for row in rows]
-    return sorted(found, key=lambda d: order.get(d.state, 5))
+@dataclass(frozen=True)
+class DeliveryPage:
+    """One page of a class's messages, and how many messages there are in each state."""
+
+    rows: list[Delivery]
+    states: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.states.values())
+
+    @property
+    def waiting(self) -> int:
+        """Messages still on their way (the table refreshes itself while there are any)."""
+        return self.states.get(PENDING, 0) + self.states.get(SENDING, 0)
+
+
+# The messages needing a person first, then those on their way, the sent ones last.
+STATE_ORDER = {"unknown": 0, "failed": 1, SENDING: 2, PENDING: 3, "sent": 4}
+
+
+def deliveries(session: Session, training_class: TrainingClass, page: int | None = None,
+               size: int | None = None) -> DeliveryPage:
+    """The messages of the class's notices, per trainee, the ones needing a person first (one page of
+    them when `page` is given), with the count of each state (two queries)."""
+    of_class = [Notice.class_id == training_class.id]
+    states = dict(session.execute(
+        select(OutboxMessage.state, func.count()).join(Notice, Notice.id == OutboxMessage.notice_id)
+        .where(*of_class).group_by(OutboxMessage.state)).all())
+    query = (select(Trainee.id, Trainee.name, Trainee.phone, Notice.kind, OutboxMessage.channel, OutboxMessage.state,
+                    OutboxMessage.attempts, OutboxMessage.last_error, OutboxMessage.sent_at, OutboxMessage.id)
+             .join(OutboxMessage, OutboxMessage.trainee_id == Trainee.id)
+             .join(Notice, Notice.id == OutboxMessage.notice_id)
+             .where(*of_class)
+             .order_by(case(STATE_ORDER, value=OutboxMessage.state, else_=len(STATE_ORDER)),
+                       Notice.id, Trainee.name, OutboxMessage.id))
+    if page is not None:
+        query = query.offset((page - 1) * (size or PAGE_SIZE)).limit(size or PAGE_SIZE)
+    rows = [Delivery(*row[:7], row[7] or "", row[8], row[9]) for row in session.execute(query)]
+    return DeliveryPage(rows, states)

@@ -2,6 +2,7 @@
 their hours, the class-open notice (confirmation, then sending, then delivery) and the retry."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,6 +66,35 @@ def class_notice(app, kind: str, key: str, rows: list[tuple[int, str, str, str |
         db.session.add_all([OutboxMessage(notice_id=notice.id, trainee_id=trainee_id, channel=channel, state=state,
                                           last_error=error) for trainee_id, channel, state, error in rows])
         db.session.commit()
+
+
+def test_a_large_class_shows_its_members_and_deliveries_a_page_at_a_time(app, console, monkeypatch):
+    """A term's class has thousands: one page of members (`page`) and one of messages (`dpage`), the
+    messages needing a person first, the count of each state above; the table's refresh keeps its page."""
+    from services.admin import classes
+
+    monkeypatch.setattr(classes, "PAGE_SIZE", 3)
+    ids = class_with_trainees(app, bound=0, unbound=7)
+    states = dict(zip(ids, ["sent", "failed", "sent", "unknown", "pending", "sent", "sent"], strict=True))
+    class_notice(app, "class_open", "class_open:{id}", [(t, "sms", state, None) for t, state in states.items()])
+
+    def names(html: str, section: str = "") -> list[str]:
+        part = html.split('id="delivery"')[0 if section == "members" else -1]
+        return re.findall(r">(学员\d)</a>", part)
+
+    first = console.text(f"/admin/classes/{CLASS_CODE}")
+    assert "学员（7）" in first and names(first, "members") == ["学员1", "学员2", "学员3"]
+    assert "第 1 / 3 页，共 7 条" in first and "?page=2#members" in first
+    assert names(first) == ["学员4", "学员2", "学员5"]  # unknown, failed, pending; the sent ones later
+    assert all(f"{label} <b>{n}</b>" in first for label, n in (("已发送", 4), ("失败", 1), ("待发送", 1)))
+    assert "还有 1 条在发送" in first and f"/admin/classes/{CLASS_CODE}/delivery?dpage=1&amp;page=1" in first
+
+    last = console.text(f"/admin/classes/{CLASS_CODE}?page=3&dpage=3")
+    assert names(last, "members") == ["学员7"] and names(last) == ["学员7"]
+    assert "page=3&amp;dpage=2#delivery" in last  # the members' page is kept by the table's pager
+    fragment = console.text(f"/admin/classes/{CLASS_CODE}/delivery?dpage=2&page=3")
+    assert names(fragment) == ["学员1", "学员3", "学员6"]
+    assert f"/admin/classes/{CLASS_CODE}?page=3&amp;dpage=3#delivery" in fragment
 
 
 def test_edit_moves_the_class_and_withdraws_its_unsent_reminder(app, console):

@@ -20,6 +20,7 @@ from services.school.classes import (
 from services.school.majors import MAJOR_NAMES
 from wxapp.admin import bp
 from wxapp.admin.auth import actor
+from wxapp.admin.helpers import page_arg
 from wxapp.extensions import db, notice_desk, pii
 
 # A notice sent from a page waits this long for its messages; the scheduler sends what is left.
@@ -57,10 +58,14 @@ def classes_page():
 
 @bp.route("/classes/<code>")
 def class_page(code: str):
+    """The class, one page of its members (`page`) and one of its delivery table (`dpage`)."""
     training_class = _class_or_404(code)
-    return render_template("admin/class.html", training_class=training_class, members=classes.members(db.session, training_class),
-                           deliveries=classes.deliveries(db.session, training_class),
-                           starts=local_start_of(training_class.starts_at))
+    page, dpage = page_arg(), page_arg("dpage")
+    return render_template("admin/class.html", training_class=training_class,
+                           members=classes.members(db.session, training_class, page),
+                           member_total=classes.member_count(db.session, training_class),
+                           delivery=classes.deliveries(db.session, training_class, dpage), page=page, dpage=dpage,
+                           page_size=classes.PAGE_SIZE, starts=local_start_of(training_class.starts_at))
 
 
 @bp.route("/classes/<code>/edit", methods=["POST"])
@@ -104,9 +109,11 @@ def class_notify(code: str):
 
 @bp.route("/classes/<code>/delivery")
 def class_delivery(code: str):
-    """The delivery table alone, for htmx to refresh while messages are still on their way."""
+    """The delivery table alone (the page `dpage` of it), for htmx to refresh while messages are still on their way."""
     training_class = _class_or_404(code)
-    return render_template("admin/_delivery.html", training_class=training_class, deliveries=classes.deliveries(db.session, training_class))
+    dpage = page_arg("dpage")
+    return render_template("admin/_delivery.html", training_class=training_class, page=page_arg(), dpage=dpage,
+                           delivery=classes.deliveries(db.session, training_class, dpage), page_size=classes.PAGE_SIZE)
 
 
 @bp.route("/classes/<code>/retry", methods=["POST"])

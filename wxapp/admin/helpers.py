@@ -16,8 +16,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_PAGE = 10_000
 
 
-def page_arg() -> int:
-    return min(max(number(request.values.get("page")) or 1, 1), MAX_PAGE)  # a page past the end: the last
+def page_arg(name: str = "page") -> int:
+    return min(max(number(request.values.get(name)) or 1, 1), MAX_PAGE)  # a page past the end: the last
 
 
 def xlsx_response(data: bytes, filename: str) -> Response:
@@ -71,9 +71,9 @@ def error_page(code: int, message: str, menu: bool = True, back: str | None = No
     return render_template("admin/error.html", code=code, message=message, no_menu=not menu, back=back), code
 
 
-def query_without_page() -> str:
-    """The current query string without `page`, ending in `&` when not empty (for pager links)."""
-    rest = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "page"])
+def query_without_page(name: str = "page") -> str:
+    """The current query string without `name` (the page's), ending in `&` when not empty (for pager links)."""
+    rest = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != name])
     return rest + "&" if rest else ""
 
 

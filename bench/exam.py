@@ -158,12 +158,12 @@ def trainees(app, count: int) -> list[str]:
     return openids
 
 
-def phone_photo() -> bytes:
+def phone_photo(px: int = PHOTO_PX) -> bytes:
     """A phone-camera-like JPEG of a face: a portrait blown up under blurred noise compresses about
     as a photo does (without matplotlib's sample portrait: noise over a gradient, no face)."""
     from PIL import Image, ImageFilter
 
-    size = (PHOTO_PX * 3 // 4, PHOTO_PX)
+    size = (px * 3 // 4, px)
     noise = Image.effect_noise(size, 40).filter(ImageFilter.GaussianBlur(1.5))
     try:
         from tests.faces_util import grace_hopper

@@ -51,6 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pool-size", type=int, default=20, help="PgBouncer's server connections (default_pool_size)")
     p.add_argument("--no-kill", action="store_true", help="don't kill a host during the push")
     p.add_argument("--ramp-s", type=float, help="seconds over which the trainees arrive (default 240; 30 with --quick)")
+    p.add_argument("--photo-px", type=int, default=1280,
+                   help="the exam photos' longer side: 1280 (default) is what the exam page sends, 4000 a phone "
+                        "camera's photo as taken")
     p.add_argument("--outbox-lease-s", type=int, help="OUTBOX_LEASE_S of the hosts (default: the app's, 60)")
     return p.parse_args(argv)
 
@@ -191,7 +194,7 @@ def run(args) -> int:
     stack.ensure_tools()
     print(f"term rehearsal: {plan['trainees']} trainees, {plan['studying']} studying (arriving over "
           f"{plan['ramp_s']:.0f} s), {plan['exam_takers']} exam starts in {plan['exam_window_s']:.0f} s at "
-          f"{plan['exam_at_s']:.0f} s (a question each {plan['answer_s'][0]:g}-{plan['answer_s'][1]:g} s), notice at {plan['notice_at_s']:.0f} s, {plan['run_s'] / 60:.0f} min; "
+          f"{plan['exam_at_s']:.0f} s (photos {args.photo_px} px, a question each {plan['answer_s'][0]:g}-{plan['answer_s'][1]:g} s), notice at {plan['notice_at_s']:.0f} s, {plan['run_s'] / 60:.0f} min; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
     extra = {}
     if args.quick:  # attendance checks come due within the short run (production: 600-1800 s of playing)
@@ -208,20 +211,22 @@ def run(args) -> int:
         school = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("PLAN "))[5:])
         st.flask("staff", "create", cast.staff_user, "--password", cast.staff_password, "--role", "admin")
         print(f"seeded in {time.time() - t0:.0f} s", flush=True)
-        photos = make_photos(Path(work))
+        photos = make_photos(Path(work), args.photo_px)
         st.start_hosts()
         print(f"two hosts up behind nginx at {st.base_url} (workers {args.workers} each, PgBouncer pool "
               f"{args.pool_size})", flush=True)
         return drive(args, plan, cast, st, school, photos, Path(work))
 
 
-def make_photos(work: Path) -> dict:
+def make_photos(work: Path, px: int) -> dict:
+    """The exam takers' photos, `px` on their longer side: the exam page sends at most 1280 (WeChat's
+    compressed chooseImage, or its own shrink of a camera photo: wxapp/static/exam.js)."""
     from bench.exam import phone_photo
 
     paths = {}
     for which in ("before", "after"):
         paths[which] = str(work / f"{which}.jpg")
-        Path(paths[which]).write_bytes(phone_photo())
+        Path(paths[which]).write_bytes(phone_photo(px))
     return paths
 
 

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import xlsxwriter
 from openpyxl import Workbook
 
 from models import Trainee, db
@@ -25,6 +26,8 @@ BILLION_LAUGHS = (
     '<sheet name="&lol9;" sheetId="1" r:id="rId1" '
     'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"/></sheets></workbook>'
 )
+STRINGS_LAUGHS = (BILLION_LAUGHS.split("]>")[0] + ']><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                  "<si><t>&lol9;</t></si></sst>")
 XXE = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
        '<row r="1"><c r="A1" t="inlineStr"><is><t>&xxe;</t></is></c></row></sheetData></worksheet>')
@@ -33,6 +36,19 @@ XXE = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passw
 def good_roster(tmp_path: Path, rows: int = 2) -> Path:
     return write_roster(tmp_path / "good.xlsx", [roster_row(card=id_card(f"3205051980010{n:04d}"),
                                                             phone=f"139{n:08d}") for n in range(rows)])
+
+
+def shared_strings_roster(tmp_path: Path) -> Path:
+    """A good roster with its text in a shared-string table, as Excel saves it (openpyxl writes inline text)."""
+    path = tmp_path / "shared.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    worksheet = book.add_worksheet()
+    for number, row in enumerate([ROSTER_HEADER, roster_row()]):
+        for column, value in enumerate(row):
+            if value is not None:
+                worksheet.write_string(number, column, value)
+    book.close()
+    return path
 
 
 def replaced(source: Path, target: Path, member: str, data: bytes | None) -> Path:
@@ -72,6 +88,8 @@ def malformed_files(tmp_path: Path) -> dict[str, Path]:
         "random_zip": tmp_path / "random.xlsx",
         "entity_bomb_workbook": replaced(good, tmp_path / "laughs.xlsx", "xl/workbook.xml", BILLION_LAUGHS.encode()),
         "xxe_in_sheet": replaced(good, tmp_path / "xxe.xlsx", "xl/worksheets/sheet1.xml", XXE.encode()),
+        "entity_bomb_strings": replaced(shared_strings_roster(tmp_path), tmp_path / "laughs-strings.xlsx",
+                                        "xl/sharedStrings.xml", STRINGS_LAUGHS.encode()),
         "broken_sheet_xml": replaced(good, tmp_path / "broken.xlsx", "xl/worksheets/sheet1.xml", b"<worksheet><sheetData><row>"),
         "no_workbook_xml": replaced(good, tmp_path / "noworkbook.xlsx", "xl/workbook.xml", None),
         "no_sheet": replaced(good, tmp_path / "nosheet.xlsx", "xl/worksheets/sheet1.xml", None),
@@ -90,7 +108,7 @@ def malformed_files(tmp_path: Path) -> dict[str, Path]:
 
 
 MALFORMED = ["text", "empty", "xls_renamed", "csv_renamed", "directory", "truncated", "random_zip",
-             "entity_bomb_workbook", "xxe_in_sheet", "broken_sheet_xml", "no_workbook_xml", "no_sheet",
+             "entity_bomb_workbook", "entity_bomb_strings", "xxe_in_sheet", "broken_sheet_xml", "no_workbook_xml", "no_sheet",
              "binary_sheet", "zip_bomb"]
 
 

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -385,7 +386,7 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
         k["beats_after"] = locust_out.get("hosts_after_kill", {})
         dead_port = f":{next(h.port for h in st.hosts if h.name == k['host'])}"
         k["beats_on_dead_host"] = sum(v for addr, v in k["beats_after"].items() if addr.endswith(dead_port))
-        k.update(nginx_at_kill(work / "access.log", k["killed_at"], dead_port))
+        k.update(nginx_at_kill(work / "access.log", k["killed_at"], dead_port, work / "nginx-error.log"))
     figures["proxy"] = proxy_latency(work / "access.log")
     figures["cpu"] = cpu_shares(samples)
     figures["samples"] = samples
@@ -463,9 +464,18 @@ def rss_growth(samples: list, warmup_s: float) -> dict:
             "baseline_t": after[0]["t"], "end_t": after[-1]["t"]}
 
 
-def nginx_at_kill(log_path: Path, killed_at: float, dead_port: str) -> dict:
-    """From nginx's log: requests answered at most 30 s after the kill that first went to the dead host
-    (retried on the other: two upstream addresses), and proxy errors (502/504) in that time."""
+# nginx's error log names why a try on an upstream failed: a refused connect (the host is gone, the request
+# never reached it) or a connection that broke under a request the host had (in flight as it died).
+_REFUSED = "Connection refused) while connecting to upstream"
+_ERROR_AT = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[error\]")
+
+
+def nginx_at_kill(log_path: Path, killed_at: float, dead_port: str, error_log: Path | None = None) -> dict:
+    """From nginx's logs, the 30 s after the kill: requests that first went to the dead host and were
+    retried on the other (two upstream addresses); of the dead host's failed tries (error log), those
+    in flight as it died (the connection broke under the request) and those sent to it after (refused at
+    connect: no host is marked down, so the round robin keeps trying it first, and nginx passes the
+    request on at once). Also the proxy errors (502/504), and answers from the dead host after the kill."""
     retried, proxy_errors, to_dead_after = 0, 0, 0
     if not log_path.exists():
         return {}
@@ -485,8 +495,28 @@ def nginx_at_kill(log_path: Path, killed_at: float, dead_port: str) -> dict:
             to_dead_after += 1
         if status in ("502", "504"):
             proxy_errors += 1
-    return {"in_flight_retried": retried, "proxy_errors_after_kill": proxy_errors,
-            "answered_by_dead_host_after_kill": to_dead_after}
+    in_flight, refused = _dead_host_tries(error_log, killed_at, dead_port)
+    return {"retried_after_kill": retried, "in_flight_at_kill": in_flight, "refused_by_dead_host": refused,
+            "proxy_errors_after_kill": proxy_errors, "answered_by_dead_host_after_kill": to_dead_after}
+
+
+def _dead_host_tries(error_log: Path | None, killed_at: float, dead_port: str) -> tuple[int, int]:
+    """(broken under a request, refused at connect): the dead host's failed tries in nginx's error log,
+    from the kill's second to 30 s after (the log's times are whole seconds)."""
+    in_flight, refused = 0, 0
+    if error_log is None or not error_log.exists():
+        return in_flight, refused
+    first, last = datetime.fromtimestamp(int(killed_at) - 1), datetime.fromtimestamp(int(killed_at) + 31)
+    for line in error_log.read_text(errors="replace").splitlines():
+        found = _ERROR_AT.match(line)
+        if not found or f'upstream: "http://127.0.0.1{dead_port}' not in line:
+            continue
+        if first <= datetime.strptime(found.group(1), "%Y/%m/%d %H:%M:%S") <= last:
+            if _REFUSED in line:
+                refused += 1
+            else:
+                in_flight += 1
+    return in_flight, refused
 
 
 PROXY_ROUTES = {"heartbeat": re.compile(r"^POST /api/play/heartbeat$"), "callback": re.compile(r"^POST /wechat$"),

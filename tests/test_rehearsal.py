@@ -159,7 +159,9 @@ def test_rss_growth_compares_the_end_with_the_first_sample_after_the_warm_up():
     assert rss_growth(samples[:1], warmup_s=60)["max_growth"] is None
 
 
-def test_nginx_log_tells_retried_requests_and_proxy_errors_apart(tmp_path):
+def test_nginx_logs_tell_requests_in_flight_at_the_kill_from_those_sent_to_the_dead_host_after(tmp_path):
+    from datetime import datetime
+
     log = tmp_path / "access.log"
     log.write_text(
         '1000.5 "POST /api/play/heartbeat" 200 0.012 "127.0.0.1:9001, 127.0.0.1:9002" "502, 200"\n'
@@ -167,8 +169,24 @@ def test_nginx_log_tells_retried_requests_and_proxy_errors_apart(tmp_path):
         '1003.0 "POST /api/play/heartbeat" 200 0.010 "127.0.0.1:9002" "200"\n'
         '1003.0 "POST /api/play/heartbeat" 200 0.010 "127.0.0.1:9001" "200"\n'
         '2000.0 "POST /api/play/heartbeat" 200 0.010 "127.0.0.1:9001, 127.0.0.1:9002" "502, 200"\n')
-    assert nginx_at_kill(log, 1000.0, ":9001") == {"in_flight_retried": 1, "proxy_errors_after_kill": 1,
-                                                   "answered_by_dead_host_after_kill": 1}
+    errors = tmp_path / "nginx-error.log"
+
+    def at(t: float) -> str:
+        return datetime.fromtimestamp(t).strftime("%Y/%m/%d %H:%M:%S")
+
+    errors.write_text(
+        f'{at(1000)} [error] 7#7: *1 recv() failed (104: Connection reset by peer) while reading response header '
+        'from upstream, client: 127.0.0.1, request: "POST /wechat HTTP/1.1", upstream: "http://127.0.0.1:9001/wechat"\n'
+        f'{at(1001)} [error] 7#7: *2 connect() failed (111: Connection refused) while connecting to upstream, '
+        'client: 127.0.0.1, request: "POST /api/play/heartbeat HTTP/1.1", upstream: "http://127.0.0.1:9001/api/play/heartbeat"\n'
+        f'{at(1002)} [error] 7#7: *3 connect() failed (111: Connection refused) while connecting to upstream, '
+        'client: 127.0.0.1, request: "GET /h5/learn HTTP/1.1", upstream: "http://127.0.0.1:9002/h5/learn"\n'
+        f'{at(2000)} [error] 7#7: *4 connect() failed (111: Connection refused) while connecting to upstream, '
+        'client: 127.0.0.1, request: "GET /h5/learn HTTP/1.1", upstream: "http://127.0.0.1:9001/h5/learn"\n'
+        f'{at(1001)} [warn] 7#7: *5 a client request body is buffered to a temporary file\n')
+    assert nginx_at_kill(log, 1000.0, ":9001", errors) == {
+        "retried_after_kill": 1, "in_flight_at_kill": 1, "refused_by_dead_host": 1,
+        "proxy_errors_after_kill": 1, "answered_by_dead_host_after_kill": 1}
 
 
 def test_cpu_by_role_counts_what_each_process_spent_during_the_run_only():

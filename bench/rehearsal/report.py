@@ -85,7 +85,8 @@ def judge(f: dict) -> list[Row]:
     takeover = k.get("takeover_s")
     rows.append(Row(f"scheduler takeover <= {TAKEOVER_S} s",
                     f"{_s(takeover)} (host {k.get('host', '?')} killed; beats after: {k.get('beats_after', {})}; "
-                    f"credit lost {k.get('credit_lost', '?')})" if k else "no kill",
+                    f"credit lost {k.get('credit_lost', '?')}; requests in flight on it {k.get('in_flight_at_kill', '?')}, "
+                    f"sent to it after and passed on {k.get('refused_by_dead_host', '?')})" if k else "no kill",
                     takeover is not None and takeover <= TAKEOVER_S and k.get("credit_lost", 1) == 0
                     and not k.get("beats_on_dead_host")))
     return rows

@@ -388,6 +388,7 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
         k["beats_on_dead_host"] = sum(v for addr, v in k["beats_after"].items() if addr.endswith(dead_port))
         k.update(nginx_at_kill(work / "access.log", k["killed_at"], dead_port, work / "nginx-error.log"))
     figures["proxy"] = proxy_latency(work / "access.log")
+    figures["client_connections"] = client_connections(work / "access.log")
     figures["cpu"] = cpu_shares(samples)
     figures["samples"] = samples
     figures["metrics_series"] = metrics_series
@@ -405,6 +406,10 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
     if figures["cpu"]:
         print("CPU by role over the run, seconds (share of the machine): " + ", ".join(
             f"{role} {c['s']:.0f} ({c['share']:.0%})" for role, c in figures["cpu"].items()))
+    conns = figures["client_connections"]
+    if conns.get("requests"):
+        print(f"client connections: {conns['opened']} opened (TLS handshakes) for {conns['requests']} requests, "
+              f"{conns['requests'] / max(1, conns['opened']):.1f} requests each")
     print(f"\nlocust HTML report: {OUT / 'term.html'}; figures: {OUT / 'term.json'}; load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     report.write_json(OUT / "term.json", rows, figures)
@@ -521,6 +526,21 @@ def _dead_host_tries(error_log: Path | None, killed_at: float, dead_port: str) -
 
 PROXY_ROUTES = {"heartbeat": re.compile(r"^POST /api/play/heartbeat$"), "callback": re.compile(r"^POST /wechat$"),
                 "exam start": re.compile(r"^POST /api/exams/\d+/attempts$")}
+
+
+def client_connections(log_path: Path) -> dict:
+    """How many client connections nginx saw opened (a request that was the first on its connection,
+    `$connection_requests` 1, each after a TLS handshake) for how many requests: simulated phones that
+    keep their connection open between beats open few."""
+    requests, opened = 0, 0
+    if not log_path.exists():
+        return {}
+    for line in log_path.read_text(errors="replace").splitlines():
+        last = line.rsplit(" ", 1)[-1]
+        if last.isdigit() and line.count('"') >= 6:
+            requests += 1
+            opened += last == "1"
+    return {"requests": requests, "opened": opened}
 
 
 def proxy_latency(log_path: Path) -> dict:

@@ -226,3 +226,16 @@ def test_proxy_latency_reads_nginx_request_time_per_route(tmp_path):
     assert found["callback"]["p99"] == 250.0 and found["exam start"]["p99"] == 1500.0
     assert set(found) == {"heartbeat", "callback", "exam start"}  # other routes are not these
     assert proxy_latency(tmp_path / "none.log") == {}
+
+
+def test_client_connections_count_the_requests_that_opened_a_connection(tmp_path):
+    from bench.term import client_connections
+
+    log = tmp_path / "access.log"
+    log.write_text(
+        '1000.5 "POST /api/play/heartbeat" 200 0.012 "127.0.0.1:9001" "200" 1\n'
+        '1015.5 "POST /api/play/heartbeat" 200 0.012 "127.0.0.1:9001" "200" 2\n'
+        '1030.5 "POST /api/play/heartbeat" 200 0.012 "127.0.0.1:9002" "200" 1\n'
+        '1031.0 "GET /h5/learn" 200 0.020 "127.0.0.1:9001, 127.0.0.1:9002" "502, 200" 11\n'
+        '1000.5 "POST /api/play/heartbeat" 200 0.012 "127.0.0.1:9001" "200"\n')  # an older format: not counted
+    assert client_connections(log) == {"requests": 4, "opened": 2}

@@ -44,7 +44,7 @@ events {{ worker_connections 12000; }}
 http {{
     client_body_temp_path {dir}/body; proxy_temp_path {dir}/proxy; fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi; scgi_temp_path {dir}/scgi;
-    log_format term '$msec "$request_method $uri" $status $request_time "$upstream_addr" "$upstream_status"';
+    log_format term '$msec "$request_method $uri" $status $request_time "$upstream_addr" "$upstream_status" $connection_requests';
     access_log {dir}/access.log term buffer=256k flush=1s;
     # Idle connections to gunicorn are closed here before gunicorn closes them (keepalive 5 s in
     # gunicorn.conf.py): with nginx's default of 60 s a request sent on a connection gunicorn had

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVarTuple
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -24,6 +25,8 @@ from models.notices import CHANNEL_WECHAT, NOTICE_CLASS_OPEN, PENDING, SENDING, 
 from services.identity.followers import NOT_UNFOLLOWED
 from services.school.majors import PROFESSIONAL_HOURS, PUBLIC_HOURS
 from services.study import hours
+
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,14 @@ class MemberRow:
 PAGE_SIZE = 100
 
 
+def _one_page(query: Select[*Ts], page: int | None, size: int | None) -> Select[*Ts]:
+    """`query` limited to page `page` (from 1) of `size` rows (PAGE_SIZE when None); whole when `page` is None."""
+    if page is None:
+        return query
+    size = size or PAGE_SIZE
+    return query.offset((page - 1) * size).limit(size)
+
+
 def members(session: Session, training_class: TrainingClass, page: int | None = None,
             size: int | None = None) -> list[MemberRow]:
     """The class's trainees with their hours in the 公共课 and the class's major (three queries), by
@@ -78,9 +89,7 @@ def members(session: Session, training_class: TrainingClass, page: int | None = 
              .join(ClassMember, ClassMember.trainee_id == Trainee.id)
              .outerjoin(WechatUser, WechatUser.trainee_id == Trainee.id)
              .where(ClassMember.class_id == training_class.id).order_by(Trainee.name, Trainee.id))
-    if page is not None:
-        query = query.offset((page - 1) * (size or PAGE_SIZE)).limit(size or PAGE_SIZE)
-    rows = session.execute(query).all()
+    rows = session.execute(_one_page(query, page, size)).all()
     if not rows:
         return []
     courses = session.execute(select(Course.id, Course.kind, Course.hours_required).where(
@@ -192,7 +201,5 @@ def deliveries(session: Session, training_class: TrainingClass, page: int | None
              .where(*of_class)
              .order_by(case(STATE_ORDER, value=OutboxMessage.state, else_=len(STATE_ORDER)),
                        Notice.id, Trainee.name, OutboxMessage.id))
-    if page is not None:
-        query = query.offset((page - 1) * (size or PAGE_SIZE)).limit(size or PAGE_SIZE)
-    rows = [Delivery(*row[:7], row[7] or "", row[8], row[9]) for row in session.execute(query)]
+    rows = [Delivery(*row[:7], row[7] or "", row[8], row[9]) for row in session.execute(_one_page(query, page, size))]
     return DeliveryPage(rows, states)

@@ -12,8 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     CompoundSelect,
+    Integer,
     Row,
     bindparam,
     exists,
@@ -172,7 +174,7 @@ def courses(session: Session, trainee_id: int) -> list[CourseLine]:
     return lines
 
 
-def _studied_courses(trainee_id: int) -> ColumnElement[bool]:
+def _studied_courses(trainee_id: int | BindParameter[int]) -> ColumnElement[bool]:
     """The courses a trainee studies: the 公共课 once they are enrolled at all, and each enrolled major's."""
     enrolled = select(Enrollment.major_id).where(Enrollment.trainee_id == trainee_id)
     return or_(Course.major_id.in_(enrolled), (Course.kind == COURSE_PUBLIC) & exists(enrolled))
@@ -180,13 +182,12 @@ def _studied_courses(trainee_id: int) -> ColumnElement[bool]:
 
 # The courses a trainee studies with their lessons in view (retired ones left out), a row per lesson
 # (a course without one: one row, lesson columns NULL), in one round trip of plain rows; built once.
-_STUDIED = select(Enrollment.major_id).where(Enrollment.trainee_id == bindparam("trainee_id"))
 _DETAILS = (
     select(Course.id, Course.name, Course.kind, Course.hours_required, Major.name.label("major"),
            Lesson.id.label("lesson_id"), Lesson.title, Lesson.duration_s, Lesson.hours)
     .outerjoin(Major, Major.id == Course.major_id)
     .outerjoin(Lesson, (Lesson.course_id == Course.id) & Lesson.retired_at.is_(None))
-    .where(or_(Course.major_id.in_(_STUDIED), (Course.kind == COURSE_PUBLIC) & exists(_STUDIED)))
+    .where(_studied_courses(bindparam("trainee_id", type_=Integer)))
     .order_by(Course.kind != COURSE_PUBLIC, func.coalesce(Major.position, 0), Course.id, Lesson.position, Lesson.id)
 )
 

@@ -35,7 +35,7 @@ def completions_count():
 @bp.route("/exports/attendance/<code>.xlsx")
 def export_attendance(code: str):
     training_class = find_class(db.session, code)
-    if not classes.members(db.session, training_class):
+    if not classes.member_count(db.session, training_class):
         flash(f"班级 {training_class.code} 还没有学员（报名名单的“班级”列填写班级编号后导入即可加入），考勤报表为空，未生成文件",
               "warning")
         return redirect(url_for("admin.exports"))

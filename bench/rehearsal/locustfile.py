@@ -113,10 +113,16 @@ def _outcome(response, expected: tuple[int, ...] = (200,)) -> None:
     response.failure(f"{kind} {name}")
 
 
-class Trainee(FastHttpUser):
+class _Client(FastHttpUser):
+    """Every simulated client: the shared TLS context, answers awaited up to 30 s."""
+
     abstract = True
     ssl_context_factory = staticmethod(_shared_tls)
     network_timeout = 30.0
+
+
+class Trainee(_Client):
+    abstract = True
     connection_timeout = 10.0
 
     def enter(self, number: int, path: str) -> str:
@@ -143,13 +149,11 @@ class Trainee(FastHttpUser):
             return r
 
 
-class Follower(FastHttpUser):
+class Follower(_Client):
     """Menu clicks and texts through the callback, signed and encrypted as WeChat's servers send them."""
 
     fixed_count = PLAN.get("users", {}).get("Follower", 0)
-    ssl_context_factory = staticmethod(_shared_tls)
     wait_time = between(1, 5)
-    network_timeout = 30.0
 
     def on_start(self) -> None:
         self.openid = openid(random.randint(1, PLAN["trainees"]))
@@ -321,11 +325,9 @@ class ExamTaker(Trainee):
             self.post_form(path, data, "exercise submit", (200,))
 
 
-class Staff(FastHttpUser):
+class Staff(_Client):
     fixed_count = PLAN.get("users", {}).get("Staff", 0)
-    ssl_context_factory = staticmethod(_shared_tls)
     wait_time = between(3, 8)
-    network_timeout = 30.0
 
     def on_start(self) -> None:
         with self.client.get("/admin/login", name="admin login page", catch_response=True) as r:

@@ -388,6 +388,7 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
         k["beats_on_dead_host"] = sum(v for addr, v in k["beats_after"].items() if addr.endswith(dead_port))
         k.update(nginx_at_kill(work / "access.log", k["killed_at"], dead_port, work / "nginx-error.log"))
     figures["proxy"] = proxy_latency(work / "access.log")
+    figures["timeline"] = timeline(work / "access.log", sampler_start, samples)
     figures["client_connections"] = client_connections(work / "access.log")
     figures["cpu"] = cpu_shares(samples)
     figures["samples"] = samples
@@ -404,8 +405,16 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
               f" (counted since the host started), outbox {outbox}, last dispatch "
               + (f"{time.time() - last:.0f} s ago" if last else "never"))
     if figures["cpu"]:
+        machine = {role: figures["cpu"][role] for role in ("idle", "stolen") if role in figures["cpu"]}
         print("CPU by role over the run, seconds (share of the machine): " + ", ".join(
-            f"{role} {c['s']:.0f} ({c['share']:.0%})" for role, c in figures["cpu"].items()))
+            f"{role} {c['s']:.0f} ({c['share']:.0%})" for role, c in figures["cpu"].items() if role not in machine)
+            + "".join(f"; {role} {c['s']:.0f} ({c['share']:.0%})" for role, c in machine.items())
+            + (" (stolen: the virtual CPUs waited for another tenant)" if "stolen" in machine else ""))
+    if figures["timeline"]:
+        print("\nminute by minute (at the proxy, p99 ms; the machine's busy and stolen cores):")
+        for w in figures["timeline"]:
+            print(f"  {w['from_s']:>4.0f}-{w['to_s']:<4.0f}s beat {w['heartbeat_p99']:>5.0f} "
+                  f"callback {w['callback_p99']:>5.0f} busy {w['busy']:.2f} stolen {w['stolen']:.2f}")
     conns = figures["client_connections"]
     if conns.get("requests"):
         print(f"client connections: {conns['opened']} opened (TLS handshakes) for {conns['requests']} requests, "
@@ -569,6 +578,47 @@ def proxy_latency(log_path: Path) -> dict:
             out[name] = {"p50": values[len(values) // 2], "p99": values[min(len(values) - 1, int(len(values) * 0.99))],
                          "count": len(values)}
     return out
+
+
+def timeline(log_path: Path, started: float, samples: list, window_s: float = 60) -> list[dict]:
+    """Per window of the run: the heartbeat's and the callback's p99 at the proxy (ms), and the
+    machine's busy and stolen cores from the sampler's readings (which hold cumulative CPU seconds)."""
+    times: dict[int, dict[str, list[float]]] = {}
+    if not log_path.exists():
+        return []
+    for line in log_path.read_text(errors="replace").splitlines():
+        parts = line.split('"')
+        if len(parts) < 3:
+            continue
+        request = parts[1].split("?", 1)[0]
+        try:
+            at, seconds = float(parts[0].split()[0]), float(parts[2].split()[1])
+        except (IndexError, ValueError):
+            continue
+        for name in ("heartbeat", "callback"):
+            if PROXY_ROUTES[name].match(request):
+                window = times.setdefault(int((at - started) // window_s), {"heartbeat": [], "callback": []})
+                window[name].append(seconds * 1000)
+    readings = [(s["t"], s["cpu"]) for s in samples if s.get("cpu")]
+    out = []
+    for index in sorted(k for k in times if k >= 0):
+        lo, hi = index * window_s, (index + 1) * window_s
+        inside = [r for r in readings if lo <= r[0] <= hi + 5]
+        busy = stolen = 0.0
+        if len(inside) >= 2:
+            (t0, first), (t1, last) = inside[0], inside[-1]
+            spent = {role: last.get(role, 0.0) - first.get(role, 0.0) for role in last}
+            busy = sum(v for role, v in spent.items() if role not in ("idle", "stolen")) / max(t1 - t0, 1e-9)
+            stolen = spent.get("stolen", 0.0) / max(t1 - t0, 1e-9)
+        out.append({"from_s": lo, "to_s": hi, "busy": round(busy, 2), "stolen": round(stolen, 2),
+                    **{f"{name}_p99": _p99(values) for name, values in times[index].items()},
+                    **{f"{name}_n": len(values) for name, values in times[index].items()}})
+    return out
+
+
+def _p99(values: list[float]) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * 0.99))] if values else 0.0
 
 
 def _interrupt(signum, frame) -> None:

@@ -207,8 +207,14 @@ def test_cpu_by_pid_finds_this_process_and_its_cpu():
     from bench.rehearsal.stack import cpu_by_pid
 
     sum(i * i for i in range(200_000))  # some CPU of our own
-    role, seconds = cpu_by_pid()[os.getpid()]
+    readings = cpu_by_pid()
+    role, seconds = readings[os.getpid()]
     assert role == "other" and seconds > 0
+    # The machine's idle and stolen time since boot: neither more than all cores' time since boot.
+    with open("/proc/uptime") as uptime:
+        since_boot = float(uptime.read().split()[0])
+    assert readings[-1][0] == "idle" and 0 < readings[-1][1] <= since_boot * (os.cpu_count() or 1) + 1
+    assert readings[-2][0] == "stolen" and 0 <= readings[-2][1] <= since_boot * (os.cpu_count() or 1)
 
 
 def test_proxy_latency_reads_nginx_request_time_per_route(tmp_path):

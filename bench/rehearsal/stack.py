@@ -335,7 +335,8 @@ ROLES = (("scheduler", "scheduler run"), ("web", "gunicorn"), ("locust", "locust
 
 
 def cpu_by_pid() -> dict[int, tuple[str, float]]:
-    """Every process's role (ROLES, else "other") and CPU seconds so far (user + system)."""
+    """Every process's role (ROLES, else "other") and CPU seconds so far (user + system); and the
+    machine's idle and stolen seconds (under the keys -1 and -2)."""
     out: dict[int, tuple[str, float]] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for proc in Path("/proc").iterdir():
@@ -350,6 +351,12 @@ def cpu_by_pid() -> dict[int, tuple[str, float]]:
             continue
         role = next((name for name, marker in ROLES if marker in command), "other")
         out[int(proc.name)] = (role, (int(fields[11]) + int(fields[12])) / tick)
+    # The machine's idle time, and the time its virtual CPUs waited for the hypervisor ("steal": another
+    # tenant's work). Both under negative keys, so that a run on a shared machine says how shared it was.
+    with open("/proc/stat") as stat:
+        cores = stat.readline().split()[1:]
+    out[-1] = ("idle", (int(cores[3]) + int(cores[4])) / tick)  # idle + iowait
+    out[-2] = ("stolen", int(cores[7]) / tick)
     return out
 
 

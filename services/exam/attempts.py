@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 
 from models import Enrollment
 from models.exam import ExamAnswer, ExamAttempt
+from services import background_cpu
 from services.db import transaction
 from services.exam import ExamError, photos
 from services.exam import paper as papers
+from services.exam.faces.gate import FaceGate
 from services.exam.grading import ALREADY_SUBMITTED, ExamTools, Result, close, settle_due
 from services.exam.state import IN_PROGRESS, LOCKED, PASSED, ExamLine, exams_for
 from services.storage import StorageError
@@ -87,10 +89,15 @@ def start_attempt(tools: ExamTools, trainee_id: int, exam_id: int, token: str, p
 
 
 def _checked(tools: ExamTools, photo: bytes | None) -> bytes:
-    """The photo as it will be stored; with face comparison on, it must show exactly one face."""
+    """The photo as it will be stored; with face comparison on, it must show exactly one face.
+    The work is done at lower priority (services.background_cpu): beats and callbacks go first."""
+    return background_cpu.run(_prepared, tools.faces, photo)
+
+
+def _prepared(faces: FaceGate | None, photo: bytes | None) -> bytes:
     prepared = photos.prepare_photo(photo)
-    if tools.faces is not None:
-        tools.faces.check_photo(prepared.image)  # the picture just decoded, not the JPEG decoded again
+    if faces is not None:
+        faces.check_photo(prepared.image)  # the picture just decoded, not the JPEG decoded again
     return prepared.jpeg
 
 

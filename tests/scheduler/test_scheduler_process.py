@@ -56,9 +56,10 @@ def start(settings: dict) -> Scheduler:
     return Scheduler(settings)
 
 
-def test_one_process_leads_a_second_idles_and_sigterm_stops_them(database_url, redis_url, tmp_path):
+def test_one_process_leads_a_second_idles_and_sigterm_stops_them(database_url, redis_url, tmp_path, make_app):
     if not database_url.startswith("sqlite"):
         pytest.skip("the process itself is the same on both databases; once is enough")
+    make_app()  # the schema: without it the process would wait for a database it can lead on
     store = redis_lib.Redis.from_url(redis_url)
     store.delete(keys.scheduler_leader())
     settings = base_settings(database_url, redis_url, str(tmp_path / "instance"))

@@ -219,7 +219,7 @@ def _move(desk: NoticeDesk, ticket: Ticket, ip: str | None) -> tuple[BoundTraine
         if old_openid is not None:
             told = notices.binding_moved(session, desk.templates, trainee_id=trainee.id, old_openid=old_openid,
                                          key=f"{trainee.id}:{secrets.token_hex(8)}", now=now).id
-        result = BoundTrainee(trainee.id, trainee.name)
+        result = BoundTrainee(trainee.id, trainee.name, trainee.company)
     return result, told
 
 

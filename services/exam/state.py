@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Integer, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from models import Enrollment, Major
@@ -53,31 +53,42 @@ def missing_hours(lines: list[CourseLine], major: str) -> list[str]:
     return owed
 
 
+# Built once (the portal, the exam page and the chat's MY_EXAM ask on every visit): per enrollment,
+# its major and its attempts' figures; and the voided passes.
+_TRAINEE = bindparam("trainee_id", type_=Integer)
+_STANDING = ExamAttempt.voided_at.is_(None)
+_STATS = (
+    select(
+        ExamAttempt.enrollment_id.label("enrollment_id"),
+        func.count(ExamAttempt.id).label("attempts"),
+        func.max(case((_STANDING, ExamAttempt.score))).label("best"),
+        func.max(case((_STANDING & ExamAttempt.passed.is_(True), 1), else_=0)).label("passed"),
+        func.max(case((ExamAttempt.submitted_at.is_(None), ExamAttempt.id))).label("open_id"),
+        func.max(case((_STANDING, ExamAttempt.submitted_at))).label("last_standing"),
+    )
+    .where(ExamAttempt.trainee_id == _TRAINEE)
+    .group_by(ExamAttempt.enrollment_id)
+    .subquery()
+)
+_EXAM_LINES = (
+    select(Enrollment.id, Major.id, Major.name, Major.code, _STATS.c.attempts, _STATS.c.best, _STATS.c.passed,
+           _STATS.c.open_id, _STATS.c.last_standing)
+    .join(Major, Major.id == Enrollment.major_id)
+    .outerjoin(_STATS, _STATS.c.enrollment_id == Enrollment.id)
+    .where(Enrollment.trainee_id == _TRAINEE)
+    .order_by(Major.position)
+)
+_VOIDS = (
+    select(ExamAttempt.enrollment_id, ExamAttempt.voided_at, ExamAttempt.void_reason)
+    .where(ExamAttempt.trainee_id == _TRAINEE, ExamAttempt.voided_at.is_not(None))
+    .order_by(ExamAttempt.voided_at)
+)
+
+
 def exams_for(session: Session, trainee_id: int, lines: list[CourseLine] | None = None) -> list[ExamLine]:
     """One line per enrolled major, in the majors' order (call `grading.settle_due` first to close late attempts)."""
     lines = learning.courses(session, trainee_id) if lines is None else lines
-    standing = ExamAttempt.voided_at.is_(None)
-    stats = (
-        select(
-            ExamAttempt.enrollment_id.label("enrollment_id"),
-            func.count(ExamAttempt.id).label("attempts"),
-            func.max(case((standing, ExamAttempt.score))).label("best"),
-            func.max(case((standing & ExamAttempt.passed.is_(True), 1), else_=0)).label("passed"),
-            func.max(case((ExamAttempt.submitted_at.is_(None), ExamAttempt.id))).label("open_id"),
-            func.max(case((standing, ExamAttempt.submitted_at))).label("last_standing"),
-        )
-        .where(ExamAttempt.trainee_id == trainee_id)
-        .group_by(ExamAttempt.enrollment_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Enrollment.id, Major.id, Major.name, Major.code, stats.c.attempts, stats.c.best, stats.c.passed,
-               stats.c.open_id, stats.c.last_standing)
-        .join(Major, Major.id == Enrollment.major_id)
-        .outerjoin(stats, stats.c.enrollment_id == Enrollment.id)
-        .where(Enrollment.trainee_id == trainee_id)
-        .order_by(Major.position)
-    ).all()
+    rows = session.execute(_EXAM_LINES, {"trainee_id": trainee_id}).all()
     voids = _last_voids(session, trainee_id)
     result = []
     for enrollment_id, major_id, name, code, attempts, best, passed, open_id, last_standing in rows:
@@ -94,11 +105,7 @@ def exams_for(session: Session, trainee_id: int, lines: list[CourseLine] | None 
 def _last_voids(session: Session, trainee_id: int) -> dict[int, tuple[datetime | None, str | None]]:
     """Per enrollment, the last voided pass: when, and the reason staff gave."""
     found: dict[int, tuple[datetime | None, str | None]] = {}
-    for enrollment_id, voided_at, reason in session.execute(
-        select(ExamAttempt.enrollment_id, ExamAttempt.voided_at, ExamAttempt.void_reason)
-        .where(ExamAttempt.trainee_id == trainee_id, ExamAttempt.voided_at.is_not(None))
-        .order_by(ExamAttempt.voided_at)
-    ):
+    for enrollment_id, voided_at, reason in session.execute(_VOIDS, {"trainee_id": trainee_id}):
         found[enrollment_id] = (voided_at, reason)
     return found
 

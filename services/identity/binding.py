@@ -127,7 +127,7 @@ def bind(session: Session, redis: redis_lib.Redis, cipher: PiiCipher, attempt: A
             _lock_if_spent(redis, attempt)
         raise
     _give_back(redis, attempt, clear=True)
-    return BoundTrainee(trainee.id, trainee.name)
+    return BoundTrainee(trainee.id, trainee.name, trainee.company)
 
 
 def _formats(attempt: Attempt) -> tuple[str, str]:

@@ -26,10 +26,11 @@ NOT_UNFOLLOWED = WechatUser.subscribed.is_not(False)
 
 @dataclass(frozen=True)
 class BoundTrainee:
-    """The little the chat needs of the trainee behind an OpenID."""
+    """The little the chat and the portal's greeting need of the trainee behind an OpenID."""
 
     id: int
     name: str
+    company: str
 
 
 def _wechat_user(session: Session, openid: str) -> WechatUser:
@@ -45,7 +46,7 @@ def record_subscribe(session: Session, openid: str, at: datetime) -> BoundTraine
     user = _wechat_user(session, openid)
     user.subscribed, user.subscribed_at = True, at
     session.commit()
-    return BoundTrainee(user.trainee.id, user.trainee.name) if user.trainee else None
+    return BoundTrainee(user.trainee.id, user.trainee.name, user.trainee.company) if user.trainee else None
 
 
 def record_unsubscribe(session: Session, openid: str, at: datetime) -> None:
@@ -56,14 +57,14 @@ def record_unsubscribe(session: Session, openid: str, at: datetime) -> None:
 
 # Built once: this runs on every menu click, so no statement is rebuilt and no entity loaded.
 _BOUND = (
-    select(Trainee.id, Trainee.name).join(WechatUser, WechatUser.trainee_id == Trainee.id)
+    select(Trainee.id, Trainee.name, Trainee.company).join(WechatUser, WechatUser.trainee_id == Trainee.id)
     .where(WechatUser.openid == bindparam("openid"))
 )
 
 
 def bound_trainee(session: Session, openid: str) -> BoundTrainee | None:
     row = session.execute(_BOUND, {"openid": openid}).first()
-    return BoundTrainee(row.id, row.name) if row else None
+    return BoundTrainee(row.id, row.name, row.company) if row else None
 
 
 @dataclass(frozen=True)

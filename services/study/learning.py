@@ -181,10 +181,16 @@ def _studied_courses(trainee_id: int | BindParameter[int]) -> ColumnElement[bool
 
 
 # The courses a trainee studies with their lessons in view (retired ones left out), a row per lesson
-# (a course without one: one row, lesson columns NULL), in one round trip of plain rows; built once.
+# (a course without one: one row, lesson columns NULL), with the hours earned in the course and
+# whether the trainee completed the lesson: the portal's course list in one round trip of plain
+# rows (it was three); built once.
 _DETAILS = (
     select(Course.id, Course.name, Course.kind, Course.hours_required, Major.name.label("major"),
-           Lesson.id.label("lesson_id"), Lesson.title, Lesson.duration_s, Lesson.hours)
+           Lesson.id.label("lesson_id"), Lesson.title, Lesson.duration_s, Lesson.hours,
+           hours.earned_of(Course.id).label("earned"),
+           exists().where(LessonProgress.trainee_id == bindparam("trainee_id", type_=Integer),
+                          LessonProgress.lesson_id == Lesson.id,
+                          LessonProgress.completed_at.is_not(None)).label("done"))
     .outerjoin(Major, Major.id == Course.major_id)
     .outerjoin(Lesson, (Lesson.course_id == Course.id) & Lesson.retired_at.is_(None))
     .where(_studied_courses(bindparam("trainee_id", type_=Integer)))
@@ -194,19 +200,16 @@ _DETAILS = (
 
 def course_details(session: Session, trainee_id: int) -> list[CourseDetail]:
     """The catalog courses a trainee studies (公共课 once, then each enrolled major's), with lessons
-    (three queries: the courses and lessons, the lessons completed, the hours)."""
-    done = set(session.scalars(select(LessonProgress.lesson_id).where(
-        LessonProgress.trainee_id == trainee_id, LessonProgress.completed_at.is_not(None))))
-    earned = hours.earned(session, [trainee_id])
+    and what the trainee completed (one query)."""
     found: dict[int, CourseDetail] = {}
     for row in session.execute(_DETAILS, {"trainee_id": trainee_id}):
         course = found.get(row.id)
         if course is None:
             course = found[row.id] = CourseDetail(
                 id=row.id, name=row.name, kind=row.kind, major=row.major, hours_required=row.hours_required,
-                hours_earned=earned.get((trainee_id, row.id), Decimal(0)), lessons=[])
+                hours_earned=hours.capped(row.earned, row.hours_required), lessons=[])
         if row.lesson_id is not None:
-            lesson = LessonLine(row.lesson_id, row.title, row.duration_s, row.hours, row.lesson_id in done)
+            lesson = LessonLine(row.lesson_id, row.title, row.duration_s, row.hours, bool(row.done))
             course.lessons.append(lesson)
     return list(found.values())
 
@@ -238,9 +241,12 @@ def exam_state(lines: list[CourseLine]) -> ExamState:
     return ExamState(open=bool(lines) and all(line.complete for line in lines), passed=False, best_score=None)
 
 
+_STARTED = select(exists().where(LessonProgress.trainee_id == bindparam("trainee_id", type_=Integer)))
+
+
 def started(session: Session, trainee_id: int) -> bool:
     """Whether the trainee has watched any lesson at all (the portal says 开始学习 until then)."""
-    return session.scalar(select(exists().where(LessonProgress.trainee_id == trainee_id))) or False
+    return session.scalar(_STARTED, {"trainee_id": trainee_id}) or False
 
 
 def days_to_start(starts_at: datetime, now: datetime) -> int:
@@ -248,15 +254,18 @@ def days_to_start(starts_at: datetime, now: datetime) -> int:
     return (starts_at.astimezone(SHANGHAI).date() - now.astimezone(SHANGHAI).date()).days
 
 
+_CLASSES = (
+    select(TrainingClass.code, TrainingClass.name, Major.name.label("major"), TrainingClass.starts_at,
+           TrainingClass.place)
+    .join(ClassMember, ClassMember.class_id == TrainingClass.id)
+    .join(Major, Major.id == TrainingClass.major_id)
+    .where(ClassMember.trainee_id == bindparam("trainee_id", type_=Integer))
+    .order_by(TrainingClass.starts_at)
+)
+
+
 def classes(session: Session, trainee_id: int) -> list[ClassLine]:
-    rows = session.execute(
-        select(TrainingClass, Major.name)
-        .join(ClassMember, ClassMember.class_id == TrainingClass.id)
-        .join(Major, Major.id == TrainingClass.major_id)
-        .where(ClassMember.trainee_id == trainee_id)
-        .order_by(TrainingClass.starts_at)
-    ).all()
-    return [ClassLine(c.code, c.name, major, c.starts_at, c.place) for c, major in rows]
+    return [ClassLine(*row) for row in session.execute(_CLASSES, {"trainee_id": trainee_id})]
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def answer_expired():
 @bp.get("/learn")
 @trainee_required
 def learn():
-    me = followers.profile(db.session, signed_in_openid())
+    me = g.trainee  # the greeting's name and company, read with the binding (no second look-up)
     details = {c.major: c for c in learning.course_details(db.session, g.trainee.id)}
     lines = learning.courses(db.session, g.trainee.id)
     classes = learning.classes(db.session, g.trainee.id)

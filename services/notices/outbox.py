@@ -306,6 +306,16 @@ def _cut(error: str | None) -> str | None:
     return error[:ERROR_MAX] if error else error
 
 
+# Built once: a push's 20,000 reports each run it.
+_DELIVERED = (
+    update(OutboxMessage)
+    .where(OutboxMessage.channel == CHANNEL_WECHAT, OutboxMessage.provider_message_id == bindparam("msgid"))
+    .values(delivered_at=func.coalesce(OutboxMessage.delivered_at,
+                                       bindparam("now", type_=OutboxMessage.delivered_at.type)))
+    .returning(OutboxMessage.state).execution_options(synchronize_session=False)
+)
+
+
 def record_job_finish(session: Session, msgid: str, status: str, now: datetime) -> str | None:
     """WeChat's TEMPLATESENDJOBFINISH for `msgid`: `success` marks the row delivered; a failure
     (`failed:user block`, `failed: system failed`) fails it and adds its SMS fallback. Returns
@@ -315,12 +325,7 @@ def record_job_finish(session: Session, msgid: str, status: str, now: datetime) 
     and flushing it cost twice the CPU, on the web workers that carry the trainees' pages meanwhile."""
     with transaction(session):
         if status == "success":
-            return session.scalars(
-                update(OutboxMessage)
-                .where(OutboxMessage.channel == CHANNEL_WECHAT, OutboxMessage.provider_message_id == msgid)
-                .values(delivered_at=func.coalesce(OutboxMessage.delivered_at, now))
-                .returning(OutboxMessage.state).execution_options(synchronize_session=False)
-            ).first()
+            return session.scalars(_DELIVERED, {"msgid": msgid, "now": now}).first()
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.channel == CHANNEL_WECHAT,
                                                          OutboxMessage.provider_message_id == msgid))
         if row is None:

@@ -410,6 +410,11 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
             f"{role} {c['s']:.0f} ({c['share']:.0%})" for role, c in figures["cpu"].items() if role not in machine)
             + "".join(f"; {role} {c['s']:.0f} ({c['share']:.0%})" for role, c in machine.items())
             + (" (stolen: the virtual CPUs waited for another tenant)" if "stolen" in machine else ""))
+        served = figures["client_connections"].get("requests") or figures["requests"]
+        if served and "web" in figures["cpu"] and "locust" in figures["cpu"]:
+            web_ms, locust_ms = (figures["cpu"][r]["s"] * 1000 / served for r in ("web", "locust"))
+            print(f"CPU a request: web {web_ms:.2f} ms, Locust {locust_ms:.2f} ms, ratio {web_ms / locust_ms:.2f} (Locust "
+                  "does the same work a request in every run: the ratio compares runs on a machine whose speed varies)")
     if figures["timeline"]:
         print("\nminute by minute (at the proxy, p99 ms; the machine's busy and stolen cores):")
         for w in figures["timeline"]:

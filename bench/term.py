@@ -114,6 +114,10 @@ class Sampler(threading.Thread):
         entry = {"t": round(t, 1), "rss": {k: v for k, v in rss.items() if v}}
         self.cpu_seen.update(stack.cpu_by_pid())
         entry["cpu"] = stack.cpu_spent(self.cpu_first, self.cpu_seen)
+        # Each web process's own CPU since the start: how evenly a host's workers share its requests.
+        entry["web_pids"] = {pid: round(seconds - (self.cpu_first.get(pid, (role, 0.0))[1]
+                                                   if self.cpu_first.get(pid, ("", 0.0))[0] == role else 0.0), 1)
+                             for pid, (role, seconds) in self.cpu_seen.items() if role == "web"}
         try:
             entry["pg"] = self.st.pg_connections()
             pools = self.st.pools()
@@ -404,6 +408,20 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
               f"{m.get('wxapp_exam_starts_total', 0):.0f}, callbacks {m.get('wxapp_callback_duration_seconds_count', 0):.0f}"
               f" (counted since the host started), outbox {outbox}, last dispatch "
               + (f"{time.time() - last:.0f} s ago" if last else "never"))
+    print_machine(figures, samples)
+    conns = figures["client_connections"]
+    if conns.get("requests"):
+        print(f"client connections: {conns['opened']} opened (TLS handshakes) for {conns['requests']} requests, "
+              f"{conns['requests'] / max(1, conns['opened']):.1f} requests each")
+    print(f"\nlocust HTML report: {OUT / 'term.html'}; figures: {OUT / 'term.json'}; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    report.write_json(OUT / "term.json", rows, figures)
+    return 0 if all(r.passed for r in rows) else 1
+
+
+def print_machine(figures: dict, samples: list) -> None:
+    """What the machine did: CPU by role, idle and stolen; CPU a request; each web process's CPU; and
+    the proxy's p99s with the busy cores minute by minute."""
     if figures["cpu"]:
         machine = {role: figures["cpu"][role] for role in ("idle", "stolen") if role in figures["cpu"]}
         print("CPU by role over the run, seconds (share of the machine): " + ", ".join(
@@ -415,19 +433,15 @@ def finish(figures: dict, samples: list, metrics_series: list, plan: dict, st: s
             web_ms, locust_ms = (figures["cpu"][r]["s"] * 1000 / served for r in ("web", "locust"))
             print(f"CPU a request: web {web_ms:.2f} ms, Locust {locust_ms:.2f} ms, ratio {web_ms / locust_ms:.2f} (Locust "
                   "does the same work a request in every run: the ratio compares runs on a machine whose speed varies)")
+    web_pids = next((s["web_pids"] for s in reversed(samples) if s.get("web_pids")), {})
+    if web_pids:
+        print("web processes' CPU over the run, s (masters, workers; a worker far above the others carries "
+              "more of the host's connections): " + ", ".join(f"{v:.0f}" for v in sorted(web_pids.values(), reverse=True)))
     if figures["timeline"]:
         print("\nminute by minute (at the proxy, p99 ms; the machine's busy and stolen cores):")
         for w in figures["timeline"]:
             print(f"  {w['from_s']:>4.0f}-{w['to_s']:<4.0f}s beat {w['heartbeat_p99']:>5.0f} "
                   f"callback {w['callback_p99']:>5.0f} busy {w['busy']:.2f} stolen {w['stolen']:.2f}")
-    conns = figures["client_connections"]
-    if conns.get("requests"):
-        print(f"client connections: {conns['opened']} opened (TLS handshakes) for {conns['requests']} requests, "
-              f"{conns['requests'] / max(1, conns['opened']):.1f} requests each")
-    print(f"\nlocust HTML report: {OUT / 'term.html'}; figures: {OUT / 'term.json'}; load average "
-          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    report.write_json(OUT / "term.json", rows, figures)
-    return 0 if all(r.passed for r in rows) else 1
 
 
 def cpu_shares(samples: list) -> dict:

@@ -57,6 +57,11 @@ http {{
         server 127.0.0.1:{port_b} max_fails=0;
         keepalive 64;
         keepalive_timeout 4s;
+        # A connection to gunicorn belongs to the worker that accepted it, for as long as nginx keeps
+        # it; a burst of new connections (the start, the kill) is accepted unevenly, and the share a
+        # worker took then stayed its share. Each connection now carries at most 100 requests, so
+        # new ones are accepted all along, by the workers free to accept them.
+        keepalive_requests 100;
     }}
     server {{
         listen 127.0.0.1:{tls_port} ssl;

@@ -136,8 +136,12 @@ _PROBLEMS = """
 
 
 def text_zoom(page, factor: float) -> None:
-    """Makes the page's text `factor` times larger, as WeChat's font setting does (a no-op at 1)."""
+    """Makes the page's text `factor` times larger, as WeChat's font setting does (a no-op at 1).
+    Only once the page has loaded: an element waited for can be there while a stylesheet is still on
+    its way, and the zoom, which rewrites the sheets' rules, then left that sheet at 100 % (an input
+    sized by one sheet held text scaled by another: 'clipped', on a loaded CI machine only)."""
     if factor != 1:
+        page.wait_for_load_state("load")
         page.evaluate(_ZOOM, factor)
 
 

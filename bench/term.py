@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -115,8 +116,7 @@ class Sampler(threading.Thread):
         self.cpu_seen.update(stack.cpu_by_pid())
         entry["cpu"] = stack.cpu_spent(self.cpu_first, self.cpu_seen)
         # Each web process's own CPU since the start: how evenly a host's workers share its requests.
-        entry["web_pids"] = {pid: round(seconds - (self.cpu_first.get(pid, (role, 0.0))[1]
-                                                   if self.cpu_first.get(pid, ("", 0.0))[0] == role else 0.0), 1)
+        entry["web_pids"] = {pid: round(stack.spent_since(self.cpu_first, pid, role, seconds), 1)
                              for pid, (role, seconds) in self.cpu_seen.items() if role == "web"}
         try:
             entry["pg"] = self.st.pg_connections()
@@ -576,26 +576,15 @@ def proxy_latency(log_path: Path) -> dict:
     the proxy to its answer's last, the hosts' queues included but not the load generator's own delays
     (Locust shares the 2 cores: a starved client adds its wait to what it measures)."""
     times: dict[str, list[float]] = {name: [] for name in PROXY_ROUTES}
-    if not log_path.exists():
-        return {}
-    for line in log_path.read_text(errors="replace").splitlines():
-        parts = line.split('"')
-        if len(parts) < 3:
-            continue
-        request = parts[1].split("?", 1)[0]
-        try:
-            seconds = float(parts[2].split()[1])
-        except (IndexError, ValueError):
-            continue
+    for _, request, ms in _proxy_lines(log_path):
         for name, pattern in PROXY_ROUTES.items():
             if pattern.match(request):
-                times[name].append(seconds * 1000)
+                times[name].append(ms)
     out = {}
     for name, values in times.items():
         if values:
             values.sort()
-            out[name] = {"p50": values[len(values) // 2], "p99": values[min(len(values) - 1, int(len(values) * 0.99))],
-                         "count": len(values)}
+            out[name] = {"p50": values[len(values) // 2], "p99": _p99(values), "count": len(values)}
     return out
 
 
@@ -603,21 +592,11 @@ def timeline(log_path: Path, started: float, samples: list, window_s: float = 60
     """Per window of the run: the heartbeat's and the callback's p99 at the proxy (ms), and the
     machine's busy and stolen cores from the sampler's readings (which hold cumulative CPU seconds)."""
     times: dict[int, dict[str, list[float]]] = {}
-    if not log_path.exists():
-        return []
-    for line in log_path.read_text(errors="replace").splitlines():
-        parts = line.split('"')
-        if len(parts) < 3:
-            continue
-        request = parts[1].split("?", 1)[0]
-        try:
-            at, seconds = float(parts[0].split()[0]), float(parts[2].split()[1])
-        except (IndexError, ValueError):
-            continue
+    for at, request, ms in _proxy_lines(log_path):
         for name in ("heartbeat", "callback"):
             if PROXY_ROUTES[name].match(request):
                 window = times.setdefault(int((at - started) // window_s), {"heartbeat": [], "callback": []})
-                window[name].append(seconds * 1000)
+                window[name].append(ms)
     readings = [(s["t"], s["cpu"]) for s in samples if s.get("cpu")]
     out = []
     for index in sorted(k for k in times if k >= 0):
@@ -633,6 +612,21 @@ def timeline(log_path: Path, started: float, samples: list, window_s: float = 60
                     **{f"{name}_p99": _p99(values) for name, values in times[index].items()},
                     **{f"{name}_n": len(values) for name, values in times[index].items()}})
     return out
+
+
+def _proxy_lines(log_path: Path) -> Iterator[tuple[float, str, float]]:
+    """(when, "METHOD path" without the query, $request_time in ms) of each line of nginx's access log."""
+    if not log_path.exists():
+        return
+    for line in log_path.read_text(errors="replace").splitlines():
+        parts = line.split('"')
+        if len(parts) < 3:
+            continue
+        try:
+            at, seconds = float(parts[0].split()[0]), float(parts[2].split()[1])
+        except (IndexError, ValueError):
+            continue
+        yield at, parts[1].split("?", 1)[0], seconds * 1000
 
 
 def _p99(values: list[float]) -> float:

@@ -58,8 +58,3 @@ def _forget_pool() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_pool)
-
-
-def thread_nice() -> int:
-    """The nice value the pool's threads run at (for tests)."""
-    return run(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))

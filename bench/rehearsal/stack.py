@@ -370,10 +370,15 @@ def cpu_spent(first: dict[int, tuple[str, float]], last: dict[int, tuple[str, fl
     from 0; one that ended keeps its last reading, the caller merges readings as it goes)."""
     spent: dict[str, float] = {}
     for pid, (role, seconds) in last.items():
-        before = first.get(pid)
-        base = before[1] if before and before[0] == role and before[1] <= seconds else 0.0
-        spent[role] = spent.get(role, 0.0) + seconds - base
+        spent[role] = spent.get(role, 0.0) + spent_since(first, pid, role, seconds)
     return {role: round(seconds, 1) for role, seconds in sorted(spent.items(), key=lambda kv: -kv[1])}
+
+
+def spent_since(first: dict[int, tuple[str, float]], pid: int, role: str, seconds: float) -> float:
+    """A process's CPU seconds since the `first` reading (all of them if it began later, or if its pid
+    then belonged to another kind of process)."""
+    before = first.get(pid)
+    return seconds - (before[1] if before and before[0] == role and before[1] <= seconds else 0.0)
 
 
 def temporary_work() -> contextlib.AbstractContextManager[str]:

@@ -18,7 +18,7 @@ def _nice() -> int:
 
 def test_work_runs_niced_and_returns_or_raises_to_the_caller():
     own = _nice()
-    assert background_cpu.thread_nice() == min(19, own + background_cpu.NICE)
+    assert background_cpu.run(_nice) == min(19, own + background_cpu.NICE)
     assert _nice() == own  # the caller's own thread keeps its priority
     assert background_cpu.run(lambda a, b: a * b, 6, 7) == 42
 

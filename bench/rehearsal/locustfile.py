@@ -47,6 +47,7 @@ CSRF = re.compile(r'name="csrf[-_]token" (?:content|value)="([^"]+)"')
 TAB = re.compile(r'data-tab="([^"]+)"')
 MENU_KEYS = ("ONLINE_LEARNING", "MY_COURSES", "MY_CLASS", "MY_EXAM", "MY_CERTIFICATES", "HELP")
 TEXTS = ("你好", "怎么学习", "考试", "证书", "学时")
+AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"  # wxapp.h5.auth's
 
 _numbers = {role: itertools.count(start) for role, start in PLAN.get("first_number", {}).items()}
 # One TLS context for every simulated client. Locust's default factory takes no `cafile`, so
@@ -132,11 +133,16 @@ class Trainee(_Client):
                              catch_response=True) as r:
             _outcome(r, (302,))
             location = r.headers.get("Location") or ""
-        state = parse_qs(urlsplit(location).query).get("state", [""])[0]
-        code = f"code-{openid(number)}-{secrets.token_hex(4)}"
-        with self.client.get(f"/h5/oauth?code={code}&state={state}", name="oauth: return",
-                             allow_redirects=False, catch_response=True) as r:
-            _outcome(r, (302,))
+        for _ in range(2):  # a second time when the app asks WeChat again (its first code was refused)
+            state = parse_qs(urlsplit(location).query).get("state", [""])[0]
+            code = f"code-{openid(number)}-{secrets.token_hex(4)}"
+            with self.client.get(f"/h5/oauth?code={code}&state={state}", name="oauth: return",
+                                 allow_redirects=False, catch_response=True) as r:
+                _outcome(r, (302,))
+                location = r.headers.get("Location") or ""
+            if not location.startswith(AUTHORIZE_URL):
+                break
+            OUTCOMES["oauth_asked_again"] += 1
         with self.client.get(path, name=f"page {path.split('?')[0]}",
                              catch_response=True) as r:
             _outcome(r)

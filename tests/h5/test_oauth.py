@@ -69,8 +69,24 @@ def test_state_from_another_browser_is_refused(app, fake_wechat):
 def test_refused_code_gives_error_page_and_no_session(client):
     params = authorize_params(client.get("/h5/bind"))
     r = client.get("/h5/oauth", query_string={"code": "never-issued", "state": params["state"]})
+    again = authorize_params(r)  # once more, silently, for a fresh code
+    assert again["state"] != params["state"]
+    r = client.get("/h5/oauth", query_string={"code": "never-issued", "state": again["state"]})
     assert r.status_code == 400 and "微信授权没有成功" in r.get_data(as_text=True)
     assert client.get("/h5/bind").status_code == 302
+
+
+def test_a_code_spent_by_a_host_that_died_is_replaced_by_a_fresh_one(client, fake_wechat):
+    """A host exchanged the code, then died before answering; the proxy passed the return on to
+    another host, which WeChat tells the code was used (40163). The trainee still arrives."""
+    params = authorize_params(client.get("/h5/learn?tab=2"))
+    fake_wechat.script("sns/oauth2/access_token", {"errcode": 40163, "errmsg": "code been used"})
+    r = client.get("/h5/oauth", query_string={"code": "spent", "state": params["state"]})
+    again = authorize_params(r)
+    assert client.get("/api/courses").status_code == 401  # no session yet
+
+    r = client.get("/h5/oauth", query_string={"code": fake_wechat.oauth_code(OPENID), "state": again["state"]})
+    assert r.status_code == 302 and r.headers["Location"] == "/h5/learn?tab=2"
 
 
 def test_snapshot_user_is_never_given_a_session(client, fake_wechat):

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
 DEFAULT_NEXT = "/h5/learn"
 OAUTH_COOKIE = "wxapp_oauth"
+# WeChat's answers to an OAuth code it won't exchange: invalid, and used already.
+CODE_SPENT = frozenset({40029, 40163})
 OAUTH_MAX_AGE_S = 1800  # WeChat's authorize step is silent (snsapi_base): seconds, unless a person stops there
 
 
@@ -54,16 +56,18 @@ def safe_next(path: str | None) -> str:
     return path
 
 
-def begin_oauth(next_path: str | None) -> str:
+def begin_oauth(next_path: str | None, again: bool = False) -> str:
     """Remembers where to go back to under a fresh state, in a signed cookie of its own that only
     `/h5/oauth` receives; returns the state.
 
     Not in the session cookie: a page already open in the same WeChat (the player, whose attendance
     QR the trainee long-presses to scan) may have a request under way, and its answer sets the
     session cookie back as it read it, without the state: the return then found none and said
-    登录链接已失效."""
+    登录链接已失效.
+
+    `again`: the dance is being made a second time, after WeChat refused the first code."""
     state = secrets.token_urlsafe(24)
-    pending = _oauth_signer().dumps({"state": state, "next": safe_next(next_path)})
+    pending = _oauth_signer().dumps({"state": state, "next": safe_next(next_path), **({"again": 1} if again else {})})
 
     @after_this_request
     def remember(response: Response) -> Response:
@@ -168,7 +172,11 @@ def oauth_return():
         result = wechat_api().oauth_openid(code)
     except WeChatApiError as exc:
         session.clear()
-        log.warning(kv("oauth_refused", errcode=exc.errcode))
+        log.warning(kv("oauth_refused", errcode=exc.errcode, again=bool(pending.get("again"))))
+        if exc.errcode in CODE_SPENT and not pending.get("again"):
+            # Used already (a host that exchanged it died before answering, and the proxy asked another;
+            # a return reloaded): a fresh code costs the trainee nothing, snsapi_base asks no one.
+            return redirect(authorize_url(begin_oauth(pending["next"], again=True)), 302)
         return error_page("微信授权没有成功，请返回公众号，从菜单重新进入。")
     if result.is_snapshot:
         session.clear()

@@ -10,6 +10,7 @@ the medians are reported with each round's ratio, so a shared machine's drift sh
 of deciding the result.
 
     .venv/bin/python bench/callback.py [--seconds 10] [--rounds 3] [--connections 16] [--key HELP]
+    .venv/bin/python bench/callback.py --key TEMPLATESENDJOBFINISH   # WeChat's report on a sent template
 
 WXAPP_BENCH_REDIS names the Redis (default redis://127.0.0.1:6379/7; a unix:///…?db=N socket too).
 """
@@ -91,12 +92,15 @@ def write_queries(path: str) -> None:
 
 
 # What each key's answer must contain, checked once before the load.
-EXPECTED = {"MY_COURSES": "专业课·建筑工程", "HELP": "使用帮助"}
+JOB_REPORT = "TEMPLATESENDJOBFINISH"  # not a key: WeChat's report on a delivered template message
+EXPECTED = {"MY_COURSES": "专业课·建筑工程", "HELP": "使用帮助", JOB_REPORT: "success"}
 
 
 def check_answer(port: int, openid: str, key: str) -> str:
+    event = (f"<Event>CLICK</Event><EventKey>{key}</EventKey>" if key != JOB_REPORT else
+             "<Event>TEMPLATESENDJOBFINISH</Event><MsgID>1</MsgID><Status>success</Status>")
     body = (f"<xml><ToUserName>gh</ToUserName><FromUserName>{openid}</FromUserName><CreateTime>1</CreateTime>"
-            f"<MsgType>event</MsgType><Event>CLICK</Event><EventKey>{key}</EventKey></xml>").encode()
+            f"<MsgType>event</MsgType>{event}</xml>").encode()
     req = urllib.request.Request(f"http://127.0.0.1:{port}{signed_path()}", data=body, method="POST")
     with urllib.request.urlopen(req, timeout=5) as resp:
         return resp.read().decode()
@@ -109,7 +113,8 @@ def main() -> None:
                         help="bare and wxapp runs alternate this many times; medians are reported")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--trainees", type=int, default=200)
-    parser.add_argument("--key", default="MY_COURSES", help="the menu key clicked (HELP touches no data)")
+    parser.add_argument("--key", default="MY_COURSES", help="the menu key clicked (HELP touches no data); "
+                        "TEMPLATESENDJOBFINISH posts WeChat's report on a delivered template message instead")
     args = parser.parse_args()
     require_wrk()
     script = Path(__file__).with_name("callback.lua")

@@ -8,7 +8,7 @@ from handlers.replies import Reply, Text
 from handlers.router import Context, Message, router
 from services.identity import followers
 from services.logfmt import kv
-from services.notices import outbox
+from services.notices import job_reports, outbox
 from services.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -28,10 +28,15 @@ def unsubscribed(message: Message, ctx: Context) -> Reply | None:
     return None
 
 
-@router.event("templatesendjobfinish")
+@router.event("templatesendjobfinish", repeatable=True)
 def template_job_finished(message: Message, ctx: Context) -> Reply | None:
-    """WeChat's report on a template message: delivered, or refused (then the SMS goes out)."""
-    state = outbox.record_job_finish(ctx.session, str(message.id), str(message.status or ""), utcnow())
-    log.info(kv("template_job_finished", msgid=message.id, status=str(message.status or "").replace(" ", "_"),
-                outbox_state=state))
+    """WeChat's report on a template message: delivered (queued, recorded in batches by the
+    scheduler: services.notices.job_reports), or refused (recorded now: then the SMS goes out)."""
+    msgid, status = str(message.id), str(message.status or "")
+    state: str | None
+    if status == "success" and job_reports.queue(ctx.redis, msgid, utcnow()):
+        state = "queued"
+    else:
+        state = outbox.record_job_finish(ctx.session, msgid, status, utcnow())
+    log.info(kv("template_job_finished", msgid=msgid, status=status.replace(" ", "_"), outbox_state=state))
     return None

@@ -7,7 +7,8 @@ Rules are tried in registration order; the first handler that matches answers. A
 returns a `handlers.replies` object, or None for "no reply" (WeChat then gets `success`).
 
 A handler registered with `pure=True` only reads: it changes nothing, so a retried delivery may
-simply be answered afresh, and the callback skips retry dedup for it.
+simply be answered afresh, and the callback skips retry dedup for it. So does one registered with
+`repeatable=True`: its effect is harmless twice and it never replies (WeChat's own reports).
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class Rule:
     predicate: Predicate
     handler: Handler
     pure: bool = False
+    repeatable: bool = False
 
 
 class Router:
@@ -54,16 +56,16 @@ class Router:
         self.rules: list[Rule] = []
         self.fallbacks: list[Rule] = []  # tried only when no rule matches, whatever the import order
 
-    def add(self, predicate: Predicate, pure: bool = False) -> Registration:
+    def add(self, predicate: Predicate, pure: bool = False, repeatable: bool = False) -> Registration:
         def register(handler: Handler) -> Handler:
-            self.rules.append(Rule(predicate, handler, pure))
+            self.rules.append(Rule(predicate, handler, pure, repeatable))
             return handler
 
         return register
 
-    def event(self, *names: str, pure: bool = False) -> Registration:
+    def event(self, *names: str, pure: bool = False, repeatable: bool = False) -> Registration:
         wanted = {n.lower() for n in names}
-        return self.add(lambda m: m.type == "event" and getattr(m, "event", "").lower() in wanted, pure)
+        return self.add(lambda m: m.type == "event" and getattr(m, "event", "").lower() in wanted, pure, repeatable)
 
     def click(self, *keys: str, pure: bool = False) -> Registration:
         wanted = set(keys)

@@ -65,6 +65,9 @@ def job_specs() -> list[JobSpec]:
         # Late by more than a run's gap: the next run comes soon anyway.
         JobSpec("dispatch_outbox", "scheduler.jobs:dispatch_outbox",
                 IntervalTrigger(seconds=jobs.DISPATCH_INTERVAL_S, timezone=SHANGHAI), jobs.DISPATCH_INTERVAL_S),
+        # WeChat's `success` reports on template messages, queued by the callback.
+        JobSpec("record_job_reports", "scheduler.jobs:record_job_reports",
+                IntervalTrigger(seconds=jobs.JOB_REPORTS_INTERVAL_S, timezone=SHANGHAI), jobs.JOB_REPORTS_INTERVAL_S),
         # 09:00 the day before a class starts; hourly until 20:00 so a class created or moved
         # later that day still gets its reminder, in daytime. A late run still counts within its hour.
         JobSpec("remind_class_starts", "scheduler.jobs:remind_class_starts",

@@ -91,6 +91,22 @@ def _dispatch_outbox(now: datetime | None) -> None:
             log.warning(kv("dispatch_record_unavailable", error=type(exc).__name__))
 
 
+# WeChat's `success` reports queued by the callback, recorded within seconds; a run stops before the next.
+JOB_REPORTS_INTERVAL_S = 2
+JOB_REPORTS_BUDGET_S = 1.5
+
+
+def record_job_reports(now: datetime | None = None) -> None:
+    """Marks delivered the template messages WeChat reported `success` for (services.notices.job_reports)."""
+    from models import db
+    from services.notices import job_reports
+
+    with app_context():
+        done = job_reports.record(db.session, current_app.extensions["redis"], budget_s=JOB_REPORTS_BUDGET_S)
+        if done.reports:
+            log.info(kv("job_reports_recorded", reports=done.reports, delivered=done.rows))
+
+
 SETTLE_TEXTS_INTERVAL_S = 600
 
 

@@ -117,6 +117,11 @@ def outbox_nudge() -> str:
     return f"{PREFIX}:outbox:nudge"
 
 
+def outbox_job_reports() -> str:
+    """WeChat's `success` reports on template messages (a stream), until the scheduler records them."""
+    return f"{PREFIX}:outbox:job-reports"
+
+
 def scheduler_leader() -> str:
     """Held by the one scheduler process that runs jobs; the others wait for it to expire."""
     return f"{PREFIX}:scheduler:leader"

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from models import OutboxMessage, WechatUser, db
+from services.notices import job_reports
 from services.wechat_api import WeChatApi, follower_page, follows
 from tests.notify_util import CLASS_CODE, class_with_trainees, openid
 
@@ -70,6 +71,7 @@ def test_a_template_send_is_reported_back_to_the_callback(make_app):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with app.app_context():
+                job_reports.record(db.session, app.extensions["redis"])  # as the scheduler does every 2 s
                 state, delivered = db.session.execute(select(OutboxMessage.state, OutboxMessage.delivered_at)).one()
             if delivered is not None:
                 break

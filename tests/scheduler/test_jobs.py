@@ -149,7 +149,7 @@ def job_store(app):
 def test_jobs_are_stored_with_fixed_ids_and_keep_their_next_run_across_restarts(app, job_store):
     scheduler.sync_jobs(job_store)
     stored = {job.id: job.next_run_time for job in job_store.get_jobs()}
-    assert set(stored) == {"dispatch_outbox", "remind_class_starts", "remind_registration_expiry",
+    assert set(stored) == {"dispatch_outbox", "record_job_reports", "remind_class_starts", "remind_registration_expiry",
                            "settle_exam_deadlines", "settle_unknown_texts", "sync_followers", "tell_hours_complete",
                            "analyse_exam_faces", "purge_exam_photos"}
     weekly = job_store.get_job("remind_registration_expiry")

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 from models import OutboxMessage, WechatUser, db
 from models.notices import CHANNEL_SMS, CHANNEL_WECHAT
+from scheduler import jobs
 from services import keys
 from services.timeutil import utcnow
 from services.wechat_api import WeChatUnavailable
@@ -214,6 +215,8 @@ def test_template_job_finish_success_marks_delivered_and_user_block_texts(notify
 
     assert wechat.post(_job_finish(openid(1), msgids[first], "success")).data == b"success"
     assert wechat.post(_job_finish(openid(2), msgids[second], "failed:user block")).data == b"success"
+    jobs.bind(notify_app)
+    jobs.record_job_reports()  # a success is queued, recorded by the scheduler
     with notify_app.app_context():
         rows = {r.trainee_id: r for r in db.session.scalars(select(OutboxMessage).where(
             OutboxMessage.channel == CHANNEL_WECHAT))}

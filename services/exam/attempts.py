@@ -77,7 +77,7 @@ def start_attempt(tools: ExamTools, trainee_id: int, exam_id: int, token: str, p
         tools.faces.require_consent(tools.session, trainee_id)
     jpeg = _checked(tools, photo)
     try:
-        attempt = _create(tools, trainee_id, line, token, jpeg, now, rng)
+        attempt, questions = _create(tools, trainee_id, line, token, jpeg, now, rng)
     except IntegrityError:
         # Another request of this trainee started the exam a moment earlier: that one stands.
         tools.session.rollback()
@@ -85,7 +85,7 @@ def start_attempt(tools: ExamTools, trainee_id: int, exam_id: int, token: str, p
         if line.open_attempt_id is None:
             raise
         return view(tools, _own(tools, trainee_id, line.open_attempt_id, token, now)), False
-    return view(tools, attempt), True
+    return view(tools, attempt, questions), True
 
 
 def _checked(tools: ExamTools, photo: bytes | None) -> bytes:
@@ -102,19 +102,20 @@ def _prepared(faces: FaceGate | None, photo: bytes | None) -> bytes:
 
 
 def _create(tools: ExamTools, trainee_id: int, line: ExamLine, token: str, jpeg: bytes, now: datetime,
-            rng: random.Random | None) -> ExamAttempt:
+            rng: random.Random | None) -> tuple[ExamAttempt, dict[int, papers.Question]]:
     session = tools.session
     with _storing(session):
+        paper, questions = papers.draw_with_questions(session, line.major_code, tools.rules, rng)
         attempt = ExamAttempt(
             enrollment_id=line.id, trainee_id=trainee_id, major_id=line.major_id, session_hash=token_hash(token),
-            paper=papers.draw(session, line.major_code, tools.rules, rng), started_at=now,
+            paper=paper, started_at=now,
             deadline=now + timedelta(seconds=tools.rules.time_limit_s),
         )
         session.add(attempt)
         session.flush()
         attempt.photo_before = photos.new_key(attempt.id, "before")
         tools.storage.put(attempt.photo_before, jpeg, "image/jpeg")
-    return attempt
+    return attempt, questions
 
 
 @contextmanager
@@ -199,8 +200,9 @@ def submit(tools: ExamTools, trainee_id: int, attempt_id: int, token: str, photo
     return result
 
 
-def view(tools: ExamTools, attempt: ExamAttempt) -> AttemptView:
-    questions = papers.questions_of(tools.session, attempt.paper)
+def view(tools: ExamTools, attempt: ExamAttempt, questions: dict[int, papers.Question] | None = None) -> AttemptView:
+    """The attempt as its page shows it; `questions`: its paper's, when the caller has them already."""
+    questions = questions if questions is not None else papers.questions_of(tools.session, attempt.paper)
     answers = dict(tools.session.execute(
         select(ExamAnswer.question_id, ExamAnswer.keys).where(ExamAnswer.attempt_id == attempt.id)).all())
     enrollment = tools.session.get_one(Enrollment, attempt.enrollment_id)

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Major
-from models.exam import ExamAnswer, ExamAttempt, ExamQuestion, PaperItem
+from models.exam import ExamAnswer, ExamAttempt, PaperItem
 from services.completion.records import record_completion
 from services.db import affected
 from services.exam import ExamError
@@ -54,7 +54,8 @@ class Result:
     total: int
 
 
-def score(rules: Rules, paper: list[PaperItem], questions: dict[int, ExamQuestion], answers: dict[int, str]) -> Result:
+def score(rules: Rules, paper: list[PaperItem], questions: dict[int, papers.Question],
+          answers: dict[int, str]) -> Result:
     """Points per type from the rules; the paper totals 100 when it was drawn in full."""
     points = correct = 0
     for item in paper:

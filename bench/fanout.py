@@ -144,7 +144,9 @@ def main(sizes: list[int]) -> None:
     stand_in = subprocess.Popen([sys.executable, __file__, "--stand-in"], stdout=subprocess.PIPE, text=True)
     try:
         api_base = f"http://127.0.0.1:{stand_in.stdout.readline().strip()}/"
-        print(f"stand-in WeChat answering in {LATENCY_S * 1000:.0f} ms; PostgreSQL; pool {POOL_SIZE}; rate limit off")
+        rate = os.environ.get("WXAPP_BENCH_RATE", "0")
+        limit = f"rate limit {rate}/s" if rate not in ("", "0") else "rate limit off"
+        print(f"stand-in WeChat answering in {LATENCY_S * 1000:.0f} ms; PostgreSQL; pool {POOL_SIZE}; {limit}")
         print(f"{'rows':>7} {'write rows':>11} {'dispatch':>9} {'sends/s':>8} {'wall':>8} "
               f"{'RSS before':>11} {'RSS peak':>9}  states")
         for rows in sizes:

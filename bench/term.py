@@ -57,7 +57,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the exam photos' longer side: 1280 (default) is what the exam page sends, 4000 a phone "
                         "camera's photo as taken")
     p.add_argument("--outbox-lease-s", type=int, help="OUTBOX_LEASE_S of the hosts (default: the app's, 60)")
+    p.add_argument("--face-match", choices=("on", "off"), default=face_match_default(),
+                   help="face comparison of the exam photos (FACE_MATCH): on where requirements-face.txt is "
+                        "installed, as in production (the upload's one-face check, the scheduler's analysis)")
     return p.parse_args(argv)
+
+
+def face_match_default() -> str:
+    import importlib.util
+
+    return "on" if importlib.util.find_spec("dlib") is not None else "off"
 
 
 def plan_of(args) -> dict:
@@ -199,9 +208,9 @@ def run(args) -> int:
     stack.ensure_tools()
     print(f"term rehearsal: {plan['trainees']} trainees, {plan['studying']} studying (arriving over "
           f"{plan['ramp_s']:.0f} s), {plan['exam_takers']} exam starts in {plan['exam_window_s']:.0f} s at "
-          f"{plan['exam_at_s']:.0f} s (photos {args.photo_px} px, a question each {plan['answer_s'][0]:g}-{plan['answer_s'][1]:g} s), notice at {plan['notice_at_s']:.0f} s, {plan['run_s'] / 60:.0f} min; "
+          f"{plan['exam_at_s']:.0f} s (photos {args.photo_px} px, face comparison {args.face_match}, a question each {plan['answer_s'][0]:g}-{plan['answer_s'][1]:g} s), notice at {plan['notice_at_s']:.0f} s, {plan['run_s'] / 60:.0f} min; "
           f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
-    extra = {}
+    extra = {"FACE_MATCH": args.face_match}
     if args.quick:  # attendance checks come due within the short run (production: 600-1800 s of playing)
         extra.update(ATTENDANCE_INTERVAL_MIN_S="30", ATTENDANCE_INTERVAL_MAX_S="60")
     if args.outbox_lease_s:

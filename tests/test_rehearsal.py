@@ -87,6 +87,7 @@ def test_a_signed_callback_passes_wechats_checks_and_decrypts_to_the_event():
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_the_seed_binds_every_trainee_in_a_class_of_its_major_and_opens_the_exam_of_the_first(make_app):
     from models import ClassMember, Enrollment, HoursSummary, TrainingClass, WechatUser, db
+    from models.faces import FaceConsent
 
     app = make_app()
     cast = Cast(trainees=30, exam_takers=4)
@@ -105,6 +106,7 @@ def test_the_seed_binds_every_trainee_in_a_class_of_its_major_and_opens_the_exam
         earned = dict(db.session.execute(select(HoursSummary.trainee_id, func.sum(HoursSummary.hours_earned))
                                          .group_by(HoursSummary.trainee_id)).all())
         assert set(earned) == {1, 2, 3, 4} and all(v == 56 for v in earned.values())
+        assert set(db.session.scalars(select(FaceConsent.trainee_id))) == {1, 2, 3, 4}  # the exam takers
     assert len(set(openid(n) for n in range(1, 20_001))) == 20_000 and all(len(openid(n)) == 28 for n in (1, 20_000))
     assert cast.refused() == []
     assert Cast(trainees=250, exam_takers=0).refused() == [openid(100), openid(200)]

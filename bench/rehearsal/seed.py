@@ -136,6 +136,8 @@ def _trainees(app, cast: Cast, classes: list, public, courses: dict) -> None:
     from sqlalchemy import insert, text
 
     from models import ClassMember, Enrollment, LessonProgress, Trainee, WechatUser, db
+    from models.faces import FaceConsent
+    from services.exam.faces.gate import CONSENT_VERSION
     from services.identity.pii import id_card_check_digit, mask_id_card
     from services.school.majors import ensure_majors
 
@@ -167,6 +169,9 @@ def _trainees(app, cast: Cast, classes: list, public, courses: dict) -> None:
             for lesson in public.lessons + courses[specs[major_of[n]].name].lessons]
     if done:
         db.session.execute(insert(LessonProgress), done)
+    # Each exam taker has agreed to face comparison (asked before the first start where it is on).
+    db.session.execute(insert(FaceConsent), [
+        {"trainee_id": n, "given_at": now, "version": CONSENT_VERSION} for n in range(1, cast.exam_takers + 1)])
 
 
 def main() -> None:

@@ -64,9 +64,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def face_match_default() -> str:
-    import importlib.util
+    from services.exam import faces
 
-    return "on" if importlib.util.find_spec("dlib") is not None else "off"
+    return "on" if faces.installed() else "off"
 
 
 def plan_of(args) -> dict:

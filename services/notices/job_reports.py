@@ -23,14 +23,12 @@ from datetime import UTC, datetime
 from typing import cast
 
 import redis as redis_lib
-from sqlalchemy import bindparam, func, update
 from sqlalchemy.orm import Session
 
-from models import OutboxMessage
-from models.notices import CHANNEL_WECHAT
 from services import keys
-from services.db import table_of, transaction
+from services.db import transaction
 from services.logfmt import kv
+from services.notices import outbox
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +36,6 @@ GROUP = "record"
 # One consumer name for every scheduler: whoever leads next reads what a dead leader left pending.
 CONSUMER = "scheduler"
 BATCH = 1000
-
-_outbox = table_of(OutboxMessage)
-# Core, with a list of parameters: one executemany (psycopg pipelines it), no ORM bulk-by-key.
-_DELIVERED = (
-    update(_outbox)
-    .where(_outbox.c.channel == CHANNEL_WECHAT, _outbox.c.provider_message_id == bindparam("msgid"))
-    .values(delivered_at=func.coalesce(_outbox.c.delivered_at, bindparam("at", type_=_outbox.c.delivered_at.type)))
-)
 
 
 def queue(redis: redis_lib.Redis, msgid: str, at: datetime) -> bool:
@@ -106,7 +96,8 @@ def _read(redis: redis_lib.Redis, stream: str, start: str) -> list[Entry]:
 def _marked(session: Session, params: list[dict[str, object]]) -> int:
     if not params:
         return 0
-    result = session.connection().execute(_DELIVERED, params)
+    # One executemany of the statement a single report runs (psycopg pipelines it).
+    result = session.connection().execute(outbox.DELIVERED, params)
     return max(result.rowcount, 0)
 
 

@@ -306,14 +306,15 @@ def _cut(error: str | None) -> str | None:
     return error[:ERROR_MAX] if error else error
 
 
-# Built once: a push's 20,000 reports each run it.
-_DELIVERED = (
-    update(OutboxMessage)
-    .where(OutboxMessage.channel == CHANNEL_WECHAT, OutboxMessage.provider_message_id == bindparam("msgid"))
-    .values(delivered_at=func.coalesce(OutboxMessage.delivered_at,
-                                       bindparam("now", type_=OutboxMessage.delivered_at.type)))
-    .returning(OutboxMessage.state).execution_options(synchronize_session=False)
+_outbox = table_of(OutboxMessage)
+# Built once: WeChat's `success` for `msgid`, delivered at `at` (the first report's time is kept).
+# Core, so that a list of parameters is one executemany (services.notices.job_reports' batches).
+DELIVERED = (
+    update(_outbox)
+    .where(_outbox.c.channel == CHANNEL_WECHAT, _outbox.c.provider_message_id == bindparam("msgid"))
+    .values(delivered_at=func.coalesce(_outbox.c.delivered_at, bindparam("at", type_=_outbox.c.delivered_at.type)))
 )
+_DELIVERED_STATE = DELIVERED.returning(_outbox.c.state)
 
 
 def record_job_finish(session: Session, msgid: str, status: str, now: datetime) -> str | None:
@@ -325,7 +326,7 @@ def record_job_finish(session: Session, msgid: str, status: str, now: datetime) 
     and flushing it cost twice the CPU, on the web workers that carry the trainees' pages meanwhile."""
     with transaction(session):
         if status == "success":
-            return session.scalars(_DELIVERED, {"msgid": msgid, "now": now}).first()
+            return session.scalars(_DELIVERED_STATE, {"msgid": msgid, "at": now}).first()
         row = session.scalar(select(OutboxMessage).where(OutboxMessage.channel == CHANNEL_WECHAT,
                                                          OutboxMessage.provider_message_id == msgid))
         if row is None:
